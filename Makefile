@@ -1,0 +1,28 @@
+# The README's two commands. pip, not uv: uv ignores the local CPU build of torch and downloads CUDA.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast lint gpu-site
+
+$(BIN)/forge: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/forge
+
+install: $(BIN)/forge
+
+demo: install
+	$(BIN)/forge demo
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q -m "not gpu" --timeout=900
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not gpu and not slow and not browser"
+
+lint: install
+	$(BIN)/ruff check src tests bench

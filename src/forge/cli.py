@@ -1,0 +1,211 @@
+"""The forge command line: one small function per verb, no logic of its own.
+
+Heavy modules are imported inside the verbs so that `forge --help` answers in a fraction of a
+second and never imports torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from forge.errors import ForgeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")
+
+
+def _run(fn, *args, **kwargs) -> None:
+    """Call a command; user mistakes become a message and an exit code, never a traceback."""
+    try:
+        code = fn(*args, **kwargs)
+    except ForgeError as e:
+        from forge.ui_console import print_error
+
+        print_error(e)
+        raise typer.Exit(e.exit_code) from None
+    raise typer.Exit(code or 0)
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder to create (may exist; nothing in it is overwritten)."),
+    example: Optional[str] = typer.Option(
+        None, "--example", help="Also write sample data: 'support' (the built-in example)."
+    ),
+    model: Optional[str] = typer.Option(None, "--model", help="model.name for the new training-config.json."),
+) -> None:
+    """Make the project layout, training-config.json (with $schema) and scripts/train.py."""
+    from forge.commands.init import run
+
+    _run(run, directory, example=example, model=model)
+
+
+@app.command()
+def check(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt, set_: Optional[List[str]] = SetOpt) -> None:
+    """The pre-training checklist: Data Ready, Hardware Ready, Config Ready, Baseline Done."""
+    from forge.commands.check import run
+
+    _run(run, directory, json_out=json_out, overrides=set_ or [])
+
+
+@app.command()
+def plan(
+    directory: Optional[Path] = DirArg,
+    write: bool = typer.Option(
+        False, "--write", help="Write the plan into training-config.json (explicit values kept)."
+    ),
+    json_out: bool = JsonOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """Hardware + data -> model, LoRA rank, batch, accumulation, epochs, learning rate, sequence length."""
+    from forge.commands.plan import run
+
+    _run(run, directory, write=write, json_out=json_out, overrides=set_ or [])
+
+
+@app.command()
+def train(
+    directory: Optional[Path] = DirArg,
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: DIR/training-config.json)."),
+    set_: Optional[List[str]] = SetOpt,
+    backend: Optional[str] = typer.Option(None, "--backend", help="auto | unsloth | hf (default: the config's)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Resume even if the data, model or batch changed."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="Data-parallel over N GPUs ('auto': all visible)."),
+    nproc: Optional[int] = typer.Option(None, "--nproc", help="Data-parallel over N CPU processes (gloo; for tests)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
+    from forge.commands.train import run
+
+    _run(
+        run,
+        directory,
+        config=config,
+        overrides=set_ or [],
+        backend=backend,
+        resume=resume,
+        force=force,
+        gpus=gpus,
+        nproc=nproc,
+        json_out=json_out,
+    )
+
+
+@app.command()
+def status(
+    directory: Optional[Path] = DirArg,
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh in place while a run goes."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """The live training status."""
+    from forge.commands.status import run
+
+    _run(run, directory, watch=watch, json_out=json_out)
+
+
+@app.command()
+def ui(
+    directories: Optional[List[Path]] = typer.Argument(
+        None, help="Project folders to show (default: the current one)."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to bind; anything but localhost is reachable by others."
+    ),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+) -> None:
+    """The Forge Web UI (read-only)."""
+    from forge.commands.ui import run
+
+    _run(run, directories or [], host=host, port=port)
+
+
+@app.command()
+def export(
+    directory: Optional[Path] = DirArg,
+    merged: bool = typer.Option(False, "--merged", help="Save the merged 16-bit model."),
+    gguf: Optional[str] = typer.Option(None, "--gguf", help="GGUF types, comma separated: q8_0,f16,bf16,q4_k_m,..."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Merged model and GGUF files from the saved adapter, verified."""
+    from forge.commands.export import run
+
+    _run(run, directory, merged=merged, gguf=gguf, json_out=json_out)
+
+
+@app.command()
+def baseline(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt, set_: Optional[List[str]] = SetOpt) -> None:
+    """Score the base model on the val split -> metrics/baseline.json."""
+    from forge.commands.evaluate import run_baseline
+
+    _run(run_baseline, directory, json_out=json_out, overrides=set_ or [])
+
+
+@app.command()
+def evaluate(
+    directory: Optional[Path] = DirArg,
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="Relative val-loss improvement the gate needs."
+    ),
+    json_out: bool = JsonOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """Score the fine-tuned model, compare with the baseline, apply the gate (exit 3 when it fails)."""
+    from forge.commands.evaluate import run_evaluate
+
+    _run(run_evaluate, directory, threshold=threshold, json_out=json_out, overrides=set_ or [])
+
+
+@app.command()
+def verify(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+    """The outputs checklist: required artifacts, optional artifacts, quality checks."""
+    from forge.commands.verify import run
+
+    _run(run, directory, json_out=json_out)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of training-config.json."""
+    from forge.config import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command()
+def demo(
+    directory: Optional[Path] = typer.Argument(None, help="Where to build the demo project (default: ./forge-demo)."),
+    quick: bool = typer.Option(False, "--quick", help="Use a tiny built-in model; finishes in well under a minute."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """The whole workflow on the built-in example: init, check, baseline, train, evaluate, export, verify."""
+    from forge.commands.demo import run
+
+    _run(run, directory, quick=quick, json_out=json_out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
+    try:
+        app(args=argv, prog_name="forge")
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        return e.code if isinstance(e.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""`forge check`: print the pre-training checklist."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from forge.errors import EXIT_FAIL, EXIT_OK
+from forge.project import Project
+
+MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+
+
+def run(directory: Path | None, json_out: bool = False, overrides: list[str] | None = None) -> int:
+    from forge.checklist import SECTIONS, run_checklist
+
+    project = Project.at(directory)
+    cl = run_checklist(project, overrides)
+    if json_out:
+        out = cl.to_dict()
+        out["project"] = str(project.root)
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return EXIT_OK if cl.ready else EXIT_FAIL
+    from rich.markup import escape
+
+    from forge.ui_console import console
+
+    console.print(f"[bold]forge check[/] {escape(str(project.root))}")
+    sections = cl.sections()
+    for name in SECTIONS:
+        console.print(f"\n[bold]{name}[/]")
+        for item in sections.get(name, []):
+            detail = escape(item.detail.splitlines()[0]) if item.detail else ""
+            console.print(f"  {MARKS[item.status]} {escape(item.name)}" + (f": {detail}" if detail else ""))
+            for extra in item.detail.splitlines()[1:]:
+                console.print(f"      {escape(extra)}", highlight=False)
+            if item.fix and item.status != "ok":
+                console.print(f"      [dim]fix:[/] {escape(item.fix)}")
+    verdict = "[bold green]ready to train[/]" if cl.ready else "[bold red]not ready[/]"
+    console.print(f"\n{verdict}")
+    return EXIT_OK if cl.ready else EXIT_FAIL

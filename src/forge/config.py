@@ -1,0 +1,296 @@
+"""training-config.json as pydantic models.
+
+Every key of the original Unsloth template keeps its name, meaning and default so that existing
+files load unchanged; keys forge adds live in the section they belong to. Unknown keys are errors
+that name the nearest valid key, because a misspelt `learnig_rate` silently falling back to the
+default is the worst kind of bug in a training run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from forge.errors import EXIT_USAGE, ForgeError
+
+SCHEMA_URL = "https://factory-forge.dev/schema/training-config.schema.json"
+SCHEMA_FILE = Path(__file__).with_name("training-config.schema.json")
+
+DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+Auto = Literal["auto"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(_Section):
+    name: str = Field(
+        "unsloth/gemma-3-4b-it",
+        description="Base model: a Hugging Face hub id, a local folder, or a built-in "
+        "(builtin:tiny-llama, builtin:tiny-gemma3, builtin:gemma-3-270m).",
+    )
+    max_seq_length: int = Field(
+        2048, ge=16, description="Longest tokenized example, in tokens; longer ones are truncated (and counted)."
+    )
+    load_in_4bit: bool = Field(True, description="Load the base weights in 4-bit (QLoRA). GPU (bitsandbytes) only.")
+    dtype: Literal["float16", "bfloat16", "float32", None] = Field(
+        None, description="Compute dtype; null picks bfloat16 where the GPU supports it, else float16 (float32 on CPU)."
+    )
+    trust_remote_code: bool = Field(
+        False, description="Run code shipped with the model repository. Off unless you trust the repository."
+    )
+
+
+class LoraSection(_Section):
+    r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = lora_alpha / r).")
+    lora_dropout: float = Field(0, ge=0, lt=1, description="Dropout on the LoRA input.")
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases are trained.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TARGET_MODULES),
+        description="Names of the linear layers that get LoRA adapters.",
+    )
+    use_gradient_checkpointing: Union[bool, Literal["unsloth"]] = Field(
+        "unsloth",
+        description='Recompute activations in the backward pass to save memory; "unsloth" is Unsloth\'s '
+        "offloaded variant (plain checkpointing on the hf backend).",
+    )
+    random_state: int = Field(3407, description="Seed for the LoRA weight initialisation.")
+    use_rslora: bool = Field(False, description="Rank-stabilised LoRA scaling (lora_alpha / sqrt(r)).")
+    finetune_vision_layers: bool = Field(False, description="Unsloth FastModel: adapt the vision tower.")
+    finetune_language_layers: bool = Field(True, description="Unsloth FastModel: adapt the language model.")
+    finetune_attention_modules: bool = Field(True, description="Unsloth FastModel: adapt attention projections.")
+    finetune_mlp_modules: bool = Field(True, description="Unsloth FastModel: adapt MLP projections.")
+
+
+class TrainingSection(_Section):
+    per_device_train_batch_size: int = Field(2, ge=1, description="Micro-batch: examples per device per step.")
+    gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches accumulated per optimizer step.")
+    num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    warmup_steps: int = Field(5, ge=0, description="Linear warm-up steps.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    fp16: bool | None = Field(None, description="Train in float16 mixed precision; null decides from the hardware.")
+    bf16: bool | None = Field(None, description="Train in bfloat16 mixed precision; null decides from the hardware.")
+    logging_steps: int = Field(1, ge=1, description="Write status and history every this many steps.")
+    optim: str = Field("adamw_8bit", description="Optimizer name as transformers knows it (adamw_8bit needs a GPU).")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    lr_scheduler_type: str = Field("linear", description="Learning-rate schedule (linear, cosine, constant, ...).")
+    seed: int = Field(3407, description="Seed for data order and dropout.")
+    output_dir: str = Field("outputs", description="Where resumable trainer checkpoints go.")
+    # forge additions
+    backend: Literal["auto", "unsloth", "hf"] = Field(
+        "auto", description="auto: Unsloth where it imports and CUDA is present, else transformers+PEFT+TRL."
+    )
+    eval_steps: Union[int, Auto, None] = Field(
+        "auto",
+        description='Evaluate on the val split every N steps; "auto" gives about ten evals per run; null: never.',
+    )
+    save_steps: Union[int, Auto] = Field(
+        "auto", description='Save a resumable checkpoint every N steps; "auto" follows the eval cadence.'
+    )
+    save_total_limit: int = Field(3, ge=1, description="Complete checkpoints kept in output_dir.")
+    per_device_eval_batch_size: int | None = Field(None, ge=1, description="Eval micro-batch; null: the train one.")
+    packing: bool = Field(
+        False, description="Pack several examples into one sequence (padding-free); masking stays per example."
+    )
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    report_to: Union[str, list[str]] = Field(
+        "none", description="Experiment trackers passed to the trainer: none, tensorboard, wandb, mlflow."
+    )
+    oom_retries: int = Field(3, ge=0, description="Halve the micro-batch and resume this many times on CUDA OOM.")
+    max_dropped_fraction: float = Field(
+        0.5, ge=0, le=1, description="Refuse to train if more than this share of examples keep no trained token."
+    )
+
+
+class DatasetSection(_Section):
+    path: str = Field("data/splits/train.jsonl", description="Training split (ShareGPT or messages; JSONL or JSON).")
+    val_path: str | None = Field("data/splits/val.jsonl", description="Validation split; null: no eval.")
+    chat_template: str = Field(
+        "gemma-3",
+        description="Chat template: gemma-3, llama-3, chatml, qwen-2.5, mistral, ... or 'tokenizer' for the "
+        "tokenizer's own.",
+    )
+    num_proc: int = Field(2, ge=1, description="Worker processes for tokenization.")
+
+
+class SaveSection(_Section):
+    lora_path: str = Field("models/checkpoints/lora", description="Where the final LoRA adapter goes.")
+    merged_path: str | None = Field(None, description="If set, also save the merged 16-bit model there.")
+    gguf_path: str | None = Field(None, description="If set, also export GGUF files there.")
+    gguf_quantization: str = Field("Q8_0", description="GGUF types, comma separated (Q8_0, F16, BF16, Q4_K_M, ...).")
+
+
+class EvaluationSection(_Section):
+    gate_threshold: float = Field(
+        0.05, ge=0, description="The gate: relative drop of val loss vs baseline needed to pass (0.05 = 5%)."
+    )
+    generation_samples: int = Field(16, ge=0, description="Val examples scored by greedy generation.")
+    max_new_tokens: int = Field(128, ge=1, description="Token budget of each scored generation.")
+
+
+class ForgeConfig(_Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, title="forge training-config.json")
+
+    schema_: str | None = Field(None, alias="$schema", description="JSON Schema of this file (for editors).")
+    model: ModelSection = Field(default_factory=ModelSection, description="The base model and how it is loaded.")
+    lora: LoraSection = Field(default_factory=LoraSection, description="LoRA adapter settings.")
+    training: TrainingSection = Field(default_factory=TrainingSection, description="Trainer settings.")
+    dataset: DatasetSection = Field(default_factory=DatasetSection, description="Where the data is, how it is read.")
+    save: SaveSection = Field(default_factory=SaveSection, description="What is saved where at the end.")
+    evaluation: EvaluationSection = Field(
+        default_factory=EvaluationSection, description="Baseline/evaluate settings and the gate."
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+
+    def effective_batch(self) -> int:
+        t = self.training
+        return t.per_device_train_batch_size * t.gradient_accumulation_steps
+
+
+class ConfigError(ForgeError):
+    """A config problem a user can fix: every message names the key path and what is expected."""
+
+    exit_code = EXIT_USAGE
+    kind = "config"
+
+    def __init__(self, problems: list[str], source: str = "training-config.json"):
+        self.problems = problems
+        self.source = source
+        super().__init__(self.render(), "correct the keys above; `forge schema` documents every key")
+
+    def render(self) -> str:
+        lines = [f"{self.source}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Valid keys of the section at a location, for 'did you mean' hints."""
+    model: type[BaseModel] = ForgeConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            break
+    names = []
+    for name, f in model.model_fields.items():
+        names.append(f.alias or name)
+    return names
+
+
+def _describe(err: dict) -> str:
+    loc = tuple(err["loc"])
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        valid = _fields_at(loc[:-1])
+        near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+        hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys here: {', '.join(valid)}"
+        return f"{path}: unknown key{hint}"
+    got = err.get("input")
+    got_s = json.dumps(got) if isinstance(got, (str, int, float, bool, type(None))) else type(got).__name__
+    return f"{path}: {err['msg'].lower()} (got {got_s})"
+
+
+def validate_dict(data: dict[str, Any], source: str = "training-config.json") -> ForgeConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(["the file must hold one JSON object"], source)
+    try:
+        return ForgeConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([_describe(err) for err in e.errors()], source) from None
+
+
+def load_config_dict(path: Path | None) -> dict[str, Any]:
+    """The raw dict of a config file ({} when there is none)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(["not UTF-8 text; save it as UTF-8"], str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError([f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"], str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["the file must hold one JSON object"], str(path))
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`training.learning_rate=1e-4` -> (['training', 'learning_rate'], 1e-4).
+
+    The value is read as JSON when it parses (numbers, true/false/null, lists), else as a string,
+    so `model.name=builtin:tiny-llama` needs no quotes.
+    """
+    if "=" not in item:
+        raise ConfigError([f"--set {item!r}: expected key.path=value, e.g. training.learning_rate=1e-4"], "--set")
+    key, raw = item.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError([f"--set {item!r}: empty key"], "--set")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = json.loads(json.dumps(data))  # deep copy; never mutate the caller's dict
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = data
+        for p in parts[:-1]:
+            if not isinstance(node.get(p, {}), dict):
+                raise ConfigError([f"--set {item!r}: {p} is not a section"], "--set")
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ForgeConfig:
+    """Defaults <- file <- --set overrides, validated together."""
+    data = load_config_dict(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    source = str(path) if path is not None and path.exists() else "defaults"
+    if overrides:
+        source += " + --set"
+    return validate_dict(data, source)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ForgeConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_URL
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
+def default_config_dict(**section_overrides: dict[str, Any]) -> dict[str, Any]:
+    data = ForgeConfig().to_json_dict()
+    data["$schema"] = "./training-config.schema.json"
+    for section, values in section_overrides.items():
+        data[section].update(values)
+    return data

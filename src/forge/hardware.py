@@ -1,0 +1,95 @@
+"""Probe the hardware once -> HardwareInfo, plain data passed to plan and check.
+
+torch is imported here and only inside probe(), so the CLI's start, config and data checks never
+pay for it; a machine without torch gets an answer too (no GPU, and why).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class GPUInfo:
+    name: str
+    vram_gb: float
+    capability: str  # "9.0"
+    bf16: bool
+
+
+@dataclass
+class HardwareInfo:
+    torch_version: str | None = None
+    cuda_version: str | None = None
+    gpus: list[GPUInfo] = field(default_factory=list)
+    cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ram_gb: float | None = None
+    problem: str | None = None  # why there is no usable GPU / torch, when there is not
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus)
+
+    @property
+    def vram_gb(self) -> float:
+        return self.gpus[0].vram_gb if self.gpus else 0.0
+
+    @property
+    def bf16(self) -> bool:
+        return bool(self.gpus) and self.gpus[0].bf16
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["has_gpu"] = self.has_gpu
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HardwareInfo:
+        gpus = [GPUInfo(**g) for g in d.get("gpus", [])]
+        return cls(
+            torch_version=d.get("torch_version"),
+            cuda_version=d.get("cuda_version"),
+            gpus=gpus,
+            cpu_count=d.get("cpu_count", 1),
+            ram_gb=d.get("ram_gb"),
+            problem=d.get("problem"),
+        )
+
+
+def _ram_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def probe() -> HardwareInfo:
+    info = HardwareInfo(ram_gb=_ram_gb())
+    try:
+        import torch
+    except ImportError:
+        info.problem = "PyTorch is not installed (pip install torch)"
+        return info
+    info.torch_version = torch.__version__
+    info.cuda_version = torch.version.cuda
+    try:
+        available = torch.cuda.is_available()
+    except Exception as e:  # a broken driver raises instead of answering False
+        info.problem = f"CUDA did not initialise: {e}"
+        return info
+    if not available:
+        info.problem = "no CUDA GPU visible" + (" (this PyTorch is a CPU build)" if not torch.version.cuda else "")
+        return info
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        major, minor = p.major, p.minor
+        info.gpus.append(
+            GPUInfo(
+                name=p.name,
+                vram_gb=round(p.total_memory / 1024**3, 1),
+                capability=f"{major}.{minor}",
+                bf16=major >= 8,
+            )
+        )
+    return info

@@ -1,0 +1,40 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTERNAL = ROOT.parent / "shared" / "data" / "external"
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def chat_rows(n: int, prefix: str = "q"):
+    return [
+        {"conversations": [{"from": "human", "value": f"{prefix} {i}?"}, {"from": "gpt", "value": f"answer {i}."}]}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project folder with 120 train and 12 val ShareGPT rows."""
+    from forge.commands.init import init_project
+
+    proj, _ = init_project(tmp_path / "proj")
+    write_jsonl(proj.train_file, chat_rows(120))
+    write_jsonl(proj.val_file, chat_rows(12, prefix="v"))
+    return proj
+
+
+@pytest.fixture
+def external_dir():
+    if not EXTERNAL.exists():
+        pytest.skip("../shared/data/external not present")
+    return EXTERNAL

@@ -1,0 +1,43 @@
+import json
+import os
+
+from forge.status import Status, StatusWriter, atomic_write_json, read_status
+
+
+def test_writer_keeps_original_keys_and_types(tmp_path):
+    p = tmp_path / ".factory" / "training-status.json"
+    w = StatusWriter(p, run_id="r1", started_at="2025-01-03T10:00:00Z", pid=os.getpid())
+    w.phase("training", step=45, total_steps=100, epoch=2, total_epochs=3, loss=0.4523)
+    data = json.loads(p.read_text())
+    for key, typ in {
+        "running": bool,
+        "step": int,
+        "total_steps": int,
+        "loss": float,
+        "started_at": str,
+        "last_updated": str,
+    }.items():
+        assert isinstance(data[key], typ), key
+    for key in ("learning_rate", "eta_seconds", "checkpoint_at", "error"):
+        assert key in data
+    assert data["phase"] == "training" and data["running"] is True
+    w.phase("done")
+    st = read_status(p)
+    assert st.running is False and st.completed_at and st.started_at == "2025-01-03T10:00:00Z"
+    assert [f.name for f in p.parent.iterdir()] == ["training-status.json"]
+
+
+def test_reader_tolerates_missing_and_garbage(tmp_path):
+    assert read_status(tmp_path / "none.json").phase == "idle"
+    f = tmp_path / "s.json"
+    f.write_text("{half")
+    assert read_status(f).running is False
+    atomic_write_json(f, {"running": True, "step": 3, "unknown_future_key": 1})
+    assert read_status(f).step == 3
+
+
+def test_crashed_when_pid_dead_and_stale(tmp_path):
+    st = Status(running=True, pid=2**22 + 12345, last_updated="2020-01-01T00:00:00Z", phase="training")
+    assert st.is_crashed() and st.effective_phase() == "crashed"
+    st2 = Status(running=True, pid=os.getpid(), last_updated="2020-01-01T00:00:00Z", phase="training")
+    assert not st2.is_crashed()
