@@ -115,6 +115,16 @@ def _check_data(project: Project, cl: Checklist) -> None:
             "ok",
             f"{train.format}; {train.valid} conversations" + (f"; converted {conv}" if conv else ""),
         )
+    warnings = getattr(train, "warnings", None)
+    if warnings:
+        lines = [p.render(rel) for p in train.warning_lines[:5]]
+        cl.add(
+            sec,
+            "format warnings",
+            "warn",
+            ", ".join(f"{k} x{v}" for k, v in warnings.items()) + ("\n" + "\n".join(lines) if lines else ""),
+            "tolerated; remove blank lines and save as UTF-8 without BOM to silence them",
+        )
     n = train.valid
     if n < MIN_SAMPLES:
         cl.add(

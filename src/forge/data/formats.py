@@ -1,17 +1,32 @@
-"""Record formats -> one canonical form: a list of {"role", "content"} messages.
+"""Record formats -> one canonical form: a list of {"role", "content"} messages (torch-free).
 
-Roles after normalisation: system, user, assistant, tool. The stated conversion rules:
+Roles after normalisation: system, user, assistant, tool. The stated conversion rules (each
+conversion of a valid record is counted in the data report under the name in quotes):
+
 - ShareGPT `from`: human/user -> user; gpt/assistant/model/chatgpt/bing -> assistant; system -> system.
-- Tool calling (ShareGPT `function_call`, `observation`; OpenAI `tool`): a `function_call` turn is an
-  assistant turn whose content is the call's JSON (the model learns to emit the call); an
-  `observation` / `tool` turn becomes a user-side `tool` turn, merged into the following user
-  context by templates that have no tool role. Each conversion is counted in the data report.
-- Alpaca (`instruction`/`input`/`output`): user = instruction + blank line + input (when present),
-  assistant = output; counted as converted.
+- Tool calling. ShareGPT `function_call` -> an assistant turn whose content is the call's JSON, as
+  written (the model learns to emit the call): "function_call turn -> assistant". ShareGPT
+  `observation`, OpenAI `tool` / legacy `function` -> a `tool` turn (context the model reads, never
+  learns to write): "observation turn -> tool", "tool turn -> tool". An OpenAI assistant turn with
+  `tool_calls` -> assistant text: its text (if any), a newline, then the calls' JSON:
+  "tool_calls -> assistant text". A tool turn must follow an assistant turn (the call) or another
+  tool turn (several results).
+- A `tools` field (a JSON string or a list of schemas) -> the system prompt: "You have access to the
+  following tools:" and the schema JSON, appended to the first system turn or as a new one:
+  "tools field -> system prompt". An empty one ("", "[]", [], null) is dropped:
+  "empty tools field -> dropped".
+- A top-level `system` string (LLaMA-Factory's ShareGPT and Alpaca) -> a leading system turn:
+  "system field -> system turn".
+- Alpaca (`instruction`/`input`/`output`): user = instruction, blank line, input (when present);
+  assistant = output; an optional `history` of [user, assistant] pairs goes before them:
+  "alpaca row -> user/assistant", "alpaca history -> turns".
+- OpenAI content given as a list of parts -> the text parts joined by newlines: "content parts -> text".
+- OpenAI `developer` -> system.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +43,23 @@ SHAREGPT_ROLES = {
     "observation": "tool",
     "tool": "tool",
 }
-OPENAI_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "tool", "model": "assistant"}
-TOOL_SOURCE_ROLES = {"function_call", "observation", "tool"}
+OPENAI_ROLES = {
+    "user": "user",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
+    "developer": "system",
+    "tool": "tool",
+    "function": "tool",
+}
+# source role -> conversion name (counted when a valid record contains it)
+TOOL_CONVERSIONS = {
+    "function_call": "function_call turn -> assistant",
+    "observation": "observation turn -> tool",
+    "tool": "tool turn -> tool",
+    "function": "tool turn -> tool",
+}
+TOOLS_PREAMBLE = "You have access to the following tools:\n"
 
 
 @dataclass
@@ -37,140 +67,229 @@ class Normalized:
     messages: list[dict[str, str]] | None
     format: str | None = None  # sharegpt | messages | alpaca
     problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
-    conversions: list[str] = field(default_factory=list)  # e.g. "function_call->assistant"
+    conversions: list[str] = field(default_factory=list)  # names of the rules applied (one per turn/row)
 
 
-def _turns(obj: dict[str, Any]) -> tuple[str, Any] | None:
-    if "conversations" in obj:
-        return "sharegpt", obj["conversations"]
-    if "messages" in obj:
-        return "messages", obj["messages"]
-    return None
-
-
-def normalize(obj: Any) -> Normalized:
-    """One parsed JSON value -> messages, or the problems that stop it."""
-    if not isinstance(obj, dict):
-        return Normalized(None, problems=[("not_an_object", f"expected a JSON object, got {type(obj).__name__}")])
-    if {"instruction", "output"} <= obj.keys():
-        return _alpaca(obj)
-    found = _turns(obj)
-    if found is None:
-        keys = ", ".join(sorted(obj)[:6]) or "none"
-        return Normalized(
-            None,
-            problems=[("missing_field", f"no 'conversations' (ShareGPT) or 'messages' (OpenAI) field (keys: {keys})")],
-        )
-    fmt, turns = found
-    if not isinstance(turns, list):
-        return Normalized(None, fmt, [("bad_type", f"'{_field(fmt)}' must be a list of turns")])
-    if not turns:
-        return Normalized(None, fmt, [("empty_conversation", f"'{_field(fmt)}' is empty")])
-    role_key, content_key, table = (
-        ("from", "value", SHAREGPT_ROLES) if fmt == "sharegpt" else ("role", "content", OPENAI_ROLES)
-    )
-    out: list[dict[str, str]] = []
-    result = Normalized(out, fmt)
-    for i, turn in enumerate(turns):
-        where = f"turn {i + 1}"
-        if not isinstance(turn, dict):
-            result.problems.append(("bad_type", f"{where}: expected an object with '{role_key}' and '{content_key}'"))
-            continue
-        if role_key not in turn or content_key not in turn:
-            missing = role_key if role_key not in turn else content_key
-            hint = ""
-            if fmt == "sharegpt" and "role" in turn:
-                hint = " (this looks like OpenAI 'messages'; rename the list to 'messages' or the keys to from/value)"
-            elif fmt == "messages" and "from" in turn:
-                hint = " (this looks like ShareGPT; rename the list to 'conversations' or the keys to role/content)"
-            result.problems.append(("missing_field", f"{where}: missing '{missing}'{hint}"))
-            continue
-        raw_role, content = turn[role_key], turn[content_key]
-        if not isinstance(raw_role, str) or raw_role.strip().lower() not in table:
-            known = ", ".join(sorted(table))
-            result.problems.append(("unknown_role", f"{where}: unknown role {raw_role!r} (known: {known})"))
-            continue
-        src = raw_role.strip().lower()
-        role = table[src]
-        if not isinstance(content, str):
-            if content is None or isinstance(content, (list, dict)):
-                # OpenAI assistant turns with tool_calls and no text, or multimodal parts
-                text = _flatten_content(content, turn)
-                if text is None:
-                    result.problems.append(("bad_type", f"{where}: '{content_key}' must be a string"))
-                    continue
-                content = text
-            else:
-                result.problems.append(("bad_type", f"{where}: '{content_key}' must be a string"))
-                continue
-        if not content.strip():
-            result.problems.append(("empty_content", f"{where} ({src}): empty '{content_key}'"))
-            continue
-        if src in TOOL_SOURCE_ROLES:
-            result.conversions.append(f"{src}->{role}")
-        out.append({"role": role, "content": content})
-    if result.problems:
-        result.messages = None
-        return result
-    result.problems.extend(check_structure(out))
-    if result.problems:
-        result.messages = None
-    return result
-
-
-def _flatten_content(content: Any, turn: dict) -> str | None:
-    import json
-
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        return "\n".join(parts) if parts else None
-    if content is None and turn.get("tool_calls"):
-        return json.dumps(turn["tool_calls"], ensure_ascii=False)
-    return None
+def short(value: Any, limit: int = 40) -> str:
+    """A bounded, never-recursing description of a JSON value for messages."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[:limit] + "...")
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value) if not isinstance(value, int) or abs(value) < 10**20 else "a large number"
+    return {"list": "a list", "dict": "an object"}.get(type(value).__name__, type(value).__name__)
 
 
 def _field(fmt: str) -> str:
     return "conversations" if fmt == "sharegpt" else "messages"
 
 
-def check_structure(messages: list[dict[str, str]]) -> list[tuple[str, str]]:
-    """Problems with the order of turns (after role normalisation)."""
-    problems: list[tuple[str, str]] = []
-    body = messages
-    if body and body[0]["role"] == "system":
-        body = body[1:]
-    if any(m["role"] == "system" for m in body):
-        problems.append(("misplaced_system", "a system turn may only come first"))
-    if not any(m["role"] == "assistant" for m in body):
-        problems.append(("no_assistant", "no assistant turn: there is nothing to learn from"))
-        return problems
-    if body and body[0]["role"] == "assistant":
-        problems.append(("not_alternating", "the conversation starts with the assistant, not the user"))
-    if body and body[-1]["role"] != "assistant":
-        problems.append(("last_not_assistant", f"the last turn is the {body[-1]['role']}'s, not the assistant's"))
-    # user/tool turns are the 'prompt side'; two assistant turns in a row, or two user turns in a row,
-    # break alternation (tool results may follow an assistant call and precede another assistant turn).
-    prev = None
-    for i, m in enumerate(body):
-        side = "assistant" if m["role"] == "assistant" else ("user" if m["role"] == "user" else "tool")
-        if prev is not None and side == prev and side != "tool":
-            problems.append(("not_alternating", f"turns {i} and {i + 1} are both {side} turns"))
-            break
-        prev = side
-    return problems
+def normalize(obj: Any) -> Normalized:
+    """One parsed JSON value -> messages, or the problems that stop it."""
+    if not isinstance(obj, dict):
+        return Normalized(None, problems=[("not_an_object", f"expected a JSON object, got {short(obj)}")])
+    if "conversations" in obj:
+        fmt, turns = "sharegpt", obj["conversations"]
+    elif "messages" in obj:
+        fmt, turns = "messages", obj["messages"]
+    elif "instruction" in obj or "output" in obj:
+        return _alpaca(obj)
+    else:
+        keys = ", ".join(short(k, 20) for k in list(obj)[:6]) or "none"
+        return Normalized(
+            None,
+            problems=[("missing_field", f"no 'conversations' (ShareGPT) or 'messages' (OpenAI) field (keys: {keys})")],
+        )
+    if not isinstance(turns, list):
+        return Normalized(None, fmt, [("bad_type", f"'{_field(fmt)}' must be a list of turns, got {short(turns)}")])
+    if not turns:
+        return Normalized(None, fmt, [("empty_conversation", f"'{_field(fmt)}' is empty")])
+    role_key, content_key, table = (
+        ("from", "value", SHAREGPT_ROLES) if fmt == "sharegpt" else ("role", "content", OPENAI_ROLES)
+    )
+    out: list[dict[str, str]] = []
+    src: list[tuple[int, str]] = []  # (turn number in the file, source role) for each message
+    result = Normalized(out, fmt)
+    for i, turn in enumerate(turns):
+        where = f"turn {i + 1}"
+        if not isinstance(turn, dict):
+            result.problems.append(
+                ("bad_type", f"{where}: expected an object with '{role_key}' and '{content_key}', got {short(turn)}")
+            )
+            continue
+        if role_key not in turn or content_key not in turn:
+            missing = role_key if role_key not in turn else content_key
+            if fmt == "messages" and missing == "content" and turn.get("tool_calls"):
+                pass  # an assistant tool call without text: handled below
+            else:
+                hint = ""
+                if fmt == "sharegpt" and "role" in turn:
+                    hint = (
+                        " (this looks like OpenAI 'messages': rename the list to 'messages' or the keys to from/value)"
+                    )
+                elif fmt == "messages" and "from" in turn:
+                    hint = " (this looks like ShareGPT: rename the list to 'conversations' or the keys to role/content)"
+                result.problems.append(("missing_field", f"{where}: missing '{missing}'{hint}"))
+                continue
+        raw_role, content = turn.get(role_key), turn.get(content_key)
+        src_role = raw_role.strip().lower() if isinstance(raw_role, str) else None
+        if src_role not in table:
+            known = ", ".join(sorted(table))
+            result.problems.append(("unknown_role", f"{where}: unknown role {short(raw_role)} (known: {known})"))
+            continue
+        role = table[src_role]
+        if fmt == "messages" and role == "assistant" and turn.get("tool_calls"):
+            text = content if isinstance(content, str) else ""
+            calls = json.dumps(turn["tool_calls"], ensure_ascii=False)
+            content = (text.strip() + "\n" + calls) if text.strip() else calls
+            result.conversions.append("tool_calls -> assistant text")
+        elif isinstance(content, list) and fmt == "messages":
+            parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            if not parts:
+                result.problems.append(("bad_type", f"{where}: '{content_key}' is a list without text parts"))
+                continue
+            content = "\n".join(parts)
+            result.conversions.append("content parts -> text")
+        if not isinstance(content, str):
+            result.problems.append(("bad_type", f"{where}: '{content_key}' must be a string, got {short(content)}"))
+            continue
+        if not content.strip():
+            result.problems.append(("empty_content", f"{where} ({src_role}): empty '{content_key}'"))
+            continue
+        if src_role in TOOL_CONVERSIONS:
+            result.conversions.append(TOOL_CONVERSIONS[src_role])
+        out.append({"role": role, "content": content})
+        src.append((i + 1, src_role))
+    if not result.problems:
+        _apply_system_and_tools(obj, out, src, result)
+    if not result.problems:
+        result.problems.extend(check_structure(out, src))
+    if result.problems:
+        result.messages = None
+        result.problems = _one_per_kind(result.problems)
+    return result
+
+
+def _one_per_kind(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A record's problems, one per kind: the first message, and how many more of that kind."""
+    found: dict[str, list[str]] = {}
+    for kind, msg in problems:
+        found.setdefault(kind, []).append(msg)
+    return [(k, m[0] + (f" (and {len(m) - 1} more)" if len(m) > 1 else "")) for k, m in found.items()]
+
+
+def _apply_system_and_tools(obj: dict, out: list[dict[str, str]], src: list[tuple[int, str]], result: Normalized):
+    system = obj.get("system")
+    if system is not None and not isinstance(system, str):
+        result.problems.append(("bad_type", f"'system' must be a string, got {short(system)}"))
+        return
+    if system and system.strip():
+        if out and out[0]["role"] == "system":
+            out[0]["content"] = system + "\n\n" + out[0]["content"]
+        else:
+            out.insert(0, {"role": "system", "content": system})
+            src.insert(0, (0, "system field"))
+        result.conversions.append("system field -> system turn")
+    if "tools" not in obj:
+        return
+    tools = obj["tools"]
+    if isinstance(tools, str):
+        text = tools.strip()
+    elif tools is None or isinstance(tools, (list, dict)):
+        text = json.dumps(tools, ensure_ascii=False) if tools else ""
+    else:
+        result.problems.append(("bad_type", f"'tools' must be a JSON string or a list of schemas, got {short(tools)}"))
+        return
+    if text in ("", "[]", "{}", "null"):
+        result.conversions.append("empty tools field -> dropped")
+        return
+    block = TOOLS_PREAMBLE + text
+    if out and out[0]["role"] == "system":
+        out[0]["content"] = out[0]["content"] + "\n\n" + block
+    else:
+        out.insert(0, {"role": "system", "content": block})
+        src.insert(0, (0, "tools field"))
+    result.conversions.append("tools field -> system prompt")
+
+
+def check_structure(messages: list[dict[str, str]], src: list[tuple[int, str]] | None = None) -> list[tuple[str, str]]:
+    """Problems with the order of turns (after role normalisation); at most one per kind."""
+    if src is None:
+        src = [(i + 1, m["role"]) for i, m in enumerate(messages)]
+    found: dict[str, list[str]] = {}
+
+    def add(kind: str, msg: str) -> None:
+        found.setdefault(kind, []).append(msg)
+
+    def turn(i: int) -> str:
+        n, role = src[i]
+        return f"turn {n} ({role})" if n else f"the {role}"
+
+    start = 1 if messages and messages[0]["role"] == "system" else 0
+    for i in range(start, len(messages)):
+        if messages[i]["role"] == "system":
+            add("misplaced_system", f"{turn(i)}: a system turn may only come first")
+    body = [(i, m["role"]) for i, m in enumerate(messages) if i >= start and m["role"] != "system"]
+    if not any(r == "assistant" for _, r in body):
+        add("no_assistant", "no assistant turn (gpt/assistant): there is nothing to learn from")
+    else:
+        if body[0][1] != "user":
+            add(
+                "not_alternating", f"{turn(body[0][0])} comes before any user turn: a conversation starts with the user"
+            )
+        if body[-1][1] != "assistant":
+            add(
+                "last_not_assistant",
+                f"the last turn, {turn(body[-1][0])}, is not the assistant's: end each conversation with an answer",
+            )
+        for (i, a), (j, b) in zip(body, body[1:], strict=False):
+            if b == "tool":
+                if a not in ("assistant", "tool"):
+                    add("not_alternating", f"{turn(j)} does not follow an assistant/function_call turn")
+            elif a == b or (a == "tool" and b == "user"):
+                add("not_alternating", f"{turn(i)} and {turn(j)} are both {_side(a)} turns: turns must alternate")
+    out = []
+    for kind, msgs in found.items():
+        more = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
+        out.append((kind, msgs[0] + more))
+    return out
+
+
+def _side(role: str) -> str:
+    return "user-side" if role in ("user", "tool") else role
 
 
 def _alpaca(obj: dict[str, Any]) -> Normalized:
-    instr, inp, out = obj.get("instruction"), obj.get("input", ""), obj.get("output")
-    if not isinstance(instr, str) or not isinstance(out, str) or not isinstance(inp or "", str):
-        return Normalized(None, "alpaca", [("bad_type", "alpaca fields instruction/input/output must be strings")])
-    if not instr.strip() and not (inp or "").strip():
-        return Normalized(None, "alpaca", [("empty_content", "alpaca row with empty instruction and input")])
+    missing = [k for k in ("instruction", "output") if k not in obj]
+    if missing:
+        return Normalized(None, "alpaca", [("missing_field", f"alpaca row without '{missing[0]}'")])
+    instr, inp, out = obj.get("instruction"), obj.get("input"), obj.get("output")
+    inp = "" if inp is None else inp
+    for name, v in (("instruction", instr), ("input", inp), ("output", out)):
+        if not isinstance(v, str):
+            return Normalized(None, "alpaca", [("bad_type", f"alpaca '{name}' must be a string, got {short(v)}")])
+    if not instr.strip() and not inp.strip():
+        return Normalized(None, "alpaca", [("empty_content", "alpaca row with empty 'instruction' and 'input'")])
     if not out.strip():
-        return Normalized(None, "alpaca", [("empty_content", "alpaca row with empty output")])
-    user = instr.strip() + (f"\n\n{inp.strip()}" if (inp or "").strip() else "")
-    messages = []
-    if isinstance(obj.get("system"), str) and obj["system"].strip():
-        messages.append({"role": "system", "content": obj["system"]})
-    messages += [{"role": "user", "content": user}, {"role": "assistant", "content": out}]
-    return Normalized(messages, "alpaca", conversions=["alpaca->messages"])
+        return Normalized(None, "alpaca", [("empty_content", "alpaca row with empty 'output'")])
+    result = Normalized([], "alpaca")
+    messages: list[dict[str, str]] = []
+    history = obj.get("history") or []
+    if not isinstance(history, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x.strip() for x in p) for p in history
+    ):
+        return Normalized(
+            None, "alpaca", [("bad_type", "alpaca 'history' must be a list of [user, assistant] strings")]
+        )
+    for q, a in history:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    if history:
+        result.conversions.append("alpaca history -> turns")
+    user = instr.strip() + (f"\n\n{inp.strip()}" if inp.strip() else "")
+    messages += [{"role": "user", "content": user.strip()}, {"role": "assistant", "content": out}]
+    result.conversions.append("alpaca row -> user/assistant")
+    src = [(0, "alpaca")] * len(messages)
+    _apply_system_and_tools(obj, messages, src, result)
+    if result.problems:
+        return Normalized(None, "alpaca", result.problems)
+    result.messages = messages
+    return result

@@ -1,15 +1,43 @@
-"""Line-numbered validation report of a dataset file (torch-free).
+"""Line-numbered validation report of a dataset file, in one streaming pass (torch-free).
 
-PLACEHOLDER (foundation): the data-validation work makes this streaming, complete and tested.
-The interface (DataReport fields, validate_file, validate_splits) is what other modules rely on.
+Every problem is `path:line: what is wrong`. Blocking kinds make a record unusable (and the report
+not ok); tolerated kinds (blank lines, a BOM) are warnings: counted and listed, never blocking.
+Counts are always exact; only the listed lines are capped. Duplicates and train/val leakage are
+found from an 8-byte hash of each normalised conversation (16 bytes a row with its line number).
 """
 
 from __future__ import annotations
 
+import hashlib
+from array import array
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from forge.data.reader import DataError, load_conversations
+from forge.data.formats import normalize
+from forge.data.reader import FileUnreadable, RecordReader
+
+WARNING_KINDS = ("blank_line", "bom")
+
+# kind -> the fix a user can apply (docs/data-formats.md lists the same)
+FIXES = {
+    "bad_json": "make the line one complete JSON object (check quotes, commas and brackets)",
+    "too_deep": "the record nests lists/objects hundreds deep: flatten it or drop it",
+    "line_too_long": "split or drop the record; no training example needs that many bytes",
+    "not_utf8": "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+    "not_an_object": "each record must be a JSON object with 'conversations' or 'messages'",
+    "missing_field": "give each record 'conversations' of from/value (ShareGPT) or 'messages' of role/content",
+    "bad_type": "use strings for roles and contents, and a list for 'conversations'/'messages'",
+    "unknown_role": "use human/gpt/system (ShareGPT) or user/assistant/system (OpenAI) roles",
+    "empty_content": "drop empty turns or fill them in",
+    "empty_conversation": "drop records without turns",
+    "no_assistant": "add the assistant's answer: there is nothing to train on without one",
+    "last_not_assistant": "end each conversation with an assistant turn (drop a trailing user turn)",
+    "not_alternating": "make user and assistant turns alternate (merge consecutive turns of one side)",
+    "misplaced_system": "move the system turn to the start of the conversation",
+    "blank_line": "tolerated; remove blank lines to silence this",
+    "bom": "tolerated; save as UTF-8 without BOM to silence this",
+}
 
 
 @dataclass
@@ -29,20 +57,34 @@ class DataReport:
     format: str | None = None  # sharegpt | messages | alpaca | mixed
     rows: int = 0  # records read (non-blank lines / array items)
     valid: int = 0  # records usable for training
-    problems: list[Problem] = field(default_factory=list)  # capped list, in file order
-    counts: dict[str, int] = field(default_factory=dict)  # problem kind -> how many
+    problems: list[Problem] = field(default_factory=list)  # blocking, capped, in file order
+    counts: dict[str, int] = field(default_factory=dict)  # blocking kind -> how many records have it
     conversions: dict[str, int] = field(default_factory=dict)  # rule -> how many turns/rows converted
-    duplicates: int = 0  # records identical to an earlier one in the same file
+    duplicates: int = 0  # records identical (once normalised) to an earlier one in the same file
     leaked: int = 0  # (val only) records that also appear in train
-    fatal: str | None = None  # a problem with the whole file (missing, not UTF-8, ...)
+    fatal: str | None = None  # a problem with the whole file (missing, empty, UTF-16, unreadable)
+    # added by the data-validation work
+    warnings: dict[str, int] = field(default_factory=dict)  # tolerated kind -> how many
+    warning_lines: list[Problem] = field(default_factory=list)  # tolerated, capped, in file order
+    layout: str | None = None  # jsonl | array
+    formats: dict[str, int] = field(default_factory=dict)  # format -> valid records
+    complete: bool = True  # False when reading stopped early (a JSON array with a syntax error)
+    duplicate_lines: list[list[int]] = field(default_factory=list)  # [line, line of the first copy], capped
+    leaked_lines: list[list[int]] = field(default_factory=list)  # [val line, train line], capped
+    max_listed: int = 50
 
     @property
     def ok(self) -> bool:
         return self.exists and self.fatal is None and self.valid > 0 and not self.counts
 
+    @property
+    def invalid(self) -> int:
+        return self.rows - self.valid
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["ok"] = self.ok
+        d["fixes"] = {k: FIXES.get(k, "") for k in {**self.counts, **self.warnings}}
         return d
 
     def summary(self) -> str:
@@ -51,26 +93,220 @@ class DataReport:
         if self.fatal:
             return f"{self.path}: {self.fatal}"
         bad = sum(self.counts.values())
-        return f"{self.path}: {self.rows} rows, {self.valid} valid, {bad} problem(s)"
+        text = f"{self.path}: {self.rows} rows, {self.valid} valid, {bad} problem(s)"
+        if self.warnings:
+            text += ", " + ", ".join(f"{k} x{v}" for k, v in self.warnings.items())
+        if not self.complete:
+            text += " (reading stopped early)"
+        return text
+
+    def render(self, limit: int | None = None) -> str:
+        """The report as people read it: a summary line, then `path:line: message` lines."""
+        if not self.exists or self.fatal:
+            return self.summary()
+        limit = self.max_listed if limit is None else limit
+        kinds = ", ".join(f"{k} x{v}" for k, v in self.counts.items())
+        n = sum(self.counts.values())
+        head = f"{self.path}: {n} problem(s) in {self.rows} record(s), {self.valid} usable" + (
+            f" ({kinds})" if kinds else ""
+        )
+        if not self.complete:
+            head += "; reading stopped early"
+        lines = [head] + [p.render(self.path) for p in self.problems[:limit]]
+        listed = min(len(self.problems), limit)
+        total = sum(self.counts.values())
+        if total > listed:
+            lines.append(f"... and {total - listed} more (only the first {listed} are listed)")
+        return "\n".join(lines)
+
+    def fix_text(self) -> str:
+        kinds = [k for k in self.counts if k in FIXES]
+        if self.fatal:
+            return "save the file as UTF-8 JSONL (one JSON object a line) or one JSON array of objects"
+        return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or "fix or remove the lines named above"
+
+
+class _Hashes:
+    """8-byte hashes of normalised conversations, with their lines: 16 bytes a row."""
+
+    def __init__(self) -> None:
+        self.h = array("Q")
+        self.lines = array("Q")
+
+    def add(self, messages: list[dict[str, str]], line: int) -> None:
+        text = "\x1e".join(m["role"] + "\x1f" + m["content"] for m in messages)
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        self.h.append(int.from_bytes(digest, "little"))
+        self.lines.append(line)
+
+    def duplicates(self, cap: int) -> tuple[int, list[list[int]]]:
+        first: dict[int, int] = {}
+        found: list[list[int]] = []
+        count = 0
+        for h, line in zip(self.h, self.lines, strict=True):
+            if h in first:
+                count += 1
+                if len(found) < cap:
+                    found.append([line, first[h]])
+            else:
+                first[h] = line
+        return count, found
+
+    def leaked_from(self, train: _Hashes, cap: int) -> tuple[int, list[list[int]]]:
+        mine = {}
+        for h, line in zip(self.h, self.lines, strict=True):
+            mine.setdefault(h, []).append(line)
+        hits: list[list[int]] = []
+        count = 0
+        seen = set()
+        for h, tline in zip(train.h, train.lines, strict=True):
+            if h in mine and h not in seen:
+                seen.add(h)
+                for vline in mine[h]:
+                    count += 1
+                    hits.append([vline, tline])
+        hits.sort()
+        return count, hits[:cap]
+
+
+class _NumpyHashes(_Hashes):
+    """The same answers with numpy (sorting instead of a dict): no per-row Python objects."""
+
+    def duplicates(self, cap: int) -> tuple[int, list[list[int]]]:
+        import numpy as np
+
+        h = np.frombuffer(self.h, dtype=np.uint64)
+        if len(h) < 2:
+            return 0, []
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        same = hs[1:] == hs[:-1]
+        count = int(same.sum())
+        if not count:
+            return 0, []
+        starts = np.concatenate(([True], ~same))
+        group_first = order[np.maximum.accumulate(np.where(starts, np.arange(len(h)), 0))]
+        dup_pos = order[1:][same]
+        first_pos = group_first[1:][same]
+        sel = np.argsort(dup_pos, kind="stable")[:cap]
+        lines = np.frombuffer(self.lines, dtype=np.uint64)
+        return count, [[int(lines[dup_pos[i]]), int(lines[first_pos[i]])] for i in sel]
+
+    def leaked_from(self, train: _Hashes, cap: int) -> tuple[int, list[list[int]]]:
+        import numpy as np
+
+        vh = np.frombuffer(self.h, dtype=np.uint64)
+        th = np.frombuffer(train.h, dtype=np.uint64)
+        if not len(vh) or not len(th):
+            return 0, []
+        order = np.argsort(th, kind="stable")
+        ts = th[order]
+        idx = np.searchsorted(ts, vh).clip(0, len(ts) - 1)
+        hit = ts[idx] == vh
+        count = int(hit.sum())
+        vlines = np.frombuffer(self.lines, dtype=np.uint64)
+        tlines = np.frombuffer(train.lines, dtype=np.uint64)
+        where = np.nonzero(hit)[0][:cap]
+        return count, [[int(vlines[i]), int(tlines[order[idx[i]]])] for i in where]
+
+
+def _new_hashes() -> _Hashes:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:  # pragma: no cover - numpy comes with the ML stack
+        return _Hashes()
+    return _NumpyHashes()
+
+
+def scan(
+    path: Path, max_listed: int = 50, *, collect: bool = False, hashes: bool = True, max_record_bytes: int | None = None
+) -> tuple[DataReport, list | None, _Hashes | None]:
+    """One pass over `path`: the report, the conversations (if `collect`) and the hashes (if `hashes`)."""
+    path = Path(path)
+    report = DataReport(str(path), max_listed=max_listed)
+    if not path.exists():
+        report.exists = False
+        return report, None, None
+    if path.is_dir():
+        report.fatal = "is a folder, not a file"
+        return report, None, None
+    conversations: list | None = [] if collect else None
+    index = _new_hashes() if hashes else None
+    counts: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
+    conversions: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
+    reader = RecordReader(path) if max_record_bytes is None else RecordReader(path, max_record_bytes)
+    try:
+        for item in reader:
+            if item.row:
+                report.rows += 1
+            if item.kind is not None:
+                _note(report, counts, warnings, Problem(item.line, item.kind, item.message))
+                continue
+            try:
+                n = normalize(item.value)
+            except RecursionError:  # defensive: normalize never recurses into values
+                n = None
+            if n is None or n.messages is None:
+                for kind, msg in n.problems if n is not None else [("too_deep", "JSON nested too deeply to read")]:
+                    _note(report, counts, warnings, Problem(item.line, kind, msg))
+                continue
+            report.valid += 1
+            formats[n.format] += 1
+            conversions.update(n.conversions)
+            if index is not None:
+                index.add(n.messages, item.line)
+            if conversations is not None:
+                conversations.append(n.messages)
+    except FileUnreadable as e:
+        report.fatal = str(e)
+    except OSError as e:
+        report.fatal = f"cannot read: {e.strerror or e}"
+    report.layout = reader.layout
+    report.complete = reader.complete and report.fatal is None
+    report.counts = dict(counts)
+    report.warnings = dict(warnings)
+    report.conversions = dict(conversions)
+    report.formats = dict(formats)
+    if len(formats) == 1:
+        report.format = next(iter(formats))
+    elif formats:
+        report.format = "mixed"
+    if report.fatal is None and report.rows == 0 and not counts:
+        report.fatal = (
+            "no records: the file is empty" + (" (only blank lines)" if warnings else "")
+            if reader.layout == "jsonl"
+            else "no records: the JSON array is empty"
+        )
+    if index is not None:
+        report.duplicates, report.duplicate_lines = index.duplicates(max_listed)
+    return report, conversations, index
+
+
+def _note(report: DataReport, counts: Counter, warnings: Counter, p: Problem) -> None:
+    if p.kind in WARNING_KINDS:
+        warnings[p.kind] += 1
+        if len(report.warning_lines) < report.max_listed:
+            report.warning_lines.append(p)
+    else:
+        counts[p.kind] += 1
+        if len(report.problems) < report.max_listed:
+            report.problems.append(p)
 
 
 def validate_file(path: Path, max_listed: int = 50) -> DataReport:
-    path = Path(path)
-    report = DataReport(str(path))
-    if not path.exists():
-        report.exists = False
-        return report
-    try:
-        convs = load_conversations(path)
-    except DataError as e:
-        report.fatal = str(e)
-        return report
-    report.rows = report.valid = len(convs)
-    report.format = "sharegpt"
-    return report
+    return scan(path, max_listed)[0]
 
 
-def validate_splits(train_path: Path, val_path: Path | None) -> tuple[DataReport, DataReport | None]:
-    train = validate_file(train_path)
-    val = validate_file(val_path) if val_path is not None else None
+def validate_splits(
+    train_path: Path, val_path: Path | None, max_listed: int = 50
+) -> tuple[DataReport, DataReport | None]:
+    """Both splits; val.leaked counts val records that also appear (normalised) in train."""
+    train, _, train_hashes = scan(train_path, max_listed)
+    if val_path is None:
+        return train, None
+    val, _, val_hashes = scan(val_path, max_listed)
+    if train_hashes is not None and val_hashes is not None:
+        val.leaked, val.leaked_lines = val_hashes.leaked_from(train_hashes, max_listed)
     return train, val
