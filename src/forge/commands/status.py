@@ -1,0 +1,176 @@
+"""`forge status [DIR] [--watch] [--json]`: the live training status in the terminal.
+
+Exit codes: 1 when the last run failed or crashed (a dead pid and a stale status file); 0 for
+everything else (no run yet, running, done, interrupted with a checkpoint to resume from).
+`--watch` refreshes in place until the run reaches a final phase (or Ctrl-C) and exits by the
+same rule; `--watch --json` prints one JSON line per change instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from forge.errors import EXIT_FAIL, EXIT_OK, UsageError
+from forge.project import Project
+from forge.web.readers import HistoryReader, format_duration, loss_sparkline, status_view
+
+PHASE_STYLE = {
+    "idle": "dim",
+    "done": "bold green",
+    "failed": "bold red",
+    "crashed": "bold red",
+    "interrupted": "bold yellow",
+}
+
+
+def exit_code(view: dict[str, Any]) -> int:
+    return EXIT_FAIL if view.get("effective_phase") in ("failed", "crashed") else EXIT_OK
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return "—"
+    if spec and isinstance(v, (int, float)):
+        return format(v, spec)
+    return str(v)
+
+
+def render(project: Project, view: dict[str, Any], history: HistoryReader | None = None):
+    """A Rich renderable of the status (the same facts the web page shows)."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    phase = view["effective_phase"]
+    title = Text.assemble(("forge status ", "bold"), (str(project.root), ""))
+    if not view["exists"]:
+        body = Text.from_markup(
+            "[dim]no run yet[/] (.factory/training-status.json is missing)\n"
+            "start one with [bold]forge train[/]; `forge check` tells whether the project is ready"
+        )
+        return Panel(body, title=title, title_align="left")
+
+    head = Table.grid(padding=(0, 2))
+    head.add_column()
+    head.add_column()
+    head.add_column()
+    step, total = view["step"], view["total_steps"]
+    pct = f"{100 * step / total:.1f}%" if total else ""
+    bar = ProgressBar(total=total or 1, completed=min(step, total) if total else 0, width=40)
+    head.add_row(
+        Text(f" {phase} ", style=PHASE_STYLE.get(phase, "bold cyan") + " reverse"), bar, f"{step}/{total} {pct}"
+    )
+
+    t = Table.grid(padding=(0, 3))
+    for _ in range(4):
+        t.add_column()
+    epoch = f"{_fmt(view['epoch'], '.2f')} / {_fmt(view['total_epochs'], 'g')}"
+    t.add_row("epoch", epoch, "ETA", format_duration(view.get("eta_seconds")) if not view["final"] else "—")
+    t.add_row("loss", _fmt(view.get("loss"), ".4f"), "eval loss", _fmt(view.get("eval_loss"), ".4f"))
+    t.add_row(
+        "learning rate", _fmt(view.get("learning_rate"), ".3g"), "tokens/s", _fmt(view.get("tokens_per_second"), ",.0f")
+    )
+    vram = view.get("peak_vram_gb")
+    t.add_row(
+        "peak VRAM", f"{vram:.1f} GB" if isinstance(vram, (int, float)) else "—", "backend", _fmt(view.get("backend"))
+    )
+    t.add_row("model", escape(_fmt(view.get("model"))), "run", escape(_fmt(view.get("run_id"))))
+    t.add_row("started", _fmt(view.get("started_at")), "checkpoint", _fmt(view.get("checkpoint_at")))
+    age = view.get("age_seconds")
+    updated = _fmt(view.get("last_updated")) + (f" ({format_duration(age)} ago)" if age is not None else "")
+    t.add_row(
+        "updated",
+        updated,
+        "pid",
+        f"{_fmt(view.get('pid'))}" + ("" if view.get("pid_alive") in (None, True) else " (gone)"),
+    )
+    parts: list[Any] = [head, t]
+
+    if history is not None:
+        losses = history.column("loss")
+        spark = loss_sparkline(losses, 60)
+        if spark:
+            parts.append(Text.assemble(("loss  ", "dim"), (spark, "cyan")))
+    if phase == "crashed":
+        parts.append(
+            Text.from_markup(
+                f"[bold red]crashed:[/] the status says {escape(view['phase'])}, but process {view.get('pid')} is gone "
+                f"and the file has not changed for {format_duration(age)}.\n"
+                "[bold]fix:[/] `forge train --resume` continues from the newest complete checkpoint"
+            )
+        )
+    if view.get("error") or phase in ("failed", "interrupted"):
+        kind = f" ({escape(str(view['error_kind']))})" if view.get("error_kind") else ""
+        parts.append(Text.from_markup(f"[bold red]error{kind}:[/] {escape(_fmt(view.get('error')))}"))
+        if view.get("solution"):
+            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
+    if view.get("message"):
+        parts.append(Text(str(view["message"]), style="dim"))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def _json_view(view: dict[str, Any]) -> dict[str, Any]:
+    out = dict(view)
+    out["eta_human"] = format_duration(view.get("eta_seconds"))
+    return out
+
+
+def run(
+    directory: Path | None,
+    watch: bool = False,
+    json_out: bool = False,
+    *,
+    interval: float = 0.5,
+    timeout: float | None = None,
+) -> int:
+    project = Project.at(directory)
+    if not project.root.is_dir():
+        raise UsageError(f"not a folder: {project.root}", "pass a project folder made by `forge init`")
+    view = status_view(project)
+    if json_out and not watch:
+        sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")
+        return exit_code(view)
+
+    from forge.ui_console import console
+
+    history = HistoryReader(project.history_file)
+    if not watch:
+        console.print(render(project, view, history))
+        return exit_code(view)
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if json_out:  # one JSON line per change, for programs that follow a run
+        last = None
+        try:
+            while True:
+                key = json.dumps({k: v for k, v in view.items() if k != "age_seconds"}, sort_keys=True, default=str)
+                if key != last:
+                    last = key
+                    sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
+                    sys.stdout.flush()
+                if view["final"] or (deadline and time.monotonic() > deadline):
+                    break
+                time.sleep(interval)
+                view = status_view(project)
+        except KeyboardInterrupt:
+            pass
+        return exit_code(view)
+
+    from rich.live import Live
+
+    try:
+        with Live(render(project, view, history), console=console, refresh_per_second=4, transient=False) as live:
+            while not view["final"] and not (deadline and time.monotonic() > deadline):
+                time.sleep(interval)
+                view = status_view(project)
+                live.update(render(project, view, history))
+    except KeyboardInterrupt:
+        pass
+    return exit_code(view)

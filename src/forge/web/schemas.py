@@ -1,0 +1,164 @@
+"""Response models of the Forge Web UI's JSON API (they document it in /openapi.json and /docs)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    """A document whose known keys are described; keys added later by forge pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ProjectOut(BaseModel):
+    id: str = Field(description="Stable id to use in URLs: a slug of the folder name (the index works too).")
+    index: int = Field(description="Position on the command line, from 0.")
+    name: str = Field(description="The folder's name.")
+    path: str = Field(description="The folder's absolute path (shown, never accepted as input).")
+    exists: bool = Field(description="Whether the folder exists.")
+    phase: str = Field(description="Effective phase: the status file's phase, or 'crashed', or 'idle' without one.")
+    step: int = 0
+    total_steps: int = 0
+
+
+class StatusOut(_Open):
+    """`.factory/training-status.json` (DESIGN.md's contract) plus what the reader derived."""
+
+    running: bool = False
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0
+    total_epochs: float = 0
+    loss: Optional[float] = None
+    learning_rate: Optional[float] = None
+    eta_seconds: Optional[float] = None
+    started_at: Optional[str] = None
+    checkpoint_at: Optional[str] = None
+    error: Optional[str] = None
+    last_updated: Optional[str] = None
+    schema_version: int = 1
+    run_id: Optional[str] = None
+    pid: Optional[int] = None
+    phase: str = Field("idle", description="As written by the trainer.")
+    eval_loss: Optional[float] = None
+    tokens_per_second: Optional[float] = None
+    peak_vram_gb: Optional[float] = None
+    backend: Optional[str] = None
+    model: Optional[str] = None
+    completed_at: Optional[str] = None
+    error_kind: Optional[str] = None
+    solution: Optional[str] = None
+    message: Optional[str] = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    exists: bool = Field(False, description="Whether the status file exists (false: no run yet).")
+    effective_phase: str = Field(
+        "idle", description="'crashed' when running is true, the pid is dead and last_updated is stale; else phase."
+    )
+    crashed: bool = False
+    pid_alive: Optional[bool] = None
+    age_seconds: Optional[float] = Field(None, description="Seconds since last_updated.")
+    progress: Optional[float] = Field(None, description="step / total_steps, 0..1.")
+    final: bool = Field(False, description="done, failed, interrupted or crashed: nothing more will change.")
+    eta_human: str = Field("—", description="eta_seconds, human readable ('1h 02m').")
+
+
+class HistoryRecord(_Open):
+    """One line of `metrics/training-history.jsonl`, with the usual keys normalised."""
+
+    step: int
+    epoch: Optional[float] = None
+    loss: Optional[float] = None
+    eval_loss: Optional[float] = None
+    learning_rate: Optional[float] = None
+    tokens_per_second: Optional[float] = None
+
+
+class HistoryOut(BaseModel):
+    generation: int = Field(
+        description="Changes when earlier records were replaced (a resumed run, a new file): start over from scratch."
+    )
+    since: Optional[int] = Field(description="The `since` asked for: records have step > since.")
+    total_records: int
+    returned: int
+    downsampled: bool = Field(description="True when max_points thinned the train points (eval points are all kept).")
+    last_step: Optional[int]
+    bad_lines: int = Field(description="Lines that were not JSON objects with a step (skipped).")
+    records: list[HistoryRecord]
+
+
+class ChecklistItemOut(_Open):
+    section: str = ""
+    name: str = ""
+    status: str = Field("", description="ok | warn | fail")
+    detail: str = ""
+    fix: Optional[str] = None
+
+
+class ChecklistOut(BaseModel):
+    available: bool = Field(description="False when the checklist could not be computed (see reason).")
+    reason: Optional[str] = None
+    ready: Optional[bool] = None
+    sections: dict[str, list[ChecklistItemOut]] = Field(default_factory=dict)
+    hardware: Optional[dict[str, Any]] = None
+    data: Optional[dict[str, Any]] = None
+    checked_at: Optional[str] = None
+
+
+class ChecklistsOut(BaseModel):
+    pre_training: ChecklistOut = Field(description="`forge check`: Data, Hardware, Config, Baseline.")
+    outputs: ChecklistOut = Field(description="`forge verify`: required and optional artifacts, quality checks.")
+
+
+class GateOut(_Open):
+    passed: bool
+    threshold: Optional[float] = None
+
+
+class ComparisonRow(BaseModel):
+    metric: str
+    baseline: Optional[float]
+    evaluation: Optional[float]
+    delta: Optional[float]
+
+
+class MetricsOut(BaseModel):
+    baseline: Optional[dict[str, Any]] = Field(description="metrics/baseline.json, or null when missing.")
+    training_stats: Optional[dict[str, Any]] = Field(description="metrics/training-stats.json, or null.")
+    evaluation: Optional[dict[str, Any]] = Field(description="metrics/evaluation.json, or null.")
+    gate: Optional[GateOut] = Field(description="The evaluate gate's verdict, when evaluation.json has one.")
+    comparison: list[ComparisonRow] = Field(description="Numeric metrics present in both baseline and evaluation.")
+    problems: dict[str, str] = Field(description="File name -> why it could not be read.")
+    loss_plot: Optional[str] = Field(None, description="URL of metrics/loss.png when it exists.")
+
+
+class ArtifactOut(BaseModel):
+    path: str = Field(description="Relative to the project folder.")
+    size: int = Field(description="Bytes.")
+    size_human: str
+    modified: str
+    kind: str = Field(description="lora | merged | gguf | quantized | other")
+
+
+class ArtifactsOut(BaseModel):
+    files: list[ArtifactOut]
+    total_size: int
+    total_human: str
+    by_kind: dict[str, int] = Field(description="kind -> bytes.")
+
+
+class LogOut(BaseModel):
+    path: str
+    exists: bool
+    lines: list[str]
+
+
+class InfoOut(BaseModel):
+    version: str
+    read_only: bool = True
+    projects: int
+    hardware: Optional[dict[str, Any]] = Field(
+        None, description="The hardware probed once at start (null while probing)."
+    )

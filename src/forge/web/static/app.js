@@ -1,0 +1,545 @@
+// The Forge Web UI: plain JavaScript, no build step, no network beyond this server.
+// Live updates come from one server-sent-event stream (/api/events) for all projects; when it
+// drops, the page polls /api/projects/{id}/status every second until the stream is back.
+"use strict";
+
+const MAX_DRAW_POINTS = 800; // points per line drawn; longer histories are thinned (eval points kept)
+const FIRST_FETCH_POINTS = 3000; // the first history fetch is thinned server-side to about this many
+const FINAL = new Set(["done", "failed", "interrupted", "crashed"]);
+const ACTIVE = new Set(["validating", "loading", "preparing", "training", "evaluating", "saving", "exporting"]);
+
+const state = {
+  projects: [], // [{id, name, path, ...}]
+  byId: {}, // id -> {info, status, historySize, filesVersion, history: {generation, records, lastStep}}
+  selected: null,
+  source: null,
+  pollTimer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function svgEl(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) node.setAttribute(k, v);
+  return node;
+}
+
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+// ---------------------------------------------------------------- formatting
+
+function fmtDuration(s) {
+  if (s === null || s === undefined || !isFinite(s) || s < 0) return "—";
+  s = Math.round(s);
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const p2 = (n) => String(n).padStart(2, "0");
+  if (d) return `${d}d ${p2(h)}h`;
+  if (h) return `${h}h ${p2(m)}m`;
+  if (m) return `${m}m ${p2(sec)}s`;
+  return `${sec}s`;
+}
+
+function fmtNum(v, digits = 4) {
+  if (v === null || v === undefined || typeof v !== "number" || !isFinite(v)) return "—";
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(2);
+  return Number(v.toFixed(digits)).toString();
+}
+
+function fmtTick(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e5) return v.toExponential(1);
+  return Number(v.toPrecision(3)).toString();
+}
+
+function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString();
+}
+
+function ageSeconds(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? null : (Date.now() - d.getTime()) / 1000;
+}
+
+function phaseClass(phase) {
+  if (phase === "done") return "done";
+  if (phase === "failed" || phase === "crashed") return phase;
+  if (phase === "interrupted") return "interrupted";
+  if (ACTIVE.has(phase)) return "active";
+  return "";
+}
+
+// ---------------------------------------------------------------- sidebar
+
+function renderTabs() {
+  const nav = $("projects");
+  nav.replaceChildren();
+  for (const p of state.projects) {
+    const s = state.byId[p.id].status || {};
+    const phase = s.effective_phase || p.phase;
+    const pct = s.total_steps ? Math.min(100, (100 * s.step) / s.total_steps) : 0;
+    const tab = el(
+      "button",
+      { class: "tab", "data-testid": "project-tab", "data-project": p.id, "aria-selected": String(p.id === state.selected), title: p.path },
+      el("div", { class: "tab-top" }, el("span", { class: "tab-name", text: p.name }), el("span", { class: `badge small ${phaseClass(phase)}`, "data-testid": "tab-phase", text: phase })),
+      el("div", { class: "mini" }, el("div", { style: `width:${pct}%` })),
+    );
+    tab.addEventListener("click", () => select(p.id));
+    nav.append(tab);
+  }
+}
+
+// ---------------------------------------------------------------- status
+
+function renderStatus(s) {
+  const phase = s.effective_phase;
+  const badge = $("phase");
+  badge.textContent = phase;
+  badge.className = `badge ${phaseClass(phase)}`;
+  badge.dataset.phase = phase;
+  $("no-run").hidden = !!s.exists;
+
+  const pct = s.total_steps ? Math.min(100, (100 * s.step) / s.total_steps) : phase === "done" ? 100 : 0;
+  const prog = $("progress");
+  prog.className = `progress ${phaseClass(phase)}`;
+  prog.setAttribute("aria-valuenow", pct.toFixed(1));
+  prog.dataset.percent = pct.toFixed(1);
+  $("progress-fill").style.width = `${pct}%`;
+  $("progress-label").textContent = s.total_steps ? `${pct.toFixed(1)}%` : s.exists ? phase : "";
+
+  const step = $("step");
+  step.textContent = s.total_steps ? `${s.step} / ${s.total_steps}` : String(s.step || 0);
+  step.dataset.step = s.step;
+  step.dataset.total = s.total_steps;
+  $("epoch").textContent = s.total_epochs ? `${fmtNum(s.epoch, 2)} / ${fmtNum(s.total_epochs, 2)}` : fmtNum(s.epoch, 2);
+
+  const eta = $("eta");
+  let etaText = fmtDuration(s.eta_seconds);
+  if (phase === "done" && s.started_at && s.completed_at) {
+    etaText = "took " + fmtDuration((new Date(s.completed_at) - new Date(s.started_at)) / 1000);
+  } else if (FINAL.has(phase)) {
+    etaText = "—";
+  }
+  eta.textContent = etaText;
+  eta.dataset.seconds = s.eta_seconds ?? "";
+
+  $("loss").textContent = fmtNum(s.loss);
+  $("eval-loss").textContent = fmtNum(s.eval_loss);
+  $("tps").textContent = typeof s.tokens_per_second === "number" ? Math.round(s.tokens_per_second).toLocaleString() : "—";
+  $("vram").textContent = typeof s.peak_vram_gb === "number" ? `${s.peak_vram_gb.toFixed(1)} GB` : "—";
+  $("lr").textContent = fmtNum(s.learning_rate);
+
+  const meta = $("meta");
+  meta.replaceChildren();
+  const add = (k, v, testid) => {
+    if (v === null || v === undefined || v === "") return;
+    meta.append(el("span", { "data-testid": testid }, `${k} `, el("b", { text: v })));
+  };
+  if (s.exists) {
+    add("model", s.model, "model");
+    add("backend", s.backend, "backend");
+    add("run", s.run_id, "run-id");
+    add("started", fmtTime(s.started_at), "started");
+    add("checkpoint", s.checkpoint_at ? fmtTime(s.checkpoint_at) : null, "checkpoint");
+    const age = ageSeconds(s.last_updated);
+    add("updated", s.last_updated ? `${fmtDuration(age)} ago` : null, "updated");
+    add("pid", s.pid ? `${s.pid}${s.pid_alive === false ? " (gone)" : ""}` : null, "pid");
+    if (s.message) add("", s.message, "message");
+  }
+
+  const alert = $("alert");
+  const showError = phase === "failed" || phase === "interrupted" || phase === "crashed" || !!s.error;
+  alert.hidden = !showError;
+  if (showError) {
+    alert.className = `alert ${phase === "interrupted" ? "interrupted" : ""}`;
+    if (phase === "crashed") {
+      $("alert-title").textContent = `Crashed: the status says “${s.phase}”, but process ${s.pid ?? "?"} is gone and the file has not changed for ${fmtDuration(s.age_seconds)}.`;
+      $("error").textContent = s.error || "The training process stopped without writing a final status (killed, out of host memory, or the machine rebooted).";
+      $("error-kind").textContent = s.error_kind || "crashed";
+      $("solution").textContent = s.solution || "forge train --resume continues from the newest complete checkpoint.";
+    } else {
+      $("alert-title").textContent = phase === "interrupted" ? "Interrupted" : phase === "failed" ? "Failed" : "Error";
+      $("error").textContent = s.error || "(no error message)";
+      $("error-kind").textContent = s.error_kind || "—";
+      $("solution").textContent = s.solution || (phase === "interrupted" ? "forge train --resume" : "—");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- history and charts
+
+function mergeHistory(h, data, incremental) {
+  if (!incremental || data.generation !== h.generation) {
+    h.records = data.records;
+  } else if (data.records.length) {
+    const first = data.records[0].step;
+    let i = h.records.length;
+    while (i > 0 && h.records[i - 1].step >= first) i--;
+    h.records.length = i;
+    for (const r of data.records) h.records.push(r);
+  }
+  h.generation = data.generation;
+  h.lastStep = h.records.length ? h.records[h.records.length - 1].step : null;
+}
+
+async function fetchHistory(id) {
+  const p = state.byId[id];
+  if (p.historyBusy) { p.historyAgain = true; return; }
+  p.historyBusy = true;
+  try {
+    do {
+      p.historyAgain = false;
+      const h = p.history;
+      const incremental = h.generation !== null && h.lastStep !== null;
+      const url = incremental
+        ? `/api/projects/${encodeURIComponent(id)}/history?since=${h.lastStep - 1}`
+        : `/api/projects/${encodeURIComponent(id)}/history?max_points=${FIRST_FETCH_POINTS}`;
+      const data = await getJSON(url);
+      if (incremental && data.generation !== h.generation) {
+        h.generation = null; h.lastStep = null; p.historyAgain = true; // start over
+        continue;
+      }
+      mergeHistory(h, data, incremental);
+    } while (p.historyAgain);
+  } catch (e) {
+    console.warn(e);
+  } finally {
+    p.historyBusy = false;
+  }
+  if (id === state.selected) drawCharts();
+}
+
+function thin(points, max) {
+  if (points.length <= max) return points;
+  const stride = points.length / max, out = [];
+  for (let i = 0; i < max; i++) out.push(points[Math.floor(i * stride)]);
+  if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1]);
+  return out;
+}
+
+function niceTicks(lo, hi, n) {
+  if (hi <= lo) { hi = lo + 1; }
+  const span = hi - lo, raw = span / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+// series: [{name, points: [[x, y]], cls, dots, lastId}]
+function drawChart(svg, series, opts) {
+  const W = Math.max(200, svg.clientWidth || 600), H = Math.max(120, svg.clientHeight || 260);
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const all = series.flatMap((s) => s.points);
+  svg.dataset.points = String(all.length);
+  if (!all.length) {
+    svg.append(Object.assign(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty-text" }), { textContent: opts.empty }));
+    return;
+  }
+  const m = { l: 56, r: 14, t: 10, b: 26 };
+  let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
+  let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y1 += Math.abs(y1) * 0.1 || 1; y0 -= Math.abs(y0) * 0.1 || 0; }
+  const pad = (y1 - y0) * 0.06;
+  y0 = opts.zeroBased ? Math.min(0, y0) : y0 - pad; y1 += pad;
+  const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const Y = (y) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
+
+  for (const t of niceTicks(y0, y1, 4)) {
+    if (t < y0 || t > y1) continue;
+    svg.append(svgEl("line", { x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid" }));
+    svg.append(Object.assign(svgEl("text", { x: m.l - 6, y: Y(t) + 4, "text-anchor": "end", class: "axis" }), { textContent: fmtTick(t) }));
+  }
+  for (const t of niceTicks(x0, x1, 6)) {
+    if (t < x0 || t > x1) continue;
+    svg.append(Object.assign(svgEl("text", { x: X(t), y: H - 8, "text-anchor": "middle", class: "axis" }), { textContent: fmtTick(t) }));
+  }
+  svg.append(Object.assign(svgEl("text", { x: W - m.r, y: H - 8, "text-anchor": "end", class: "axis" }), { textContent: "" }));
+
+  for (const s of series) {
+    if (!s.points.length) continue;
+    const d = s.points.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
+    svg.append(svgEl("path", { d, class: s.cls, "data-testid": `${s.name}-line`, "data-points": s.points.length }));
+    if (s.dots && s.points.length <= 200) {
+      for (const p of s.points) svg.append(svgEl("circle", { cx: X(p[0]), cy: Y(p[1]), r: 3, class: "evalpt" }));
+    }
+    if (s.lastId) {
+      const p = s.points[s.points.length - 1];
+      svg.append(svgEl("circle", { cx: X(p[0]), cy: Y(p[1]), r: 4.5, class: `last ${s.cls}`, "data-testid": s.lastId, "data-step": p[0], "data-value": p[1] }));
+    }
+  }
+
+  // hover readout: the nearest step of each series
+  const hl = svgEl("line", { class: "hover-line", y1: m.t, y2: H - m.b, visibility: "hidden" });
+  const ht = svgEl("text", { class: "hover-text", y: m.t + 12, visibility: "hidden" });
+  svg.append(hl, ht);
+  svg.onmousemove = (ev) => {
+    const r = svg.getBoundingClientRect();
+    const px = ((ev.clientX - r.left) / r.width) * W;
+    const xv = x0 + ((px - m.l) / (W - m.l - m.r)) * (x1 - x0);
+    const parts = [];
+    let sx = null;
+    for (const s of series) {
+      if (!s.points.length) continue;
+      let best = s.points[0];
+      for (const p of s.points) if (Math.abs(p[0] - xv) < Math.abs(best[0] - xv)) best = p;
+      if (sx === null) sx = best[0];
+      parts.push(`${s.label} ${fmtNum(best[1])}`);
+    }
+    if (sx === null) return;
+    hl.setAttribute("x1", X(sx)); hl.setAttribute("x2", X(sx)); hl.setAttribute("visibility", "visible");
+    ht.textContent = `step ${sx}  ${parts.join("  ")}`;
+    const right = X(sx) > W / 2;
+    ht.setAttribute("x", right ? X(sx) - 6 : X(sx) + 6);
+    ht.setAttribute("text-anchor", right ? "end" : "start");
+    ht.setAttribute("visibility", "visible");
+  };
+  svg.onmouseleave = () => { hl.setAttribute("visibility", "hidden"); ht.setAttribute("visibility", "hidden"); };
+}
+
+function drawCharts() {
+  const p = state.byId[state.selected];
+  if (!p) return;
+  const recs = p.history.records || [];
+  const train = [], evals = [], lr = [];
+  for (const r of recs) {
+    if (typeof r.loss === "number") train.push([r.step, r.loss]);
+    if (typeof r.eval_loss === "number") evals.push([r.step, r.eval_loss]);
+    if (typeof r.learning_rate === "number") lr.push([r.step, r.learning_rate]);
+  }
+  const empty = p.status && p.status.exists ? "waiting for the first logged step…" : "no training history yet";
+  drawChart($("loss-chart"), [
+    { name: "train-loss", label: "train", points: thin(train, MAX_DRAW_POINTS), cls: "train", lastId: "loss-last-point" },
+    { name: "eval-loss", label: "eval", points: thin(evals, MAX_DRAW_POINTS), cls: "eval", dots: true, lastId: "eval-loss-last-point" },
+  ], { empty });
+  drawChart($("lr-chart"), [
+    { name: "lr", label: "lr", points: thin(lr, MAX_DRAW_POINTS), cls: "lr", lastId: "lr-last-point" },
+  ], { empty, zeroBased: true });
+}
+
+// ---------------------------------------------------------------- checklists, metrics, artifacts, log
+
+const MARK = { ok: "✓", warn: "!", fail: "✗" };
+
+function renderChecklist(container, badge, cl) {
+  container.replaceChildren();
+  if (!cl || !cl.available) {
+    container.append(el("p", { class: "unavailable", "data-testid": "unavailable", text: `unavailable: ${cl ? cl.reason : "loading"}` }));
+    badge.textContent = "";
+    return;
+  }
+  badge.textContent = cl.ready === null ? "" : cl.ready ? "ready" : "not ready";
+  badge.className = `badge small ${cl.ready ? "ok" : "fail"}`;
+  for (const [name, items] of Object.entries(cl.sections)) {
+    container.append(el("div", { class: "sec", text: name }));
+    for (const it of items) {
+      container.append(
+        el("div", { class: `item ${it.status}`, "data-testid": "check-item", "data-status": it.status },
+          el("span", { class: "mark", text: MARK[it.status] || "·" }),
+          el("span", { class: "name", text: it.name }),
+          it.detail ? el("span", { class: "detail", text: it.detail }) : null,
+          it.fix && it.status !== "ok" ? el("span", { class: "ifix" }, el("span", { class: "muted", text: "fix: " }), it.fix) : null),
+      );
+    }
+  }
+}
+
+function lowerIsBetter(metric) {
+  return /loss|perplexity|ppl|error|wer|cer/i.test(metric);
+}
+
+function renderMetrics(m) {
+  const gate = $("gate");
+  if (m.gate) {
+    gate.textContent = m.gate.passed ? "gate passed" : "gate failed";
+    gate.className = `badge ${m.gate.passed ? "ok" : "fail"}`;
+    gate.dataset.passed = String(m.gate.passed);
+    const bits = Object.entries(m.gate).filter(([k]) => k !== "passed").map(([k, v]) => `${k}: ${typeof v === "number" ? fmtNum(v) : v}`);
+    $("gate-detail").textContent = bits.join(" · ");
+  } else {
+    gate.textContent = m.evaluation ? "no gate verdict" : "not evaluated";
+    gate.className = "badge";
+    gate.dataset.passed = "";
+    $("gate-detail").textContent = m.evaluation ? "" : m.baseline ? "run forge evaluate after training to apply the gate" : "no baseline yet: run forge baseline, then forge evaluate after training";
+  }
+  const table = $("comparison");
+  table.replaceChildren();
+  if (m.comparison.length) {
+    table.append(el("tr", {}, el("th", { text: "metric" }), el("th", { class: "num", text: "baseline" }), el("th", { class: "num", text: "fine-tuned" }), el("th", { class: "num", text: "change" })));
+    for (const r of m.comparison) {
+      const good = r.delta === 0 ? "" : (r.delta < 0) === lowerIsBetter(r.metric) ? "better" : "worse";
+      const rel = r.baseline ? ` (${r.delta > 0 ? "+" : ""}${((100 * r.delta) / Math.abs(r.baseline)).toFixed(1)}%)` : "";
+      table.append(el("tr", { "data-metric": r.metric }, el("td", { text: r.metric }), el("td", { class: "num", text: fmtNum(r.baseline) }), el("td", { class: "num", text: fmtNum(r.evaluation) }), el("td", { class: `num ${good}`, text: `${r.delta > 0 ? "+" : ""}${fmtNum(r.delta)}${rel}` })));
+    }
+  } else {
+    const have = m.baseline ? "baseline" : null;
+    table.append(el("tr", {}, el("td", { class: "muted", text: have ? `baseline recorded (${Object.keys(m.baseline).length} keys); no evaluation yet` : "no baseline and no evaluation yet" })));
+  }
+  const kv = $("train-stats");
+  kv.replaceChildren();
+  if (m.training_stats) {
+    for (const [k, v] of Object.entries(m.training_stats)) {
+      if (v !== null && typeof v === "object") continue;
+      kv.append(el("span", { class: "k", text: k }), el("span", { text: typeof v === "number" ? fmtNum(v) : String(v) }));
+    }
+  }
+  for (const [f, why] of Object.entries(m.problems || {})) kv.append(el("span", { class: "k worse", text: f }), el("span", { text: why }));
+}
+
+function renderArtifacts(a) {
+  const t = $("artifacts-table");
+  t.replaceChildren();
+  $("artifacts-total").textContent = a.files.length ? `${a.files.length} files, ${a.total_human}` : "";
+  if (!a.files.length) {
+    t.append(el("tr", {}, el("td", { class: "muted", text: "nothing under models/ yet" })));
+    return;
+  }
+  t.append(el("tr", {}, el("th", { text: "file" }), el("th", { text: "kind" }), el("th", { class: "num", text: "size" })));
+  for (const f of a.files) {
+    t.append(el("tr", { "data-testid": "artifact", "data-path": f.path }, el("td", {}, el("code", { text: f.path })), el("td", { text: f.kind }), el("td", { class: "num", text: f.size_human })));
+  }
+}
+
+async function refreshFiles(id) {
+  const base = `/api/projects/${encodeURIComponent(id)}`;
+  const jobs = [
+    getJSON(`${base}/metrics`).then((m) => id === state.selected && renderMetrics(m)),
+    getJSON(`${base}/artifacts`).then((a) => id === state.selected && renderArtifacts(a)),
+    getJSON(`${base}/checklist`).then((c) => {
+      if (id !== state.selected) return;
+      renderChecklist($("pre-list"), $("pre-ready"), c.pre_training);
+      renderChecklist($("out-list"), $("out-ready"), c.outputs);
+    }),
+  ];
+  if ($("log-details").open) jobs.push(refreshLog(id));
+  await Promise.allSettled(jobs);
+}
+
+async function refreshLog(id) {
+  const l = await getJSON(`/api/projects/${encodeURIComponent(id)}/log?lines=300`);
+  if (id !== state.selected) return;
+  const pre = $("log");
+  const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.textContent = l.exists ? l.lines.join("\n") : `${l.path} does not exist yet`;
+  if (atEnd) pre.scrollTop = pre.scrollHeight;
+}
+
+// ---------------------------------------------------------------- live updates
+
+function onSnapshot(snap) {
+  const p = state.byId[snap.project];
+  if (!p) return;
+  const historyChanged = snap.history_size !== p.historySize;
+  const filesChanged = snap.files_version !== p.filesVersion;
+  const phaseChanged = p.status && p.status.effective_phase !== snap.status.effective_phase;
+  p.status = snap.status;
+  p.historySize = snap.history_size;
+  p.filesVersion = snap.files_version;
+  renderTabs();
+  if (snap.project !== state.selected) return;
+  renderStatus(snap.status);
+  if (historyChanged) fetchHistory(snap.project);
+  if (filesChanged || phaseChanged) refreshFiles(snap.project);
+  else if ($("log-details").open && historyChanged) refreshLog(snap.project);
+}
+
+function setConn(stateName, text) {
+  const c = $("conn");
+  c.dataset.state = stateName;
+  c.textContent = text;
+}
+
+function startPolling() {
+  if (state.pollTimer) return;
+  setConn("polling", "polling");
+  state.pollTimer = setInterval(async () => {
+    for (const p of state.projects) {
+      try {
+        const status = await getJSON(`/api/projects/${encodeURIComponent(p.id)}/status`);
+        const prev = state.byId[p.id];
+        // without the stream we do not know the history size; refetch while the step moves
+        const size = status.step !== (prev.status && prev.status.step) ? `poll-${status.step}-${Date.now()}` : prev.historySize;
+        onSnapshot({ project: p.id, status, history_size: size, files_version: prev.filesVersion });
+      } catch (e) { setConn("polling", "server unreachable, retrying"); }
+    }
+  }, 1000);
+}
+
+function stopPolling() {
+  clearInterval(state.pollTimer);
+  state.pollTimer = null;
+}
+
+function connect() {
+  if (!window.EventSource) { startPolling(); return; }
+  const es = new EventSource("/api/events");
+  state.source = es;
+  es.addEventListener("status", (ev) => onSnapshot(JSON.parse(ev.data)));
+  es.onopen = () => { stopPolling(); setConn("live", "live"); };
+  es.onerror = () => { if (es.readyState !== EventSource.OPEN) startPolling(); };
+}
+
+// ---------------------------------------------------------------- selection
+
+function select(id) {
+  if (!state.byId[id]) id = state.projects[0].id;
+  state.selected = id;
+  if (location.hash !== `#${id}`) history.replaceState(null, "", `#${id}`);
+  const p = state.byId[id];
+  const info = p.info;
+  $("p-name").textContent = info.name;
+  $("p-path").textContent = info.path;
+  $("project").hidden = false;
+  $("project").dataset.project = id;
+  renderTabs();
+  for (const box of [$("pre-list"), $("out-list")]) box.replaceChildren(el("p", { class: "muted", text: "checking…" }));
+  if (p.status) renderStatus(p.status);
+  drawCharts();
+  fetchHistory(id);
+  refreshFiles(id);
+}
+
+async function main() {
+  try {
+    state.projects = await getJSON("/api/projects");
+  } catch (e) {
+    $("loading").textContent = `Cannot reach the forge server: ${e.message}`;
+    return;
+  }
+  for (const p of state.projects) {
+    state.byId[p.id] = { info: p, status: null, historySize: null, filesVersion: null, history: { generation: null, records: [], lastStep: null } };
+  }
+  $("loading").hidden = true;
+  if (!state.projects.length) return;
+  const first = await getJSON(`/api/projects/${encodeURIComponent(state.projects[0].id)}/status`).catch(() => null);
+  if (first) state.byId[state.projects[0].id].status = first;
+  select(decodeURIComponent(location.hash.slice(1)) || state.projects[0].id);
+  connect();
+  $("log-details").addEventListener("toggle", () => $("log-details").open && refreshLog(state.selected));
+  window.addEventListener("hashchange", () => select(decodeURIComponent(location.hash.slice(1))));
+  window.addEventListener("resize", () => drawCharts());
+  // keep "updated N s ago" honest between events
+  setInterval(() => { const p = state.byId[state.selected]; if (p && p.status) renderStatus(p.status); }, 5000);
+}
+
+main();
