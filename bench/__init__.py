@@ -1,0 +1,1 @@
+"""Benchmarks: run on the machine they measure; results go to docs/benchmarks.md."""
