@@ -1,0 +1,223 @@
+"""`forge plan [DIR] [--write] [--json]`: gather the inputs, call forge.plan.plan, show or write it.
+
+Token lengths are measured on the templated training examples with the model's real tokenizer
+where it loads without a network (built-ins, local folders, the HF cache), else estimated as
+characters / 4 plus a few tokens a turn. Without --write nothing on disk changes. With --write,
+training-config.json gets the plan's values; keys the user set are kept. What --write wrote is
+remembered in .factory/plan.json so that a later plan can tell its own values from the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from forge.errors import EXIT_OK
+from forge.project import Project
+
+PLAN_RECORD = "plan.json"
+TOKENIZER_SAMPLE = 4000  # examples tokenized for the length distribution (the rest scale with it)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if k == "$schema":
+            continue
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and not prefix:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def explicit_from_files(raw: dict, overrides: list[str], record: dict | None) -> set[str]:
+    """Keys the user chose: given by --set, or in the file with a value of their own.
+
+    A file value equal to the original template's default is not a choice (`forge init` writes
+    every default), nor is a value an earlier `--write` put there and nobody changed since. To pin
+    a default value, pass it with --set.
+    """
+    from forge.config import default_config_dict, parse_override
+
+    defaults = _flatten(default_config_dict())
+    written = (record or {}).get("written", {})
+    explicit = set()
+    for key, value in _flatten(raw).items():
+        if key in written and written[key] == value:
+            continue  # the plan's own value from an earlier --write
+        if key in defaults and defaults[key] == value:
+            continue
+        explicit.add(key)
+    for item in overrides:
+        parts, _ = parse_override(item)
+        explicit.add(".".join(parts))
+    return explicit
+
+
+def _estimate_len(messages: list[dict]) -> int:
+    return sum(len(m.get("content", "")) // 4 + 5 for m in messages) + 2
+
+
+def measure_lengths(conversations: list[list[dict]], cfg) -> tuple[list[int], str]:
+    """Templated token lengths with the real tokenizer where it loads offline, else chars/4."""
+    if not conversations:
+        return [], "none"
+    try:
+        tok = _offline_tokenizer(cfg.model.name)
+    except Exception:
+        tok = None
+    if tok is not None:
+        try:
+            from forge.templates import apply_chat_template, template_for
+
+            template = template_for(cfg.dataset.chat_template, tok)
+            apply_chat_template(tok, template)
+            step = max(1, len(conversations) // TOKENIZER_SAMPLE)
+            sample = conversations[::step]
+            texts = [tok.apply_chat_template(m, tokenize=False) for m in sample]
+            ids = tok(texts, add_special_tokens=False)["input_ids"]
+            lengths = [len(x) for x in ids]
+            if step > 1:  # scale to the whole set, keeping the distribution
+                lengths = [lengths[i % len(lengths)] for i in range(len(conversations))]
+            return lengths, f"tokenizer of {cfg.model.name}" + (f" (1 in {step} sampled)" if step > 1 else "")
+        except Exception as e:  # a template or tokenizer problem: check/train report it properly
+            reason = f"{type(e).__name__}"
+            return [_estimate_len(m) for m in conversations], f"chars/4 (tokenizer failed: {reason})"
+    return [_estimate_len(m) for m in conversations], "chars/4 (tokenizer not available offline)"
+
+
+def _offline_tokenizer(name: str):
+    from forge.models import resolve_model_path
+
+    old = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # planning never waits on the network
+    try:
+        path = resolve_model_path(name)
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(path)
+    finally:
+        if old is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old
+
+
+def gather(project: Project, overrides: list[str]):
+    """(config, raw file dict, explicit keys, DataStats) for a project folder."""
+    from forge.config import apply_overrides, load_config_dict, validate_dict
+    from forge.data import load_conversations
+    from forge.plan import DataStats
+
+    raw = load_config_dict(project.config_file)
+    data = apply_overrides(raw, overrides) if overrides else raw
+    cfg = validate_dict(data, str(project.config_file) if project.config_file.exists() else "defaults")
+    record_file = project.factory_dir / PLAN_RECORD
+    record = None
+    if record_file.exists():
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+    explicit = explicit_from_files(raw, overrides, record)
+    train_path = project.path(cfg.dataset.path)
+    convs = load_conversations(train_path) if train_path.exists() else []
+    n_val = 0
+    if cfg.dataset.val_path and project.path(cfg.dataset.val_path).exists():
+        n_val = len(load_conversations(project.path(cfg.dataset.val_path)))
+    lengths, how = measure_lengths(convs, cfg)
+    stats = DataStats(train_examples=len(convs), val_examples=n_val, lengths=lengths, measured_with=how)
+    return cfg, raw, explicit, stats
+
+
+def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
+    """Write the plan into training-config.json (explicit keys untouched) and remember what was written."""
+    from forge.status import atomic_write_text
+
+    new = result.apply_to(raw)
+    new.setdefault("$schema", "./training-config.schema.json")
+    atomic_write_text(project.config_file, json.dumps(new, indent=2) + "\n")
+    written = {k: s.value for k, s in result.settings.items() if s.source == "plan"}
+    project.factory_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(project.factory_dir / PLAN_RECORD, json.dumps({"written": written}, indent=2) + "\n")
+    return written
+
+
+def run(
+    directory: Path | None,
+    write: bool = False,
+    json_out: bool = False,
+    overrides: list[str] | None = None,
+    hardware=None,
+) -> int:
+    from forge.plan import plan
+
+    project = Project.at(directory)
+    cfg, raw, explicit, stats = gather(project, overrides or [])
+    if hardware is None:
+        from forge.hardware import probe
+
+        hardware = probe()
+    result = plan(cfg, stats, hardware, explicit=explicit)
+    written = write_plan(project, raw, result) if write else None
+    if json_out:
+        out = result.to_dict()
+        out["project"] = str(project.root)
+        out["written"] = written is not None
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return EXIT_OK
+    _print(project, result, written)
+    return EXIT_OK
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _print(project: Project, result, written) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from forge.ui_console import console
+
+    console.print(f"[bold]forge plan[/] {escape(str(project.root))}")
+    console.print(f"hardware: {escape(result.hardware)}; backend: {result.backend}")
+    d = result.data
+    console.print(
+        f"data: {d['train_examples']} train / {d['val_examples']} val examples; tokens mean {d['tokens_mean']}, "
+        f"p99 {d['tokens_p99']}, max {d['tokens_max']} ({escape(d['measured_with'])})"
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("source")
+    table.add_column("why", overflow="fold")
+    for key, s in result.settings.items():
+        src = "[green]plan[/]" if s.source == "plan" else "[cyan]yours[/]"
+        table.add_row(key, escape(_fmt(s.value)), src, escape(s.reason))
+    console.print(table)
+    m = result.memory
+    if m:
+        console.print(
+            f"memory estimate: [bold]{m.total_gb:.1f} GB[/] = weights {m.weights_gb:.1f} + LoRA {m.lora_gb:.2f} "
+            f"+ optimizer {m.optimizer_gb:.2f} + activations {m.activations_gb:.1f} + logits {m.logits_gb:.1f} "
+            f"+ overhead {m.overhead_gb:.1f} ({m.tokens_per_micro_batch} tokens per micro-batch)"
+        )
+    eta = f"{result.seconds / 60:.0f} min" if result.seconds else "unknown"
+    tps = f"{result.tokens_per_second:,.0f} tokens/s" if result.tokens_per_second else "speed unknown"
+    console.print(
+        f"steps: {result.total_steps} ({result.steps_per_epoch} per epoch); "
+        f"{result.effective_batch_tokens} tokens per optimizer step; {tps}; time about {eta}"
+    )
+    for n in result.notes:
+        console.print(f"[yellow]![/] {escape(n)}")
+    if written is not None:
+        console.print(f"[green]wrote[/] {len(written)} value(s) into {project.config_file.name}; yours were kept")
+    else:
+        console.print("[dim]nothing written; `forge plan --write` puts these values into training-config.json[/]")

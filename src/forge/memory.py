@@ -1,0 +1,369 @@
+"""Model shapes and the GPU memory / speed estimate of a LoRA run (pure: no torch).
+
+The estimate is a sum of named parts so that `forge plan` can show where the memory goes:
+
+- weights: every parameter at 2 bytes (16-bit), or, with `load_in_4bit`, the linear layers of the
+  decoder at 4 bits plus their quantisation state (bitsandbytes NF4 with double quantisation:
+  about 0.53 bytes a parameter) and the embeddings / LM head at 2 bytes (never quantised);
+- LoRA: r * (in + out) parameters per adapted linear layer, kept in float32, with their float32
+  gradients and the optimizer's two moments (8-bit AdamW: 2 bytes, AdamW: 8 bytes a parameter);
+- activations per token: with gradient checkpointing only each layer's input is kept (Unsloth's
+  "unsloth" mode even moves it to host memory) plus one layer's worth being recomputed; without it,
+  every saved tensor of every layer: the norms' outputs, q/k/v, the attention output, the MLP's gate,
+  up and activation, the LoRA intermediates;
+- logits: micro-batch tokens x vocabulary, in bf16 and float32 for the loss and its gradient
+  (Unsloth's fused, chunked cross-entropy never holds them all; transformers does);
+- overhead: the CUDA context, cuBLAS workspaces and the caching allocator's slack.
+
+Coefficients were calibrated against measured peaks on an H100 (docs/gpu-validation.md); they are
+deliberately simple so that a reader can check them by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+GB = 1024**3
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    name: str
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vocab: int
+    head_dim: int | None = None
+    tied: bool = True
+    max_positions: int = 8192
+    vision_params: int = 0  # a vision tower (Gemma 3 4B+), counted in the weights only
+
+    @property
+    def hd(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def q_dim(self) -> int:
+        return self.heads * self.hd
+
+    @property
+    def kv_dim(self) -> int:
+        return self.kv_heads * self.hd
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """(in, out) of each linear layer of one decoder layer, by the usual module names."""
+        h, q, kv, i = self.hidden, self.q_dim, self.kv_dim, self.intermediate
+        return {
+            "q_proj": (h, q),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (q, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
+
+    @property
+    def layer_linear_params(self) -> int:
+        return sum(a * b for a, b in self.linear_shapes().values())
+
+    @property
+    def embed_params(self) -> int:
+        return self.vocab * self.hidden
+
+    @property
+    def params(self) -> int:
+        """All parameters (norms included, vision tower included)."""
+        norms = self.layers * 4 * self.hidden + self.hidden
+        head = 0 if self.tied else self.embed_params
+        return self.layers * self.layer_linear_params + self.embed_params + head + norms + self.vision_params
+
+    @property
+    def matmul_params(self) -> int:
+        """Parameters that take part in a matrix product per token: decoder linears + LM head."""
+        return self.layers * self.layer_linear_params + self.embed_params
+
+    def lora_params(self, r: int, targets: list[str] | tuple[str, ...]) -> int:
+        shapes = self.linear_shapes()
+        per_layer = sum(r * (a + b) for name, (a, b) in shapes.items() if name in targets)
+        return self.layers * per_layer
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["params"] = self.params
+        return d
+
+
+def _s(name, hidden, layers, heads, kv, inter, vocab, head_dim=None, tied=True, max_pos=131072, vision=0):
+    return ModelShape(name, hidden, layers, heads, kv, inter, vocab, head_dim, tied, max_pos, vision)
+
+
+# Published configs (config.json of each model). Keys are lower-case name fragments matched against
+# the model name with the organisation stripped and "-it"/"-instruct"/"-bnb-4bit" ignored.
+SHAPES: dict[str, ModelShape] = {
+    s.name: s
+    for s in (
+        _s("gemma-3-270m", 640, 18, 4, 1, 2048, 262144, 256, max_pos=32768),
+        _s("gemma-3-1b", 1152, 26, 4, 1, 6912, 262144, 256, max_pos=32768),
+        _s("gemma-3-4b", 2560, 34, 8, 4, 10240, 262208, 256, vision=417_000_000),
+        _s("gemma-3-12b", 3840, 48, 16, 8, 15360, 262208, 256, vision=417_000_000),
+        _s("gemma-3-27b", 5376, 62, 32, 16, 21504, 262208, 128, vision=417_000_000),
+        _s("llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 64),
+        _s("llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 128),
+        _s("llama-3.1-8b", 4096, 32, 32, 8, 14336, 128256, 128, tied=False),
+        _s("llama-3-8b", 4096, 32, 32, 8, 14336, 128256, 128, tied=False, max_pos=8192),
+        _s("qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, 64, max_pos=32768),
+        _s("qwen2.5-1.5b", 1536, 28, 12, 2, 8960, 151936, 128, max_pos=32768),
+        _s("qwen2.5-3b", 2048, 36, 16, 2, 11008, 151936, 128, max_pos=32768),
+        _s("qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 128, tied=False, max_pos=32768),
+        _s("qwen2.5-14b", 5120, 48, 40, 8, 13824, 152064, 128, tied=False, max_pos=32768),
+        _s("mistral-7b", 4096, 32, 32, 8, 14336, 32768, 128, tied=False, max_pos=32768),
+        # built-ins (forge.models): tiny random models of real architectures, and the real 270M
+        _s("builtin:tiny-llama", 64, 2, 4, 2, 128, 512, 16, max_pos=2048),
+        _s("builtin:tiny-gemma3", 64, 2, 4, 1, 128, 512, 16, max_pos=2048),
+    )
+}
+SHAPES["builtin:gemma-3-270m"] = SHAPES["gemma-3-270m"]
+
+
+def _normalise(name: str) -> str:
+    n = name.lower().strip()
+    if n.startswith("builtin:"):
+        return n
+    n = n.rstrip("/").split("/")[-1]
+    n = re.sub(r"^(meta-)?llama-", "llama-", n)
+    n = re.sub(r"-(it|instruct|chat|base|bnb-4bit|unsloth-bnb-4bit|pt)\b", "", n)
+    n = n.replace("qwen2.5", "qwen2.5").replace("qwen-2.5", "qwen2.5")
+    return n
+
+
+def shape_for(name: str) -> ModelShape | None:
+    """The known shape of a model name ('unsloth/gemma-3-4b-it', 'meta-llama/Llama-3.2-1B-Instruct', ...)."""
+    n = _normalise(name)
+    if n in SHAPES:
+        return SHAPES[n]
+    # longest key that occurs in the name, so 'llama-3.1-8b' wins over 'llama-3-8b'
+    for key in sorted(SHAPES, key=len, reverse=True):
+        if key.startswith("builtin:"):
+            continue
+        if key in n:
+            return SHAPES[key]
+    return None
+
+
+# ------------------------------------------------------------------ memory
+
+
+@dataclass
+class MemoryEstimate:
+    weights_gb: float
+    lora_gb: float
+    optimizer_gb: float
+    activations_gb: float
+    logits_gb: float
+    overhead_gb: float
+    tokens_per_micro_batch: int
+
+    @property
+    def total_gb(self) -> float:
+        return round(
+            self.weights_gb
+            + self.lora_gb
+            + self.optimizer_gb
+            + self.activations_gb
+            + self.logits_gb
+            + self.overhead_gb,
+            2,
+        )
+
+    @property
+    def torch_peak_gb(self) -> float:
+        """What torch.cuda.max_memory_reserved() should read: everything but the CUDA context."""
+        return round(self.total_gb - CUDA_CONTEXT_GB, 2)
+
+    def to_dict(self) -> dict:
+        d = {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        d["total_gb"] = self.total_gb
+        d["torch_peak_gb"] = self.torch_peak_gb
+        return d
+
+
+CUDA_CONTEXT_GB = 0.6  # context + cuBLAS/cuDNN handles, outside torch's allocator
+ALLOCATOR_SLACK = 0.08  # reserved over allocated, from fragmentation
+LOGIT_CHUNK = 1024  # tokens of float32 logits Unsloth's chunked cross-entropy holds at once
+
+
+def activation_bytes_per_token(
+    shape: ModelShape, gradient_checkpointing: bool | str, backend: str = "unsloth", lora_r: int = 16
+) -> float:
+    """Bytes of saved activations per trained token, summed over the layers (16-bit activations)."""
+    h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
+    if backend == "unsloth":
+        # Unsloth's kernels: fused RMSNorm saves its input, fused SwiGLU recomputes the product,
+        # RoPE in place. Calibrated on Llama-3.2-1B on an H100 (docs/gpu-validation.md).
+        per_layer = 4 * h + 2 * q + 2 * kv + 2 * i + 7 * lora_r
+    else:
+        # transformers eager modules: each op's output is saved for backward.
+        per_layer = 6 * h + 2 * q + 2 * kv + 4 * i + 7 * lora_r
+    full = 2 * shape.layers * per_layer
+    if not gradient_checkpointing:
+        return full
+    kept_inputs = 0 if gradient_checkpointing == "unsloth" and backend == "unsloth" else 2 * shape.layers * h
+    return kept_inputs + full / shape.layers  # one layer recomputed at a time
+
+
+def logits_bytes_per_token(shape: ModelShape, backend: str) -> float:
+    if backend == "unsloth":
+        # fused cross-entropy in chunks; the bf16 hidden state and a chunk of logits stay
+        return 2 * shape.hidden + 0.0
+    # bf16 logits, their float32 upcast for the loss, and the float32 gradient
+    return (2 + 4 + 4) * shape.vocab
+
+
+def estimate_memory(
+    shape: ModelShape,
+    *,
+    tokens_per_micro_batch: int,
+    load_in_4bit: bool,
+    lora_r: int,
+    targets: list[str] | tuple[str, ...],
+    gradient_checkpointing: bool | str,
+    optim: str = "adamw_8bit",
+    backend: str = "unsloth",
+) -> MemoryEstimate:
+    linear = shape.layers * shape.layer_linear_params
+    other = shape.params - linear
+    if load_in_4bit:
+        weights = linear * 0.53 + other * 2
+    else:
+        weights = shape.params * 2
+    lora_n = shape.lora_params(lora_r, targets)
+    lora = lora_n * (4 + 4)  # fp32 weights + fp32 grads
+    opt_bytes = 2 if "8bit" in optim else 8
+    optimizer = lora_n * opt_bytes
+    acts = tokens_per_micro_batch * activation_bytes_per_token(shape, gradient_checkpointing, backend, lora_r)
+    logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
+    if backend == "unsloth":
+        logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk
+    dynamic = acts + logits
+    overhead = CUDA_CONTEXT_GB * GB + ALLOCATOR_SLACK * (weights + dynamic) + 0.25 * GB
+    return MemoryEstimate(
+        weights_gb=weights / GB,
+        lora_gb=lora / GB,
+        optimizer_gb=optimizer / GB,
+        activations_gb=acts / GB,
+        logits_gb=logits / GB,
+        overhead_gb=overhead / GB,
+        tokens_per_micro_batch=tokens_per_micro_batch,
+    )
+
+
+def max_tokens_that_fit(
+    shape: ModelShape,
+    budget_gb: float,
+    *,
+    load_in_4bit: bool,
+    lora_r: int,
+    targets: list[str] | tuple[str, ...],
+    gradient_checkpointing: bool | str,
+    optim: str,
+    backend: str,
+) -> int:
+    """The largest micro-batch (in tokens) whose estimate stays under budget_gb (0 if none does)."""
+    lo, hi = 0, 1 << 20
+    kw = dict(
+        load_in_4bit=load_in_4bit,
+        lora_r=lora_r,
+        targets=targets,
+        gradient_checkpointing=gradient_checkpointing,
+        optim=optim,
+        backend=backend,
+    )
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if estimate_memory(shape, tokens_per_micro_batch=mid, **kw).total_gb <= budget_gb:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# ------------------------------------------------------------------ speed
+
+# Dense bf16 tensor-core peaks (TFLOP/s) by GPU class, from the vendors' datasheets; the first
+# fragment found in the device name wins.
+GPU_PEAK_TFLOPS = (
+    ("h200", 989.0),
+    ("h100", 989.0),
+    ("gh200", 989.0),
+    ("b200", 2250.0),
+    ("a100", 312.0),
+    ("a800", 312.0),
+    ("l40s", 362.0),
+    ("l40", 181.0),
+    ("a6000", 155.0),
+    ("a40", 150.0),
+    ("4090", 165.0),
+    ("5090", 210.0),
+    ("3090", 71.0),
+    ("a10", 125.0),
+    ("l4", 121.0),
+    ("t4", 65.0),
+    ("v100", 125.0),
+)
+
+
+def gpu_peak_tflops(name: str | None) -> float | None:
+    if not name:
+        return None
+    n = name.lower()
+    for frag, tf in GPU_PEAK_TFLOPS:
+        if frag in n:
+            return tf
+    return None
+
+
+def flops_per_token(shape: ModelShape, seq_len: int, lora_r: int, targets, gradient_checkpointing) -> float:
+    """The full count for LoRA training, per trained token.
+
+    4N for the frozen matmuls (forward 2N, backward through activations 2N; no weight gradients),
+    +2N more when checkpointing recomputes the forward, 6 x LoRA parameters, and causal attention
+    (forward 2 x 2 x seq x q_dim / 2 per layer, backward twice that).
+    """
+    n = shape.matmul_params
+    base = (6 if gradient_checkpointing else 4) * n
+    lora = 6 * shape.lora_params(lora_r, targets)
+    attn = 3 * 2 * shape.layers * seq_len * shape.q_dim  # (fwd 2*s*q/2*2) * 3 for fwd+bwd
+    return base + lora + attn
+
+
+def tokens_per_second(
+    shape: ModelShape,
+    gpu_name: str | None,
+    *,
+    seq_len: int,
+    lora_r: int,
+    targets,
+    gradient_checkpointing,
+    load_in_4bit: bool,
+    backend: str,
+    tokens_per_micro_batch: int,
+) -> float | None:
+    """A model of real tokens/s: an MFU that grows with the model and the micro-batch, over the peak."""
+    peak = gpu_peak_tflops(gpu_name)
+    if peak is None:
+        return None
+    # Small models and small micro-batches leave the tensor cores idle between launches.
+    size = min(1.0, math.log10(max(shape.matmul_params, 1e6) / 1e7) / 3)  # 0 at 10M .. 1 at 10B
+    fill = min(1.0, tokens_per_micro_batch / 16384) ** 0.5
+    mfu = (0.12 + 0.28 * size) * (0.35 + 0.65 * fill)
+    if backend != "unsloth":
+        mfu *= 0.6
+    if load_in_4bit:
+        mfu *= 0.7  # dequantisation on every matmul
+    flops = flops_per_token(shape, seq_len, lora_r, targets, gradient_checkpointing)
+    return mfu * peak * 1e12 / flops
