@@ -1,0 +1,326 @@
+"""Chat templates by name, and everything masking and export need to know about them (torch-free).
+
+The Jinja strings below are written for forge from each family's documented turn format. They are
+rendered with the same Jinja settings transformers uses (trim_blocks, lstrip_blocks, a sandbox), so
+`tokenizer.apply_chat_template` and `render` give identical text.
+
+Roles: forge normalises every dataset to system/user/assistant/tool (forge.data.formats). The rule
+for tool turns: a template whose family has a tool-result role uses it (llama-3's `ipython`,
+Qwen/ChatML's `<tool_response>` inside a user turn); a template without one renders the tool turn
+as a user turn, because a tool result is context the model reads, never text it learns to write.
+Families without a system role (gemma, mistral) prepend the system text to the first user turn.
+
+Masking never hard-codes a family's markers: `assistant_spans` finds the trained text by rendering
+conversation prefixes, and `response_markers` derives the marker strings that Unsloth's
+`train_on_responses_only` wants by rendering a probe conversation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from forge.errors import EXIT_USAGE, ForgeError
+
+GEMMA3 = r"""{{- bos_token if bos_token else '' -}}
+{%- set ns = namespace(sys='') -%}
+{%- set msgs = messages -%}
+{%- if messages and messages[0]['role'] == 'system' -%}
+  {%- set ns.sys = (messages[0]['content'] | trim) ~ '\n\n' -%}
+  {%- set msgs = messages[1:] -%}
+{%- endif -%}
+{%- for m in msgs -%}
+  {{- '<start_of_turn>' ~ ('model' if m['role'] == 'assistant' else 'user') ~ '\n' -}}
+  {{- (ns.sys if loop.first else '') ~ (m['content'] | trim) ~ '<end_of_turn>\n' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<start_of_turn>model\n' -}}{%- endif -%}"""
+
+LLAMA3 = r"""{{- bos_token if bos_token else '' -}}
+{%- for m in messages -%}
+  {{- '<|start_header_id|>' ~ ('ipython' if m['role'] == 'tool' else m['role']) ~ '<|end_header_id|>\n\n' -}}
+  {{- (m['content'] | trim) ~ '<|eot_id|>' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}{%- endif -%}"""
+
+CHATML = r"""{%- for m in messages -%}
+  {%- if m['role'] == 'tool' -%}
+    {{- '<|im_start|>user\n<tool_response>\n' ~ m['content'] ~ '\n</tool_response><|im_end|>\n' -}}
+  {%- else -%}
+    {{- '<|im_start|>' ~ m['role'] ~ '\n' ~ m['content'] ~ '<|im_end|>\n' -}}
+  {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}"""
+
+# Mistral has no generation prompt: the assistant's text follows `[/INST]` directly.
+MISTRAL = r"""{{- bos_token if bos_token else '' -}}
+{%- set ns = namespace(sys='') -%}
+{%- set msgs = messages -%}
+{%- if messages and messages[0]['role'] == 'system' -%}
+  {%- set ns.sys = (messages[0]['content'] | trim) ~ '\n\n' -%}
+  {%- set msgs = messages[1:] -%}
+{%- endif -%}
+{%- for m in msgs -%}
+  {%- if m['role'] == 'assistant' -%}
+    {{- ' ' ~ (m['content'] | trim) ~ (eos_token if eos_token else '</s>') -}}
+  {%- else -%}
+    {{- '[INST] ' ~ (ns.sys if loop.first else '') ~ (m['content'] | trim) ~ ' [/INST]' -}}
+  {%- endif -%}
+{%- endfor -%}"""
+
+PHI3 = r"""{%- for m in messages -%}
+  {%- set role = 'user' if m['role'] == 'tool' else m['role'] -%}
+  {{- '<|' ~ role ~ '|>\n' ~ (m['content'] | trim) ~ '<|end|>\n' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|assistant|>\n' -}}{%- endif -%}"""
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A chat template and what export/generation must know about it."""
+
+    name: str
+    jinja: str
+    stop_strings: tuple[str, ...]  # where generation must stop (Ollama `stop`, llama.cpp antiprompts)
+    eos_token: str | None  # the end-of-turn token that should be the tokenizer's eos, if it is one token
+    special_tokens: tuple[str, ...] = field(default=())  # the literal tokens the format uses
+
+
+TEMPLATES: dict[str, ChatTemplate] = {
+    t.name: t
+    for t in [
+        ChatTemplate(
+            "gemma-3",
+            GEMMA3,
+            ("<end_of_turn>", "<eos>"),
+            "<end_of_turn>",
+            ("<bos>", "<start_of_turn>", "<end_of_turn>"),
+        ),
+        ChatTemplate(
+            "llama-3",
+            LLAMA3,
+            ("<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"),
+            "<|eot_id|>",
+            ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
+        ),
+        ChatTemplate("chatml", CHATML, ("<|im_end|>", "<|endoftext|>"), "<|im_end|>", ("<|im_start|>", "<|im_end|>")),
+        ChatTemplate("mistral", MISTRAL, ("</s>",), "</s>", ("[INST]", "[/INST]")),
+        ChatTemplate("phi-3", PHI3, ("<|end|>", "<|endoftext|>"), "<|end|>", ("<|user|>", "<|assistant|>", "<|end|>")),
+    ]
+}
+ALIASES = {
+    "gemma3": "gemma-3",
+    "gemma": "gemma-3",
+    "gemma-3-it": "gemma-3",
+    "llama3": "llama-3",
+    "llama-3.1": "llama-3",
+    "llama-31": "llama-3",
+    "llama-3.2": "llama-3",
+    "qwen": "chatml",
+    "qwen2.5": "chatml",
+    "qwen-2.5": "chatml",
+    "qwen2": "chatml",
+    "qwen-2": "chatml",
+    "phi3": "phi-3",
+    "phi-3.5": "phi-3",
+}
+NAMES = sorted([*TEMPLATES, *ALIASES, "tokenizer"])
+
+
+def canonical_name(name: str) -> str:
+    key = name.strip().lower()
+    if key == "tokenizer" or key in TEMPLATES:
+        return key
+    if key in ALIASES:
+        return ALIASES[key]
+    near = difflib.get_close_matches(key, NAMES, n=1)
+    raise ForgeError(
+        f"dataset.chat_template: unknown template {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
+        fix=f"use one of: {', '.join(NAMES)}",
+        exit_code=EXIT_USAGE,
+        kind="config",
+    )
+
+
+def template_for(name: str, tokenizer: Any = None) -> ChatTemplate:
+    """The named template; `tokenizer` keeps the tokenizer's own (its stop strings derived by a probe)."""
+    key = canonical_name(name)
+    if key != "tokenizer":
+        return TEMPLATES[key]
+    jinja = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
+    if isinstance(jinja, dict):  # multi-template tokenizers: the default one
+        jinja = jinja.get("default")
+    if not jinja:
+        raise ForgeError(
+            "dataset.chat_template is 'tokenizer' but the model's tokenizer has no chat template",
+            fix="set dataset.chat_template to the model family's template (gemma-3, llama-3, chatml, mistral, phi-3)",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        )
+    eos = getattr(tokenizer, "eos_token", None)
+    end = _probe_end_of_turn(jinja, _special_tokens(tokenizer))
+    stops = tuple(dict.fromkeys(s for s in (end, eos) if s))
+    return ChatTemplate("tokenizer", jinja, stops, end or eos)
+
+
+def apply_chat_template(tokenizer: Any, template: ChatTemplate) -> list[int]:
+    """Install `template` on `tokenizer`; return the stop token ids found in its vocabulary.
+
+    The end-of-turn token becomes the tokenizer's eos when it is a single known token, so that
+    generation from the saved tokenizer stops at the end of the assistant's turn (as the instruct
+    releases of each family do). Callers should also put the returned ids into
+    `model.generation_config.eos_token_id`.
+    """
+    tokenizer.chat_template = template.jinja
+    vocab = tokenizer.get_vocab()
+    if template.eos_token and template.eos_token in vocab and tokenizer.eos_token != template.eos_token:
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token  # keep a pad token distinct from the new eos
+        tokenizer.eos_token = template.eos_token
+    ids = [vocab[s] for s in (*template.stop_strings, tokenizer.eos_token) if s and s in vocab]
+    return list(dict.fromkeys(ids))
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _compile(jinja: str):
+    # The settings transformers uses, so the text is the same as tokenizer.apply_chat_template's.
+    import jinja2
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    # {% generation %} blocks (transformers' assistant mask) render as plain text here.
+    return env.from_string(jinja.replace("{% generation %}", "").replace("{% endgeneration %}", ""))
+
+
+def _special_tokens(tokenizer: Any) -> dict[str, str]:
+    if tokenizer is None:
+        return {}
+    out = {}
+    for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
+        value = getattr(tokenizer, key, None)
+        if isinstance(value, str):
+            out[key] = value
+    return out
+
+
+def render(
+    jinja: str, messages: list[dict], add_generation_prompt: bool = False, special: dict[str, str] | None = None
+) -> str:
+    return _compile(jinja).render(messages=messages, add_generation_prompt=add_generation_prompt, **(special or {}))
+
+
+class Renderer:
+    """Renders one template with one tokenizer's special tokens; finds the trained character spans."""
+
+    def __init__(self, jinja: str, tokenizer: Any = None):
+        self.jinja = jinja
+        self.special = _special_tokens(tokenizer)
+        self.end_of_turn = _probe_end_of_turn(jinja, self.special)
+
+    def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
+        return render(self.jinja, messages, add_generation_prompt, self.special)
+
+    def assistant_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+        """The full text and the [start, end) character spans the model is trained on.
+
+        For each assistant turn i: A = render(messages[:i], generation prompt), B =
+        render(messages[:i+1]); the text B adds to A is what the model writes (its content and
+        end-of-turn marker). Leading text before the content (a header some template emits without
+        a generation prompt) and trailing whitespace are not trained. Where a template is not
+        prefix-consistent (A is not a prefix of B, or B not of the full text), the content is found
+        by search instead.
+        """
+        full = self.render(messages)
+        spans: list[tuple[int, int]] = []
+        cursor = 0
+        for i, m in enumerate(messages):
+            if m["role"] != "assistant":
+                continue
+            before = self.render(messages[:i], add_generation_prompt=True)
+            upto = full if i == len(messages) - 1 else self.render(messages[: i + 1])
+            if upto.startswith(before) and full.startswith(upto) and len(upto) > len(before):
+                span = _trim_span(upto, len(before), len(upto), m["content"])
+            else:
+                span = self._search_span(full, cursor, m["content"])
+            if span and span[1] > span[0]:
+                spans.append(span)
+                cursor = span[1]
+        return full, spans
+
+    def _search_span(self, full: str, cursor: int, content: str) -> tuple[int, int] | None:
+        needle = content.strip()
+        start = full.find(needle, cursor) if needle else -1
+        if start < 0:
+            return None
+        end = start + len(needle)
+        if self.end_of_turn and full.startswith(self.end_of_turn, end):
+            end += len(self.end_of_turn)
+        return start, end
+
+
+def _trim_span(text: str, start: int, end: int, content: str) -> tuple[int, int]:
+    seg = text[start:end]
+    needle = content.strip()
+    at = seg.find(needle) if needle else -1
+    if at < 0 and needle:
+        at = seg.find(needle[:32])
+    if at < 0:
+        at = len(seg) - len(seg.lstrip())
+    return start + at, start + len(seg.rstrip())
+
+
+def _probe_end_of_turn(jinja: str, special: dict[str, str]) -> str | None:
+    """The text a template puts right after an assistant turn's content (e.g. '<end_of_turn>')."""
+    probe = "Zq9 probe reply"
+    try:
+        msgs = [{"role": "user", "content": "Zq8 probe question"}, {"role": "assistant", "content": probe}]
+        text = render(jinja, msgs, False, special)
+    except Exception:
+        return None
+    at = text.rfind(probe)
+    if at < 0:
+        return None
+    tail = text[at + len(probe) :].strip()
+    return tail or None
+
+
+def response_markers(template: ChatTemplate | str, tokenizer: Any = None) -> tuple[str, str]:
+    """(instruction_part, response_part) for Unsloth's `train_on_responses_only`, derived by rendering.
+
+    response_part is the generation prompt (e.g. '<start_of_turn>model\\n'); for templates without
+    one (mistral) it is the text between the user's content and the assistant's. instruction_part
+    is the text that opens a later user turn, after the previous assistant turn's end.
+    """
+    jinja = template.jinja if isinstance(template, ChatTemplate) else template
+    sp = _special_tokens(tokenizer)
+    u1, a1, u2 = "Zq1 first question", "Zq2 first answer", "Zq3 second question"
+    one = [{"role": "user", "content": u1}]
+    bare = render(jinja, one, False, sp)
+    response = render(jinja, one, True, sp)[len(bare) :]
+    if not response.strip():
+        text = render(jinja, [*one, {"role": "assistant", "content": a1}], False, sp)
+        response = text[text.index(u1) + len(u1) : text.index(a1)].strip()
+    two = [*one, {"role": "assistant", "content": a1}]
+    after_a1 = render(jinja, two, False, sp)
+    text = render(jinja, [*two, {"role": "user", "content": u2}], False, sp)
+    instruction = text[len(after_a1) : text.index(u2)] if text.startswith(after_a1) else ""
+    if not instruction.strip():  # not prefix-consistent: cut after the first answer's end instead
+        end = _probe_end_of_turn(jinja, sp) or ""
+        at = text.index(a1) + len(a1)
+        at = text.index(end, at) + len(end) if end and end in text[at:] else at
+        instruction = text[at : text.index(u2)]
+    return instruction, response

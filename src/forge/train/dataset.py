@@ -1,0 +1,223 @@
+"""Conversations -> token ids with labels on the assistant turns only (torch-free apart from the tokenizer).
+
+How the labels are found, for any chat template: `forge.templates.Renderer.assistant_spans`
+renders prefixes of the conversation and yields the character spans of every assistant turn
+(content + end-of-turn marker). The whole conversation is then tokenized once, in batches, with
+offset mapping, and a token is trained when its characters overlap a span. Tokenizing the full
+text once (instead of each prefix) keeps the ids exactly those the model sees, whether or not the
+tokenizer is prefix-consistent, and costs one fast batched call. Tokenizers without offsets
+(slow, Python ones) tokenize span by span instead.
+
+Nothing is silent: truncated examples are counted, and examples left with no trained token are
+dropped and counted, with the reason, before any model step.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge.errors import EXIT_USAGE, ForgeError
+from forge.templates import Renderer
+
+IGNORE = -100
+BATCH = 512
+KEEP_INDICES = 5
+
+
+@dataclass
+class DropReport:
+    total: int = 0
+    kept: int = 0
+    truncated: int = 0
+    dropped_no_trained_tokens: int = 0
+    max_seq_length: int = 0
+    total_tokens: int = 0  # of the kept examples, after truncation
+    trained_tokens: int = 0
+    # why examples were dropped: no_assistant_render | truncated_away | template_error
+    reasons: dict[str, int] = field(default_factory=dict)
+    dropped_indices: list[int] = field(default_factory=list)  # the first few, 0-based
+    first_error: str | None = None
+    min_first_trained_token: int | None = None  # earliest assistant start among truncated-away examples
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_no_trained_tokens
+
+    def _drop(self, index: int, reason: str) -> None:
+        self.dropped_no_trained_tokens += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if len(self.dropped_indices) < KEEP_INDICES:
+            self.dropped_indices.append(index)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.kept}/{self.total} examples kept, {self.total_tokens} tokens ({self.trained_tokens} trained); "
+            f"{self.truncated} truncated at {self.max_seq_length} tokens"
+        )
+        if self.dropped:
+            where = ", ".join(str(i + 1) for i in self.dropped_indices)
+            text += f"; {self.dropped} dropped with no trained token ({self.reason()}; examples {where}...)"
+        return text
+
+    def reason(self) -> str:
+        if not self.reasons:
+            return "no examples" if not self.total else "none dropped"
+        main = max(self.reasons, key=self.reasons.get)
+        if main == "truncated_away":
+            return f"every assistant turn starts after token {self.max_seq_length}: raise model.max_seq_length" + (
+                f" (the earliest starts at token {self.min_first_trained_token})"
+                if self.min_first_trained_token is not None
+                else ""
+            )
+        if main == "template_error":
+            return f"the chat template fails on these conversations: {self.first_error}"
+        return "the chat template renders no assistant turns: dataset.chat_template does not match the model"
+
+    def check(self, max_dropped_fraction: float) -> None:
+        """Refuse (exit 2) when all examples, or more than the allowed share, keep no trained token."""
+        if self.total == 0:
+            raise ForgeError(
+                "the training split holds no conversations", fix="check dataset.path", exit_code=EXIT_USAGE
+            )
+        if self.kept and self.dropped / self.total <= max_dropped_fraction:
+            return
+        share = "all" if not self.kept else f"{self.dropped}/{self.total}"
+        where = ", ".join(str(i + 1) for i in self.dropped_indices)
+        fixes = {
+            "truncated_away": "raise model.max_seq_length, or shorten the prompts (system text) of these examples",
+            "template_error": "pick the chat template of the model's family in dataset.chat_template",
+            "no_assistant_render": "set dataset.chat_template to the model's family (gemma-3, llama-3, chatml, "
+            "mistral, phi-3) or 'tokenizer'",
+        }
+        main = max(self.reasons, key=self.reasons.get) if self.reasons else "no_assistant_render"
+        raise ForgeError(
+            f"{share} examples would keep no trained (assistant) token after templating and truncation "
+            f"(examples {where}...): {self.reason()}",
+            fix=fixes[main] + f"; or raise training.max_dropped_fraction (now {max_dropped_fraction})",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "kept": self.kept,
+            "truncated": self.truncated,
+            "dropped_no_trained_tokens": self.dropped,
+            "reasons": dict(self.reasons),
+            "dropped_indices": list(self.dropped_indices),
+            "max_seq_length": self.max_seq_length,
+            "total_tokens": self.total_tokens,
+            "trained_tokens": self.trained_tokens,
+        }
+
+
+def tokenize_conversations(
+    conversations: list[list[dict]], tokenizer: Any, max_seq_length: int, *, chat_template: str | None = None
+) -> tuple[list[dict], DropReport]:
+    """Messages lists -> examples {input_ids, labels, attention_mask} and the DropReport.
+
+    The template is the tokenizer's (install one first with forge.templates.apply_chat_template),
+    or `chat_template` (a Jinja string) when given.
+    """
+    jinja = chat_template or getattr(tokenizer, "chat_template", None)
+    if not jinja:
+        raise ForgeError(
+            "the tokenizer has no chat template",
+            fix="set dataset.chat_template to the model's family",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        )
+    renderer = Renderer(jinja, tokenizer)
+    report = DropReport(total=len(conversations), max_seq_length=max_seq_length)
+    examples: list[dict] = []
+    for lo in range(0, len(conversations), BATCH):
+        rendered: list[tuple[int, str, list[tuple[int, int]]]] = []
+        for i, messages in enumerate(conversations[lo : lo + BATCH], start=lo):
+            try:
+                text, spans = renderer.assistant_spans(messages)
+            except Exception as e:  # a template that raises (e.g. roles must alternate)
+                report.first_error = report.first_error or f"{type(e).__name__}: {e}"
+                report._drop(i, "template_error")
+                continue
+            if not spans:
+                report._drop(i, "no_assistant_render")
+                continue
+            rendered.append((i, text, spans))
+        for (i, _, _), ids, labels in zip(rendered, *_tokenize(tokenizer, rendered), strict=True):
+            _keep(examples, report, i, ids, labels, max_seq_length)
+    report.kept = len(examples)
+    return examples, report
+
+
+def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[list[int]]]:
+    if not rendered:
+        return [], []
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(
+            [t for _, t, _ in rendered], add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        all_labels = [
+            _labels_from_offsets(ids, offsets, spans)
+            for ids, offsets, (_, _, spans) in zip(enc["input_ids"], enc["offset_mapping"], rendered, strict=True)
+        ]
+        return enc["input_ids"], all_labels
+    all_ids, all_labels = [], []
+    for _, text, spans in rendered:  # no offsets: tokenize the pieces between span edges
+        ids: list[int] = []
+        labels: list[int] = []
+        cuts = [0, *[p for s in spans for p in s], len(text)]
+        for k in range(len(cuts) - 1):
+            piece = tokenizer(text[cuts[k] : cuts[k + 1]], add_special_tokens=False)["input_ids"]
+            ids += piece
+            labels += piece if k % 2 else [IGNORE] * len(piece)
+        all_ids.append(ids)
+        all_labels.append(labels)
+    return all_ids, all_labels
+
+
+def _labels_from_offsets(ids: list[int], offsets: list, spans: list[tuple[int, int]]) -> list[int]:
+    labels = [IGNORE] * len(ids)
+    ends = [e for _, e in offsets]
+    starts = [s for s, _ in offsets]
+    for a, b in spans:
+        first = bisect_right(ends, a)  # first token ending after the span starts
+        last = bisect_left(starts, b)  # first token starting at/after the span ends
+        labels[first:last] = ids[first:last]
+    return labels
+
+
+def _keep(examples: list, report: DropReport, i: int, ids: list[int], labels: list[int], max_len: int) -> None:
+    if len(ids) > max_len:
+        report.truncated += 1
+        first = next((k for k, lab in enumerate(labels) if lab != IGNORE), None)
+        ids, labels = ids[:max_len], labels[:max_len]
+        if first is not None and first >= max_len:
+            report._drop(i, "truncated_away")
+            m = report.min_first_trained_token
+            report.min_first_trained_token = first if m is None else min(m, first)
+            return
+    trained = sum(1 for lab in labels if lab != IGNORE)
+    if not trained:
+        report._drop(i, "no_assistant_render")
+        return
+    report.total_tokens += len(ids)
+    report.trained_tokens += trained
+    examples.append({"input_ids": ids, "labels": labels, "attention_mask": [1] * len(ids)})
+
+
+def render_masked_example(example: dict, tokenizer: Any, mark: tuple[str, str] = ("«", "»")) -> str:
+    """One example as text with the trained spans wrapped in «», for logs/training.log."""
+    ids, labels = example["input_ids"], example["labels"]
+    out, k = [], 0
+    while k < len(ids):
+        trained = labels[k] != IGNORE
+        j = k
+        while j < len(ids) and (labels[j] != IGNORE) == trained:
+            j += 1
+        text = tokenizer.decode(ids[k:j], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        out.append(f"{mark[0]}{text}{mark[1]}" if trained else text)
+        k = j
+    return "".join(out)
