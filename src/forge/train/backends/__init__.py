@@ -1,0 +1,178 @@
+"""Training backends: how a model is loaded, wrapped with LoRA, trained and saved.
+
+forge's recipe (forge.train.run) is the same for every backend; a backend supplies the pieces
+that differ between plain transformers+PEFT+TRL ("hf", anywhere) and Unsloth ("unsloth", NVIDIA
+GPUs). A backend is a subclass of `Backend` with these methods, called in this order:
+
+    backend = select_backend(requested, cfg, log, output_dir)  # "auto" | "unsloth" | "hf"
+    model, tokenizer = backend.load()                    # base model + LoRA adapter, chat template set
+    plan = backend.plan(n_train, n_val)                  # TrainPlan: steps, cadence, optim, precision
+    train_ds = backend.prepare_dataset(examples)         # forge's tokenized examples -> datasets.Dataset
+    trainer = backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, callbacks)
+    trainer.train(resume_from_checkpoint=...)            # the recipe calls this (retry loop wraps it)
+    backend.save_adapter(model, tokenizer, tmp_dir)      # adapter_config.json, adapter_model.safetensors, tokenizer
+    backend.save_merged(model, tokenizer, tmp_dir)       # merged 16-bit safetensors (optional)
+
+Rules every backend keeps: the examples arrive tokenized with forge's labels (-100 outside the
+assistant turns) and must be trained as they are (no second masking pass such as Unsloth's
+`train_on_responses_only`); make_trainer must wrap its trainer class with
+forge.train.guards.guarded (the NaN guard) and pass `callbacks` on; saving writes into the folder
+it is given (the recipe swaps it into place). Settings a backend cannot honour are mapped to ones
+it can and logged (`self.note(...)`), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge.config import ForgeConfig
+from forge.errors import EXIT_USAGE, ForgeError
+
+BACKENDS = ("auto", "unsloth", "hf")
+
+
+@dataclass
+class TrainPlan:
+    """The numbers of this run on this hardware, resolved from the config's "auto"/null values."""
+
+    total_steps: int
+    steps_per_epoch: int
+    eval_steps: int | None
+    save_steps: int
+    optim: str
+    fp16: bool
+    bf16: bool
+    gradient_checkpointing: bool
+    packing: bool
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def cadence(total_steps: int, target_evals: int = 10) -> int:
+    """Every how many steps to evaluate for about `target_evals` evals per run."""
+    return max(1, round(total_steps / target_evals))
+
+
+class Backend:
+    name = "base"
+
+    def __init__(self, cfg: ForgeConfig, log: logging.Logger, output_dir: Path):
+        self.cfg = cfg
+        self.log = log
+        self.output_dir = output_dir  # where the trainer writes checkpoint-N folders
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        """A setting changed or decided for this hardware: logged and kept in the plan."""
+        self.notes.append(message)
+        self.log.info("%s backend: %s", self.name, message)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when this backend can run here, else why not."""
+        return None
+
+    # -- the steps, in order ---------------------------------------------------------------
+    def load(self) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def plan(self, n_train: int, n_val: int) -> TrainPlan:
+        raise NotImplementedError
+
+    def prepare_dataset(self, examples: list[dict]):
+        from datasets import Dataset
+
+        keep = ("input_ids", "labels", "attention_mask")
+        return Dataset.from_list([{k: ex[k] for k in keep if k in ex} for ex in examples])
+
+    def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
+        raise NotImplementedError
+
+    def save_adapter(self, model, tokenizer, path) -> None:
+        raise NotImplementedError
+
+    def save_merged(self, model, tokenizer, path) -> None:
+        raise NotImplementedError
+
+    # -- shared arithmetic -----------------------------------------------------------------
+    def steps(self, n_train: int, world_size: int = 1) -> tuple[int, int]:
+        """(total optimizer steps, steps per epoch) the Trainer will run."""
+        t = self.cfg.training
+        batches = math.ceil(n_train / (t.per_device_train_batch_size * world_size))
+        per_epoch = max(1, math.ceil(batches / t.gradient_accumulation_steps))
+        total = t.max_steps if t.max_steps else max(1, math.ceil(t.num_train_epochs * per_epoch))
+        return total, per_epoch
+
+    def cadences(self, total_steps: int, has_eval: bool) -> tuple[int | None, int]:
+        t = self.cfg.training
+        eval_steps: int | None
+        if not has_eval or t.eval_steps is None:
+            eval_steps = None
+        elif t.eval_steps == "auto":
+            eval_steps = cadence(total_steps)
+        else:
+            eval_steps = int(t.eval_steps)
+        if t.save_steps == "auto":
+            save_steps = eval_steps or cadence(total_steps)
+        else:
+            save_steps = int(t.save_steps)
+        return eval_steps, save_steps
+
+
+def _unsloth_reason() -> str | None:
+    if importlib.util.find_spec("unsloth") is None:
+        return "Unsloth is not installed (pip install 'factory-forge[unsloth]')"
+    if not cuda_available():
+        return "Unsloth needs an NVIDIA GPU with CUDA and none is visible"
+    return None
+
+
+def select_backend(requested: str | None, cfg: ForgeConfig, log: logging.Logger, output_dir: Path) -> Backend:
+    """The backend for this run; 'auto' prefers Unsloth where it can run, and says why."""
+    requested = (requested or cfg.training.backend or "auto").lower()
+    if requested not in BACKENDS:
+        raise ForgeError(
+            f"unknown backend {requested!r}", f"use one of: {', '.join(BACKENDS)}", exit_code=EXIT_USAGE, kind="usage"
+        )
+    reason = _unsloth_reason()
+    if requested == "unsloth" and reason:
+        raise ForgeError(
+            f"--backend unsloth cannot run here: {reason}",
+            "use --backend hf (transformers+PEFT+TRL), or run on a machine with an NVIDIA GPU and Unsloth installed",
+            exit_code=EXIT_USAGE,
+            kind="backend",
+        )
+    if requested == "unsloth" or (requested == "auto" and reason is None):
+        try:
+            from forge.train.backends.unsloth import UnslothBackend
+        except ImportError as e:
+            if requested == "unsloth":
+                raise ForgeError(
+                    f"the Unsloth backend failed to import: {e}", "use --backend hf", exit_code=EXIT_USAGE
+                ) from None
+            log.warning("backend auto: Unsloth backend unavailable (%s); using hf", e)
+        else:
+            log.info("backend %s: unsloth (Unsloth is installed and CUDA is present)", requested)
+            return UnslothBackend(cfg, log, output_dir)
+    from forge.train.backends.hf import HFBackend
+
+    why = "asked for" if requested == "hf" else reason
+    log.info("backend %s: hf (transformers+PEFT+TRL): %s", requested, why)
+    return HFBackend(cfg, log, output_dir)

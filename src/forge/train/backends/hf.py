@@ -1,0 +1,212 @@
+"""The hf backend: transformers + PEFT + TRL's SFTTrainer, on CPU or any GPU (torch).
+
+Used wherever Unsloth cannot run. It maps the original config's Unsloth-flavoured defaults to
+what plain transformers can do on this hardware (adamw_8bit needs bitsandbytes and CUDA; "unsloth"
+gradient checkpointing is Unsloth's own), and says so in the log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from forge.train.backends import Backend, TrainPlan, cuda_available
+
+# Optimizers that need bitsandbytes (and so CUDA).
+_BNB_OPTIMS = ("8bit", "paged", "bnb")
+
+
+class HFBackend(Backend):
+    name = "hf"
+
+    def __init__(self, cfg, log, output_dir):
+        super().__init__(cfg, log, output_dir)
+        self.cuda = cuda_available()
+        self.device = "cuda" if self.cuda else "cpu"
+
+    # ---------------------------------------------------------------- load
+    def _dtype(self):
+        import torch
+
+        if not self.cuda:
+            return torch.float32  # CPU kernels for half types are slow or missing; tiny models fit anyway
+        if self.cfg.model.dtype:
+            return getattr(torch, self.cfg.model.dtype)
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def load(self):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        from forge.models import load_model_and_tokenizer
+        from forge.templates import apply_chat_template, template_for
+
+        model_cfg = self.cfg.model
+        if model_cfg.load_in_4bit and not (self.cuda and importlib.util.find_spec("bitsandbytes")):
+            self.note("load_in_4bit needs CUDA and bitsandbytes: loading the full-precision weights instead")
+            model_cfg = model_cfg.model_copy(update={"load_in_4bit": False})
+        model, tokenizer = load_model_and_tokenizer(model_cfg, dtype=self._dtype(), device=self.device)
+        template = template_for(self.cfg.dataset.chat_template, tokenizer)
+        apply_chat_template(tokenizer, template)
+        self.template = template
+
+        lora = self.cfg.lora
+        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+        targets = [m for m in lora.target_modules if m in present]
+        missing = sorted(set(lora.target_modules) - set(targets))
+        if missing:
+            self.note(f"target_modules not in this model, skipped: {', '.join(missing)}")
+        if not targets:
+            from forge.errors import EXIT_USAGE, ForgeError
+
+            raise ForgeError(
+                f"none of lora.target_modules ({', '.join(lora.target_modules)}) exist in {model_cfg.name}",
+                "set lora.target_modules to the model's linear layer names (e.g. q_proj, v_proj)",
+                exit_code=EXIT_USAGE,
+                kind="config",
+            )
+        torch.manual_seed(lora.random_state)  # LoRA A matrices are initialised from the global RNG
+        peft_config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.lora_alpha,
+            lora_dropout=lora.lora_dropout,
+            bias=lora.bias,
+            target_modules=targets,
+            use_rslora=lora.use_rslora,
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, peft_config)
+        trainable, total = model.get_nb_trainable_parameters()
+        self.log.info("LoRA r=%d on %s: %s of %s parameters trainable", lora.r, ",".join(targets), trainable, total)
+        return model, tokenizer
+
+    # ---------------------------------------------------------------- plan
+    def plan(self, n_train: int, n_val: int) -> TrainPlan:
+        t = self.cfg.training
+        total, per_epoch = self.steps(n_train)
+        eval_steps, save_steps = self.cadences(total, n_val > 0)
+
+        optim = t.optim
+        if any(k in optim for k in _BNB_OPTIMS) and not (self.cuda and importlib.util.find_spec("bitsandbytes")):
+            optim = "adamw_torch"
+            self.note(f"optim {t.optim} needs bitsandbytes on CUDA: using adamw_torch")
+
+        fp16, bf16 = bool(t.fp16), bool(t.bf16)
+        if not self.cuda:
+            if fp16 or bf16:
+                self.note("fp16/bf16 mixed precision is GPU-only: training in float32 on the CPU")
+            fp16 = bf16 = False
+        elif t.fp16 is None and t.bf16 is None:
+            import torch
+
+            bf16 = torch.cuda.is_bf16_supported()
+            fp16 = not bf16
+            self.note(f"mixed precision from the hardware: {'bf16' if bf16 else 'fp16'}")
+
+        gc = self.cfg.lora.use_gradient_checkpointing
+        if gc == "unsloth":
+            gc = self.cuda  # Unsloth's offloaded variant -> plain checkpointing on GPU; on CPU memory is not the limit
+            self.note(
+                "use_gradient_checkpointing 'unsloth' -> "
+                + ("plain gradient checkpointing" if gc else "off on the CPU (it only trades speed for GPU memory)")
+            )
+
+        packing = bool(t.packing)
+        if packing and not self._flash_attention():
+            packing = False
+            self.note(
+                "packing is off: padding-free packing keeps examples apart only with FlashAttention "
+                "(not available here), and forge will not let packed examples attend to each other"
+            )
+        return TrainPlan(
+            total_steps=total,
+            steps_per_epoch=per_epoch,
+            eval_steps=eval_steps,
+            save_steps=save_steps,
+            optim=optim,
+            fp16=fp16,
+            bf16=bf16,
+            gradient_checkpointing=bool(gc),
+            packing=packing,
+            device=self.device,
+            notes=list(self.notes),
+        )
+
+    def _flash_attention(self) -> bool:
+        return self.cuda and importlib.util.find_spec("flash_attn") is not None
+
+    # ---------------------------------------------------------------- trainer
+    def sft_config(self, plan: TrainPlan):
+        from trl import SFTConfig
+
+        t = self.cfg.training
+        return SFTConfig(
+            output_dir=str(self.output_dir),
+            per_device_train_batch_size=t.per_device_train_batch_size,
+            per_device_eval_batch_size=t.per_device_eval_batch_size or t.per_device_train_batch_size,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
+            num_train_epochs=t.num_train_epochs,
+            max_steps=t.max_steps or -1,
+            learning_rate=t.learning_rate,
+            warmup_steps=t.warmup_steps,
+            weight_decay=t.weight_decay,
+            lr_scheduler_type=t.lr_scheduler_type,
+            optim=plan.optim,
+            max_grad_norm=t.max_grad_norm,
+            seed=t.seed,
+            data_seed=t.seed,
+            fp16=plan.fp16,
+            bf16=plan.bf16,
+            use_cpu=not self.cuda,
+            gradient_checkpointing=plan.gradient_checkpointing,
+            logging_strategy="steps",
+            logging_steps=t.logging_steps,
+            # forge's guard stops on a non-finite loss; the Trainer's filter would hide it instead
+            logging_nan_inf_filter=False,
+            include_num_input_tokens_seen="non_padding",
+            eval_strategy="steps" if plan.eval_steps else "no",
+            eval_steps=plan.eval_steps,
+            save_strategy="steps",
+            save_steps=plan.save_steps,
+            save_total_limit=t.save_total_limit,
+            report_to=t.report_to,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            # the examples are tokenized and masked by forge: labels are used as they are
+            max_length=self.cfg.model.max_seq_length,
+            packing=plan.packing,
+            padding_free=plan.packing,
+            completion_only_loss=False,
+            assistant_only_loss=False,
+            dataset_num_proc=None,
+        )
+
+    def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
+        from trl import SFTTrainer
+
+        from forge.train.guards import guarded
+
+        if plan.gradient_checkpointing:
+            model.enable_input_require_grads()  # LoRA on frozen embeddings needs grads flowing into checkpoints
+        trainer_cls = guarded(SFTTrainer)
+        return trainer_cls(
+            model=model,
+            args=self.sft_config(plan),
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+
+    # ---------------------------------------------------------------- save
+    def save_adapter(self, model, tokenizer, path) -> None:
+        model.save_pretrained(str(path), safe_serialization=True)
+        tokenizer.save_pretrained(str(path))
+
+    def save_merged(self, model, tokenizer, path) -> None:
+        import torch
+
+        dtype = torch.bfloat16 if (not self.cuda or torch.cuda.is_bf16_supported()) else torch.float16
+        merged = model.merge_and_unload()  # folds the adapter into the base weights (in place)
+        merged = merged.to(dtype)
+        merged.save_pretrained(str(path), safe_serialization=True)
+        tokenizer.save_pretrained(str(path))

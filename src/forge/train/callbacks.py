@@ -1,0 +1,179 @@
+"""ForgeCallback: where forge hooks into the Trainer's loop (torch via transformers).
+
+It writes the live status and the history at every log, marks checkpoints complete after the
+Trainer wrote them, turns a SIGINT/SIGTERM into "save a checkpoint and stop" at the next step
+boundary, and feeds an optional progress display. It never changes what is trained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from forge.status import Status, StatusWriter, utcnow
+from forge.train.checkpoints import mark_complete
+from forge.train.signals import StopRequest
+
+
+def _peak_vram_gb() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 1024**3, 2)
+
+
+class ForgeCallback(TrainerCallback):
+    def __init__(
+        self,
+        *,
+        status: StatusWriter,
+        history_path: Path,
+        log: logging.Logger,
+        stop: StopRequest,
+        run_id: str,
+        progress: Callable[[Status], None] | None = None,
+    ):
+        self.status = status
+        self.history_path = history_path
+        self.log = log
+        self.stop = stop
+        self.run_id = run_id
+        self.progress = progress
+        self.t0 = time.time()
+        self.start_step = 0
+        self.last_time = self.t0
+        self.last_tokens = 0
+        self.last_loss: float | None = None
+        self.last_eval_loss: float | None = None
+        self.train_summary: dict = {}
+        self.stopped_by_signal_at: int | None = None
+
+    # ---------------------------------------------------------------- helpers
+    def _append_history(self, row: dict) -> None:
+        with open(self.history_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+    def _eta(self, state) -> float | None:
+        done = state.global_step - self.start_step
+        if done <= 0 or not state.max_steps:
+            return None
+        per_step = (time.time() - self.t0) / done
+        return round(per_step * max(0, state.max_steps - state.global_step), 1)
+
+    def _notify(self) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(self.status.status)
+            except Exception:  # a broken display must never stop training
+                self.progress = None
+
+    # ---------------------------------------------------------------- events
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.t0 = self.last_time = time.time()
+        self.start_step = state.global_step
+        self.last_tokens = state.num_input_tokens_seen or 0
+        self.status.phase(
+            "training",
+            step=state.global_step,
+            total_steps=state.max_steps,
+            epoch=round(state.epoch or 0, 4),
+            total_epochs=state.num_train_epochs,
+        )
+        if state.global_step:
+            self.log.info("resumed at step %d of %d", state.global_step, state.max_steps)
+        self._notify()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stop.requested and not control.should_training_stop:
+            # The step in flight has finished: checkpoint it (the Trainer saves model, optimizer,
+            # scheduler, RNG and data position) and leave the loop.
+            self.log.warning(
+                "%s received: saving a checkpoint at step %d and stopping", self.stop.name, state.global_step
+            )
+            self.stopped_by_signal_at = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+        self.status.status.step = state.global_step
+        self._notify()
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        now = time.time()
+        if "loss" in logs:
+            tokens = state.num_input_tokens_seen or 0
+            dt = now - self.last_time
+            tps = round((tokens - self.last_tokens) / dt, 1) if dt > 0 and tokens >= self.last_tokens else None
+            self.last_time, self.last_tokens = now, tokens
+            self.last_loss = float(logs["loss"])
+            lr = logs.get("learning_rate")
+            row = {
+                "step": state.global_step,
+                "epoch": round(state.epoch or 0, 4),
+                "loss": self.last_loss,
+                "eval_loss": None,
+                "learning_rate": lr,
+                "tokens_per_second": tps,
+                "grad_norm": logs.get("grad_norm"),
+                "time": utcnow(),
+            }
+            self._append_history(row)
+            self.status.update(
+                step=state.global_step,
+                epoch=row["epoch"],
+                loss=round(self.last_loss, 6),
+                learning_rate=lr,
+                tokens_per_second=tps,
+                eta_seconds=self._eta(state),
+                peak_vram_gb=_peak_vram_gb(),
+            )
+            self.log.info(
+                "step %d/%d  loss %.4f  lr %.3g  %s tok/s  eta %ss",
+                state.global_step,
+                state.max_steps,
+                self.last_loss,
+                lr or 0.0,
+                tps,
+                self.status.status.eta_seconds,
+            )
+        if "eval_loss" in logs:
+            self.last_eval_loss = float(logs["eval_loss"])
+            self._append_history(
+                {
+                    "step": state.global_step,
+                    "epoch": round(state.epoch or 0, 4),
+                    "loss": None,
+                    "eval_loss": self.last_eval_loss,
+                    "learning_rate": None,
+                    "tokens_per_second": None,
+                    "time": utcnow(),
+                }
+            )
+            self.status.phase("training", eval_loss=round(self.last_eval_loss, 6))
+            self.log.info("step %d  eval_loss %.4f", state.global_step, self.last_eval_loss)
+        if "train_runtime" in logs:
+            self.train_summary = dict(logs)
+        self._notify()
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        if self.status.status.phase != "evaluating":
+            self.status.phase("evaluating")
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if not path.is_dir():
+            self.log.warning("trainer reported a save but %s is missing", path)
+            return
+        mark_complete(path, {"step": state.global_step, "run_id": self.run_id, "saved_at": utcnow()})
+        self.status.update(checkpoint_at=utcnow())
+        self.log.info("checkpoint complete: %s", path)

@@ -1,0 +1,81 @@
+"""The resolved config of a run, kept beside its checkpoints (outputs/forge-run.json).
+
+It holds the fully resolved config and a fingerprint of what a resume must not silently change:
+the dataset files (sha256), the model and the effective batch. `--resume` compares the saved
+fingerprint with the current one and refuses on a difference unless `--force`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from forge.config import ForgeConfig
+from forge.errors import EXIT_USAGE, ForgeError
+from forge.status import atomic_write_json
+
+RUN_FILE = "forge-run.json"
+
+
+def sha256_file(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None) -> dict:
+    return {
+        "model": cfg.model.name,
+        "effective_batch": cfg.effective_batch(),
+        "train_sha256": sha256_file(train_path),
+        "val_sha256": sha256_file(val_path) if val_path else None,
+        "max_seq_length": cfg.model.max_seq_length,
+        "chat_template": cfg.dataset.chat_template,
+    }
+
+
+def write_run_file(output_dir: Path, record: dict) -> Path:
+    path = output_dir / RUN_FILE
+    atomic_write_json(path, record)
+    return path
+
+
+def read_run_file(output_dir: Path) -> dict | None:
+    try:
+        return json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    return [
+        f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def check_resume(output_dir: Path, current: dict, force: bool, warn) -> None:
+    """Refuse to resume a run whose data, model or batch changed, unless forced."""
+    saved = read_run_file(output_dir)
+    if saved is None or "fingerprint" not in saved:
+        warn(f"no {RUN_FILE} in {output_dir}: cannot check the checkpoint matches this data and model")
+        return
+    diff = differences(saved["fingerprint"], current)
+    if not diff:
+        return
+    listing = "; ".join(diff)
+    if force:
+        warn(f"resuming although the run changed (--force): {listing}")
+        return
+    raise ForgeError(
+        f"the checkpoint in {output_dir} belongs to a different run: {listing}",
+        "restore the original data/config, or pass --force to resume anyway, or start over without --resume",
+        exit_code=EXIT_USAGE,
+        kind="resume_mismatch",
+    )
