@@ -131,7 +131,9 @@ def normalize(obj: Any) -> Normalized:
                 result.problems.append(("missing_field", f"{where}: missing '{missing}'{hint}"))
                 continue
         raw_role, content = turn.get(role_key), turn.get(content_key)
-        src_role = raw_role.strip().lower() if isinstance(raw_role, str) else None
+        src_role = raw_role if isinstance(raw_role, str) and raw_role in table else None  # common case, no copies
+        if src_role is None and isinstance(raw_role, str):
+            src_role = raw_role.strip().lower()
         if src_role not in table:
             known = ", ".join(sorted(table))
             result.problems.append(("unknown_role", f"{where}: unknown role {short(raw_role)} (known: {known})"))
@@ -152,7 +154,7 @@ def normalize(obj: Any) -> Normalized:
         if not isinstance(content, str):
             result.problems.append(("bad_type", f"{where}: '{content_key}' must be a string, got {short(content)}"))
             continue
-        if not content.strip():
+        if not content or content.isspace():
             result.problems.append(("empty_content", f"{where} ({src_role}): empty '{content_key}'"))
             continue
         if src_role in TOOL_CONVERSIONS:
@@ -213,6 +215,16 @@ def _apply_system_and_tools(obj: dict, out: list[dict[str, str]], src: list[tupl
 
 def check_structure(messages: list[dict[str, str]], src: list[tuple[int, str]] | None = None) -> list[tuple[str, str]]:
     """Problems with the order of turns (after role normalisation); at most one per kind."""
+    roles = [m["role"] for m in messages]
+    body_roles = roles[1:] if roles and roles[0] == "system" else roles
+    half = len(body_roles) // 2
+    if (
+        body_roles
+        and len(body_roles) % 2 == 0
+        and body_roles[0::2].count("user") == half
+        and body_roles[1::2].count("assistant") == half
+    ):
+        return []  # the common case: user/assistant pairs, at most a leading system turn
     if src is None:
         src = [(i + 1, m["role"]) for i, m in enumerate(messages)]
     found: dict[str, list[str]] = {}

@@ -160,7 +160,7 @@ class RecordReader:
                 value, end = s.value(self.max_record_bytes)
             except json.JSONDecodeError as e:
                 at = e.pos
-                if e.pos >= len(s.buf.rstrip()):
+                if e.pos >= len(s.buf.rstrip()) or e.msg.startswith("Unterminated string"):
                     msg, at = "the file ends inside this item: was it cut off?", start
                 else:
                     msg = (
