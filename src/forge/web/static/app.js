@@ -100,7 +100,7 @@ function renderTabs() {
       "button",
       { class: "tab", "data-testid": "project-tab", "data-project": p.id, "aria-selected": String(p.id === state.selected), title: p.path },
       el("div", { class: "tab-top" }, el("span", { class: "tab-name", text: p.name }), el("span", { class: `badge small ${phaseClass(phase)}`, "data-testid": "tab-phase", text: phase })),
-      el("div", { class: "mini" }, el("div", { style: `width:${pct}%` })),
+      el("div", { class: "mini" }, el("div", { class: phaseClass(phase), style: `width:${pct}%` })),
     );
     tab.addEventListener("click", () => select(p.id));
     nav.append(tab);
@@ -133,8 +133,10 @@ function renderStatus(s) {
 
   const eta = $("eta");
   let etaText = fmtDuration(s.eta_seconds);
+  $("eta-label").textContent = "ETA";
   if (phase === "done" && s.started_at && s.completed_at) {
-    etaText = "took " + fmtDuration((new Date(s.completed_at) - new Date(s.started_at)) / 1000);
+    etaText = fmtDuration((new Date(s.completed_at) - new Date(s.started_at)) / 1000);
+    $("eta-label").textContent = "took";
   } else if (FINAL.has(phase)) {
     etaText = "—";
   }
@@ -265,7 +267,7 @@ function drawChart(svg, series, opts) {
   const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (y) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
 
-  for (const t of niceTicks(y0, y1, 4)) {
+  for (const t of niceTicks(y0, y1, 5)) {
     if (t < y0 || t > y1) continue;
     svg.append(svgEl("line", { x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t), class: "grid" }));
     svg.append(Object.assign(svgEl("text", { x: m.l - 6, y: Y(t) + 4, "text-anchor": "end", class: "axis" }), { textContent: fmtTick(t) }));
