@@ -59,6 +59,17 @@ SUGGESTED = [
 VOCAB_SIZE = 1536
 HUB_TIMEOUT_S = 4.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_LEGACY_ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")  # owner-less ids such as gpt2, if cached
+
+
+class ModelNotFound(ForgeError):
+    """kind model_not_found; `cause` says what is at fault: name, path, network, cache or access."""
+
+    kind = "model_not_found"
+
+    def __init__(self, message: str, fix: str, cause: str = "name"):
+        super().__init__(message, fix)
+        self.cause = cause
 
 
 def cache_dir() -> Path:
@@ -81,11 +92,15 @@ def resolve_model_path(name: str) -> str:
     local = Path(name).expanduser()
     if local.is_dir():
         return str(local.resolve())
-    if name.startswith((".", "/", "~")) or os.sep in name.replace("/", "", 1) or not _HUB_ID.match(name):
-        raise _not_found(name, f"{name!r} is neither a local folder nor a hub id (owner/name)", "name")
-    cached = _cached_snapshot(name)
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
+        raise _not_found(name, f"there is no folder {name!r}", "path")
+    cached = _cached_snapshot(name) if _HUB_ID.match(name) or _LEGACY_ID.match(name) else None
     if cached:
         return cached
+    if not _HUB_ID.match(name):
+        raise _not_found(
+            name, f"{name!r} is neither a local folder nor a hub id (hub ids look like owner/name)", "name"
+        )
     if _offline():
         raise _not_found(
             name, f"{name!r} is not in the local Hugging Face cache and the hub is off (HF_HUB_OFFLINE)", "cache"
@@ -111,6 +126,16 @@ def _cached_snapshot(repo_id: str) -> str | None:
     return path if (Path(path) / "config.json").exists() else None
 
 
+def _cached_repo_ids() -> list[str]:
+    """Model ids in the local HF cache, for 'did you mean' hints (folder names only: no network)."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return [p.name[len("models--") :].replace("--", "/") for p in Path(HF_HUB_CACHE).glob("models--*")]
+    except Exception:
+        return []
+
+
 def _probe_hub(repo_id: str) -> tuple[str, str] | None:
     """(message, cause) when the hub cannot give us this model; None when it can."""
     try:
@@ -131,19 +156,18 @@ def _probe_hub(repo_id: str) -> tuple[str, str] | None:
 
 def _not_found(name: str, message: str, cause: str) -> ForgeError:
     base = name.rsplit("/", 1)[-1]
-    hints = difflib.get_close_matches(name, BUILTINS + SUGGESTED, n=2, cutoff=0.5)
-    if "/" in name and not name.lower().startswith("unsloth/"):
+    hints = difflib.get_close_matches(name, _cached_repo_ids() + BUILTINS + SUGGESTED, n=2, cutoff=0.6)
+    if _HUB_ID.match(name) and not name.lower().startswith("unsloth/"):
         hints.insert(0, f"unsloth/{base}")
     fixes = {
         "name": "check the spelling",
+        "path": "check the path (relative paths start from the current folder)",
         "network": "connect to the hub once to cache it, or set HF_HUB_OFFLINE=1 and use a cached model",
         "cache": "download it where the hub is reachable (hf download NAME), or use a local folder",
         "access": "log in with a token that has access",
     }
     fix = f"{fixes.get(cause, '')}; try " + ", ".join(dict.fromkeys(hints + BUILTINS[:2]))
-    err = ForgeError(f"model not found: {message}", fix=fix, kind="model_not_found")
-    err.cause = cause
-    return err
+    return ModelNotFound(f"model not found: {message}", fix, cause)
 
 
 # --- built-ins ---------------------------------------------------------------------------------
@@ -155,18 +179,17 @@ def builtin_path(name: str) -> Path:
         try:
             from forge.builtin_gemma import load_gemma_270m_path
         except ImportError as e:
-            raise ForgeError(
+            raise ModelNotFound(
                 "builtin:gemma-3-270m is unavailable in this installation",
-                fix="use builtin:tiny-gemma3 or builtin:tiny-llama, or a hub id",
-                kind="model_not_found",
+                "use builtin:tiny-gemma3 or builtin:tiny-llama, or a hub id",
+                "name",
             ) from e
         return Path(load_gemma_270m_path())
     if key not in TINY:
         near = difflib.get_close_matches(name, BUILTINS, n=1)
-        raise ForgeError(
+        raise ModelNotFound(
             f"model not found: unknown built-in {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
-            fix="built-ins: " + ", ".join(BUILTINS),
-            kind="model_not_found",
+            "built-ins: " + ", ".join(BUILTINS),
         )
     target = cache_dir() / "builtin" / f"{key}-{BUILTIN_VERSION}"
     if (target / "forge-builtin.json").exists():
@@ -318,10 +341,10 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust)
     except (OSError, ValueError) as e:
-        raise ForgeError(
+        raise ModelNotFound(
             f"could not load model {model_cfg.name!r} from {path}: {e}",
-            fix="check that the folder holds config.json, the weights (safetensors) and the tokenizer files",
-            kind="model_not_found",
+            "check that the folder holds config.json, the weights (safetensors) and the tokenizer files",
+            "cache",
         ) from e
     if tokenizer.pad_token is None:
         # a pad distinct from eos where the vocabulary has one; padded positions are masked anyway
