@@ -117,6 +117,7 @@ def train(
 
 def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     cfg, log, status = ctx.cfg, ctx.log, ctx.status
+    _quiet_libraries()
 
     # ---- setup: data first, because bad data should cost a second, not a model load
     train_convs, val_convs, train_path, val_path = _validate_data(ctx)
@@ -164,10 +165,22 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     )
     status.update(total_steps=plan.total_steps)
     trainer = backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback])
+    _quiet(trainer)
     _check_stop(ctx)
 
-    # ---- train
-    _fit(trainer, checkpoint)
+    # ---- train (CUDA OOM: forge.train.oom halves the micro-batch, rebuilds and resumes)
+    from forge.train.oom import fit_with_backoff
+
+    trainer = fit_with_backoff(
+        trainer,
+        backend=backend,
+        rebuild=lambda: backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback]),
+        fit=_fit,
+        checkpoint=checkpoint,
+        output_dir=ctx.output_dir,
+        log=log,
+        status=status,
+    )
     if callback.stopped_by_signal_at is not None:
         newest = newest_complete(ctx.output_dir)
         where = str(newest.path.relative_to(ctx.project.root)) if newest else "none"
@@ -203,6 +216,24 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
         "done: %d steps, final loss %s, eval loss %s", stats["total_steps"], stats["final_loss"], stats["eval_loss"]
     )
     return RunResult(EXIT_OK, status.status, stats)
+
+
+def _quiet_libraries() -> None:
+    """Library progress bars would interleave with forge's own progress bar and --json output."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_warning()
+
+
+def _quiet(trainer) -> None:
+    """The Trainer prints every log dict to stdout when tqdm is off; forge reports through its own files."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def _fit(trainer, checkpoint: Checkpoint | None):

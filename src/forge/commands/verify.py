@@ -1,0 +1,39 @@
+"""`forge verify`: print the outputs checklist; exit 0 when nothing failed, else 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from forge.errors import EXIT_FAIL, EXIT_OK
+from forge.project import Project
+
+MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+
+
+def run(directory: Path | None, json_out: bool = False) -> int:
+    from forge.verify import SECTIONS, run_verify
+
+    project = Project.at(directory)
+    cl = run_verify(project)
+    code = EXIT_OK if cl.ready else EXIT_FAIL
+    if json_out:
+        out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return code
+    from rich.markup import escape
+
+    from forge.ui_console import console
+
+    console.print(f"[bold]forge verify[/] {escape(str(project.root))}")
+    sections = cl.sections()
+    for name in SECTIONS:
+        console.print(f"\n[bold]{name}[/]")
+        for item in sections.get(name, []):
+            detail = f": {escape(item.detail)}" if item.detail else ""
+            console.print(f"  {MARKS[item.status]} {escape(item.name)}{detail}")
+            if item.fix and item.status != "ok":
+                console.print(f"      [dim]fix:[/] {escape(item.fix)}")
+    console.print("\n" + ("[bold green]outputs verified[/]" if cl.ready else "[bold red]outputs not ready[/]"))
+    return code
