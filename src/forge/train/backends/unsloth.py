@@ -1,0 +1,224 @@
+"""The Unsloth backend: Unsloth's fast kernels under the same recipe, callback and outputs (torch).
+
+Unsloth patches transformers, TRL and PEFT when it is imported, and warns (or misbehaves) if they
+were imported before it. So `import unsloth` happens in this backend's constructor, which
+`select_backend` calls before anything in the recipe imports transformers, and nowhere else.
+
+What differs from the hf backend:
+- loading: `FastLanguageModel.from_pretrained` (text models) or `FastModel.from_pretrained`
+  (models with a vision tower, e.g. Gemma 3 4B+), with the config's load_in_4bit, dtype and
+  max_seq_length;
+- LoRA: `get_peft_model` with every LoRA key of the config; the finetune_vision / language /
+  attention / mlp switches go to FastModel as they are, and for text models they select the
+  target modules (attention: q/k/v/o, mlp: gate/up/down);
+- gradient checkpointing is Unsloth's own ("unsloth": offloaded to host memory), set through
+  get_peft_model, so the trainer's own flag stays off;
+- packing works without FlashAttention: Unsloth's attention dispatch runs packed rows per segment
+  (varlen / per-segment SDPA), so examples never attend to each other and padding-free is exact.
+
+Masking: forge's tokenizer pass (forge.train.dataset) already made the labels (-100 outside the
+assistant turns, markers from forge.templates for the template in use), so no second masking pass
+(`train_on_responses_only`) runs here: the same examples train the same tokens on either backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from forge.errors import EXIT_USAGE, ForgeError
+from forge.train.backends import TrainPlan, _unsloth_reason
+from forge.train.backends.hf import HFBackend
+
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP = ("gate_proj", "up_proj", "down_proj")
+
+
+def _import_unsloth():
+    """Import Unsloth first; a clear ForgeError (exit 2) when it cannot run here."""
+    reason = _unsloth_reason()
+    if reason:
+        raise ForgeError(
+            f"--backend unsloth cannot run here: {reason}",
+            "use --backend hf (transformers+PEFT+TRL), or run on a machine with an NVIDIA GPU and Unsloth installed",
+            exit_code=EXIT_USAGE,
+            kind="backend",
+        )
+    os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")  # no network call home
+    os.environ.setdefault("HF_HUB_ENABLE_HF_TRANSFER", "0")
+    try:
+        import unsloth  # noqa: F401  (must come before transformers / trl / peft)
+    except Exception as e:  # Unsloth raises NotImplementedError/ImportError/RuntimeError on unsupported setups
+        raise ForgeError(
+            f"--backend unsloth cannot run here: importing Unsloth failed: {type(e).__name__}: {e}",
+            "use --backend hf, or fix the Unsloth installation (pip install 'factory-forge[unsloth]')",
+            exit_code=EXIT_USAGE,
+            kind="backend",
+        ) from e
+    return unsloth
+
+
+def _has_vision(path: str) -> bool:
+    cfg = Path(path) / "config.json"
+    try:
+        return "vision_config" in json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+class UnslothBackend(HFBackend):
+    name = "unsloth"
+
+    def __init__(self, cfg, log, output_dir):
+        _import_unsloth()  # before the parent or the recipe import anything of transformers
+        super().__init__(cfg, log, output_dir)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return _unsloth_reason()
+
+    # ---------------------------------------------------------------- load
+    def _targets(self, vision: bool) -> list[str]:
+        lora = self.cfg.lora
+        targets = list(lora.target_modules)
+        if vision:
+            return targets  # FastModel applies the finetune_* switches itself
+        if not lora.finetune_language_layers:
+            raise ForgeError(
+                "lora.finetune_language_layers is false and this model has no vision tower: nothing to train",
+                "set lora.finetune_language_layers to true",
+                exit_code=EXIT_USAGE,
+                kind="config",
+            )
+        if lora.finetune_vision_layers:
+            self.note("finetune_vision_layers is set but this model has no vision tower: ignored")
+        if not lora.finetune_attention_modules:
+            targets = [t for t in targets if t not in ATTENTION]
+        if not lora.finetune_mlp_modules:
+            targets = [t for t in targets if t not in MLP]
+        if not targets:
+            raise ForgeError(
+                "no LoRA target module left after the finetune_attention/mlp switches",
+                "turn finetune_attention_modules or finetune_mlp_modules on, or widen lora.target_modules",
+                exit_code=EXIT_USAGE,
+                kind="config",
+            )
+        return targets
+
+    def load(self):
+        import torch
+        from unsloth import FastLanguageModel, FastModel
+
+        from forge.models import resolve_model_path
+        from forge.templates import apply_chat_template, template_for
+
+        m = self.cfg.model
+        path = resolve_model_path(m.name)
+        vision = _has_vision(path)
+        loader = FastModel if vision else FastLanguageModel
+        dtype = getattr(torch, m.dtype) if m.dtype else None  # None: Unsloth picks bf16 where supported
+        model, tokenizer = loader.from_pretrained(
+            model_name=path,
+            max_seq_length=m.max_seq_length,
+            dtype=dtype,
+            load_in_4bit=m.load_in_4bit,
+            full_finetuning=False,
+            trust_remote_code=m.trust_remote_code,
+            local_files_only=Path(path).is_dir(),
+        )
+        tok = getattr(tokenizer, "tokenizer", tokenizer)  # FastModel returns a processor for VLMs
+        if tok.pad_token is None:
+            vocab = tok.get_vocab()
+            pad = next((t for t in ("<|finetune_right_pad_id|>", "<pad>", "<|pad|>") if t in vocab), None)
+            tok.pad_token = pad or tok.unk_token or tok.eos_token
+        template = template_for(self.cfg.dataset.chat_template, tok)
+        apply_chat_template(tok, template)
+        self.template = template
+
+        lora = self.cfg.lora
+        targets = self._targets(vision)
+        kwargs = dict(
+            r=lora.r,
+            lora_alpha=lora.lora_alpha,
+            lora_dropout=lora.lora_dropout,
+            bias=lora.bias,
+            target_modules=targets,
+            use_gradient_checkpointing=lora.use_gradient_checkpointing,
+            random_state=lora.random_state,
+            use_rslora=lora.use_rslora,
+        )
+        if vision:
+            kwargs.update(
+                finetune_vision_layers=lora.finetune_vision_layers,
+                finetune_language_layers=lora.finetune_language_layers,
+                finetune_attention_modules=lora.finetune_attention_modules,
+                finetune_mlp_modules=lora.finetune_mlp_modules,
+            )
+        model = loader.get_peft_model(model, **kwargs)
+        trainable, total = model.get_nb_trainable_parameters()
+        self.log.info(
+            "Unsloth %s: %s, 4-bit %s, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
+            loader.__name__,
+            m.name,
+            m.load_in_4bit,
+            lora.r,
+            ",".join(targets),
+            trainable,
+            total,
+            lora.use_gradient_checkpointing,
+        )
+        return model, tok
+
+    # ---------------------------------------------------------------- plan
+    def plan(self, n_train: int, n_val: int) -> TrainPlan:
+        import torch
+
+        t = self.cfg.training
+        total, per_epoch = self.steps(n_train)
+        eval_steps, save_steps = self.cadences(total, n_val > 0)
+        fp16, bf16 = bool(t.fp16), bool(t.bf16)
+        if t.fp16 is None and t.bf16 is None:
+            bf16 = torch.cuda.is_bf16_supported()
+            fp16 = not bf16
+        if t.packing:
+            self.note("packing: padding-free rows, Unsloth's per-segment attention keeps examples apart")
+        return TrainPlan(
+            total_steps=total,
+            steps_per_epoch=per_epoch,
+            eval_steps=eval_steps,
+            save_steps=save_steps,
+            optim=t.optim,
+            fp16=fp16,
+            bf16=bf16,
+            # Unsloth's checkpointing is set by get_peft_model; the Trainer's flag would add a second layer
+            gradient_checkpointing=False,
+            packing=bool(t.packing),
+            device="cuda",
+            notes=list(self.notes),
+        )
+
+    def _flash_attention(self) -> bool:
+        return True  # packing is exact under Unsloth's attention dispatch (see the module docstring)
+
+    # ---------------------------------------------------------------- trainer
+    def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
+        from trl import SFTTrainer  # Unsloth's patched SFTTrainer (unsloth was imported first)
+
+        from forge.train.guards import guarded
+
+        args = self.sft_config(plan)
+        trainer_cls = guarded(SFTTrainer)
+        return trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+
+    # ---------------------------------------------------------------- save
+    def save_merged(self, model, tokenizer, path) -> None:
+        # Unsloth dequantises a 4-bit base before merging; the result is 16-bit safetensors
+        model.save_pretrained_merged(str(path), tokenizer, save_method="merged_16bit")
