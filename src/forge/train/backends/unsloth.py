@@ -125,7 +125,6 @@ class UnslothBackend(HFBackend):
             load_in_4bit=m.load_in_4bit,
             full_finetuning=False,
             trust_remote_code=m.trust_remote_code,
-            local_files_only=Path(path).is_dir(),
         )
         tok = getattr(tokenizer, "tokenizer", tokenizer)  # FastModel returns a processor for VLMs
         if tok.pad_token is None:

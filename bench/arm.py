@@ -1,0 +1,253 @@
+"""One arm of the throughput benchmark, in its own process (Unsloth patches transformers at import).
+
+    python -m bench.arm --arm a|b|c --model-dir D --template llama-3 --data F --seconds 60 --out R.json
+
+(a) the original recipe: Unsloth, batch 2 x accumulation 4, no packing, 4-bit, "unsloth" checkpointing;
+(b) transformers + PEFT + TRL alone (no Unsloth), with (c)'s micro-batch, packing and checkpointing;
+(c) forge: the Unsloth backend with `forge plan`'s settings for this card and this data.
+All three train LoRA r=16 on every linear layer of the same examples, tokenized and masked by forge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+
+
+def _cfg(arm: str, model_dir: str, template: str, settings: dict):
+    from forge.config import validate_dict
+
+    base = {
+        "model": {"name": model_dir, "max_seq_length": 2048, "load_in_4bit": True},
+        "lora": {"r": 16, "lora_alpha": 32, "use_gradient_checkpointing": "unsloth"},
+        "training": {
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 4,
+            "packing": False,
+            "max_steps": 100000,
+            "eval_steps": None,
+            "save_steps": 100000,
+            "logging_steps": 1000,
+            "warmup_steps": 5,
+            "learning_rate": 2e-4,
+        },
+        "dataset": {"chat_template": template, "val_path": None},
+    }
+    for key, value in settings.items():
+        section, name = key.split(".", 1)
+        base.setdefault(section, {})[name] = value
+    return validate_dict(base)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arm", required=True, choices=["a", "b", "c"])
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--template", default="llama-3")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--warmup-steps", type=int, default=3)
+    ap.add_argument("--settings", default="{}", help="JSON of section.key -> value (arm c: the plan)")
+    ap.add_argument("--mem-fraction", type=float, default=None)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    result: dict = {"arm": a.arm, "ok": False}
+    try:
+        _run(a, result)
+        result["ok"] = True
+    except Exception as e:  # recorded, never hidden: the table says which arm failed and why
+        import traceback
+
+        result["error"] = f"{type(e).__name__}: {str(e)[:800]}"
+        result["traceback"] = traceback.format_exc()[-4000:]
+        print(result["traceback"], file=sys.stderr)
+    Path(a.out).write_text(json.dumps(result, indent=2, default=str))
+    return 0 if result["ok"] else 1
+
+
+def _run(a, result: dict) -> None:
+    settings = json.loads(a.settings)
+    if a.arm in ("a", "c"):
+        from forge.train.backends.unsloth import _import_unsloth
+
+        _import_unsloth()
+    import torch
+
+    from forge.data import load_conversations
+    from forge.train.dataset import tokenize_conversations
+
+    if a.mem_fraction:
+        torch.cuda.set_per_process_memory_fraction(a.mem_fraction)
+    t_import = time.perf_counter()
+    log = logging.getLogger("bench")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    out_dir = Path("/tmp/forge-bench/out") / a.arm
+    cfg = _cfg(a.arm, a.model_dir, a.template, settings)
+    if a.arm == "b":
+        from forge.train.backends.hf import HFBackend
+
+        class PackedHF(HFBackend):
+            # transformers >= 4.56 builds a block-diagonal mask from packed position_ids for SDPA,
+            # so padding-free packing stays exact without FlashAttention (what a TRL user gets).
+            def _flash_attention(self) -> bool:
+                return True
+
+        backend = PackedHF(cfg, log, out_dir)
+    else:
+        from forge.train.backends.unsloth import UnslothBackend
+
+        backend = UnslothBackend(cfg, log, out_dir)
+    model, tok = backend.load()
+    torch.cuda.synchronize()
+    t_load = time.perf_counter()
+    convs = load_conversations(Path(a.data))
+    examples, report = tokenize_conversations(convs, tok, cfg.model.max_seq_length)
+    plan = backend.plan(len(examples), 0)
+    ds = backend.prepare_dataset(examples)
+    parity = [e for e in examples[:64]]
+    lengths = [len(e["input_ids"]) for e in examples]
+    result["data"] = {
+        "examples": len(examples),
+        "tokens_mean": sum(lengths) / len(lengths),
+        "trained_fraction": sum(sum(1 for t in e["labels"] if t != -100) for e in examples) / sum(lengths),
+        "dropped": report.to_dict().get("dropped_no_trained_tokens"),
+    }
+    attended = sum(n * n / 2 for n in lengths) / sum(lengths)
+    meter = Meter(a.seconds, a.warmup_steps)
+    trainer = backend.make_trainer(model, tok, ds, backend.prepare_dataset(parity), plan, [meter.callback()])
+    meter.wrap(trainer, tok.pad_token_id)
+    torch.cuda.synchronize()
+    t_data = time.perf_counter()
+    # loss parity: the same 64 examples through each arm's own forward and loss, before training
+    ev = trainer.evaluate()
+    result["init_eval_loss"] = ev.get("eval_loss")
+    t_eval = time.perf_counter()
+    meter.t_train = time.perf_counter()
+    trainer.train()
+    torch.cuda.synchronize()
+    t = cfg.training
+    result.update(
+        {
+            "settings": {
+                "per_device_train_batch_size": t.per_device_train_batch_size,
+                "gradient_accumulation_steps": t.gradient_accumulation_steps,
+                "packing": plan.packing,
+                "max_seq_length": cfg.model.max_seq_length,
+                "load_in_4bit": cfg.model.load_in_4bit,
+                "gradient_checkpointing": cfg.lora.use_gradient_checkpointing
+                if a.arm != "b"
+                else plan.gradient_checkpointing,
+                "optim": plan.optim,
+                "lora_r": cfg.lora.r,
+            },
+            "notes": backend.notes,
+            "timing": {
+                "import_s": t_import - T0,
+                "load_s": t_load - t_import,
+                "data_s": t_data - t_load,
+                "parity_eval_s": t_eval - t_data,
+                "first_step_s": meter.first_step_s,
+                "to_first_step_s": (t_eval - T0) - (t_eval - t_data) + (meter.first_step_s or 0),
+            },
+            "attended_mean": attended,
+            **meter.summary(),
+            "peak_allocated_gb": torch.cuda.max_memory_allocated() / 1024**3,
+            "peak_reserved_gb": torch.cuda.max_memory_reserved() / 1024**3,
+            "device": torch.cuda.get_device_name(0),
+        }
+    )
+    import importlib.metadata as md
+
+    result["versions"] = {
+        p: _v(md, p) for p in ("torch", "transformers", "trl", "peft", "unsloth", "unsloth_zoo", "bitsandbytes")
+    }
+
+
+def _v(md, p):
+    try:
+        return md.version(p)
+    except Exception:
+        return None
+
+
+class Meter:
+    """Counts real / trained / padded tokens per micro-step on the GPU (no sync), times optimizer steps."""
+
+    def __init__(self, seconds: float, warmup_steps: int):
+        self.seconds, self.warmup = seconds, warmup_steps
+        self.t_train = None
+        self.first_step_s = None
+        self.marks: list[tuple[float, int, list]] = []  # (time, step, [real, trained, padded])
+        self.counts = None
+        self.losses: list[float] = []
+
+    def wrap(self, trainer, pad_id):
+        import torch
+
+        self.counts = torch.zeros(3, dtype=torch.int64, device="cuda")
+        orig = trainer.training_step
+
+        def training_step(model, inputs, num_items_in_batch=None):
+            ids = inputs["input_ids"]
+            labels = inputs.get("labels")
+            mask = inputs.get("attention_mask")
+            real = mask.sum() if mask is not None else torch.tensor(ids.numel(), device=ids.device)
+            trained = (labels[..., 1:] != -100).sum() if labels is not None else real
+            self.counts += torch.stack(
+                [real.to(torch.int64), trained.to(torch.int64), torch.tensor(ids.numel(), device=ids.device)]
+            )
+            loss = orig(model, inputs, num_items_in_batch)
+            return loss
+
+        trainer.training_step = training_step
+
+    def callback(self):
+        import torch
+        from transformers import TrainerCallback
+
+        meter = self
+
+        class _CB(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                torch.cuda.synchronize()
+                now = time.perf_counter()
+                if meter.first_step_s is None:
+                    meter.first_step_s = now - meter.t_train
+                meter.marks.append((now, state.global_step, meter.counts.tolist()))
+                if len(meter.marks) > meter.warmup and now - meter.marks[meter.warmup][0] >= meter.seconds:
+                    control.should_training_stop = True
+
+            def on_log(self, args, state, control, logs=None, **kw):
+                if logs and "loss" in logs:
+                    meter.losses.append(logs["loss"])
+
+        return _CB()
+
+    def summary(self) -> dict:
+        if len(self.marks) <= self.warmup + 1:
+            return {"steps_measured": 0}
+        t0, s0, c0 = self.marks[self.warmup]
+        t1, s1, c1 = self.marks[-1]
+        dt = t1 - t0
+        real, trained, padded = (c1[i] - c0[i] for i in range(3))
+        return {
+            "steps_measured": s1 - s0,
+            "seconds_measured": dt,
+            "real_tokens_per_s": real / dt,
+            "trained_tokens_per_s": trained / dt,
+            "padded_tokens_per_s": padded / dt,
+            "padding_efficiency": real / padded if padded else None,
+            "seconds_per_step": dt / (s1 - s0),
+            "tokens_per_step": real / (s1 - s0),
+            "last_losses": self.losses[-5:],
+        }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Shared pieces of the GPU throughput benchmark: synthetic data, random-init models of real
+shapes with a word-level tokenizer, and the FLOP counts behind MFU.
+
+Synthetic text uses a fixed vocabulary of made-up words and a word-level tokenizer, so that a turn
+of N words is exactly N tokens: the length distribution below is the token distribution. The
+models' vocabularies keep their real sizes (128,256 for Llama 3, 262,144 for Gemma 3), so the
+embedding and the LM head cost what they cost in the real models; the tokenizer only uses the
+first few thousand ids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+N_WORDS = 4000
+SPECIALS = [
+    "<pad>",
+    "<unk>",
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<bos>",
+    "<eos>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+]
+ROLE_WORDS = ["user", "assistant", "system", "model", "ipython"]
+
+# model key -> (forge.memory shape name, transformers family, chat template)
+MODELS = {
+    "llama-1b": ("llama-3.2-1b", "llama", "llama-3"),
+    "llama-8b": ("llama-3.1-8b", "llama", "llama-3"),
+    "gemma-270m": ("gemma-3-270m", "gemma3", "gemma-3"),
+}
+
+
+def words() -> list[str]:
+    rng = random.Random(1234)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = set()
+    while len(out) < N_WORDS:
+        out.add("".join(rng.choice(letters) for _ in range(rng.randint(2, 9))))
+    return sorted(out)
+
+
+def _turn(rng: random.Random, vocab: list[str], mean: float, sigma: float = 0.6, cap: int = 4000) -> str:
+    # lognormal with the given mean: mu = ln(mean) - sigma^2/2; the tail reaches a few times the mean
+    n = int(min(cap, max(3, rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma))))
+    return " ".join(rng.choice(vocab) for _ in range(n))
+
+
+def make_chat(n: int, seed: int = 0) -> list[dict]:
+    """Multi-turn chats: user turns ~80 tokens, assistant ~300, 1-6 exchanges, long tail."""
+    rng, vocab = random.Random(seed), words()
+    rows = []
+    for _ in range(n):
+        exchanges = 1
+        while exchanges < 6 and rng.random() < 0.6:
+            exchanges += 1
+        conv = []
+        for _ in range(exchanges):
+            conv.append({"from": "human", "value": _turn(rng, vocab, 80)})
+            conv.append({"from": "gpt", "value": _turn(rng, vocab, 300, 0.7)})
+        rows.append({"conversations": conv})
+    return rows
+
+
+def make_alpaca(n: int, seed: int = 0) -> list[dict]:
+    """Short single-turn instruction rows (Alpaca-like): instruction ~30, input ~20, output ~120."""
+    rng, vocab = random.Random(seed), words()
+    return [
+        {
+            "instruction": _turn(rng, vocab, 30),
+            "input": _turn(rng, vocab, 20) if rng.random() < 0.4 else "",
+            "output": _turn(rng, vocab, 120),
+        }
+        for _ in range(n)
+    ]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def build_tokenizer(folder: Path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(SPECIALS + ROLE_WORDS + words())}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<|begin_of_text|>",
+        eos_token="<|end_of_text|>",
+        additional_special_tokens=SPECIALS[2:],
+    )
+    fast.save_pretrained(str(folder))
+    return fast
+
+
+def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
+    """A random-init model of the real shape, saved as bf16 safetensors with the bench tokenizer."""
+    import torch
+
+    from forge.memory import SHAPES
+
+    if (folder / "config.json").exists():
+        return folder
+    shape_name, family, _ = MODELS[key]
+    s = SHAPES[shape_name]
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = build_tokenizer(folder)
+    common = dict(
+        hidden_size=s.hidden,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        num_key_value_heads=s.kv_heads,
+        intermediate_size=s.intermediate,
+        vocab_size=s.vocab,
+        head_dim=s.hd,
+        tie_word_embeddings=s.tied,
+        max_position_embeddings=s.max_positions,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    if family == "llama":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        cfg = LlamaConfig(rope_theta=500000.0, rms_norm_eps=1e-5, **common)
+        cls = LlamaForCausalLM
+    else:
+        from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+        cfg = Gemma3TextConfig(sliding_window=512, query_pre_attn_scalar=256, **common)
+        cls = Gemma3ForCausalLM
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = cls(cfg).to(torch.bfloat16)
+    model.save_pretrained(str(folder), safe_serialization=True)
+    del model
+    torch.cuda.empty_cache()
+    return folder
+
+
+# ------------------------------------------------------------------ FLOPs
+
+PEAK_TFLOPS = 989.0  # H100 SXM dense bf16, the denominator of every MFU figure here
+
+
+def flops_4n(shape) -> float:
+    """Per token: 4 x matmul parameters (decoder linears + LM head); attention excluded."""
+    return 4.0 * shape.matmul_params
+
+
+def flops_full(shape, lora_r: int, targets, attended: float) -> float:
+    """Per token: 4N + 6 x LoRA parameters + causal attention (12 x q_dim x layers x mean attended).
+
+    `attended` is the mean number of earlier positions a trained token attends to inside its own
+    example, sum(len^2 / 2) / sum(len). Recomputation by gradient checkpointing is not counted (it is
+    overhead, not model FLOPs).
+    """
+    return flops_4n(shape) + 6.0 * shape.lora_params(lora_r, targets) + 12.0 * shape.q_dim * shape.layers * attended

@@ -1,0 +1,226 @@
+"""The GPU throughput benchmark's entry point (issue 8); each arm runs in its own process.
+
+    python -m bench.run --model llama-1b --arms a,b,c --seconds 60 [--profile chat|alpaca] [--out DIR]
+
+Builds the synthetic data and the random-init model (on the GPU, no download), asks `forge plan`
+for arm (c)'s settings on this card and this data, runs the arms one after another, and writes
+`bench-<model>-<profile>.json` and a markdown section (`bench-<model>-<profile>.md`, to append to
+docs/benchmarks.md) into --out. Formulas: see bench/common.py (flops_4n, flops_full).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import MODELS, PEAK_TFLOPS, flops_4n, flops_full, make_alpaca, make_chat, write_jsonl
+
+ROOT = Path("/tmp/forge-bench")
+
+
+def plan_for(model_dir: Path, data: Path, template: str):
+    from forge.commands.plan import measure_lengths
+    from forge.config import validate_dict
+    from forge.data import load_conversations
+    from forge.hardware import probe
+    from forge.plan import DataStats, plan
+
+    cfg = validate_dict(
+        {"model": {"name": str(model_dir)}, "lora": {"r": 16, "lora_alpha": 32}, "dataset": {"chat_template": template}}
+    )
+    convs = load_conversations(data)
+    lengths, how = measure_lengths(convs, cfg)
+    stats = DataStats(len(convs), 0, lengths, how)
+    return plan(cfg, stats, probe(), explicit={"model.name", "lora.r", "lora.lora_alpha"})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="llama-1b", choices=sorted(MODELS))
+    ap.add_argument("--arms", default="a,b,c")
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--profile", default="chat", choices=["chat", "alpaca"])
+    ap.add_argument("--rows", type=int, default=4000)
+    ap.add_argument("--out", default=os.environ.get("OUT", "bench-results"))
+    ap.add_argument("--timeout", type=float, default=420, help="seconds per arm before it is stopped")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shape_name, _, template = MODELS[a.model]
+    t0 = time.time()
+
+    data = ROOT / f"{a.profile}-{a.rows}.jsonl"
+    if not data.exists():
+        rows = make_chat(a.rows) if a.profile == "chat" else make_alpaca(a.rows)
+        write_jsonl(data, rows)
+    from bench.common import build_model
+
+    model_dir = build_model(a.model, ROOT / "models" / shape_name)
+    t_build = time.time() - t0
+    p = plan_for(model_dir, data, template)
+    plan_settings = {k: s.value for k, s in p.settings.items() if k != "model.name"}
+    plan_settings["training.max_steps"] = 100000
+    plan_settings["training.eval_steps"] = None
+    plan_settings["training.save_steps"] = 100000
+    plan_settings["training.logging_steps"] = 10
+    gc = plan_settings.get("lora.use_gradient_checkpointing")
+    arm_settings = {
+        "a": {"training.logging_steps": 10},
+        "c": plan_settings,
+        "b": {
+            k: plan_settings[k]
+            for k in (
+                "model.max_seq_length",
+                "model.load_in_4bit",
+                "training.per_device_train_batch_size",
+                "training.gradient_accumulation_steps",
+                "training.packing",
+                "training.optim",
+                "training.max_steps",
+                "training.eval_steps",
+                "training.save_steps",
+                "training.logging_steps",
+            )
+        }
+        | {"lora.use_gradient_checkpointing": bool(gc)},
+    }
+    results = {}
+    for arm in a.arms.split(","):
+        rfile = out / f"arm-{a.model}-{a.profile}-{arm}.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.arm",
+            "--arm",
+            arm,
+            "--model-dir",
+            str(model_dir),
+            "--template",
+            template,
+            "--data",
+            str(data),
+            "--seconds",
+            str(a.seconds),
+            "--settings",
+            json.dumps(arm_settings[arm]),
+            "--out",
+            str(rfile),
+        ]
+        print(f"== arm {arm}: {' '.join(cmd[3:5])}", flush=True)
+        started = time.time()
+        try:
+            proc = subprocess.run(cmd, timeout=a.timeout, capture_output=True, text=True)
+            (out / f"arm-{a.model}-{a.profile}-{arm}.log").write_text(proc.stdout[-20000:] + proc.stderr[-60000:])
+        except subprocess.TimeoutExpired:
+            results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {a.timeout:.0f} s"}
+            continue
+        results[arm] = json.loads(rfile.read_text()) if rfile.exists() else {"arm": arm, "ok": False}
+        results[arm]["wall_s"] = time.time() - started
+        r = results[arm]
+        print(
+            f"   ok={r.get('ok')} real tok/s={r.get('real_tokens_per_s', 0):,.0f} "
+            f"peak={r.get('peak_reserved_gb', 0):.1f} GB {r.get('error', '')}",
+            flush=True,
+        )
+    summary = _summarise(a, p, results, shape_name, t_build)
+    name = f"bench-{a.model}-{a.profile}"
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=2, default=str))
+    md = markdown(summary)
+    (out / f"{name}.md").write_text(md)
+    print(md)
+    return 0
+
+
+def _summarise(a, p, results, shape_name, t_build) -> dict:
+    from forge.memory import SHAPES
+
+    shape = SHAPES[shape_name]
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for r in results.values():
+        if r.get("real_tokens_per_s"):
+            tps = r["real_tokens_per_s"]
+            r["mfu_4n"] = tps * flops_4n(shape) / (PEAK_TFLOPS * 1e12)
+            r["mfu_full"] = tps * flops_full(shape, 16, targets, r.get("attended_mean", 0)) / (PEAK_TFLOPS * 1e12)
+    ratios = {}
+    c = results.get("c", {}).get("real_tokens_per_s")
+    for base in ("a", "b"):
+        b = results.get(base, {}).get("real_tokens_per_s")
+        if c and b:
+            ratios[f"c/{base}"] = c / b
+    est = p.memory.to_dict() if p.memory else None
+    meas = results.get("c", {}).get("peak_reserved_gb")
+    return {
+        "date": dt.date.today().isoformat(),
+        "model": a.model,
+        "shape": shape_name,
+        "profile": a.profile,
+        "rows": a.rows,
+        "seconds": a.seconds,
+        "build_s": t_build,
+        "plan": p.to_dict(),
+        "plan_memory_estimate_gb": est and est["torch_peak_gb"],
+        "measured_peak_reserved_c_gb": meas,
+        "estimate_error": (est["torch_peak_gb"] / meas - 1) if (est and meas) else None,
+        "ratios": ratios,
+        "arms": results,
+    }
+
+
+def _f(v, fmt="{:,.0f}"):
+    return fmt.format(v) if isinstance(v, (int, float)) else "-"
+
+
+def markdown(s: dict) -> str:
+    arms = s["arms"]
+    anyr = next((r for r in arms.values() if r.get("versions")), {})
+    v = anyr.get("versions", {})
+    lines = [
+        f"### {s['model']} ({s['shape']} shape, random init), {s['profile']} data, {s['date']}",
+        "",
+        f"Card: {anyr.get('device', '?')}. Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x) + ".",
+        f"Data: {s['rows']} synthetic rows; measured {s['seconds']:.0f} s after 3 warm-up steps per arm.",
+        "",
+        "| arm | micro-batch x accum | packing | 4-bit | ckpt | real tok/s | trained tok/s | pad eff | "
+        "MFU 4N | MFU full | peak alloc / reserved GB | import / load / data / 1st step s | init eval loss |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    names = {"a": "(a) original", "b": "(b) TRL+PEFT", "c": "(c) forge"}
+    for k in ("a", "b", "c"):
+        r = arms.get(k)
+        if r is None:
+            continue
+        if not r.get("ok"):
+            lines.append(f"| {names[k]} | failed: {str(r.get('error', '?'))[:160]} |" + " |" * 11)
+            continue
+        st, tm = r.get("settings", {}), r.get("timing", {})
+        lines.append(
+            f"| {names[k]} | {st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')} "
+            f"| {st.get('packing')} | {st.get('load_in_4bit')} | {st.get('gradient_checkpointing')} "
+            f"| {_f(r.get('real_tokens_per_s'))} | {_f(r.get('trained_tokens_per_s'))} "
+            f"| {_f(r.get('padding_efficiency'), '{:.2f}')} | {_f(r.get('mfu_4n'), '{:.1%}')} "
+            f"| {_f(r.get('mfu_full'), '{:.1%}')} "
+            f"| {_f(r.get('peak_allocated_gb'), '{:.1f}')} / {_f(r.get('peak_reserved_gb'), '{:.1f}')} "
+            f"| {_f(tm.get('import_s'), '{:.0f}')} / {_f(tm.get('load_s'), '{:.0f}')} / "
+            f"{_f(tm.get('data_s'), '{:.0f}')} / {_f(tm.get('first_step_s'), '{:.1f}')} "
+            f"| {_f(r.get('init_eval_loss'), '{:.4f}')} |"
+        )
+    lines.append("")
+    rat = ", ".join(f"{k} = {x:.2f}x" for k, x in s["ratios"].items()) or "n/a"
+    lines.append(f"Ratios of real tokens/s: {rat}.")
+    if s.get("estimate_error") is not None:
+        lines.append(
+            f"Plan's memory estimate for (c): {s['plan_memory_estimate_gb']:.1f} GB (torch reserved) vs measured "
+            f"{s['measured_peak_reserved_c_gb']:.1f} GB ({s['estimate_error']:+.0%})."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
