@@ -411,7 +411,7 @@ def test_forge_ui_warns_when_bound_beyond_localhost(tmp_path, monkeypatch, capsy
     from forge.commands import ui
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **kw: calls.append({"host": self.config.host}))
     monkeypatch.setattr("forge.web.app.HardwareProbe", lambda *a, **k: types.SimpleNamespace(get=lambda wait=None: HW))
     assert ui.run([tmp_path], host="127.0.0.1", port=7861) == 0
     assert "warning" not in capsys.readouterr().err

@@ -50,5 +50,19 @@ def run(directories: list[Path], host: str = "127.0.0.1", port: int = 7860) -> i
     console.print(f"[bold]Forge Web UI[/] at {url}  (API docs: {url}docs; Ctrl-C stops)")
     for e in app.state.registry.entries:
         console.print(f"  {e.id}: {escape(str(e.project.root))}", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    _make_server(config).run()
     return EXIT_OK
+
+
+def _make_server(config):
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, telling the app's event streams to end as soon as Ctrl-C arrives."""
+
+        def handle_exit(self, sig, frame) -> None:
+            self.config.app.state.stopping.set()
+            super().handle_exit(sig, frame)
+
+    return Server(config)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -85,6 +86,14 @@ def create_app(
     )
     app.state.registry = registry
     app.state.hardware = probe
+    # set by whoever stops the server, so that event streams end at once instead of holding it up
+    app.state.stopping = stopping = threading.Event()
+
+    def warm_up() -> None:  # parse the histories now, so the first page load does not wait for it
+        for e in registry.entries:
+            e.history.refresh()
+
+    threading.Thread(target=warm_up, name="forge-web-warm-up", daemon=True).start()
 
     def entry_or_404(project_id: str) -> ProjectEntry:
         entry = registry.get(project_id)
@@ -231,7 +240,7 @@ def create_app(
             if now - last_beat > 15:
                 last_beat = now
                 yield ": keep-alive\n\n"
-            if await request.is_disconnected():
+            if stopping.is_set() or await request.is_disconnected():
                 return
             await asyncio.sleep(poll_seconds)
 

@@ -126,7 +126,8 @@ function renderStatus(s) {
   $("progress-label").textContent = s.total_steps ? `${pct.toFixed(1)}%` : s.exists ? phase : "";
 
   const step = $("step");
-  step.textContent = s.total_steps ? `${s.step} / ${s.total_steps}` : String(s.step || 0);
+  step.replaceChildren(String(s.step || 0));
+  if (s.total_steps) step.append(el("span", { class: "of", text: ` / ${s.total_steps}` }));
   step.dataset.step = s.step;
   step.dataset.total = s.total_steps;
   $("epoch").textContent = s.total_epochs ? `${fmtNum(s.epoch, 2)} / ${fmtNum(s.total_epochs, 2)}` : fmtNum(s.epoch, 2);
@@ -143,11 +144,19 @@ function renderStatus(s) {
   eta.textContent = etaText;
   eta.dataset.seconds = s.eta_seconds ?? "";
 
-  $("loss").textContent = fmtNum(s.loss);
-  $("eval-loss").textContent = fmtNum(s.eval_loss);
-  $("tps").textContent = typeof s.tokens_per_second === "number" ? Math.round(s.tokens_per_second).toLocaleString() : "—";
+  // values the status file lacks (an older writer, a failed run) come from the last history line
+  const recs = (state.byId[state.selected] || {}).history?.records || [];
+  const last = recs.length ? recs[recs.length - 1] : {};
+  const pick = (key) => (typeof s[key] === "number" ? s[key] : typeof last[key] === "number" ? last[key] : null);
+  let evalLoss = s.eval_loss;
+  for (let i = recs.length - 1; evalLoss == null && i >= 0 && i >= recs.length - 5000; i--) evalLoss = recs[i].eval_loss;
+  if (!s.epoch && typeof last.epoch === "number") $("epoch").textContent = fmtNum(last.epoch, 2) + (s.total_epochs ? ` / ${fmtNum(s.total_epochs, 2)}` : "");
+  $("loss").textContent = fmtNum(pick("loss"));
+  $("eval-loss").textContent = fmtNum(evalLoss);
+  const tps = pick("tokens_per_second");
+  $("tps").textContent = tps !== null ? Math.round(tps).toLocaleString() : "—";
   $("vram").textContent = typeof s.peak_vram_gb === "number" ? `${s.peak_vram_gb.toFixed(1)} GB` : "—";
-  $("lr").textContent = fmtNum(s.learning_rate);
+  $("lr").textContent = fmtNum(pick("learning_rate"));
 
   const meta = $("meta");
   meta.replaceChildren();
@@ -226,7 +235,10 @@ async function fetchHistory(id) {
   } finally {
     p.historyBusy = false;
   }
-  if (id === state.selected) drawCharts();
+  if (id === state.selected) {
+    drawCharts();
+    if (p.status) renderStatus(p.status);
+  }
 }
 
 function thin(points, max) {
@@ -452,7 +464,8 @@ function onSnapshot(snap) {
   const p = state.byId[snap.project];
   if (!p) return;
   const historyChanged = snap.history_size !== p.historySize;
-  const filesChanged = snap.files_version !== p.filesVersion;
+  // the first snapshot after select() finds what select() already fetched
+  const filesChanged = p.filesVersion !== null && snap.files_version !== p.filesVersion;
   const phaseChanged = p.status && p.status.effective_phase !== snap.status.effective_phase;
   p.status = snap.status;
   p.historySize = snap.history_size;
