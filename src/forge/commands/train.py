@@ -72,6 +72,8 @@ class _ConsoleHandler(logging.Handler):
         self.console = console
 
     def emit(self, record):
+        if not getattr(record, "console", True):
+            return
         msg = record.getMessage()
         if record.levelno < logging.WARNING and not msg.startswith(
             ("backend", "hf backend", "resum", "adapter", "done")

@@ -426,7 +426,8 @@ def _write_stats(ctx, backend, trainer, plan, report, n_train, n_val, checkpoint
 
 
 def _fail(ctx: _Ctx, message: str, kind: str, fix: str | None) -> None:
-    ctx.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "")
+    # not echoed to the console: the CLI prints the error and its fix itself
+    ctx.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
     try:
         ctx.status.phase("failed", error=message, error_kind=kind, solution=fix)
     except OSError:
