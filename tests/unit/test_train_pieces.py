@@ -1,0 +1,112 @@
+"""The torch-free pieces of `forge train`: lock, checkpoints, resume fingerprint, cadence, backend choice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from forge.config import ForgeConfig
+from forge.errors import ForgeError
+from forge.train.checkpoints import MARKER, list_checkpoints, mark_complete, newest_complete
+from forge.train.lock import LockHeld, TrainLock
+from forge.train.resolved import check_resume, differences, fingerprint, write_run_file
+
+
+def test_lock_refuses_a_second_holder_and_names_the_pid(tmp_path):
+    path = tmp_path / ".factory" / "train.lock"
+    code = (
+        "import pathlib, time\nfrom forge.train.lock import TrainLock\n"
+        f"TrainLock(pathlib.Path({str(path)!r})).acquire()\nprint('held', flush=True)\ntime.sleep(30)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeld) as e:
+            TrainLock(path).acquire()
+        assert f"pid {holder.pid}" in e.value.message and e.value.exit_code == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died: its kernel lock went with it, and the stale pid is taken over
+    lock = TrainLock(path).acquire()
+    assert lock.previous_pid == holder.pid
+    assert path.read_text().strip() == str(os.getpid())
+    lock.release()
+    assert path.read_text() == ""
+
+
+def test_newest_complete_skips_torn_checkpoints(tmp_path):
+    for step, complete in ((2, True), (4, True), (6, False)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "trainer_state.json").write_text("{}")
+        if complete:
+            mark_complete(d, {"step": step})
+    (tmp_path / "checkpoint-x").mkdir()
+    assert [c.step for c in list_checkpoints(tmp_path)] == [2, 4, 6]
+    warnings = []
+    best = newest_complete(tmp_path, warn=warnings.append)
+    assert best.step == 4 and (best.path / MARKER).is_file()
+    assert len(warnings) == 1 and "checkpoint-6" in warnings[0]
+
+
+def test_resume_refused_on_changed_data_unless_forced(tmp_path):
+    train = tmp_path / "train.jsonl"
+    train.write_text("a\n")
+    cfg = ForgeConfig()
+    fp = fingerprint(cfg, train, None)
+    write_run_file(tmp_path, {"fingerprint": fp})
+    check_resume(tmp_path, fp, False, print)  # unchanged: fine
+    train.write_text("b\n")
+    changed = fingerprint(cfg, train, None)
+    assert [d.split(":")[0] for d in differences(fp, changed)] == ["train_sha256"]
+    with pytest.raises(ForgeError) as e:
+        check_resume(tmp_path, changed, False, print)
+    assert e.value.exit_code == 2 and "train_sha256" in e.value.message
+    notes = []
+    check_resume(tmp_path, changed, True, notes.append)
+    assert notes and "--force" in notes[0]
+
+
+def test_cadence_gives_about_ten_evals_and_save_follows_eval(tmp_path):
+    from forge.train.backends import Backend
+
+    b = Backend(ForgeConfig(), logging.getLogger("t"), tmp_path)
+    total, per_epoch = b.steps(n_train=1000)  # batch 2 x accumulation 4, 3 epochs
+    assert per_epoch == 125 and total == 375
+    eval_steps, save_steps = b.cadences(total, has_eval=True)
+    assert eval_steps == 38 and save_steps == 38
+    assert b.cadences(total, has_eval=False) == (None, 38)
+
+
+def test_unsloth_requested_where_it_cannot_run_is_a_usage_error(tmp_path, monkeypatch):
+    from forge.train import backends
+
+    monkeypatch.setattr(backends, "_unsloth_reason", lambda: "Unsloth is not installed")
+    with pytest.raises(ForgeError) as e:
+        backends.select_backend("unsloth", ForgeConfig(), logging.getLogger("t"), tmp_path)
+    assert e.value.exit_code == 2 and "not installed" in e.value.message
+    chosen = backends.select_backend("auto", ForgeConfig(), logging.getLogger("t"), tmp_path)
+    assert chosen.name == "hf"
+
+
+def test_gpus_not_yet_supported(tmp_path):
+    from forge.cli import main
+
+    assert main(["train", str(tmp_path), "--gpus", "2"]) == 2
+
+
+def test_plot_from_history(tmp_path):
+    from forge.train.plots import plot_loss
+
+    hist = tmp_path / "h.jsonl"
+    hist.write_text(
+        "\n".join(json.dumps({"step": i, "loss": 3 - i * 0.1, "eval_loss": None}) for i in range(1, 10)) + "\n{torn"
+    )
+    out = plot_loss(hist, tmp_path / "loss.png")
+    assert out and out.stat().st_size > 1000
