@@ -198,7 +198,10 @@ class ProjectEntry:
         return result
 
     def outputs_checklist(self) -> dict[str, Any]:
-        sig = self.outputs_signature()
+        # the quality checks read the history and the status too; they are part of the cache key,
+        # but not of files_version (that would make every page refetch the checklist at every step)
+        p = self.project
+        sig = (self.outputs_signature(), _stat_sig(p.history_file), _stat_sig(p.status_file))
         with self._lock:
             if self._out and self._out[0] == sig and time.monotonic() - self._out[1] < CHECKLIST_TTL_SECONDS:
                 return self._out[2]
