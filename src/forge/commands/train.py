@@ -116,11 +116,16 @@ def _summary(console, project: Project, result) -> None:
     if result.exit_code == EXIT_OK:
         s = result.stats
         console.print(
-            f"[bold green]done[/]: {s.get('total_steps')} steps, final loss {s.get('final_loss')}, "
-            f"eval loss {s.get('eval_loss')}; adapter in {project.lora_dir.relative_to(project.root)}"
+            f"[bold green]done[/]: {s.get('total_steps')} steps, final loss {_num(s.get('final_loss'))}, "
+            f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; adapter in "
+            f"{project.lora_dir.relative_to(project.root)}"
         )
         console.print("next: [bold]forge verify[/] (outputs checklist), then [bold]forge evaluate[/]")
     elif st.phase == "interrupted":
         console.print(f"[bold yellow]interrupted[/]: {st.message or ''}")
     else:
         console.print(f"[bold red]{st.phase}[/]: {st.error or st.message or ''}")
+
+
+def _num(x) -> str:
+    return f"{x:.4f}" if isinstance(x, (int, float)) else "-"

@@ -87,6 +87,8 @@ def train(
     )
     status.update()
     stop = StopRequest().install()
+    if progress is not None:
+        status = _NotifyingStatus(status, progress)
     ctx = _Ctx(project, cfg, log, status, stop, run_id, project.path(cfg.training.output_dir))
     log.info("=" * 20 + " forge train %s (pid %d) in %s", run_id, os.getpid(), project.root)
     if lock.previous_pid:
@@ -234,6 +236,28 @@ def _quiet(trainer) -> None:
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+
+
+class _NotifyingStatus:
+    """The status writer, also telling the progress display about phase changes."""
+
+    def __init__(self, writer: StatusWriter, progress: Callable[[Status], None]):
+        self._writer, self._progress = writer, progress
+
+    @property
+    def status(self) -> Status:
+        return self._writer.status
+
+    def update(self, **changes) -> Status:
+        return self._writer.update(**changes)
+
+    def phase(self, phase: str, **changes) -> Status:
+        st = self._writer.phase(phase, **changes)
+        try:
+            self._progress(st)
+        except Exception:
+            pass
+        return st
 
 
 def _fit(trainer, checkpoint: Checkpoint | None):
