@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -127,6 +128,7 @@ ALIASES = {
     "phi-3.5": "phi-3",
 }
 NAMES = sorted([*TEMPLATES, *ALIASES, "tokenizer"])
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels around assistant contents (marked_spans)
 
 
 def canonical_name(name: str) -> str:
@@ -199,11 +201,22 @@ def _compile(jinja: str):
     def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    class Generation(jinja2.ext.Extension):
+        # {% generation %} (transformers' assistant-mask tag) renders its body as plain text here
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.Scope(body).set_lineno(lineno)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[Generation, jinja2.ext.loopcontrols]
+    )
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
-    # {% generation %} blocks (transformers' assistant mask) render as plain text here.
-    return env.from_string(jinja.replace("{% generation %}", "").replace("{% endgeneration %}", ""))
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env.from_string(jinja)
 
 
 def _special_tokens(tokenizer: Any) -> dict[str, str]:
@@ -237,12 +250,58 @@ class Renderer:
     def assistant_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
         """The full text and the [start, end) character spans the model is trained on.
 
-        For each assistant turn i: A = render(messages[:i], generation prompt), B =
-        render(messages[:i+1]); the text B adds to A is what the model writes (its content and
-        end-of-turn marker). Leading text before the content (a header some template emits without
-        a generation prompt) and trailing whitespace are not trained. Where a template is not
-        prefix-consistent (A is not a prefix of B, or B not of the full text), the content is found
-        by search instead.
+        The definition is `prefix_spans`; `marked_spans` gets the same answer in two renders
+        instead of two per assistant turn, and is used whenever it can vouch for its result.
+        """
+        fast = self.marked_spans(messages)
+        return fast if fast is not None else self.prefix_spans(messages)
+
+    def marked_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]] | None:
+        """Render once with each assistant content wrapped in private-use sentinels.
+
+        Trusted only if removing the sentinels gives exactly the plain render and every pair is
+        found in order; otherwise None (the template transforms content: use the prefix method).
+        The span runs from the content to just after the template's end-of-turn marker.
+        """
+        if not self.end_of_turn:
+            return None
+        marked = []
+        for m in messages:
+            c = m["content"]
+            if m["role"] == "assistant":
+                if _OPEN in c or _CLOSE in c:
+                    return None
+                core = c.strip()
+                lead = c[: len(c) - len(c.lstrip())]
+                c = lead + _OPEN + core + _CLOSE + c[len(lead) + len(core) :]
+            marked.append({**m, "content": c})
+        text = self.render(marked)
+        parts = text.split(_OPEN)
+        n_assistant = sum(m["role"] == "assistant" for m in messages)
+        if len(parts) != n_assistant + 1 or text.count(_CLOSE) != n_assistant:
+            return None
+        full, spans = parts[0], []
+        for part in parts[1:]:
+            core, sep, rest = part.partition(_CLOSE)
+            if not sep:
+                return None
+            start = len(full)
+            full += core + rest
+            end = start + len(core) + len(rest) - len(rest.lstrip())  # untrimmed trailing space is written too
+            if not full.startswith(self.end_of_turn, end):
+                return None
+            spans.append((start, end + len(self.end_of_turn)))
+        if full != self.render(messages):
+            return None
+        return full, spans
+
+    def prefix_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+        """The spans by definition: for each assistant turn i, A = render(messages[:i], generation
+        prompt), B = render(messages[:i+1]); the text B adds to A is what the model writes (its
+        content and end-of-turn marker). Leading text before the content (a header some template
+        emits without a generation prompt) and trailing whitespace are not trained. Where a
+        template is not prefix-consistent (A is not a prefix of B, or B not of the full text), the
+        content is found by search instead.
         """
         full = self.render(messages)
         spans: list[tuple[int, int]] = []

@@ -12,7 +12,7 @@ from forge.config import ModelSection
 from forge.data.formats import normalize
 from forge.errors import ForgeError
 from forge.models import build_tiny, load_model_and_tokenizer, resolve_model_path
-from forge.templates import TEMPLATES, apply_chat_template, render, response_markers, template_for
+from forge.templates import TEMPLATES, Renderer, apply_chat_template, render, response_markers, template_for
 from forge.train.dataset import IGNORE, render_masked_example, tokenize_conversations
 
 pytestmark = pytest.mark.slow
@@ -166,6 +166,8 @@ def test_glaive_tool_calling_conversations_tokenize(loaded, external_dir):
         want = [m["content"].strip() + eot for m in conv if m["role"] == "assistant"]
         assert trained_pieces(ex, tok) == want
     assert any('"arguments"' in piece for ex in examples[:50] for piece in trained_pieces(ex, tok))
+    renderer = Renderer(tok.chat_template, tok)  # the one-render fast path agrees with the definition
+    assert all(renderer.marked_spans(c) == renderer.prefix_spans(c) for c in convs)
 
 
 def test_truncation_counted_and_all_dropped_refused_with_reason(loaded):

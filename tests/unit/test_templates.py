@@ -170,3 +170,30 @@ def test_apply_chat_template_sets_template_and_maps_eos_to_end_of_turn():
     t = FakeTokenizer({"</s>": 2}, "</s>")
     assert apply_chat_template(t, template_for("chatml")) == [2]
     assert t.eos_token == "</s>"
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_one_render_marked_spans_agree_with_prefix_spans(name):
+    renderer = Renderer(TEMPLATES[name].jinja, tok(name))
+    padded = [{**m, "content": f"  {m['content']}\n"} if m["role"] == "assistant" else m for m in MULTI]
+    for messages in (TWO, MULTI, padded):
+        assert renderer.marked_spans(messages) == renderer.prefix_spans(messages)
+        assert renderer.marked_spans(messages) is not None
+
+
+def test_marked_spans_decline_templates_that_rewrite_content():
+    # keeps only the text after a reasoning block, as some templates do: the prefix method decides
+    jinja = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'].split('</think>')[-1] }}<end>\n{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    renderer = Renderer(jinja)
+    msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>hmm</think>A"}]
+    assert renderer.marked_spans(msgs) is None
+    full, spans = renderer.assistant_spans(msgs)
+    assert [full[a:b] for a, b in spans] == ["A<end>"]
+
+
+def test_generation_tags_render_as_plain_text():
+    jinja = "{% for m in messages %}{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}!{% endgeneration %}{% else %}{{ m['content'] }}|{% endif %}{% endfor %}"
+    assert render(jinja, TWO) == "Hi there|Hello!!"

@@ -155,15 +155,16 @@ def tokenize_conversations(
 def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[list[int]]]:
     if not rendered:
         return [], []
-    if getattr(tokenizer, "is_fast", False):
-        enc = tokenizer(
-            [t for _, t, _ in rendered], add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is not None:
+        # the Rust tokenizer directly: batched, and without transformers' per-example conversion
+        encodings = backend.encode_batch([t for _, t, _ in rendered], add_special_tokens=False)
+        all_ids = [e.ids for e in encodings]
         all_labels = [
-            _labels_from_offsets(ids, offsets, spans)
-            for ids, offsets, (_, _, spans) in zip(enc["input_ids"], enc["offset_mapping"], rendered, strict=True)
+            _labels_from_encoding(e, ids, spans)
+            for e, ids, (_, _, spans) in zip(encodings, all_ids, rendered, strict=True)
         ]
-        return enc["input_ids"], all_labels
+        return all_ids, all_labels
     all_ids, all_labels = [], []
     for _, text, spans in rendered:  # no offsets: tokenize the pieces between span edges
         ids: list[int] = []
@@ -176,6 +177,17 @@ def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[lis
         all_ids.append(ids)
         all_labels.append(labels)
     return all_ids, all_labels
+
+
+def _labels_from_encoding(encoding: Any, ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """Tokens overlapping a span are trained; the Rust side maps characters to tokens."""
+    labels = [IGNORE] * len(ids)
+    for a, b in spans:
+        first, last = encoding.char_to_token(a), encoding.char_to_token(b - 1)
+        if first is None or last is None:  # a character no token covers (a normalizer dropped it)
+            return _labels_from_offsets(ids, encoding.offsets, spans)
+        labels[first : last + 1] = ids[first : last + 1]
+    return labels
 
 
 def _labels_from_offsets(ids: list[int], offsets: list, spans: list[tuple[int, int]]) -> list[int]:
@@ -199,7 +211,7 @@ def _keep(examples: list, report: DropReport, i: int, ids: list[int], labels: li
             m = report.min_first_trained_token
             report.min_first_trained_token = first if m is None else min(m, first)
             return
-    trained = sum(1 for lab in labels if lab != IGNORE)
+    trained = len(labels) - labels.count(IGNORE)
     if not trained:
         report._drop(i, "no_assistant_render")
         return
