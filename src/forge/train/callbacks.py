@@ -53,6 +53,7 @@ class ForgeCallback(TrainerCallback):
         self.last_eval_loss: float | None = None
         self.train_summary: dict = {}
         self.stopped_by_signal_at: int | None = None
+        self.keep_checkpoints: int | None = None
 
     # ---------------------------------------------------------------- helpers
     def _append_history(self, row: dict) -> None:
@@ -79,6 +80,10 @@ class ForgeCallback(TrainerCallback):
         self.t0 = self.last_time = time.time()
         self.start_step = state.global_step
         self.last_tokens = state.num_input_tokens_seen or 0
+        # forge rotates checkpoints itself, after its marker (integrity.prune): the Trainer's own
+        # rotation runs before on_save, so a kill between the two could leave no complete checkpoint.
+        if args.save_total_limit:
+            self.keep_checkpoints, args.save_total_limit = args.save_total_limit, None
         self.status.phase(
             "training",
             step=state.global_step,
@@ -91,7 +96,10 @@ class ForgeCallback(TrainerCallback):
         self._notify()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stop.requested and not control.should_training_stop:
+        from forge.train.distributed import agree_to_stop
+
+        # every rank must stop at the same step: a signal seen by any rank stops all of them
+        if agree_to_stop(self.stop.requested) and not control.should_training_stop:
             # The step in flight has finished: checkpoint it (the Trainer saves model, optimizer,
             # scheduler, RNG and data position) and leave the loop.
             self.log.warning(
@@ -168,12 +176,19 @@ class ForgeCallback(TrainerCallback):
             self.status.phase("evaluating")
 
     def on_save(self, args, state, control, **kwargs):
+        from forge.train.distributed import barrier
+        from forge.train.integrity import manifest, prune
+
+        barrier()  # every rank has written its part (its RNG state) before rank 0 marks the folder
         if not state.is_world_process_zero:
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if not path.is_dir():
             self.log.warning("trainer reported a save but %s is missing", path)
             return
-        mark_complete(path, {"step": state.global_step, "run_id": self.run_id, "saved_at": utcnow()})
+        info = {"step": state.global_step, "run_id": self.run_id, "saved_at": utcnow(), "files": manifest(path)}
+        mark_complete(path, info)
+        for name in prune(Path(args.output_dir), self.keep_checkpoints):
+            self.log.info("deleted old checkpoint %s (save_total_limit %d)", name, self.keep_checkpoints)
         self.status.update(checkpoint_at=utcnow())
         self.log.info("checkpoint complete: %s", path)

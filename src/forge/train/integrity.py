@@ -1,0 +1,178 @@
+"""Is a checkpoint whole, and was it written by forge? Cleaning up what a killed run left (torch-free).
+
+forge resumes only from a checkpoint that passes `problem(path) is None`:
+
+- forge's marker (`forge-complete.json`) is there: it is written last, after the Trainer finished
+  the folder, so a folder without it was torn by a kill or was not written by forge at all;
+- the marker's manifest (file -> size, recorded when the marker was written) matches the folder:
+  a truncated or missing file is caught by name;
+- `trainer_state.json` parses and holds a `global_step`;
+- the optimizer and scheduler states are there and not empty;
+- the model weights are safetensors whose header parses and whose size matches the header
+  (no pickled `*.bin` / `*.pt` weights are ever loaded).
+
+`cleanup(output_dir, keep)` runs before a run or a resume: it deletes torn checkpoint folders,
+checkpoints newer than the one resumed from (they belong to a future the resumed run replays),
+half-deleted folders and forge's temporary files, and says what it deleted. `prune(output_dir, n)`
+keeps the newest n complete checkpoints; it is called only after the newest one is marked complete
+(the Trainer's own rotation ran before forge's marker, so a kill in between could leave no
+complete checkpoint at all), and it renames a folder out of the way before deleting it, so a kill
+in the middle of a delete never leaves a marked folder with files missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from forge.train.checkpoints import MARKER, Checkpoint, list_checkpoints
+
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")
+PICKLED_WEIGHTS = ("adapter_model.bin", "pytorch_model.bin", "model.pt")
+REQUIRED = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+DELETING_PREFIX = ".deleting-"
+
+
+def manifest(path: Path) -> dict[str, int]:
+    """file name -> size of every file in a finished checkpoint folder (the marker excluded)."""
+    return {
+        p.name: p.stat().st_size for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith((MARKER, "."))
+    }
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """None when the file is a whole safetensors file (header parses, data as long as it says)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"{path.name}: truncated ({size} bytes, no safetensors header)"
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8 or n > 100 * 1024 * 1024:
+                return f"{path.name}: truncated (header of {n} bytes, file of {size})"
+            header = json.loads(f.read(n))
+    except (OSError, ValueError) as e:
+        return f"{path.name}: unreadable ({e})"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    want = 8 + n + max(ends, default=0)
+    if size != want:
+        return f"{path.name}: truncated ({size} bytes, the header says {want})"
+    return None
+
+
+def problem(path: Path) -> str | None:
+    """Why this checkpoint folder cannot be resumed from (naming the file), or None when it can."""
+    marker = path / MARKER
+    if not marker.is_file():
+        return f"no {MARKER}: torn by a kill while it was written, or not written by forge"
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{MARKER} is unreadable"
+    for name in PICKLED_WEIGHTS:
+        if (path / name).exists():
+            return f"{name}: pickled weights; forge writes and loads safetensors only"
+    for name, size in (info.get("files") or {}).items():
+        p = path / name
+        if not p.is_file():
+            return f"{name} is missing (listed in {MARKER})"
+        if p.stat().st_size != size:
+            return f"{name} has {p.stat().st_size} bytes, {MARKER} recorded {size}"
+    state = path / "trainer_state.json"
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "global_step" not in data:
+            return "trainer_state.json holds no global_step"
+    except FileNotFoundError:
+        return "trainer_state.json is missing"
+    except (OSError, ValueError):
+        return "trainer_state.json is empty or not JSON"
+    for name in REQUIRED[1:]:
+        p = path / name
+        if not p.is_file():
+            return f"{name} is missing (the optimizer/scheduler state cannot be restored)"
+        if p.stat().st_size == 0:
+            return f"{name} is empty"
+    weights = [path / n for n in WEIGHT_FILES if (path / n).is_file()]
+    if not weights:
+        return f"no model weights ({' or '.join(WEIGHT_FILES)})"
+    for w in weights:
+        bad = safetensors_problem(w)
+        if bad:
+            return bad
+    return None
+
+
+def newest_valid(output_dir: Path, warn: Callable[[str], None] | None = None) -> Checkpoint | None:
+    """The newest checkpoint that passes `problem`; every newer one is reported through `warn`."""
+    for ckpt in reversed(list_checkpoints(output_dir)):
+        bad = problem(ckpt.path)
+        if bad is None:
+            return ckpt
+        if warn:
+            warn(f"skipping checkpoint {ckpt.path}: {bad}")
+    return None
+
+
+def _remove(path: Path) -> None:
+    """Rename out of the way first (atomic), then delete: a kill mid-delete leaves only a .deleting- folder."""
+    if not path.exists():
+        return
+    doomed = path.with_name(f"{DELETING_PREFIX}{path.name}")
+    shutil.rmtree(doomed, ignore_errors=True)
+    try:
+        os.replace(path, doomed)
+    except OSError:
+        doomed = path
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def cleanup(output_dir: Path, keep: Checkpoint | None, log: Callable[[str], None] | None = None) -> list[str]:
+    """Delete what a killed run left behind in output_dir; returns the names deleted.
+
+    `keep`: the checkpoint a resume starts from (None: a fresh run, every checkpoint goes).
+    """
+    removed: list[str] = []
+    if not output_dir.is_dir():
+        return removed
+    for p in output_dir.iterdir():
+        if p.name.startswith(DELETING_PREFIX) or p.name.startswith("tmp-checkpoint-"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p.name)
+        elif p.is_file() and p.name.startswith(".") and p.name.endswith((".tmp", ".partial")):
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    for ckpt in list_checkpoints(output_dir):
+        if keep is not None and ckpt.step == keep.step:
+            for t in ckpt.path.glob(f".{MARKER}*.tmp"):
+                t.unlink(missing_ok=True)
+            continue
+        if keep is None:
+            why = "fresh run"
+        elif ckpt.step > keep.step:
+            why = "newer than the resume point"
+        else:
+            why = problem(ckpt.path)
+            if why is None:
+                continue
+        _remove(ckpt.path)
+        removed.append(ckpt.path.name)
+        if log:
+            log(f"deleted checkpoint {ckpt.path.name} ({why})")
+    return removed
+
+
+def prune(output_dir: Path, keep_n: int | None) -> list[str]:
+    """Keep the newest `keep_n` complete checkpoints (None: keep all)."""
+    if not keep_n:
+        return []
+    complete = [c for c in list_checkpoints(output_dir) if c.complete]
+    doomed = complete[:-keep_n] if len(complete) > keep_n else []
+    for c in doomed:
+        _remove(c.path)
+    return [c.path.name for c in doomed]
