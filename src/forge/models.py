@@ -318,7 +318,8 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
     """(model, tokenizer) for the hf backend from a forge.config.ModelSection.
 
     float32 on CPU unless `dtype` (or model.dtype) says otherwise; on CUDA the config's dtype or
-    bfloat16 where supported. trust_remote_code comes only from the config.
+    bfloat16 where supported. model.load_in_4bit loads nf4 weights only on CUDA with bitsandbytes
+    installed (full precision elsewhere: callers say so). trust_remote_code comes only from the config.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -337,9 +338,21 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     trust = bool(getattr(model_cfg, "trust_remote_code", False))
+    kwargs: dict[str, Any] = {}
+    quantized = bool(getattr(model_cfg, "load_in_4bit", False)) and device.type == "cuda" and _has_bitsandbytes()
+    if quantized:  # QLoRA: nf4 weights placed on the GPU by the loader (a 4-bit model cannot be moved)
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        kwargs["device_map"] = {"": device.index or 0}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust, **kwargs)
     except (OSError, ValueError) as e:
         raise ModelNotFound(
             f"could not load model {model_cfg.name!r} from {path}: {e}",
@@ -351,5 +364,12 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
         vocab = tokenizer.get_vocab()
         pad = next((t for t in ("<|finetune_right_pad_id|>", "<pad>", "<|pad|>") if t in vocab), None)
         tokenizer.pad_token = pad or tokenizer.unk_token or tokenizer.eos_token
-    model.to(device)
+    if not quantized:
+        model.to(device)
     return model, tokenizer
+
+
+def _has_bitsandbytes() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bitsandbytes") is not None

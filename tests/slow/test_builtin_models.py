@@ -135,7 +135,7 @@ def test_masking_trains_exactly_every_assistant_turn(loaded):
     name, _, tok = loaded
     eot = BUILTINS[name][1]
     examples, report = tokenize_conversations([MULTI, MULTI[1:3]], tok, 1024)
-    assert report.kept == 2 and report.dropped == 0 and report.truncated == 0
+    assert report.kept == 2 and report.dropped == 0 and report.truncated == 0 and report.boundary_merges == 0
     want = [m["content"] + eot for m in MULTI if m["role"] == "assistant"]
     assert trained_pieces(examples[0], tok) == want
     assert trained_pieces(examples[1], tok) == want[:1]
@@ -193,3 +193,14 @@ def test_unknown_hub_id_offline_fails_fast_with_reason(monkeypatch):
     assert "unsloth/not-a-model" in e.value.fix and "builtin:tiny-llama" in e.value.fix
     with pytest.raises(ForgeError, match="did you mean 'builtin:tiny-llama'"):
         resolve_model_path("builtin:tiny-lama")
+
+
+def test_answer_token_merged_with_prompt_space_is_trained_and_counted(loaded):
+    # mistral puts the answer right after "[/INST] ": byte-level BPE makes " the" one token
+    _, _, tok = loaded
+    tok = copy.deepcopy(tok)
+    apply_chat_template(tok, template_for("mistral"))
+    convo = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "the answer is 42."}]
+    examples, report = tokenize_conversations([convo], tok, 256)
+    assert report.boundary_merges == 1 and "shared with the prompt" in report.summary()
+    assert trained_pieces(examples[0], tok) == [" the answer is 42." + tok.eos_token]

@@ -40,6 +40,7 @@ class DropReport:
     dropped_indices: list[int] = field(default_factory=list)  # the first few, 0-based
     first_error: str | None = None
     min_first_trained_token: int | None = None  # earliest assistant start among truncated-away examples
+    boundary_merges: int = 0  # assistant turns whose first token also holds prompt text
 
     @property
     def dropped(self) -> int:
@@ -59,6 +60,8 @@ class DropReport:
         if self.dropped:
             where = ", ".join(str(i + 1) for i in self.dropped_indices)
             text += f"; {self.dropped} dropped with no trained token ({self.reason()}; examples {where}...)"
+        if self.boundary_merges:
+            text += f"; {self.boundary_merges} assistant turns begin inside a token shared with the prompt"
         return text
 
     def reason(self) -> str:
@@ -111,6 +114,7 @@ class DropReport:
             "max_seq_length": self.max_seq_length,
             "total_tokens": self.total_tokens,
             "trained_tokens": self.trained_tokens,
+            "boundary_merges": self.boundary_merges,
         }
 
 
@@ -146,13 +150,13 @@ def tokenize_conversations(
                 report._drop(i, "no_assistant_render")
                 continue
             rendered.append((i, text, spans))
-        for (i, _, _), ids, labels in zip(rendered, *_tokenize(tokenizer, rendered), strict=True):
+        for (i, _, _), ids, labels in zip(rendered, *_tokenize(tokenizer, rendered, report), strict=True):
             _keep(examples, report, i, ids, labels, max_seq_length)
     report.kept = len(examples)
     return examples, report
 
 
-def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[list[int]]]:
+def _tokenize(tokenizer: Any, rendered: list, report: DropReport) -> tuple[list[list[int]], list[list[int]]]:
     if not rendered:
         return [], []
     backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
@@ -161,7 +165,7 @@ def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[lis
         encodings = backend.encode_batch([t for _, t, _ in rendered], add_special_tokens=False)
         all_ids = [e.ids for e in encodings]
         all_labels = [
-            _labels_from_encoding(e, ids, spans)
+            _labels_from_encoding(e, ids, spans, report)
             for e, ids, (_, _, spans) in zip(encodings, all_ids, rendered, strict=True)
         ]
         return all_ids, all_labels
@@ -179,13 +183,19 @@ def _tokenize(tokenizer: Any, rendered: list) -> tuple[list[list[int]], list[lis
     return all_ids, all_labels
 
 
-def _labels_from_encoding(encoding: Any, ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
-    """Tokens overlapping a span are trained; the Rust side maps characters to tokens."""
+def _labels_from_encoding(encoding: Any, ids: list[int], spans: list[tuple[int, int]], report: DropReport) -> list[int]:
+    """Tokens overlapping a span are trained; the Rust side maps characters to tokens.
+
+    A first token that starts before its span merged prompt text with the answer (the token ids
+    are not prefix-consistent at that boundary); it is trained, and counted as a boundary merge.
+    """
     labels = [IGNORE] * len(ids)
     for a, b in spans:
         first, last = encoding.char_to_token(a), encoding.char_to_token(b - 1)
         if first is None or last is None:  # a character no token covers (a normalizer dropped it)
             return _labels_from_offsets(ids, encoding.offsets, spans)
+        if encoding.token_to_chars(first)[0] < a:
+            report.boundary_merges += 1
         labels[first : last + 1] = ids[first : last + 1]
     return labels
 
