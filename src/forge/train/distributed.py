@@ -371,3 +371,56 @@ def _after(iso: str, t: float) -> bool:
 
     when = parse_time(iso)
     return when is not None and when.timestamp() >= int(t) - 1
+
+
+# ------------------------------------------------------------------------------------ the ranks' side
+
+
+class SilentStatusWriter:
+    """A rank other than 0 keeps its status in memory only: rank 0 is the one writer of the file."""
+
+    def __init__(self, path: Path, **initial):
+        from forge.status import Status
+
+        self.path = path
+        self.status = Status(**initial)
+
+    def update(self, **changes):
+        for key, value in changes.items():
+            if hasattr(self.status, key) and key != "extra":
+                setattr(self.status, key, value)
+            else:
+                self.status.extra[key] = value
+        return self.status
+
+    def phase(self, phase: str, **changes):
+        from forge.status import FINAL_PHASES
+
+        return self.update(phase=phase, running=phase not in FINAL_PHASES, **changes)
+
+
+def rank_logger(console_handler=None):
+    """The log of a rank other than 0: warnings and errors on stderr, tagged with the rank; no file."""
+    import logging
+
+    log = logging.getLogger("forge.train")
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"[rank {rank()}] %(levelname)s %(message)s"))
+    handler._forge = True  # type: ignore[attr-defined]  # removed by run._close_log
+    log.addHandler(handler)
+    return log
+
+
+def backend_for_world(requested: str | None, log) -> str | None:
+    """Data-parallel runs use the hf backend (DDP through the Trainer/accelerate), and say why."""
+    if world_size() <= 1:
+        return requested
+    if (requested or "auto").lower() in ("auto", "unsloth"):
+        log.info(
+            "backend %s -> hf for data-parallel training: DDP runs through transformers' Trainer (accelerate); "
+            "Unsloth's open-source release does not document multi-GPU DDP, so forge does not rely on it",
+            requested or "auto",
+        )
+    return "hf"

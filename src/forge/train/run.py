@@ -71,11 +71,16 @@ def train(
     progress: Callable[[Status], None] | None = None,
     console_handler: logging.Handler | None = None,
 ) -> RunResult:
+    from forge.train import distributed
+
+    # data-parallel (forge.train.distributed): rank 0 alone locks and writes status, log and outputs
+    main = distributed.is_main()
     # The lock first: a refused second run must leave the running one's status and log alone.
-    lock = TrainLock(project.lock_file).acquire()
+    lock = TrainLock(project.lock_file).acquire() if main else None
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    log = _open_log(project.log_file, console_handler)
-    status = StatusWriter(
+    log = _open_log(project.log_file, console_handler) if main else distributed.rank_logger(console_handler)
+    cfg = distributed.apply_world(cfg, log)
+    status = (StatusWriter if main else distributed.SilentStatusWriter)(
         project.status_file,
         running=True,
         phase="validating",
@@ -91,7 +96,7 @@ def train(
         status = _NotifyingStatus(status, progress)
     ctx = _Ctx(project, cfg, log, status, stop, run_id, project.path(cfg.training.output_dir))
     log.info("=" * 20 + " forge train %s (pid %d) in %s", run_id, os.getpid(), project.root)
-    if lock.previous_pid:
+    if lock and lock.previous_pid:
         log.info("took over the lock left by pid %d (no longer running)", lock.previous_pid)
     try:
         return _run(ctx, backend, resume, force, progress)
@@ -113,7 +118,8 @@ def train(
         raise ForgeError(f"training failed: {type(e).__name__}: {e}", fix, exit_code=EXIT_FAIL, kind=kind) from e
     finally:
         stop.restore()
-        lock.release()
+        if lock:
+            lock.release()
         _close_log(log)
 
 
@@ -124,8 +130,9 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     # ---- setup: data first, because bad data should cost a second, not a model load
     train_convs, val_convs, train_path, val_path = _validate_data(ctx)
     from forge.train.backends import select_backend
+    from forge.train.distributed import backend_for_world
 
-    backend = select_backend(backend_name, cfg, log, ctx.output_dir)
+    backend = select_backend(backend_for_world(backend_name, log), cfg, log, ctx.output_dir)
     status.update(backend=backend.name)
     fp = fingerprint(cfg, train_path, val_path)
     checkpoint = _resume_point(ctx, resume, force, fp)
@@ -308,16 +315,31 @@ def _data_problem_text(path: Path, report) -> str:
 
 
 def _resume_point(ctx: _Ctx, resume: bool, force: bool, fp: dict) -> Checkpoint | None:
+    from forge.train.distributed import is_main
+    from forge.train.integrity import cleanup, newest_valid
+
     out = ctx.output_dir
     if resume:
-        ckpt = newest_complete(out, warn=ctx.log.warning)
+        # only a checkpoint forge marked complete and whose files pass integrity.problem; each one skipped is named
+        ckpt = newest_valid(out, warn=ctx.log.warning)
+        if ckpt is None and list_checkpoints(out) and not force:
+            raise ForgeError(
+                f"--resume: no valid checkpoint in {out} (every one is torn or corrupted, see the warnings above)",
+                "pass --force with --resume to start over from step 0, or restore a checkpoint",
+                exit_code=EXIT_FAIL,
+                kind="no_valid_checkpoint",
+            )
+        if is_main():
+            cleanup(out, ckpt, ctx.log.warning)  # torn folders, checkpoints newer than ckpt, temporary files
         if ckpt is None:
             ctx.log.warning("--resume: no complete checkpoint in %s; starting from step 0", out)
-            _reset_history(ctx, None)
+            if is_main():
+                _reset_history(ctx, None)
             return None
         check_resume(out, fp, force, ctx.log.warning)
         ctx.log.info("resuming from %s (step %d)", ckpt.path, ckpt.step)
-        _reset_history(ctx, ckpt.step)
+        if is_main():
+            _reset_history(ctx, ckpt.step)
         return ckpt
     existing = list_checkpoints(out)
     complete = [c for c in existing if c.complete]
@@ -328,9 +350,12 @@ def _resume_point(ctx: _Ctx, resume: bool, force: bool, fp: dict) -> Checkpoint 
             exit_code=EXIT_USAGE,
             kind="usage",
         )
+    if not is_main():
+        return None
     for c in existing:
         ctx.log.warning("deleting %s checkpoint %s (fresh run)", "old" if c.complete else "incomplete", c.path)
         shutil.rmtree(c.path, ignore_errors=True)
+    cleanup(out, None)  # temporary and half-deleted leftovers of a killed run
     _reset_history(ctx, None)
     return None
 
@@ -459,7 +484,15 @@ def _fail(ctx: _Ctx, message: str, kind: str, fix: str | None) -> None:
 
 
 def _classify(e: BaseException) -> tuple[str, str]:
+    import errno
+
     text = str(e).lower()
+    if any(isinstance(x, OSError) and x.errno == errno.ENOSPC for x in (e, e.__cause__, e.__context__)):
+        return "disk_full", (
+            "free disk space where the project lives (old checkpoints in outputs/, merged models), or point "
+            "training.output_dir / save paths at a larger disk; then rerun with --resume (the last complete "
+            "checkpoint and the previous adapter are intact)"
+        )
     if type(e).__name__ == "OutOfMemoryError" or "out of memory" in text:
         return "oom", (
             "lower training.per_device_train_batch_size (raise gradient_accumulation_steps to keep the effective "
