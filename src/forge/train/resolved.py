@@ -14,6 +14,7 @@ from pathlib import Path
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.status import atomic_write_json
+from forge.train.distributed import world_size
 
 RUN_FILE = "forge-run.json"
 
@@ -31,7 +32,8 @@ def sha256_file(path: Path) -> str | None:
 def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None) -> dict:
     return {
         "model": cfg.model.name,
-        "effective_batch": cfg.effective_batch(),
+        # per device x accumulation x processes: the same on any number of GPUs (forge.train.distributed)
+        "effective_batch": cfg.effective_batch() * world_size(),
         "train_sha256": sha256_file(train_path),
         "val_sha256": sha256_file(val_path) if val_path else None,
         "max_seq_length": cfg.model.max_seq_length,

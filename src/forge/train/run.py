@@ -25,6 +25,7 @@ from forge.config import ForgeConfig
 from forge.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ForgeError
 from forge.project import Project
 from forge.status import Status, StatusWriter, atomic_write_json, utcnow
+from forge.train import distributed
 from forge.train.checkpoints import Checkpoint, list_checkpoints, newest_complete
 from forge.train.lock import TrainLock
 from forge.train.resolved import check_resume, fingerprint, read_run_file, write_run_file
@@ -146,7 +147,7 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     train_examples, train_report, val_examples = _tokenize(ctx, tokenizer, train_convs, val_convs)
     plan = backend.plan(len(train_examples), len(val_examples))
     _log_settings(ctx, backend, plan, train_report)
-    write_run_file(
+    (write_run_file if distributed.is_main() else (lambda *a: None))(
         ctx.output_dir,
         {
             "run_id": ctx.run_id,
@@ -198,6 +199,9 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
         return RunResult(
             ctx.stop.exit_code, status.status, {"interrupted_at": trainer.state.global_step, "checkpoint": where}
         )
+
+    if not distributed.is_main():  # rank 0 saves the adapter, the merged model and the stats
+        return RunResult(EXIT_OK, status.status, {"rank": distributed.rank()})
 
     # ---- save: the adapter is swapped in only once complete; then merged, stats and plot
     status.phase("saving")
@@ -477,6 +481,10 @@ def _write_stats(ctx, backend, trainer, plan, report, n_train, n_val, checkpoint
 def _fail(ctx: _Ctx, message: str, kind: str, fix: str | None) -> None:
     # not echoed to the console: the CLI prints the error and its fix itself
     ctx.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
+    from forge.train import distributed
+
+    if not distributed.is_main():  # the launcher puts it into the status (rank 0 is the one writer)
+        distributed.write_rank_error(ctx.project, message, kind, fix)
     try:
         ctx.status.phase("failed", error=message, error_kind=kind, solution=fix)
     except OSError:

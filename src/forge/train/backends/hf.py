@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 from forge.train.backends import Backend, TrainPlan, cuda_available
+from forge.train.distributed import local_rank, world_size
 
 # Optimizers that need bitsandbytes (and so CUDA).
 _BNB_OPTIMS = ("8bit", "paged", "bnb")
@@ -22,6 +23,11 @@ class HFBackend(Backend):
         super().__init__(cfg, log, output_dir)
         self.cuda = cuda_available()
         self.device = "cuda" if self.cuda else "cpu"
+        if self.cuda and world_size() > 1:  # data-parallel: each rank loads onto its own GPU
+            import torch
+
+            torch.cuda.set_device(local_rank())
+            self.device = f"cuda:{local_rank()}"
 
     # ---------------------------------------------------------------- load
     def _dtype(self):
