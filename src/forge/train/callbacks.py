@@ -84,6 +84,8 @@ class ForgeCallback(TrainerCallback):
         # rotation runs before on_save, so a kill between the two could leave no complete checkpoint.
         if args.save_total_limit:
             self.keep_checkpoints, args.save_total_limit = args.save_total_limit, None
+        if not state.is_world_process_zero:
+            return
         self.status.phase(
             "training",
             step=state.global_step,
@@ -108,8 +110,9 @@ class ForgeCallback(TrainerCallback):
             self.stopped_by_signal_at = state.global_step
             control.should_save = True
             control.should_training_stop = True
-        self.status.status.step = state.global_step
-        self._notify()
+        if state.is_world_process_zero:
+            self.status.status.step = state.global_step
+            self._notify()
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -172,7 +175,7 @@ class ForgeCallback(TrainerCallback):
         self._notify()
 
     def on_prediction_step(self, args, state, control, **kwargs):
-        if self.status.status.phase != "evaluating":
+        if state.is_world_process_zero and self.status.status.phase != "evaluating":
             self.status.phase("evaluating")
 
     def on_save(self, args, state, control, **kwargs):

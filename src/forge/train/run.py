@@ -200,6 +200,9 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
             ctx.stop.exit_code, status.status, {"interrupted_at": trainer.state.global_step, "checkpoint": where}
         )
 
+    if eval_ds is not None and plan.eval_steps and trainer.state.global_step % plan.eval_steps:
+        trainer.evaluate()  # the last cadence eval came before the end: stats should carry the final model's
+
     if not distributed.is_main():  # rank 0 saves the adapter, the merged model and the stats
         return RunResult(EXIT_OK, status.status, {"rank": distributed.rank()})
 
