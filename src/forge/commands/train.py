@@ -23,15 +23,20 @@ def run(
     json_out: bool = False,
 ) -> int:
     from forge.config import load_config
+    from forge.train import distributed
 
-    if gpus is not None or nproc is not None:
-        raise ForgeError(
-            "--gpus/--nproc (data-parallel training) is not yet supported",
-            "run without --gpus/--nproc: one process on one GPU (or the CPU)",
-            exit_code=EXIT_USAGE,
-            kind="usage",
-        )
     project = Project.at(directory)
+    if (gpus is not None or nproc is not None) and not distributed.is_child():
+        # data-parallel: re-run this command under torchrun, one process per GPU (forge.train.distributed)
+        n, comm = distributed.resolve_processes(gpus, nproc)
+        if n > 1:
+            if not project.root.is_dir():
+                raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
+            load_config(project.path(config) if config else project.config_file, overrides or [])  # refuse bad config here
+            args = distributed.child_argv(project.root, config, overrides, backend, resume, force, json_out)
+            return distributed.launch(project, n, comm, args, echo=None if json_out else print)
+    if distributed.is_child():
+        distributed.write_pid(project)
     if not project.root.is_dir():
         raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
     config_path = project.path(config) if config else project.config_file
@@ -44,6 +49,19 @@ def run(
     from forge.train.run import train
 
     show = not json_out and sys.stdout.isatty()
+    if distributed.is_child():
+        # a rank: rank 0 prints; an interruption exits 0 so torchrun does not kill the peers mid-checkpoint
+        # (the launcher turns the status into the exit code)
+        from forge.ui_console import console, err_console
+
+        show = not json_out and distributed.is_main()
+        handler = _ConsoleHandler(err_console) if show else None
+        result = train(project, cfg, backend=backend, resume=resume, force=force, console_handler=handler)
+        if json_out and distributed.is_main():
+            sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
+        elif show:
+            _summary(console, project, result)
+        return 0 if result.exit_code in (0, 130, 143) else result.exit_code
     if json_out:
         result = train(project, cfg, backend=backend, resume=resume, force=force)
         sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
