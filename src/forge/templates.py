@@ -365,7 +365,18 @@ def response_markers(template: ChatTemplate | str, tokenizer: Any = None) -> tup
     is the text that opens a later user turn, after the previous assistant turn's end.
     """
     jinja = template.jinja if isinstance(template, ChatTemplate) else template
-    sp = _special_tokens(tokenizer)
+    try:
+        return _markers(jinja, _special_tokens(tokenizer))
+    except Exception as e:  # a template that refuses the probe conversation, or hides its turns
+        raise ForgeError(
+            f"could not derive the response markers from the chat template ({type(e).__name__}: {e})",
+            fix="set dataset.chat_template to the model's family (gemma-3, llama-3, chatml, mistral, phi-3)",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        ) from e
+
+
+def _markers(jinja: str, sp: dict[str, str]) -> tuple[str, str]:
     u1, a1, u2 = "Zq1 first question", "Zq2 first answer", "Zq3 second question"
     one = [{"role": "user", "content": u1}]
     bare = render(jinja, one, False, sp)
@@ -382,4 +393,6 @@ def response_markers(template: ChatTemplate | str, tokenizer: Any = None) -> tup
         at = text.index(a1) + len(a1)
         at = text.index(end, at) + len(end) if end and end in text[at:] else at
         instruction = text[at : text.index(u2)]
+    if not instruction.strip() or not response.strip():
+        raise ValueError(f"empty marker (instruction {instruction!r}, response {response!r})")
     return instruction, response

@@ -197,3 +197,9 @@ def test_marked_spans_decline_templates_that_rewrite_content():
 def test_generation_tags_render_as_plain_text():
     jinja = "{% for m in messages %}{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}!{% endgeneration %}{% else %}{{ m['content'] }}|{% endif %}{% endfor %}"
     assert render(jinja, TWO) == "Hi there|Hello!!"
+
+
+def test_response_markers_refuse_a_template_that_hides_turns():
+    with pytest.raises(ForgeError, match="response markers") as e:
+        response_markers("{% for m in messages %}{{ m['content'] }}\n{% endfor %}")
+    assert e.value.kind == "template_mismatch"

@@ -58,8 +58,9 @@ class DropReport:
             f"{self.truncated} truncated at {self.max_seq_length} tokens"
         )
         if self.dropped:
-            where = ", ".join(str(i + 1) for i in self.dropped_indices)
-            text += f"; {self.dropped} dropped with no trained token ({self.reason()}; examples {where}...)"
+            where = ", #".join(str(i + 1) for i in self.dropped_indices)
+            more = ", ..." if self.dropped > len(self.dropped_indices) else ""
+            text += f"; {self.dropped} dropped with no trained token ({self.reason()}; conversations #{where}{more})"
         if self.boundary_merges:
             text += f"; {self.boundary_merges} assistant turns begin inside a token shared with the prompt"
         return text
@@ -87,7 +88,8 @@ class DropReport:
         if self.kept and self.dropped / self.total <= max_dropped_fraction:
             return
         share = "all" if not self.kept else f"{self.dropped}/{self.total}"
-        where = ", ".join(str(i + 1) for i in self.dropped_indices)
+        where = ", #".join(str(i + 1) for i in self.dropped_indices)
+        more = ", ..." if self.dropped > len(self.dropped_indices) else ""
         fixes = {
             "truncated_away": "raise model.max_seq_length, or shorten the prompts (system text) of these examples",
             "template_error": "pick the chat template of the model's family in dataset.chat_template",
@@ -97,7 +99,7 @@ class DropReport:
         main = max(self.reasons, key=self.reasons.get) if self.reasons else "no_assistant_render"
         raise ForgeError(
             f"{share} examples would keep no trained (assistant) token after templating and truncation "
-            f"(examples {where}...): {self.reason()}",
+            f"(conversations #{where}{more}): {self.reason()}",
             fix=fixes[main] + f"; or raise training.max_dropped_fraction (now {max_dropped_fraction})",
             exit_code=EXIT_USAGE,
             kind="template_mismatch",
