@@ -177,6 +177,7 @@ class HFBackend(Backend):
             report_to=t.report_to,
             disable_tqdm=True,
             dataloader_num_workers=0,
+            ddp_find_unused_parameters=False,  # data-parallel: every LoRA parameter takes part in every step
             # the examples are tokenized and masked by forge: labels are used as they are
             max_length=self.cfg.model.max_seq_length,
             packing=plan.packing,
