@@ -1,0 +1,243 @@
+"""Scoring a model on the val split: what `forge baseline` and `forge evaluate` measure.
+
+Two kinds of score, on the same examples for every model:
+- val loss: the mean cross-entropy per trained token, over the whole val split, with exactly the
+  masking training uses (forge.train.dataset.tokenize_conversations: assistant turns only, the
+  same chat template, the same max_seq_length), and its perplexity exp(loss). Token-weighted, so
+  a long answer counts by its length, as it does in the training loss.
+- generations: on a fixed, evenly spaced sample of the val split (evaluation.generation_samples),
+  the prompt up to the last assistant turn is completed greedily (max_new_tokens) and compared
+  with the reference answer: token F1 (SQuAD-style: lower-case, punctuation and articles removed,
+  bag-of-words overlap) and exact match of the normalised texts.
+
+The text helpers and the sample choice are pure; torch is imported inside the functions that
+run a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import string
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+LOSS_BATCH = 8
+GEN_BATCH = 16
+SAMPLES_KEPT = 4  # sample generations written into the metrics file
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def normalize_answer(text: str) -> str:
+    text = text.lower().translate(_PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    if not pred and not ref:
+        return 1.0
+    if not pred or not ref:
+        return 0.0
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(reference))
+
+
+def sample_indices(n: int, k: int) -> list[int]:
+    """k indices spread evenly over range(n) (all of them when k >= n); deterministic."""
+    if k <= 0 or n <= 0:
+        return []
+    if k >= n:
+        return list(range(n))
+    return sorted({(i * n) // k for i in range(k)})
+
+
+def split_prompt(messages: list[dict]) -> tuple[list[dict], str] | None:
+    """(messages before the last assistant turn, that turn's text); None without an assistant turn."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i]["role"] == "assistant":
+            return messages[:i], messages[i]["content"]
+    return None
+
+
+# --- model scoring (torch) ----------------------------------------------------------------------
+
+
+def prepare_tokenizer(model: Any, tokenizer: Any, chat_template: str) -> str:
+    """Install the config's chat template as training does; generation stops at the end of a turn.
+
+    Returns the template's name (for the metrics file).
+    """
+    from forge.templates import apply_chat_template, template_for
+
+    template = template_for(chat_template, tokenizer)
+    stop_ids = apply_chat_template(tokenizer, template)
+    if stop_ids:
+        model.generation_config.eos_token_id = stop_ids
+    if tokenizer.pad_token_id is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return template.name
+
+
+def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH) -> dict:
+    """Token-weighted mean cross-entropy over the trained (label != -100) tokens of `examples`."""
+    import torch
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))  # less padding
+    total_nll, total_tokens = 0.0, 0
+    model.eval()
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            batch = [examples[i] for i in order[lo : lo + batch_size]]
+            width = max(len(e["input_ids"]) for e in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, e in enumerate(batch):
+                n = len(e["input_ids"])
+                ids[r, :n] = torch.tensor(e["input_ids"])
+                labels[r, :n] = torch.tensor(e["labels"])
+                mask[r, :n] = 1
+            ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
+            # only the positions that predict a trained token need logits (the vocabulary is large)
+            hidden = _last_hidden(model, ids, mask)
+            shift_labels = labels[:, 1:]
+            keep = shift_labels != -100
+            h = hidden[:, :-1][keep]
+            logits = model.get_output_embeddings()(h).float()
+            logits = _soft_cap(model, logits)
+            nll = torch.nn.functional.cross_entropy(logits, shift_labels[keep], reduction="sum")
+            total_nll += float(nll)
+            total_tokens += int(keep.sum())
+    loss = total_nll / total_tokens if total_tokens else float("nan")
+    return {
+        "val_loss": round(loss, 6),
+        "perplexity": round(math.exp(loss), 4) if math.isfinite(loss) and loss < 50 else None,
+        "val_tokens_scored": total_tokens,
+    }
+
+
+def _last_hidden(model: Any, ids: Any, mask: Any) -> Any:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    out = base.model(input_ids=ids, attention_mask=mask)
+    return out.last_hidden_state
+
+
+def _soft_cap(model: Any, logits: Any) -> Any:
+    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    if cap:
+        import torch
+
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+def generate_answers(
+    model: Any, tokenizer: Any, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = GEN_BATCH
+) -> list[str]:
+    """Greedy completions of chat prompts (left-padded batches), decoded without special tokens."""
+    import torch
+
+    device = next(model.parameters()).device
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    answers: list[str] = []
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for lo in range(0, len(texts), batch_size):
+                enc = tokenizer(
+                    texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+                )
+                enc = {k: v.to(device) for k, v in enc.items()}
+                out = model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+                new = out[:, enc["input_ids"].shape[1] :]
+                answers += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = old_side
+    return answers
+
+
+def score_model(
+    model: Any,
+    tokenizer: Any,
+    conversations: list[list[dict]],
+    *,
+    max_seq_length: int,
+    generation_samples: int,
+    max_new_tokens: int,
+) -> dict:
+    """All scores of one model on the val conversations (the template is already installed)."""
+    from forge.train.dataset import tokenize_conversations
+
+    t0 = time.monotonic()
+    examples, report = tokenize_conversations(conversations, tokenizer, max_seq_length)
+    scores: dict[str, Any] = {
+        "examples": len(conversations),
+        "examples_scored": len(examples),
+        "examples_dropped": report.dropped,
+        "examples_truncated": report.truncated,
+    }
+    scores.update(val_loss(model, examples))
+    t1 = time.monotonic()
+    picked = []
+    for i in sample_indices(len(conversations), generation_samples):
+        split = split_prompt(conversations[i])
+        if split is not None and split[0]:
+            picked.append((i, *split))
+    samples: list[dict] = []
+    if picked:
+        answers = generate_answers(model, tokenizer, [p for _, p, _ in picked], max_new_tokens)
+        for (i, prompt, ref), ans in zip(picked, answers, strict=True):
+            samples.append(
+                {
+                    "index": i,
+                    "prompt": prompt[-1]["content"],
+                    "reference": ref,
+                    "generated": ans,
+                    "token_f1": round(token_f1(ans, ref), 4),
+                    "exact_match": exact_match(ans, ref),
+                }
+            )
+        scores["token_f1"] = round(sum(s["token_f1"] for s in samples) / len(samples), 4)
+        scores["exact_match"] = round(sum(s["exact_match"] for s in samples) / len(samples), 4)
+    else:
+        scores["token_f1"] = scores["exact_match"] = None
+    scores["generation_samples"] = len(samples)
+    scores["seconds"] = {"loss": round(t1 - t0, 1), "generation": round(time.monotonic() - t1, 1)}
+    scores["samples"] = samples
+    return scores
