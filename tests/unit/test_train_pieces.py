@@ -95,12 +95,6 @@ def test_unsloth_requested_where_it_cannot_run_is_a_usage_error(tmp_path, monkey
     assert chosen.name == "hf"
 
 
-def test_gpus_not_yet_supported(tmp_path):
-    from forge.cli import main
-
-    assert main(["train", str(tmp_path), "--gpus", "2"]) == 2
-
-
 def test_plot_from_history(tmp_path):
     from forge.train.plots import plot_loss
 
