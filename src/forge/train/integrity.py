@@ -176,3 +176,26 @@ def prune(output_dir: Path, keep_n: int | None) -> list[str]:
     for c in doomed:
         _remove(c.path)
     return [c.path.name for c in doomed]
+
+
+def finished(path: Path) -> bool:
+    """The checkpoint is the run's last step (its trainer state says global_step >= max_steps)."""
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        return bool(state.get("max_steps")) and int(state["global_step"]) >= int(state["max_steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def load_finished(trainer, path: Path):
+    """Take the weights and state of a checkpoint at the run's last step, without training (torch).
+
+    A kill after the last checkpoint and before the adapter was saved leaves such a checkpoint;
+    resuming it through Trainer.train would run one step past max_steps (transformers 5 trains a
+    step before it checks the limit), so forge loads it and goes on to saving instead.
+    """
+    from transformers.trainer_callback import TrainerState
+
+    trainer._load_from_checkpoint(str(path))
+    trainer.state = TrainerState.load_from_json(str(path / "trainer_state.json"))
+    return trainer
