@@ -48,6 +48,9 @@ class ForgeCallback(TrainerCallback):
         self.t0 = time.time()
         self.start_step = 0
         self.last_time = self.t0
+        # seconds spent inside optimizer steps: tokens/s excludes eval and checkpoint time
+        self.step_seconds = 0.0
+        self._step_started: float | None = None
         self.last_tokens = 0
         self.last_loss: float | None = None
         self.last_eval_loss: float | None = None
@@ -77,7 +80,8 @@ class ForgeCallback(TrainerCallback):
 
     # ---------------------------------------------------------------- events
     def on_train_begin(self, args, state, control, **kwargs):
-        self.t0 = self.last_time = time.time()
+        self.t0 = time.time()
+        self.last_time = self.step_seconds = 0.0
         self.start_step = state.global_step
         self.last_tokens = state.num_input_tokens_seen or 0
         # forge rotates checkpoints itself, after its marker (integrity.prune): the Trainer's own
@@ -97,7 +101,13 @@ class ForgeCallback(TrainerCallback):
             self.log.info("resumed at step %d of %d", state.global_step, state.max_steps)
         self._notify()
 
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._step_started = time.time()
+
     def on_step_end(self, args, state, control, **kwargs):
+        if self._step_started is not None:
+            self.step_seconds += time.time() - self._step_started
+            self._step_started = None
         from forge.train.distributed import agree_to_stop
 
         # every rank must stop at the same step: a signal seen by any rank stops all of them
@@ -118,12 +128,11 @@ class ForgeCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        now = time.time()
         if "loss" in logs:
             tokens = state.num_input_tokens_seen or 0
-            dt = now - self.last_time
+            dt = self.step_seconds - self.last_time
             tps = round((tokens - self.last_tokens) / dt, 1) if dt > 0 and tokens >= self.last_tokens else None
-            self.last_time, self.last_tokens = now, tokens
+            self.last_time, self.last_tokens = self.step_seconds, tokens
             self.last_loss = float(logs["loss"])
             lr = logs.get("learning_rate")
             row = {
