@@ -170,11 +170,14 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
     lora_dir = project.path(cfg.save.lora_path)
     info = M.adapter_info(lora_dir)
     base_name = info["base_model_name_or_path"]
-    if base_name != cfg.model.name:
-        report.notes.append(
-            f"the adapter names its base {base_name!r}; the config says {cfg.model.name!r}: using the adapter's"
-        )
     base_path = resolve_model_path(base_name)
+    if base_name != cfg.model.name:
+        if _same_model(base_path, cfg.model.name, resolve_model_path):
+            base_name = cfg.model.name  # the adapter names the resolved folder of the config's model
+        else:
+            report.notes.append(
+                f"the adapter names its base {base_name!r}; the config says {cfg.model.name!r}: using the adapter's"
+            )
     report.adapter, report.base_model = str(lora_dir), base_name
 
     merged_final = project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
@@ -203,7 +206,9 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
     say(f"disk: about {disk.human(need.total)} to write; enough space")
 
     import torch
+    import transformers
 
+    transformers.utils.logging.disable_progress_bar()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype_name = M.save_dtype_name(base_path, cfg.model.dtype)
     compute = torch.float32 if device == "cpu" else getattr(torch, dtype_name)
@@ -395,6 +400,13 @@ def _merge_atol(ref: list[Any]) -> float:
     from forge.export.verify import MERGE_ATOL
 
     return MERGE_ATOL * max(1.0, max(float(r.abs().max()) for r in ref))
+
+
+def _same_model(path: str, name: str, resolve) -> bool:
+    try:
+        return Path(resolve(name)).resolve() == Path(path).resolve()
+    except Exception:
+        return False
 
 
 def _size(path: Path) -> int:

@@ -149,7 +149,6 @@ def convert(
 ) -> dict[str, Any]:
     """Convert an HF folder to one GGUF file of `gguf_type` (f32/f16/bf16/q8_0). Returns notes."""
     import gguf
-    import torch
     from conversion import ModelBase, ModelType, get_model_architecture
 
     notes: dict[str, Any] = {}
@@ -181,8 +180,27 @@ def convert(
     ftype = getattr(gguf.LlamaFileType, CONVERTER_TYPES[gguf_type])
     # the converter logs an INFO line per tensor and a banner for unknown pre-tokenizers (handled above)
     logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)
+    logging.getLogger("gguf").setLevel(logging.ERROR)
+    quiet = {"TQDM_DISABLE": "1"}  # the writer's progress bar would interleave with forge's output
+    saved = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)
+    try:
+        _write(ForgeModel, model_dir, ftype, out_file, model_name)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    notes["architecture"] = arch
+    return notes
+
+
+def _write(model_cls, model_dir: Path, ftype, out_file: Path, model_name: str | None) -> None:
+    import torch
+
     with torch.inference_mode():
-        inst = ForgeModel(
+        inst = model_cls(
             model_dir,
             ftype,
             out_file,
@@ -198,8 +216,6 @@ def convert(
             remote_hf_model_id=None,
         )
         inst.write()
-    notes["architecture"] = arch
-    return notes
 
 
 def quantize(src_f16: Path, out_file: Path, gguf_type: str, threads: int | None = None) -> None:

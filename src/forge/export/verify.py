@@ -290,18 +290,20 @@ def llama_cpp_check(
             "; ".join(mism) or f"{len(prompts)} templated prompts tokenize to the same ids",
         )
     )
-    # end-of-generation tokens
-    vocab = llm._model.vocab if hasattr(llm._model, "vocab") else None
-    not_eog = []
+    # end-of-generation: llama.cpp must stop at the template's end-of-turn token
+    vocab = getattr(llm._model, "vocab", None)
+    eog = {}
     if vocab is not None and hasattr(llama_cpp, "llama_vocab_is_eog"):
-        not_eog = [t for t in stop_ids if not llama_cpp.llama_vocab_is_eog(vocab, t)]
+        eog = {t: bool(llama_cpp.llama_vocab_is_eog(vocab, t)) for t in stop_ids}
+    missing = [t for t in eos_ids[:1] if eog and not eog.get(t, True)]
     checks.append(
         check(
             "llama.cpp stops at end of turn",
-            not not_eog,
-            f"tokens {not_eog} are not end-of-generation in llama.cpp"
-            if not_eog
-            else f"stop token ids {stop_ids} are end-of-generation tokens",
+            not missing,
+            f"end-of-turn token {missing[0]} is not an end-of-generation token in llama.cpp"
+            if missing
+            else f"end-of-generation in llama.cpp: {eog or 'not checked (API missing)'}",
+            end_of_generation={str(k): v for k, v in eog.items()},
         )
     )
     # teacher-forced top-1 agreement and free-running greedy continuation
