@@ -77,12 +77,6 @@ def problem(path: Path) -> str | None:
     for name in PICKLED_WEIGHTS:
         if (path / name).exists():
             return f"{name}: pickled weights; forge writes and loads safetensors only"
-    for name, size in (info.get("files") or {}).items():
-        p = path / name
-        if not p.is_file():
-            return f"{name} is missing (listed in {MARKER})"
-        if p.stat().st_size != size:
-            return f"{name} has {p.stat().st_size} bytes, {MARKER} recorded {size}"
     state = path / "trainer_state.json"
     try:
         data = json.loads(state.read_text(encoding="utf-8"))
@@ -105,6 +99,12 @@ def problem(path: Path) -> str | None:
         bad = safetensors_problem(w)
         if bad:
             return bad
+    for name, size in (info.get("files") or {}).items():
+        p = path / name
+        if not p.is_file():
+            return f"{name} is missing (listed in {MARKER})"
+        if p.stat().st_size != size:
+            return f"{name} has {p.stat().st_size} bytes, {MARKER} recorded {size}"
     return None
 
 
