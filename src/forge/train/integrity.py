@@ -178,13 +178,25 @@ def prune(output_dir: Path, keep_n: int | None) -> list[str]:
     return [c.path.name for c in doomed]
 
 
-def finished(path: Path) -> bool:
-    """The checkpoint is the run's last step (its trainer state says global_step >= max_steps)."""
+def finished(path: Path, max_steps: int) -> bool:
+    """The checkpoint is at (or past) the last step of the run about to resume it."""
     try:
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-        return bool(state.get("max_steps")) and int(state["global_step"]) >= int(state["max_steps"])
+        return max_steps > 0 and int(state["global_step"]) >= max_steps
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def planned_steps(trainer) -> int:
+    """The optimizer steps Trainer.train will run in all (the Trainer's own formula; torch)."""
+    import math
+
+    args = trainer.args
+    if args.max_steps and args.max_steps > 0:
+        return int(args.max_steps)
+    n = len(trainer.get_train_dataloader())
+    per_epoch = max(n // args.gradient_accumulation_steps + int(n % args.gradient_accumulation_steps > 0), 1)
+    return math.ceil(args.num_train_epochs * per_epoch)
 
 
 def load_finished(trainer, path: Path):

@@ -277,9 +277,9 @@ class _NotifyingStatus:
 def _fit(trainer, checkpoint: Checkpoint | None):
     # One call, so that the OOM backoff can wrap it: rebuild the trainer with half the micro-batch
     # and twice the accumulation, then call it again from the newest complete checkpoint.
-    from forge.train.integrity import finished, load_finished
+    from forge.train.integrity import finished, load_finished, planned_steps
 
-    if checkpoint is not None and finished(checkpoint.path):  # killed after the last step's checkpoint
+    if checkpoint is not None and finished(checkpoint.path, planned_steps(trainer)):  # killed after the last step
         return load_finished(trainer, checkpoint.path)
     return trainer.train(resume_from_checkpoint=str(checkpoint.path) if checkpoint else None)
 
