@@ -211,3 +211,26 @@ def load_finished(trainer, path: Path):
     trainer._load_from_checkpoint(str(path))
     trainer.state = TrainerState.load_from_json(str(path / "trainer_state.json"))
     return trainer
+
+
+def clean_swap_leftovers(final: Path) -> list[str]:
+    """Siblings a kill left around an adapter/merged folder swap (run._save_swapped).
+
+    `.NAME.tmp-RUN`: a half-written new folder, deleted. `.NAME.old-RUN`: the previous folder, moved
+    aside just before the new one was swapped in; if the kill came between the two renames (no
+    `final`), it is moved back, else deleted.
+    """
+    done: list[str] = []
+    if not final.parent.is_dir():
+        return done
+    for p in sorted(final.parent.glob(f".{final.name}.old-*")):
+        if not final.exists():
+            os.replace(p, final)
+            done.append(f"restored {final.name} from {p.name}")
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+            done.append(f"deleted {p.name}")
+    for p in final.parent.glob(f".{final.name}.tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+        done.append(f"deleted {p.name}")
+    return done

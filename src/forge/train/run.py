@@ -428,7 +428,10 @@ def _merged_complete(path: Path) -> bool:
 
 def _save_swapped(final: Path, run_id: str, write: Callable[[Path], None], complete: Callable[[Path], bool]) -> None:
     """Write into a temporary sibling, check it, then swap it in: never a half folder under `final`."""
+    from forge.train.integrity import clean_swap_leftovers
+
     final.parent.mkdir(parents=True, exist_ok=True)
+    clean_swap_leftovers(final)  # what a run killed in the middle of this swap left behind
     tmp = final.with_name(f".{final.name}.tmp-{run_id}")
     old = final.with_name(f".{final.name}.old-{run_id}")
     shutil.rmtree(tmp, ignore_errors=True)
