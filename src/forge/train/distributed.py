@@ -87,8 +87,23 @@ def _dist():
     return dist if dist.is_available() and dist.is_initialized() else None
 
 
+FAIL_ENV = "FORGE_TEST_RANK_FAIL"  # test hook: "R:K" makes rank R raise at its K-th step end
+_step_ends = [0]
+
+
+def _test_failure() -> None:
+    spec = os.environ.get(FAIL_ENV, "")
+    if ":" not in spec:
+        return
+    r, k = spec.split(":", 1)
+    _step_ends[0] += 1
+    if r.strip() == str(rank()) and str(_step_ends[0]) == k.strip():
+        raise RuntimeError(f"injected failure on rank {rank()} at step end {k} ({FAIL_ENV})")
+
+
 def agree_to_stop(local: bool) -> bool:
     """True on every rank when any rank asked to stop (all-reduce MAX of a 0/1 flag)."""
+    _test_failure()
     dist = _dist()
     if dist is None:
         return local
