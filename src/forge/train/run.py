@@ -174,8 +174,7 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
         progress=progress,
     )
     status.update(total_steps=plan.total_steps)
-    trainer = backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback])
-    _quiet(trainer)
+    trainer = _quiet(backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback]))
     _check_stop(ctx)
 
     # ---- train (CUDA OOM: forge.train.oom halves the micro-batch, rebuilds and resumes)
@@ -184,7 +183,7 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     trainer = fit_with_backoff(
         trainer,
         backend=backend,
-        rebuild=lambda: backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback]),
+        rebuild=lambda: _quiet(backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, [callback])),
         fit=_fit,
         checkpoint=checkpoint,
         output_dir=ctx.output_dir,
@@ -244,12 +243,13 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_warning()
 
 
-def _quiet(trainer) -> None:
+def _quiet(trainer):
     """The Trainer prints every log dict to stdout when tqdm is off; forge reports through its own files."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    return trainer
 
 
 class _NotifyingStatus:
