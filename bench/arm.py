@@ -47,7 +47,7 @@ def _cfg(arm: str, model_dir: str, template: str, settings: dict):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arm", required=True, choices=["a", "b", "c"])
+    ap.add_argument("--arm", required=True, help="a, b or c; c2, c3... are variants of c")
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--template", default="llama-3")
     ap.add_argument("--data", required=True)
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
 
 def _run(a, result: dict) -> None:
     settings = json.loads(a.settings)
-    if a.arm in ("a", "c"):
+    if a.arm[0] in ("a", "c"):
         from forge.train.backends.unsloth import _import_unsloth
 
         _import_unsloth()

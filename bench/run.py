@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=4000)
     ap.add_argument("--out", default=os.environ.get("OUT", "bench-results"))
     ap.add_argument("--timeout", type=float, default=420, help="seconds per arm before it is stopped")
+    ap.add_argument("--c2", default=None, help="JSON overrides of (c)'s settings for a variant arm c2")
+    ap.add_argument("--b-gc", action="store_true", help="arm b with gradient checkpointing (when (c)'s settings OOM)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,8 +90,10 @@ def main(argv=None) -> int:
                 "training.logging_steps",
             )
         }
-        | {"lora.use_gradient_checkpointing": bool(gc)},
+        | {"lora.use_gradient_checkpointing": bool(gc) or a.b_gc},
     }
+    if a.c2:
+        arm_settings["c2"] = plan_settings | json.loads(a.c2)
     results = {}
     for arm in a.arms.split(","):
         rfile = out / f"arm-{a.model}-{a.profile}-{arm}.json"
@@ -190,8 +194,8 @@ def markdown(s: dict) -> str:
         "MFU 4N | MFU full | peak alloc / reserved GB | import / load / data / 1st step s | init eval loss |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    names = {"a": "(a) original", "b": "(b) TRL+PEFT", "c": "(c) forge"}
-    for k in ("a", "b", "c"):
+    names = {"a": "(a) original", "b": "(b) TRL+PEFT", "c": "(c) forge", "c2": "(c2) forge variant"}
+    for k in ("a", "b", "c", "c2"):
         r = arms.get(k)
         if r is None:
             continue
