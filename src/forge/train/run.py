@@ -474,7 +474,7 @@ def _write_stats(ctx, backend, trainer, plan, report, n_train, n_val, checkpoint
         "started_at": ctx.status.status.started_at,
         "resumed_from": checkpoint.path.name if checkpoint else None,
         "learning_rate": ctx.cfg.training.learning_rate,
-        "effective_batch": ctx.cfg.effective_batch(),
+        "effective_batch": ctx.cfg.effective_batch() * distributed.world_size(),
         "max_seq_length": ctx.cfg.model.max_seq_length,
         "lora_r": ctx.cfg.lora.r,
         "plan": plan.to_dict(),
