@@ -181,17 +181,7 @@ def convert(
     # the converter logs an INFO line per tensor and a banner for unknown pre-tokenizers (handled above)
     logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)
     logging.getLogger("gguf").setLevel(logging.ERROR)
-    quiet = {"TQDM_DISABLE": "1"}  # the writer's progress bar would interleave with forge's output
-    saved = {k: os.environ.get(k) for k in quiet}
-    os.environ.update(quiet)
-    try:
-        _write(ForgeModel, model_dir, ftype, out_file, model_name)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    _write(ForgeModel, model_dir, ftype, out_file, model_name)
     notes["architecture"] = arch
     return notes
 
@@ -215,6 +205,9 @@ def _write(model_cls, model_dir: Path, ftype, out_file: Path, model_name: str | 
             small_first_shard=False,
             remote_hf_model_id=None,
         )
+        writer = inst.gguf_writer
+        write_tensors = writer.write_tensors_to_file
+        writer.write_tensors_to_file = lambda *a, **k: write_tensors(*a, **{**k, "progress": False})
         inst.write()
 
 
