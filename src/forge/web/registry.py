@@ -212,18 +212,16 @@ class ProjectEntry:
         return result
 
 
-VERIFY_FUNCTIONS = ("run_verify", "verify_outputs", "outputs_checklist", "run_outputs_checklist", "verify", "run")
-
-
 def run_outputs_checklist(project: Project) -> dict[str, Any]:
     """The outputs checklist from forge.verify, imported lazily: 'unavailable' when it is missing."""
+    import importlib
+
     try:
-        import forge.verify as verify_mod
+        # import_module reads sys.modules, so a test can stand a fake module in for forge.verify
+        verify_mod = importlib.import_module("forge.verify")
+        fn = verify_mod.run_verify
     except Exception as e:
         return {"available": False, "reason": f"the outputs checklist is unavailable (forge.verify: {e})"}
-    fn = next((getattr(verify_mod, n) for n in VERIFY_FUNCTIONS if callable(getattr(verify_mod, n, None))), None)
-    if fn is None:
-        return {"available": False, "reason": "forge.verify has no outputs-checklist function"}
     try:
         return normalise_checklist(fn(project))
     except Exception as e:
