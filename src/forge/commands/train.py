@@ -32,7 +32,9 @@ def run(
         if n > 1:
             if not project.root.is_dir():
                 raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
-            load_config(project.path(config) if config else project.config_file, overrides or [])  # refuse bad config here
+            load_config(
+                project.path(config) if config else project.config_file, overrides or []
+            )  # refuse bad config here
             args = distributed.child_argv(project.root, config, overrides, backend, resume, force, json_out)
             return distributed.launch(project, n, comm, args, echo=None if json_out else print)
     if distributed.is_child():
@@ -98,7 +100,10 @@ class _ConsoleHandler(logging.Handler):
         ):
             return
         style = "yellow" if record.levelno >= logging.WARNING else "dim"
-        self.console.print(f"[{style}]{msg.splitlines()[0]}[/]", highlight=False, markup=True)
+        from rich.markup import escape
+
+        # escape: messages carry text like "pip install 'factory-forge[unsloth]'" that is not markup
+        self.console.print(f"[{style}]{escape(msg.splitlines()[0])}[/]", highlight=False, markup=True)
 
 
 class _ProgressBar:
@@ -130,6 +135,8 @@ class _ProgressBar:
 
 
 def _summary(console, project: Project, result) -> None:
+    from rich.markup import escape
+
     st = result.status
     if result.exit_code == EXIT_OK:
         s = result.stats
@@ -140,9 +147,11 @@ def _summary(console, project: Project, result) -> None:
         )
         console.print("next: [bold]forge verify[/] (outputs checklist), then [bold]forge evaluate[/]")
     elif st.phase == "interrupted":
-        console.print(f"[bold yellow]interrupted[/]: {st.message or ''}")
+        console.print(f"[bold yellow]interrupted[/]: {escape(st.message or '')}")
     else:
-        console.print(f"[bold red]{st.phase}[/]: {st.error or st.message or ''}")
+        console.print(f"[bold red]{st.phase}[/]: {escape(st.error or st.message or '')}")
+        if st.solution:
+            console.print(f"[bold]fix:[/] {escape(st.solution)}")
 
 
 def _num(x) -> str:
