@@ -291,6 +291,16 @@ def torchrun_command(n: int, forge_args: list[str]) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    """torchrun gets SIGTERM if the launcher dies (even by SIGKILL): the ranks then stop at one step."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> int:
     """Run the ranks under torchrun, forward signals, report the first failing rank; returns the exit code."""
     from forge.status import Status, StatusWriter, read_status, utcnow
@@ -309,7 +319,7 @@ def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> i
     if echo:
         echo(f"data-parallel: {n} processes ({comm}) via torchrun; backend hf; rank 0 writes status, log and outputs")
     started = time.time()
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
     got: list[int] = []
 
     def forward(signum, frame):
