@@ -58,7 +58,11 @@ def run(
 
         show = not json_out and distributed.is_main()
         handler = _ConsoleHandler(err_console) if show else None
-        result = train(project, cfg, backend=backend, resume=resume, force=force, console_handler=handler)
+        try:
+            result = train(project, cfg, backend=backend, resume=resume, force=force, console_handler=handler)
+        except ForgeError as e:
+            distributed.write_exit(project, e.exit_code)
+            raise
         if json_out and distributed.is_main():
             sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
         elif show:

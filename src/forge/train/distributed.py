@@ -198,6 +198,14 @@ def write_rank_error(project, message: str, kind: str, fix: str | None) -> None:
     os.replace(tmp, d / f"rank-{rank()}-error.json")
 
 
+def write_exit(project, code: int) -> None:
+    """Rank 0's exit code for the launcher (torchrun reports only that some rank failed)."""
+    if is_main():
+        d = dist_dir(project)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "rank-0.exit").write_text(f"{code}\n")
+
+
 def _rank_pids(project) -> dict[int, int]:
     out = {}
     for p in dist_dir(project).glob("rank-*.pid"):
@@ -359,6 +367,8 @@ def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> i
         except (OSError, ValueError):
             pass
     ours = st.started_at and (st.run_id is not None) and _after(st.started_at, started)
+    if ours and st.phase == "failed" and any(e.get("error") == st.error for e in errors):
+        errors = []  # every rank refused the same thing (data, config, resume): rank 0's status says it
     if errors:
         first = errors[0]
         msg = f"rank {first['rank']} failed: {first['error']}"
@@ -387,7 +397,10 @@ def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> i
     if st.phase == "interrupted":
         return EXIT_SIGINT if got and got[0] == signal.SIGINT else EXIT_SIGTERM
     if st.phase == "failed":
-        return {"usage": EXIT_USAGE, "config": EXIT_USAGE, "data": EXIT_USAGE}.get(st.error_kind or "", EXIT_FAIL)
+        try:  # rank 0's own exit code (2 for bad usage, config or data; 1 otherwise)
+            return int((d / "rank-0.exit").read_text())
+        except (OSError, ValueError):
+            return EXIT_FAIL
     return EXIT_FAIL if rc else EXIT_OK
 
 
