@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 TRAIN_SIZE = 320
-VAL_SIZE = 32
+VAL_SIZE = 24
 
 PRODUCTS = {
     # name: (reset seconds, blink colour, warranty years, price EUR, power, max brightness lumens)

@@ -13,7 +13,7 @@ from forge.errors import UsageError
 from forge.project import Project
 
 EXAMPLES: dict[str, str] = {
-    "support": "customer support for Lumio smart lamps (fictional): 320 train / 32 val conversations, "
+    "support": "customer support for Lumio smart lamps (fictional): 320 train / 24 val conversations, "
     "fixed answers in one house style",
 }
 DEMO_MARKER = "forge-example.json"  # written into the project; `forge demo` reuses folders that have it
@@ -24,13 +24,13 @@ DEMO_MARKER = "forge-example.json"  # written into the project; `forge demo` reu
 CPU_TRAINING = {
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 1,
-    "max_steps": 40,
-    "learning_rate": 3e-4,
+    "max_steps": 20,
+    "learning_rate": 5e-4,
     "warmup_steps": 3,
     "optim": "adamw_torch",
     "logging_steps": 5,
     "eval_steps": None,
-    "save_steps": 20,
+    "save_steps": 10,
 }
 
 
@@ -56,7 +56,7 @@ def example_config_overrides(name: str, model: str | None) -> dict:
         "training": dict(CPU_TRAINING),
         # the built-ins carry their family's template; a hub model keeps the configured one
         "dataset": {"chat_template": "tokenizer"} if builtin else {},
-        "evaluation": {"generation_samples": 12, "max_new_tokens": 64},
+        "evaluation": {"generation_samples": 8, "max_new_tokens": 48},
     }
 
 

@@ -188,7 +188,7 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     project = prepare_project(directory, model, extra)
     demo.project = project
     init.status, init.seconds = "ok", time.monotonic() - t0
-    init.detail = "example 'support': 320 train / 32 val conversations"
+    init.detail = "example 'support': 320 train / 24 val conversations"
 
     if not quick and model == CPU_MODEL:
         # the first use converts the GGUF (about two minutes); say so rather than look stuck
