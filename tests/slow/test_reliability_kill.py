@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -178,6 +177,15 @@ def _resume_lines(root: Path) -> list[str]:
     return [line for line in text.splitlines() if "resuming from " in line]
 
 
+def _refused(root: Path) -> bool:
+    """`--resume` refused because no valid checkpoint is left (never a silent restart)."""
+    try:
+        st = json.loads((root / ".factory" / "training-status.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return st.get("error_kind") == "no_valid_checkpoint"
+
+
 def _status_ok(root: Path) -> bool:
     p = root / ".factory" / "training-status.json"
     if not p.exists():
@@ -257,9 +265,8 @@ def harness(work: Path) -> dict:
             kills.append({"kind": kind, "after_s": round(killed, 2), "resumed_from": expected and expected.step})
             first = False
             continue
-        if code == 1 and "no_valid_checkpoint" in text:
-            refusals += 1  # every checkpoint was torn: the refusal is right; start over explicitly
-            shutil.rmtree(root / "outputs")
+        if code == 1 and _refused(root):
+            refusals += 1  # every checkpoint was torn: the refusal is right; start over (a fresh run cleans them)
             first = True
             continue
         assert code == 0, text[-3000:]
@@ -278,10 +285,10 @@ def harness(work: Path) -> dict:
     if not first or (root / "outputs").exists():
         code = _wait(_spawn(_args(root, "--resume"), work / "final.out"))
         text = (work / "final.out").read_text()
-        if code == 1 and "no_valid_checkpoint" in text:
+        if code == 1 and _refused(root):
             refusals += 1
-            shutil.rmtree(root / "outputs")
             code = _wait(_spawn(_args(root), work / "final2.out"))
+            text = (work / "final2.out").read_text()
         assert code == 0, text[-3000:]
         got = _losses(root)
         assert sorted(got) == list(range(1, STEPS + 1))
