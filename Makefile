@@ -10,6 +10,8 @@ $(BIN)/forge: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,demo]'
+	# forge export's k-quants and llama.cpp checks: llama-cpp-python builds llama.cpp from source (minutes, once)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install -q -e '.[export]'
 	touch $(BIN)/forge
 
 install: $(BIN)/forge

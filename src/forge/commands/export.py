@@ -37,14 +37,14 @@ def run(directory: Path | None, merged: bool = False, gguf: str | None = None, j
         report = export_project(project, cfg, merged, types, progress=progress)
     except ExportVerificationError as e:
         if json_out:
-            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2) + "\n")
+            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2, default=str) + "\n")
             return EXIT_FAIL
         _print(console, e.report)
         raise
     except ForgeError:
         raise
     if json_out:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
         _print(console, report)
     return EXIT_OK if report.ok else EXIT_FAIL

@@ -248,6 +248,8 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
     with model.disable_adapter():
         base_logits = V.logits(model, prompts)
     report.checks.append(V.adapter_effect(base_logits, ref))
+    if report.failed_checks:  # nothing to gain from merging and converting a damaged adapter
+        raise ExportVerificationError(report)
 
     # 3. merge (float32) and save at 16 bits
     say("merging the adapter into the base weights")

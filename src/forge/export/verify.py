@@ -24,17 +24,19 @@ MERGE_ATOL = 1e-3
 # Saved 16-bit model vs base + adapter (float32): one rounding of every weight to 16 bits.
 SAVED_RTOL = {"bfloat16": 0.05, "float16": 0.01}  # of the reference logits' max |value|
 SAVED_TOP1_MIN = 0.9
-# GGUF tensors vs merged weights: relative RMS error ||gguf - merged|| / ||merged||
+# GGUF tensors vs merged weights: relative RMS error ||gguf - merged|| / ||merged||. Rounding alone
+# gives ~0.006 for Q8_0 and ~0.05 for Q4_K on real weights (gemma-3-270m: 0.007 at Q8_0); a wrong or
+# misplaced tensor gives ~1.
 TENSOR_RRMSE = {
     "f32": 1e-6,
     "f16": 1e-3,
     "bf16": 1e-6,
-    "q8_0": 1e-2,
-    "q6_k": 4e-2,
-    "q5_k_m": 6e-2,
-    "q5_k_s": 6e-2,
-    "q4_k_m": 0.12,
-    "q4_k_s": 0.12,
+    "q8_0": 2e-2,
+    "q6_k": 5e-2,
+    "q5_k_m": 8e-2,
+    "q5_k_s": 8e-2,
+    "q4_k_m": 0.15,
+    "q4_k_s": 0.15,
     "q3_k_m": 0.25,
     "q2_k": 0.4,
 }
@@ -321,10 +323,10 @@ def llama_cpp_check(
         max_diff = max(max_diff, float(np.abs(scores - ref_np).max()))
         for pos in range(len(ids) - 1, len(seq) - 1):
             top2 = np.sort(ref_np[pos])[-2:]
-            is_decisive = (top2[1] - top2[0]) >= margin
+            is_decisive = bool((top2[1] - top2[0]) >= margin)
             hit = int(scores[pos].argmax()) == int(ref_np[pos].argmax())
             total += 1
-            agree += hit
+            agree += int(hit)
             decisive += is_decisive
             decisive_agree += is_decisive and hit
             if is_decisive and not hit and first_fail is None:
