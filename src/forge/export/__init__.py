@@ -209,9 +209,13 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # float32 throughout, so that the merge adds no rounding of its own and the checks can be tight:
+    # on the GPU when it holds the model at 4 bytes a parameter (with room to spare), else on CPU
+    device = "cpu"
+    if torch.cuda.is_available() and params * 4 * 1.3 < torch.cuda.mem_get_info()[0]:
+        device = "cuda"
     dtype_name = M.save_dtype_name(base_path, cfg.model.dtype)
-    compute = torch.float32 if device == "cpu" else getattr(torch, dtype_name)
+    compute = torch.float32
 
     # 2. base + adapter, reference logits
     say(f"loading {base_name} + adapter ({device}, {str(compute).replace('torch.', '')})")

@@ -1,6 +1,6 @@
 """Base + LoRA adapter -> merged 16-bit model (torch, imported inside functions).
 
-The merge runs in float32 on CPU (the configured 16-bit dtype on CUDA), so merging adds no rounding
+The merge runs in float32 (on the GPU when it fits there, else on CPU), so merging adds no rounding
 of its own; the merged weights are rounded once, to the saved dtype. The same model objects give
 the reference logits the verification compares against.
 """
