@@ -93,3 +93,13 @@ def test_pre_tokenizer_from_tokenizer_json(tmp_path):
     assert write({"type": "ByteLevel", "add_prefix_space": True, "use_regex": True}) is None
     assert write({"type": "Metaspace", "replacement": "▁"}) is None
     assert write(None) is None
+
+
+def test_default_request_follows_the_save_section():
+    from forge.config import validate_dict
+    from forge.export import default_request
+
+    assert default_request(validate_dict({})) == (True, ["q8_0"])
+    cfg = validate_dict({"save": {"gguf_path": "models/quantized", "gguf_quantization": "Q4_K_M,F16"}})
+    assert default_request(cfg) == (False, ["q4_k_m", "f16"])
+    assert default_request(validate_dict({"save": {"merged_path": "out/merged"}})) == (True, [])
