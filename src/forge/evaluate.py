@@ -165,6 +165,7 @@ def generate_answers(
 
     device = next(model.parameters()).device
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    stops = stop_token_ids(model, tokenizer)
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     answers: list[str] = []
@@ -184,12 +185,28 @@ def generate_answers(
                     top_p=None,
                     top_k=None,
                     pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=stops,
                 )
                 new = out[:, enc["input_ids"].shape[1] :]
                 answers += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:
         tokenizer.padding_side = old_side
     return answers
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """The end-of-turn ids, and every special (control) token: an answer ends where plain text ends.
+
+    A briefly fine-tuned base model may close its turn with a neighbour of the end-of-turn token
+    (Gemma 3 270M after 20 steps writes `<unused10>`, then `model` and a new turn); the answer it
+    meant is the text before that token, which is what gets scored.
+    """
+    eos = model.generation_config.eos_token_id
+    ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
+    ids += list(getattr(tokenizer, "all_special_ids", []) or [])
+    decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    ids += [i for i, tok in decoder.items() if getattr(tok, "special", False)]
+    return sorted(set(int(i) for i in ids if i is not None))
 
 
 def score_model(
