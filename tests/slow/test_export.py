@@ -252,3 +252,23 @@ def test_full_disk_stops_before_writing(trained, tmp_path, monkeypatch, capsys):
     assert after == before
     report = _report(root)
     assert report["ok"] is False and "disk" in report["error"]
+
+
+def test_train_with_save_paths_exports_and_verifies(tmp_path):
+    """save.merged_path + save.gguf_path: `forge train` ends with the same verified export as `forge export`."""
+    root = _project(tmp_path / "t", "builtin:tiny-llama", "llama-3")
+    sets = TRAIN[:-7] + [
+        "training.max_steps=2",
+        "save.merged_path=models/checkpoints/merged",
+        "save.gguf_path=models/quantized",
+        "save.gguf_quantization=Q8_0",
+    ]
+    args = [sys.executable, "-m", "forge", "train", str(root)] + [a for s in sets for a in ("--set", s)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [g.name for g in (root / "models" / "quantized").glob("*.gguf")] == ["tiny-llama-Q8_0.gguf"]
+    assert (root / "models" / "checkpoints" / "merged" / "model.safetensors").is_file()
+    assert _report(root)["ok"] is True
+    status = json.loads((root / ".factory" / "training-status.json").read_text())
+    assert status["phase"] == "done" and status["running"] is False
+    _no_partials(root)

@@ -100,7 +100,7 @@ class _ConsoleHandler(logging.Handler):
             return
         msg = record.getMessage()
         if record.levelno < logging.WARNING and not msg.startswith(
-            ("backend", "hf backend", "resum", "adapter", "done")
+            ("backend", "hf backend", "resum", "adapter", "export verified")
         ):
             return
         style = "yellow" if record.levelno >= logging.WARNING else "dim"

@@ -211,7 +211,8 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     lora_dir = ctx.project.path(cfg.save.lora_path)
     _save_swapped(lora_dir, ctx.run_id, lambda tmp: backend.save_adapter(model, tokenizer, tmp), _adapter_complete)
     log.info("adapter saved: %s", lora_dir)
-    if cfg.save.merged_path:
+    # with save.gguf_path set, the merged model comes from `forge export` below (merged once, verified)
+    if cfg.save.merged_path and not cfg.save.gguf_path:
         merged_dir = ctx.project.path(cfg.save.merged_path)
         _save_swapped(merged_dir, ctx.run_id, lambda tmp: backend.save_merged(model, tokenizer, tmp), _merged_complete)
         log.info("merged 16-bit model saved: %s", merged_dir)
@@ -219,6 +220,8 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
     from forge.train.plots import plot_loss
 
     plot_loss(ctx.project.history_file, ctx.project.loss_plot_file, title=f"{cfg.model.name} ({ctx.run_id})")
+    if cfg.save.gguf_path:
+        _export_after_training(ctx, status)
     status.phase(
         "done",
         step=trainer.state.global_step,
@@ -231,6 +234,22 @@ def _run(ctx: _Ctx, backend_name, resume, force, progress) -> RunResult:
         "done: %d steps, final loss %s, eval loss %s", stats["total_steps"], stats["final_loss"], stats["eval_loss"]
     )
     return RunResult(EXIT_OK, status.status, stats)
+
+
+def _export_after_training(ctx, status) -> None:
+    """save.gguf_path set: the same export as `forge export`, verified, once the adapter is safe on disk.
+
+    The export reloads base + adapter from disk, so what it verifies is exactly what was saved.
+    """
+    from forge.export import export_project
+    from forge.export.gguf import parse_types
+
+    cfg = ctx.cfg
+    status.phase("exporting", message=f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}")
+    types = parse_types(cfg.save.gguf_quantization)
+    say = lambda m: ctx.log.info("export: %s", m)  # noqa: E731
+    report = export_project(ctx.project, cfg, bool(cfg.save.merged_path), types, progress=say)
+    ctx.log.info("export verified: %d GGUF file(s)%s", len(report.gguf), ", merged model" if report.merged else "")
 
 
 def _quiet_libraries() -> None:
