@@ -12,6 +12,7 @@ finish in minutes (docs/demo.md); `--quick` uses `builtin:tiny-llama` and finish
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import shutil
@@ -149,6 +150,7 @@ def _call(demo: Demo, step: Step, fn, *args, **kwargs) -> int:
             from forge.ui_console import print_error
 
             print_error(e)
+    gc.collect()  # the verbs load models; free one before the next step loads another
     step.seconds = time.monotonic() - t0
     step.code = code or 0
     step.status = "ok" if not code else "failed"
