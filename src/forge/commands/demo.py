@@ -79,22 +79,36 @@ def choose_model(quick: bool) -> tuple[str, str, dict]:
         from forge.vram import table_row
 
         row = table_row(hw.vram_gb)
-        if row is not None:
-            gpu = {
-                "model": {"load_in_4bit": True, "max_seq_length": 512},
-                "lora": {"r": row.r, "lora_alpha": 2 * row.r},
-                "training": {
-                    "per_device_train_batch_size": row.batch,
-                    "gradient_accumulation_steps": row.accumulation,
-                    "max_steps": None,
-                    "num_train_epochs": 2,
-                    "optim": "adamw_torch",
-                    "learning_rate": 2e-4,
-                },
-                "dataset": {"chat_template": "gemma-3"},
-            }
-            return row.model, f"GPU {hw.gpus[0].name} ({hw.vram_gb} GB): the VRAM table's model", gpu
+        reachable, problem = _model_reachable(row.model) if row is not None else (False, "")
+        if row is None or not reachable:
+            why = f"GPU {hw.gpus[0].name}, but " + (problem or f"{hw.vram_gb} GB is below the VRAM table")
+            return CPU_MODEL, f"{why}: the built-in Gemma 3 270M", {}
+        gpu = {
+            "model": {"load_in_4bit": True, "max_seq_length": 512},
+            "lora": {"r": row.r, "lora_alpha": 2 * row.r},
+            "training": {
+                "per_device_train_batch_size": row.batch,
+                "gradient_accumulation_steps": row.accumulation,
+                "max_steps": None,
+                "num_train_epochs": 2,
+                "optim": "adamw_torch",
+                "learning_rate": 2e-4,
+            },
+            "dataset": {"chat_template": "gemma-3"},
+        }
+        return row.model, f"GPU {hw.gpus[0].name} ({hw.vram_gb} GB): the VRAM table's model", gpu
     return CPU_MODEL, "no GPU: the real Gemma 3 270M, built in (offline)", {}
+
+
+def _model_reachable(name: str) -> tuple[bool, str]:
+    """Whether the VRAM table's model is cached or downloadable (the demo falls back when not)."""
+    from forge.models import resolve_model_path
+
+    try:
+        resolve_model_path(name)
+    except ForgeError as e:
+        return False, e.message.removeprefix("model not found: ")
+    return True, ""
 
 
 def prepare_project(directory: Path, model: str, extra: dict) -> Project:
