@@ -27,7 +27,6 @@ from typing import Any
 
 LOSS_BATCH = 8
 GEN_BATCH = 16
-SAMPLES_KEPT = 4  # sample generations written into the metrics file
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
