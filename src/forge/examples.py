@@ -24,13 +24,13 @@ DEMO_MARKER = "forge-example.json"  # written into the project; `forge demo` reu
 CPU_TRAINING = {
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 1,
-    "max_steps": 20,
+    "max_steps": 40,
     "learning_rate": 5e-4,
     "warmup_steps": 3,
     "optim": "adamw_torch",
     "logging_steps": 5,
     "eval_steps": None,
-    "save_steps": 10,
+    "save_steps": 20,
 }
 
 
@@ -56,7 +56,7 @@ def example_config_overrides(name: str, model: str | None) -> dict:
         "training": dict(CPU_TRAINING),
         # the built-ins carry their family's template; a hub model keeps the configured one
         "dataset": {"chat_template": "tokenizer"} if builtin else {},
-        "evaluation": {"generation_samples": 8, "max_new_tokens": 48},
+        "evaluation": {"generation_samples": 8, "max_new_tokens": 64},
     }
 
 
