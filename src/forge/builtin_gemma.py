@@ -20,7 +20,6 @@ torch, transformers and gguf are imported inside functions only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forge.errors import ForgeError
+from forge.hashing import sha256_file
 
 NAME = "builtin:gemma-3-270m"
 VERSION = "v1"
@@ -115,14 +115,6 @@ def _require_packages() -> None:
             fix=INSTALL_FIX,
             kind="model_not_found",
         )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def assemble_gguf(folder: Path) -> Path:

@@ -16,13 +16,11 @@ run a model.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import string
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 LOSS_BATCH = 8
@@ -33,14 +31,6 @@ _PUNCT = str.maketrans("", "", string.punctuation)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def normalize_answer(text: str) -> str:

@@ -120,7 +120,7 @@ def test_split_prompt_takes_last_assistant_turn():
 
 
 def _fake_baseline(project, **kw):
-    from forge.evaluate import sha256_file
+    from forge.hashing import sha256_file
 
     data = {
         "model": "builtin:tiny-llama",

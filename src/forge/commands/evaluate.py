@@ -69,7 +69,7 @@ def _load(project: Project, overrides: list[str] | None):
 
 
 def _identity(cfg, project: Project, val_path: Path, n: int) -> dict:
-    from forge.evaluate import sha256_file
+    from forge.hashing import sha256_file
 
     try:
         val_rel = str(val_path.relative_to(project.root))

@@ -7,12 +7,12 @@ fingerprint with the current one and refuses on a difference unless `--force`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.hashing import sha256_file as _sha256
 from forge.status import atomic_write_json
 from forge.train.distributed import world_size
 
@@ -20,13 +20,8 @@ RUN_FILE = "forge-run.json"
 
 
 def sha256_file(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """None for a missing file: a run without a val split still has a fingerprint."""
+    return _sha256(path) if path.is_file() else None
 
 
 def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None) -> dict:
