@@ -41,3 +41,14 @@ def test_crashed_when_pid_dead_and_stale(tmp_path):
     assert st.is_crashed() and st.effective_phase() == "crashed"
     st2 = Status(running=True, pid=os.getpid(), last_updated="2020-01-01T00:00:00Z", phase="training")
     assert not st2.is_crashed()
+
+
+def test_atomic_write_keeps_mode_and_new_files_are_readable(tmp_path):
+    from forge.status import atomic_write_text
+
+    new = tmp_path / "new.json"
+    atomic_write_text(new, "{}")
+    assert new.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: other tools read these files
+    new.chmod(0o640)
+    atomic_write_text(new, "{}")
+    assert new.stat().st_mode & 0o777 == 0o640
