@@ -143,6 +143,20 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def clean_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete what a writer killed between mkstemp and os.replace left: `.NAME.XXXXXXXX.tmp`.
+
+    Only the lock holder may call this (a live writer's temporary file would go with them).
+    """
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(".*.tmp"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 

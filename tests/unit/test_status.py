@@ -52,3 +52,13 @@ def test_atomic_write_keeps_mode_and_new_files_are_readable(tmp_path):
     new.chmod(0o640)
     atomic_write_text(new, "{}")
     assert new.stat().st_mode & 0o777 == 0o640
+
+
+def test_stale_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
+    from forge.status import atomic_write_json, clean_stale_temp_files
+
+    atomic_write_json(tmp_path / "training-stats.json", {"a": 1})
+    torn = tmp_path / ".training-stats.json.8u0_ncp3.tmp"
+    torn.write_text('{"a":')  # SIGKILL between mkstemp and os.replace
+    assert clean_stale_temp_files(tmp_path) == [torn]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["training-stats.json"]

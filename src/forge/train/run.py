@@ -24,7 +24,7 @@ from pathlib import Path
 from forge.config import ForgeConfig
 from forge.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ForgeError
 from forge.project import Project
-from forge.status import Status, StatusWriter, atomic_write_json, utcnow
+from forge.status import Status, StatusWriter, atomic_write_json, clean_stale_temp_files, utcnow
 from forge.train import distributed
 from forge.train.checkpoints import Checkpoint, list_checkpoints, newest_complete
 from forge.train.lock import TrainLock
@@ -78,6 +78,9 @@ def train(
     main = distributed.is_main()
     # The lock first: a refused second run must leave the running one's status and log alone.
     lock = TrainLock(project.lock_file).acquire() if main else None
+    if lock:  # the lock holder is the only writer: a killed run's half-written JSON files can go
+        for folder in (project.metrics_dir, project.factory_dir):
+            clean_stale_temp_files(folder)
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     log = _open_log(project.log_file, console_handler) if main else distributed.rank_logger(console_handler)
     cfg = distributed.apply_world(cfg, log)
