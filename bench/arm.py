@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup-steps", type=int, default=3)
     ap.add_argument("--settings", default="{}", help="JSON of section.key -> value (arm c: the plan)")
     ap.add_argument("--mem-fraction", type=float, default=None)
+    ap.add_argument("--torch-profile", type=int, default=0, help="profile this many steps after warm-up")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     result: dict = {"arm": a.arm, "ok": False}
@@ -120,6 +121,8 @@ def _run(a, result: dict) -> None:
     }
     attended = sum(n * n / 2 for n in lengths) / sum(lengths)
     meter = Meter(a.seconds, a.warmup_steps)
+    if a.torch_profile:
+        meter.profile(a.warmup_steps, a.torch_profile, Path(a.out).with_suffix(".profile.txt"))
     trainer = backend.make_trainer(model, tok, ds, backend.prepare_dataset(parity), plan, [meter.callback()])
     meter.wrap(trainer, tok.pad_token_id)
     torch.cuda.synchronize()
@@ -186,6 +189,43 @@ class Meter:
         self.marks: list[tuple[float, int, list]] = []  # (time, step, [real, trained, padded])
         self.counts = None
         self.losses: list[float] = []
+        self.prof = None
+
+    def profile(self, start: int, steps: int, path: Path):
+        """Profile `steps` optimizer steps after `start`; measurement begins after them."""
+        self.prof_window, self.prof_path = (start, start + steps), path
+        self.warmup = start + steps
+
+    def _profile_hook(self, step: int, now: float):
+        import torch
+        from torch.autograd import DeviceType
+
+        win = getattr(self, "prof_window", None)
+        if not win:
+            return
+        if step == win[0] and self.prof is None:
+            from torch.profiler import ProfilerActivity, profile
+
+            self.prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+            self.prof.__enter__()
+            self.prof_t0 = now
+        elif step == win[1] and self.prof is not None:
+            self.prof.__exit__(None, None, None)
+            wall = now - self.prof_t0
+            ka = self.prof.key_averages()
+            # kernel events only: an aten op's "self CUDA" time repeats the time of the kernels it launched
+            kernels = (
+                sum(e.time_range.elapsed_us() for e in self.prof.events() if e.device_type == DeviceType.CUDA) / 1e6
+            )
+            head = (
+                f"{win[1] - win[0]} steps, wall {wall:.3f} s, device (kernel) time {kernels:.3f} s "
+                f"({100 * kernels / wall:.0f}% busy)\n\n"
+            )
+            by_self = ka.table(sort_by="self_cuda_time_total", row_limit=45, max_name_column_width=70)
+            by_total = ka.table(sort_by="cuda_time_total", row_limit=30, max_name_column_width=70)
+            self.prof_path.write_text(head + by_self + "\n\n" + by_total)
+            self.prof = None
+            torch.cuda.synchronize()
 
     def wrap(self, trainer, pad_id):
         import torch
@@ -219,6 +259,7 @@ class Meter:
                 now = time.perf_counter()
                 if meter.first_step_s is None:
                     meter.first_step_s = now - meter.t_train
+                meter._profile_hook(state.global_step, now)
                 meter.marks.append((now, state.global_step, meter.counts.tolist()))
                 if len(meter.marks) > meter.warmup and now - meter.marks[meter.warmup][0] >= meter.seconds:
                     control.should_training_stop = True

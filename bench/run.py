@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=420, help="seconds per arm before it is stopped")
     ap.add_argument("--c2", default=None, help="JSON overrides of (c)'s settings for a variant arm c2")
     ap.add_argument("--b-gc", action="store_true", help="arm b with gradient checkpointing (when (c)'s settings OOM)")
+    ap.add_argument("--b", default=None, help="JSON overrides of (b)'s settings (e.g. a smaller micro-batch)")
+    ap.add_argument("--torch-profile", type=int, default=0, help="profile this many steps per arm (kernel table)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,9 @@ def main(argv=None) -> int:
 
     model_dir = build_model(a.model, ROOT / "models" / shape_name)
     t_build = time.time() - t0
+    print(f"== model built in {t_build:.0f} s", flush=True)
     p = plan_for(model_dir, data, template)
+    print(f"== planned in {time.time() - t0 - t_build:.0f} s", flush=True)
     plan_settings = {k: s.value for k, s in p.settings.items() if k != "model.name"}
     plan_settings["training.max_steps"] = 100000
     plan_settings["training.eval_steps"] = None
@@ -94,6 +98,11 @@ def main(argv=None) -> int:
     }
     if a.c2:
         arm_settings["c2"] = plan_settings | json.loads(a.c2)
+    if a.b:
+        arm_settings["b"] = arm_settings["b"] | json.loads(a.b)
+    # (c0): forge's plan on Unsloth's attention dispatch as it ships (no torch varlen adapter)
+    arm_settings["c0"] = plan_settings
+    arm_env = {"c0": {"FORGE_TORCH_VARLEN": "0"}}
     results = {}
     for arm in a.arms.split(","):
         rfile = out / f"arm-{a.model}-{a.profile}-{arm}.json"
@@ -115,12 +124,16 @@ def main(argv=None) -> int:
             json.dumps(arm_settings[arm]),
             "--out",
             str(rfile),
+            "--torch-profile",
+            str(a.torch_profile),
         ]
         print(f"== arm {arm}: {' '.join(cmd[3:5])}", flush=True)
         started = time.time()
         try:
-            proc = subprocess.run(cmd, timeout=a.timeout, capture_output=True, text=True)
-            (out / f"arm-{a.model}-{a.profile}-{arm}.log").write_text(proc.stdout[-20000:] + proc.stderr[-60000:])
+            env = os.environ | arm_env.get(arm, {})
+            # straight into the log file, so an arm that hangs or is stopped still leaves its output
+            with open(out / f"arm-{a.model}-{a.profile}-{arm}.log", "w") as log:
+                subprocess.run(cmd, timeout=a.timeout, stdout=log, stderr=subprocess.STDOUT, env=env)
         except subprocess.TimeoutExpired:
             results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {a.timeout:.0f} s"}
             continue
@@ -153,7 +166,7 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
             r["mfu_full"] = tps * flops_full(shape, 16, targets, r.get("attended_mean", 0)) / (PEAK_TFLOPS * 1e12)
     ratios = {}
     c = results.get("c", {}).get("real_tokens_per_s")
-    for base in ("a", "b"):
+    for base in ("a", "b", "c0"):
         b = results.get(base, {}).get("real_tokens_per_s")
         if c and b:
             ratios[f"c/{base}"] = c / b
@@ -194,8 +207,14 @@ def markdown(s: dict) -> str:
         "MFU 4N | MFU full | peak alloc / reserved GB | import / load / data / 1st step s | init eval loss |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    names = {"a": "(a) original", "b": "(b) TRL+PEFT", "c": "(c) forge", "c2": "(c2) forge variant"}
-    for k in ("a", "b", "c", "c2"):
+    names = {
+        "a": "(a) original",
+        "b": "(b) TRL+PEFT",
+        "c": "(c) forge",
+        "c0": "(c0) forge, Unsloth's per-segment attention",
+        "c2": "(c2) forge variant",
+    }
+    for k in ("a", "b", "c", "c0", "c2"):
         r = arms.get(k)
         if r is None:
             continue

@@ -73,6 +73,11 @@ class UnslothBackend(HFBackend):
     def __init__(self, cfg, log, output_dir):
         _import_unsloth()  # before the parent or the recipe import anything of transformers
         super().__init__(cfg, log, output_dir)
+        from forge.train.backends.unsloth_varlen import enable_torch_varlen
+
+        varlen = enable_torch_varlen()
+        if varlen:
+            self.note(varlen)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -181,7 +186,7 @@ class UnslothBackend(HFBackend):
             bf16 = torch.cuda.is_bf16_supported()
             fp16 = not bf16
         if t.packing:
-            self.note("packing: padding-free rows, Unsloth's per-segment attention keeps examples apart")
+            self.note("packing: padding-free rows; attention stays inside each example")
         return TrainPlan(
             total_steps=total,
             steps_per_epoch=per_epoch,
