@@ -130,6 +130,10 @@ def _run(a, result: dict) -> None:
     # loss parity: the same 64 examples through each arm's own forward and loss, before training
     ev = trainer.evaluate()
     result["init_eval_loss"] = ev.get("eval_loss")
+    # the training peak is what the arms are compared on; the parity eval's own peak is kept apart
+    torch.cuda.synchronize()
+    result["eval_peak_allocated_gb"] = torch.cuda.max_memory_allocated() / 1024**3
+    torch.cuda.reset_peak_memory_stats()
     t_eval = time.perf_counter()
     meter.t_train = time.perf_counter()
     trainer.train()
