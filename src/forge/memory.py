@@ -360,7 +360,8 @@ def tokens_per_second(
     # Small models and small micro-batches leave the tensor cores idle between launches.
     size = min(1.0, math.log10(max(shape.matmul_params, 1e6) / 1e7) / 3)  # 0 at 10M .. 1 at 10B
     fill = min(1.0, tokens_per_micro_batch / 16384) ** 0.5
-    mfu = (0.12 + 0.28 * size) * (0.35 + 0.65 * fill)
+    # calibrated on the H100 (docs/benchmarks.md, 2026-11-26): full-count MFU 36% (1B), 45% (8B) at plan settings
+    mfu = (0.10 + 0.36 * size) * (0.35 + 0.65 * fill)
     if backend != "unsloth":
         mfu *= 0.6
     if load_in_4bit:
