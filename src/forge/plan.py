@@ -358,7 +358,7 @@ def plan(
     accum = b.set(
         "training.gradient_accumulation_steps",
         accum,
-        f"effective batch about {int(eff_target)} tokens ({eff_target / mean_len:.0f} examples) for ~{TARGET_STEPS} steps",
+        f"effective batch about {int(eff_target)} tokens ({eff_target / mean_len:.0f} examples), aiming at about {TARGET_STEPS} optimizer steps",
     )
     b.set("training.per_device_eval_batch_size", batch, "the train micro-batch (eval keeps no gradients)")
 

@@ -194,6 +194,7 @@ class HFBackend(Backend):
 
         if plan.gradient_checkpointing:
             model.enable_input_require_grads()  # LoRA on frozen embeddings needs grads flowing into checkpoints
+        self._align_special_tokens(model, tokenizer)
         trainer_cls = guarded(SFTTrainer)
         return trainer_cls(
             model=model,
@@ -203,6 +204,32 @@ class HFBackend(Backend):
             processing_class=tokenizer,
             callbacks=callbacks,
         )
+
+    def _align_special_tokens(self, model, tokenizer) -> None:
+        """Align the model's EOS/BOS/PAD ids with the tokenizer's before the trainer does it.
+
+        The Trainer does the same on construction and prints a warning about it on the console; doing
+        it here says, once and in forge's log, which ids changed (the chat template's end-of-turn
+        token usually becomes an EOS, so generation stops at the end of a turn).
+        """
+        import logging
+
+        try:
+            from transformers.trainer_utils import align_special_tokens
+        except ImportError:  # older transformers: the Trainer aligns (or not) by itself
+            return
+        keys = ("eos_token_id", "bos_token_id", "pad_token_id")
+        before = {k: getattr(model.config, k, None) for k in keys}
+        quiet = logging.getLogger("transformers.trainer_utils")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            align_special_tokens(model, tokenizer)
+        finally:
+            quiet.setLevel(level)
+        changed = {k: getattr(model.config, k, None) for k in keys if getattr(model.config, k, None) != before[k]}
+        if changed:
+            self.note(f"model config aligned with the tokenizer's special tokens: {changed}")
 
     # ---------------------------------------------------------------- save
     def save_adapter(self, model, tokenizer, path) -> None:
