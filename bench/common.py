@@ -31,7 +31,7 @@ SPECIALS = [
 ]
 ROLE_WORDS = ["user", "assistant", "system", "model", "ipython"]
 
-# model key -> (forge.memory shape name, transformers family, chat template)
+# model key -> (forge.plan.memory shape name, transformers family, chat template)
 MODELS = {
     "llama-1b": ("llama-3.2-1b", "llama", "llama-3"),
     "llama-8b": ("llama-3.1-8b", "llama", "llama-3"),
@@ -111,7 +111,7 @@ def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
     """A random-init model of the real shape, saved as bf16 safetensors with the bench tokenizer."""
     import torch
 
-    from forge.memory import SHAPES
+    from forge.plan.memory import SHAPES
 
     if (folder / "config.json").exists():
         return folder

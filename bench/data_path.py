@@ -65,7 +65,7 @@ def tokenize_stage(conversations: list, workers: int, max_len: int) -> dict:
     try:
         from transformers import AutoTokenizer
 
-        from forge.models import builtin_path
+        from forge.models.loader import builtin_path
         from forge.train.dataset import tokenize_conversations  # noqa: F401
     except ImportError as e:
         return {"skipped": f"tokenize stage skipped: {e}"}

@@ -28,8 +28,8 @@ def plan_for(model_dir: Path, data: Path, template: str):
     from forge.commands.plan import measure_lengths
     from forge.config import validate_dict
     from forge.data import load_conversations
-    from forge.hardware import probe
-    from forge.plan import DataStats, plan
+    from forge.plan.hardware import probe
+    from forge.plan.resolve import DataStats, plan
 
     cfg = validate_dict(
         {"model": {"name": str(model_dir)}, "lora": {"r": 16, "lora_alpha": 32}, "dataset": {"chat_template": template}}
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
 
 
 def _summarise(a, p, results, shape_name, t_build) -> dict:
-    from forge.memory import SHAPES
+    from forge.plan.memory import SHAPES
 
     shape = SHAPES[shape_name]
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -31,7 +31,7 @@ def _run(fn, *args, **kwargs) -> None:
     try:
         code = fn(*args, **kwargs)
     except ForgeError as e:
-        from forge.ui_console import print_error
+        from forge.commands.console import print_error
 
         print_error(e)
         raise typer.Exit(e.exit_code) from None

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from forge.clock import parse_time, utcnow
+from forge.files import atomic_write_json
 
 SCHEMA_VERSION = 1
 
@@ -35,19 +37,6 @@ FINAL_PHASES = ("done", "failed", "interrupted")
 
 # A running status whose writer is gone and which has not been touched for this long is a crash.
 STALE_AFTER_SECONDS = 120
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -117,48 +106,6 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file 0600; a replaced file keeps its mode, a new one gets the usual 0644
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def clean_stale_temp_files(folder: Path) -> list[Path]:
-    """Delete what a writer killed between mkstemp and os.replace left: `.NAME.XXXXXXXX.tmp`.
-
-    Only the lock holder may call this (a live writer's temporary file would go with them).
-    """
-    removed = []
-    if folder.is_dir():
-        for p in folder.glob(".*.tmp"):
-            if p.is_file():
-                p.unlink(missing_ok=True)
-                removed.append(p)
-    return removed
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def write_status(path: Path, status: Status) -> None:

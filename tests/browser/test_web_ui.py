@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from forge.status import StatusWriter, atomic_write_json
+from forge.files import atomic_write_json
+from forge.status import StatusWriter
 from forge.web.readers import format_duration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

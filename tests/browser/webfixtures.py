@@ -9,8 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+from forge.files import atomic_write_json
 from forge.project import Project
-from forge.status import StatusWriter, atomic_write_json
+from forge.status import StatusWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -91,7 +92,7 @@ class Server:
     def __init__(self, dirs: list[Path]):
         import uvicorn
 
-        from forge.hardware import HardwareInfo
+        from forge.plan.hardware import HardwareInfo
         from forge.web.app import create_app
 
         app = create_app(dirs, hardware=HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible"))

@@ -11,8 +11,8 @@ import pytest
 from forge.config import ModelSection
 from forge.data.formats import normalize
 from forge.errors import ForgeError
-from forge.models import build_tiny, load_model_and_tokenizer, resolve_model_path
-from forge.templates import TEMPLATES, Renderer, apply_chat_template, render, response_markers, template_for
+from forge.models.loader import build_tiny, load_model_and_tokenizer, resolve_model_path
+from forge.models.templates import TEMPLATES, Renderer, apply_chat_template, render, response_markers, template_for
 from forge.train.dataset import IGNORE, render_masked_example, tokenize_conversations
 
 pytestmark = pytest.mark.slow

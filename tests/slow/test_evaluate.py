@@ -25,7 +25,7 @@ def _identity_adapter(project, *, perturb: bool = False):
     from peft import LoraConfig, get_peft_model
 
     from forge.config import load_config
-    from forge.models import load_model_and_tokenizer
+    from forge.models.loader import load_model_and_tokenizer
 
     cfg = load_config(project.config_file)
     model, tokenizer = load_model_and_tokenizer(cfg.model)

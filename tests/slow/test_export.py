@@ -133,7 +133,7 @@ def _gemma_project(root: Path) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from forge.models import resolve_model_path
+    from forge.models.loader import resolve_model_path
 
     root = _project(root, "builtin:tiny-gemma3", "gemma-3")
     path = resolve_model_path("builtin:tiny-gemma3")

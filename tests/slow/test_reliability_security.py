@@ -110,7 +110,7 @@ def test_trust_remote_code_reaches_from_pretrained_only_when_asked(monkeypatch):
     import transformers
 
     from forge.config import ForgeConfig
-    from forge.models import load_model_and_tokenizer
+    from forge.models.loader import load_model_and_tokenizer
 
     seen: list[tuple[str, object]] = []
     for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):

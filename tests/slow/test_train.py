@@ -230,7 +230,7 @@ def test_nan_stops_at_once_without_adapter(tmp_path):
 
 
 def test_second_run_is_refused_with_holders_pid(tmp_path):
-    from forge.train.lock import TrainLock
+    from forge.lock import TrainLock
 
     root = make_project(tmp_path / "proj", n=8)
     with TrainLock(root / ".factory" / "train.lock"):  # this process holds the lock, as a running train would

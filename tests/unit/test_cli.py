@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from forge.cli import main
-from forge.hardware import HardwareInfo
+from forge.plan.hardware import HardwareInfo
 
 
 def test_help_does_not_import_torch():
@@ -37,7 +37,7 @@ def test_init_writes_layout_and_keeps_existing(tmp_path):
 
 
 def test_check_json_ready_with_small_model(project, monkeypatch, capsys):
-    import forge.hardware as hw
+    import forge.plan.hardware as hw
 
     monkeypatch.setattr(hw, "probe", lambda: HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible"))
     cfg = json.loads(project.config_file.read_text())
@@ -52,7 +52,7 @@ def test_check_json_ready_with_small_model(project, monkeypatch, capsys):
 
 
 def test_check_not_ready_names_fix(tmp_path, monkeypatch, capsys):
-    import forge.hardware as hw
+    import forge.plan.hardware as hw
 
     monkeypatch.setattr(hw, "probe", lambda: HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible"))
     rc = main(["check", str(tmp_path), "--json"])
@@ -64,8 +64,8 @@ def test_check_not_ready_names_fix(tmp_path, monkeypatch, capsys):
 
 
 def test_check_gpu_too_small_for_model(project, monkeypatch, capsys):
-    import forge.hardware as hw
-    from forge.hardware import GPUInfo
+    import forge.plan.hardware as hw
+    from forge.plan.hardware import GPUInfo
 
     gpu = GPUInfo(name="Small GPU", vram_gb=7.6, capability="8.6", bf16=True)
     monkeypatch.setattr(hw, "probe", lambda: HardwareInfo(torch_version="2.13.0", gpus=[gpu]))

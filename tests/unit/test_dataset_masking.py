@@ -3,7 +3,7 @@
 import pytest
 
 from forge.errors import ForgeError
-from forge.templates import TEMPLATES
+from forge.models.templates import TEMPLATES
 from forge.train.dataset import IGNORE, DropReport, render_masked_example, tokenize_conversations
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from forge.config import default_config_dict, validate_dict
-from forge.example_data import TRAIN_SIZE, VAL_SIZE, generate
-from forge.examples import EXAMPLES, example_config_overrides, rows_to_jsonl
+from forge.data.example_support import TRAIN_SIZE, VAL_SIZE, generate
+from forge.data.examples import EXAMPLES, example_config_overrides, rows_to_jsonl
 
 
 def test_deterministic_sizes_and_disjoint():

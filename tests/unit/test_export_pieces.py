@@ -13,7 +13,7 @@ from forge.errors import ForgeError
 from forge.export import disk
 from forge.export.gguf import _pre_tokenizer_from_json, parse_types
 from forge.export.modelfile import GO_TEMPLATES, render_modelfile
-from forge.templates import TEMPLATES
+from forge.models.templates import TEMPLATES
 
 
 def _safetensors(path: Path, shapes: dict[str, list[int]]) -> None:

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from forge.evaluate import exact_match, normalize_answer, sample_indices, split_prompt, token_f1
-from forge.gate import GENERATION_TOLERANCE, apply_gate, deltas
+from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate, deltas
+from forge.evaluate.score import exact_match, normalize_answer, sample_indices, split_prompt, token_f1
 
 BASE = {"val_loss": 2.0, "perplexity": math.exp(2.0), "token_f1": 0.30, "exact_match": 0.0}
 
@@ -120,7 +120,7 @@ def test_split_prompt_takes_last_assistant_turn():
 
 
 def _fake_baseline(project, **kw):
-    from forge.hashing import sha256_file
+    from forge.files import sha256_file
 
     data = {
         "model": "builtin:tiny-llama",

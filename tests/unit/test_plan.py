@@ -8,9 +8,9 @@ import random
 import pytest
 
 from forge.config import ForgeConfig, validate_dict
-from forge.hardware import GPUInfo, HardwareInfo
-from forge.memory import estimate_memory, shape_for
-from forge.plan import DataStats, plan
+from forge.plan.hardware import GPUInfo, HardwareInfo
+from forge.plan.memory import estimate_memory, shape_for
+from forge.plan.resolve import DataStats, plan
 
 
 def hw(vram: float | None, name: str = "NVIDIA H100 80GB HBM3") -> HardwareInfo:

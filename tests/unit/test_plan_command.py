@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from forge.hardware import GPUInfo, HardwareInfo
+from forge.plan.hardware import GPUInfo, HardwareInfo
 
 
 def _h100():

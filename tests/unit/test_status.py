@@ -1,7 +1,8 @@
 import json
 import os
 
-from forge.status import Status, StatusWriter, atomic_write_json, read_status
+from forge.files import atomic_write_json
+from forge.status import Status, StatusWriter, read_status
 
 
 def test_writer_keeps_original_keys_and_types(tmp_path):
@@ -44,7 +45,7 @@ def test_crashed_when_pid_dead_and_stale(tmp_path):
 
 
 def test_atomic_write_keeps_mode_and_new_files_are_readable(tmp_path):
-    from forge.status import atomic_write_text
+    from forge.files import atomic_write_text
 
     new = tmp_path / "new.json"
     atomic_write_text(new, "{}")
@@ -55,7 +56,7 @@ def test_atomic_write_keeps_mode_and_new_files_are_readable(tmp_path):
 
 
 def test_stale_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
-    from forge.status import atomic_write_json, clean_stale_temp_files
+    from forge.files import atomic_write_json, clean_stale_temp_files
 
     atomic_write_json(tmp_path / "training-stats.json", {"a": 1})
     torn = tmp_path / ".training-stats.json.8u0_ncp3.tmp"

@@ -11,8 +11,9 @@ import pytest
 
 from forge.cli import main
 from forge.commands import status as status_cmd
+from forge.files import atomic_write_json
 from forge.project import Project
-from forge.status import StatusWriter, atomic_write_json
+from forge.status import StatusWriter
 
 DEAD_PID = 2**22 + 4321
 
@@ -26,7 +27,7 @@ def proj(tmp_path) -> Project:
 
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch):
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     monkeypatch.setattr(console, "_width", 120)
 

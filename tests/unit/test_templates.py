@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from forge.errors import ForgeError
-from forge.templates import (
+from forge.models.templates import (
     TEMPLATES,
     Renderer,
     apply_chat_template,

@@ -12,15 +12,15 @@ import pytest
 
 from forge.config import ForgeConfig
 from forge.errors import ForgeError
+from forge.lock import LockHeld, TrainLock
 from forge.train.checkpoints import MARKER, list_checkpoints, mark_complete, newest_complete
-from forge.train.lock import LockHeld, TrainLock
 from forge.train.resolved import check_resume, differences, fingerprint, write_run_file
 
 
 def test_lock_refuses_a_second_holder_and_names_the_pid(tmp_path):
     path = tmp_path / ".factory" / "train.lock"
     code = (
-        "import pathlib, time\nfrom forge.train.lock import TrainLock\n"
+        "import pathlib, time\nfrom forge.lock import TrainLock\n"
         f"TrainLock(pathlib.Path({str(path)!r})).acquire()\nprint('held', flush=True)\ntime.sleep(30)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

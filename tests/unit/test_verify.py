@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from forge.check.outputs import loss_trend, run_verify
 from forge.commands.init import init_project
 from forge.status import Status, write_status
-from forge.verify import loss_trend, run_verify
 
 
 def _artifacts(root, final_loss=0.3, losses=(2.0, 1.5, 1.0, 0.6, 0.3)):

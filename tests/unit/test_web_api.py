@@ -17,9 +17,10 @@ import pytest
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from forge.hardware import HardwareInfo  # noqa: E402
+from forge.files import atomic_write_json  # noqa: E402
+from forge.plan.hardware import HardwareInfo  # noqa: E402
 from forge.project import Project  # noqa: E402
-from forge.status import StatusWriter, atomic_write_json  # noqa: E402
+from forge.status import StatusWriter
 from forge.web.app import create_app  # noqa: E402
 
 HW = HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible (test)")
@@ -162,7 +163,7 @@ def test_history_of_10000_steps(proj, client):
 
 
 def test_checklists_use_the_given_hardware_and_report_missing_verify(proj, client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "forge.verify", None)  # import fails
+    monkeypatch.setitem(sys.modules, "forge.check.outputs", None)  # import fails
     c = client.get("/api/projects/0/checklist").json()
     pre = c["pre_training"]
     assert pre["available"] and pre["ready"] is False
@@ -173,7 +174,7 @@ def test_checklists_use_the_given_hardware_and_report_missing_verify(proj, clien
 
 
 def test_outputs_checklist_from_forge_verify(proj, monkeypatch):
-    fake = types.ModuleType("forge.verify")
+    fake = types.ModuleType("forge.check.outputs")
     fake.run_verify = lambda project: {
         "ready": False,
         "sections": {
@@ -181,7 +182,7 @@ def test_outputs_checklist_from_forge_verify(proj, monkeypatch):
             "Quality": [{"name": "final loss < 1.0", "ok": True, "detail": str(project.root)}],
         },
     }
-    monkeypatch.setitem(sys.modules, "forge.verify", fake)
+    monkeypatch.setitem(sys.modules, "forge.check.outputs", fake)
     out = TestClient(create_app([proj.root], hardware=HW)).get("/api/projects/0/checklist").json()["outputs"]
     assert out["available"] and out["ready"] is False
     assert out["sections"]["Required"][0]["status"] == "fail"

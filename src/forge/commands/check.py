@@ -13,7 +13,7 @@ MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
 def run(directory: Path | None, json_out: bool = False, overrides: list[str] | None = None) -> int:
-    from forge.checklist import SECTIONS, run_checklist
+    from forge.check.before import SECTIONS, run_checklist
 
     project = Project.at(directory)
     cl = run_checklist(project, overrides)
@@ -24,7 +24,7 @@ def run(directory: Path | None, json_out: bool = False, overrides: list[str] | N
         return EXIT_OK if cl.ready else EXIT_FAIL
     from rich.markup import escape
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     console.print(f"[bold]forge check[/] {escape(str(project.root))}")
     sections = cl.sections()

@@ -72,11 +72,11 @@ def choose_model(quick: bool) -> tuple[str, str, dict]:
     """(model, why, config overrides for the hardware)."""
     if quick:
         return QUICK_MODEL, "--quick: a tiny built-in model", {}
-    from forge.hardware import probe
+    from forge.plan.hardware import probe
 
     hw = probe()
     if hw.has_gpu:
-        from forge.vram import table_row
+        from forge.plan.vram_table import table_row
 
         row = table_row(hw.vram_gb)
         reachable, problem = _model_reachable(row.model) if row is not None else (False, "")
@@ -102,7 +102,7 @@ def choose_model(quick: bool) -> tuple[str, str, dict]:
 
 def _model_reachable(name: str) -> tuple[bool, str]:
     """Whether the VRAM table's model is cached or downloadable (the demo falls back when not)."""
-    from forge.models import resolve_model_path
+    from forge.models.loader import resolve_model_path
 
     try:
         resolve_model_path(name)
@@ -115,8 +115,8 @@ def prepare_project(directory: Path, model: str, extra: dict) -> Project:
     """Init the example project; a folder from an earlier demo is reused with its outputs cleared."""
     from forge.commands.init import init_project
     from forge.config import default_config_dict, validate_dict
-    from forge.examples import example_config_overrides, is_example_project
-    from forge.status import atomic_write_text
+    from forge.data.examples import example_config_overrides, is_example_project
+    from forge.files import atomic_write_text
 
     if directory.exists() and any(directory.iterdir()) and not is_example_project(directory):
         raise UsageError(
@@ -161,7 +161,7 @@ def _call(demo: Demo, step: Step, fn, *args, **kwargs) -> int:
         code = e.exit_code
         step.detail = e.message.splitlines()[0] + (f" (fix: {e.fix})" if e.fix else "")
         if not demo.json_out:
-            from forge.ui_console import print_error
+            from forge.commands.console import print_error
 
             print_error(e)
     gc.collect()  # the verbs load models; free one before the next step loads another
@@ -173,7 +173,7 @@ def _call(demo: Demo, step: Step, fn, *args, **kwargs) -> int:
 
 def _banner(demo: Demo, name: str) -> None:
     if not demo.json_out:
-        from forge.ui_console import console
+        from forge.commands.console import console
 
         console.rule(f"[bold]{name}[/]")
 
@@ -185,7 +185,7 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     if quick:
         extra = QUICK
     elif model == CPU_MODEL:
-        from forge.builtin_gemma import INSTALL_FIX, available
+        from forge.models.builtin_gemma import INSTALL_FIX, available
 
         if not available():
             raise ForgeError(
@@ -208,7 +208,7 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
 
     if not quick and model == CPU_MODEL:
         # the first use converts the GGUF (about two minutes); say so rather than look stuck
-        from forge.builtin_gemma import is_cached, load_gemma_270m_path
+        from forge.models.builtin_gemma import is_cached, load_gemma_270m_path
 
         step = Step("model")
         demo.steps.append(step)
@@ -276,7 +276,7 @@ def _quick_quality_only(demo: Demo, step: Step) -> bool:
     """--quick: a tiny random model never reaches verify's "final loss < 1.0"; that alone is no failure."""
     if not demo.quick:
         return False
-    from forge.verify import run_verify
+    from forge.check.outputs import run_verify
 
     failing = [i for i in run_verify(demo.project).items if i.status == "fail"]
     if failing and all(i.section == "Quality" and i.name.startswith("final loss") for i in failing):
@@ -381,7 +381,7 @@ def _where(demo: Demo) -> dict[str, str]:
 
 
 def _console():
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     return console
 

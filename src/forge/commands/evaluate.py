@@ -69,7 +69,7 @@ def _load(project: Project, overrides: list[str] | None):
 
 
 def _identity(cfg, project: Project, val_path: Path, n: int) -> dict:
-    from forge.hashing import sha256_file
+    from forge.files import sha256_file
 
     try:
         val_rel = str(val_path.relative_to(project.root))
@@ -90,8 +90,8 @@ def _identity(cfg, project: Project, val_path: Path, n: int) -> dict:
 
 
 def _score(cfg, conversations, *, adapter: Path | None = None) -> dict[str, Any]:
-    from forge.evaluate import prepare_tokenizer, score_model
-    from forge.models import load_model_and_tokenizer
+    from forge.evaluate.score import prepare_tokenizer, score_model
+    from forge.models.loader import load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     if adapter is not None:
@@ -162,7 +162,7 @@ def read_baseline(project: Project) -> dict:
 
 
 def compute_evaluation(project: Project, threshold: float | None = None, overrides: list[str] | None = None) -> dict:
-    from forge.gate import GENERATION_TOLERANCE, apply_gate
+    from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate
 
     cfg, val_path, conversations = _load(project, overrides)
     ident = _identity(cfg, project, val_path, len(conversations))
@@ -241,7 +241,7 @@ def _gguf_scores(project: Project, conversations) -> dict | None:
 def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:
     from rich.table import Table
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     table = Table(title=title)
     table.add_column("model")
@@ -266,7 +266,7 @@ def run_baseline(directory: Path | None, json_out: bool = False, overrides: list
         return EXIT_OK
     from rich.markup import escape
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     console.print(f"[bold]forge baseline[/] {escape(str(project.root))}")
     _print_scores(f"{out['model']} on {out['val_file']} ({out['examples']} examples)", [("base", out)])
@@ -278,7 +278,7 @@ def run_baseline(directory: Path | None, json_out: bool = False, overrides: list
 def _print_samples(samples: list[dict], n: int = 1) -> None:
     from rich.markup import escape
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     for s in samples[:n]:
         console.print(f"[dim]sample[/] {escape(s['prompt'])}")
@@ -300,7 +300,7 @@ def run_evaluate(
         return code
     from rich.markup import escape
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     console.print(f"[bold]forge evaluate[/] {escape(str(project.root))}")
     _print_scores(

@@ -24,7 +24,7 @@ def run(directory: Path | None, merged: bool = False, gguf: str | None = None, j
     if not json_out:
         from rich.markup import escape
 
-        from forge.ui_console import console
+        from forge.commands.console import console
 
         what = ", ".join((["merged 16-bit"] if merged else []) + [t.upper() for t in types])
         console.print(f"[bold]forge export[/] {escape(str(project.root))}: {what}")

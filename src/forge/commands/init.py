@@ -47,7 +47,7 @@ def init_project(directory: Path, example: str | None = None, model: str | None 
     if model:
         config["model"]["name"] = model
     if example:
-        from forge.examples import example_config_overrides, write_example_data
+        from forge.data.examples import example_config_overrides, write_example_data
 
         for section, values in example_config_overrides(example, model).items():
             config[section].update(values)
@@ -59,7 +59,7 @@ def init_project(directory: Path, example: str | None = None, model: str | None 
 
 
 def run(directory: Path, example: str | None = None, model: str | None = None) -> int:
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     project, written = init_project(directory, example=example, model=model)
     console.print(f"[bold]forge init[/] {project.root}")

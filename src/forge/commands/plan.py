@@ -72,7 +72,7 @@ def measure_lengths(conversations: list[list[dict]], cfg) -> tuple[list[int], st
         tok = None
     if tok is not None:
         try:
-            from forge.templates import apply_chat_template, template_for
+            from forge.models.templates import apply_chat_template, template_for
 
             template = template_for(cfg.dataset.chat_template, tok)
             apply_chat_template(tok, template)
@@ -91,7 +91,7 @@ def measure_lengths(conversations: list[list[dict]], cfg) -> tuple[list[int], st
 
 
 def _offline_tokenizer(name: str):
-    from forge.models import resolve_model_path
+    from forge.models.loader import resolve_model_path
 
     old = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"  # planning never waits on the network
@@ -111,7 +111,7 @@ def gather(project: Project, overrides: list[str]):
     """(config, raw file dict, explicit keys, DataStats) for a project folder."""
     from forge.config import apply_overrides, load_config_dict, validate_dict
     from forge.data import load_conversations
-    from forge.plan import DataStats
+    from forge.plan.resolve import DataStats
 
     raw = load_config_dict(project.config_file)
     data = apply_overrides(raw, overrides) if overrides else raw
@@ -136,7 +136,7 @@ def gather(project: Project, overrides: list[str]):
 
 def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
     """Write the plan into training-config.json (explicit keys untouched) and remember what was written."""
-    from forge.status import atomic_write_text
+    from forge.files import atomic_write_text
 
     new = result.apply_to(raw)
     new.setdefault("$schema", "./training-config.schema.json")
@@ -154,12 +154,12 @@ def run(
     overrides: list[str] | None = None,
     hardware=None,
 ) -> int:
-    from forge.plan import plan
+    from forge.plan.resolve import plan
 
     project = Project.at(directory)
     cfg, raw, explicit, stats = gather(project, overrides or [])
     if hardware is None:
-        from forge.hardware import probe
+        from forge.plan.hardware import probe
 
         hardware = probe()
     result = plan(cfg, stats, hardware, explicit=explicit)
@@ -184,7 +184,7 @@ def _print(project: Project, result, written) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     console.print(f"[bold]forge plan[/] {escape(str(project.root))}")
     console.print(f"hardware: {escape(result.hardware)}; backend: {result.backend}")

@@ -138,7 +138,7 @@ def run(
         sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")
         return exit_code(view)
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     history = HistoryReader(project.history_file)
     if not watch:

@@ -54,7 +54,7 @@ def run(
     if distributed.is_child():
         # a rank: rank 0 prints; an interruption exits 0 so torchrun does not kill the peers mid-checkpoint
         # (the launcher turns the status into the exit code)
-        from forge.ui_console import console, err_console
+        from forge.commands.console import console, err_console
 
         show = not json_out and distributed.is_main()
         handler = _ConsoleHandler(err_console) if show else None
@@ -73,7 +73,7 @@ def run(
         sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
         return result.exit_code
 
-    from forge.ui_console import console, err_console
+    from forge.commands.console import console, err_console
 
     console.print(f"[bold]forge train[/] {project.root}  model {cfg.model.name}")
     handler = _ConsoleHandler(err_console)

@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
 def run(directories: list[Path], host: str = "127.0.0.1", port: int = 7860) -> int:
     from rich.markup import escape
 
-    from forge.ui_console import console, err_console
+    from forge.commands.console import console, err_console
 
     dirs = [Path(d) for d in directories] or [Path(".")]
     missing = [str(d) for d in dirs if not d.is_dir()]

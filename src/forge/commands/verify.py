@@ -13,7 +13,7 @@ MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
 def run(directory: Path | None, json_out: bool = False) -> int:
-    from forge.verify import SECTIONS, run_verify
+    from forge.check.outputs import SECTIONS, run_verify
 
     project = Project.at(directory)
     cl = run_verify(project)
@@ -24,7 +24,7 @@ def run(directory: Path | None, json_out: bool = False) -> int:
         return code
     from rich.markup import escape
 
-    from forge.ui_console import console
+    from forge.commands.console import console
 
     console.print(f"[bold]forge verify[/] {escape(str(project.root))}")
     sections = cl.sections()

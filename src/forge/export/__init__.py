@@ -75,7 +75,7 @@ def default_request(cfg: Any) -> tuple[bool, list[str]]:
 
 
 def _now() -> str:
-    from forge.status import utcnow
+    from forge.clock import utcnow
 
     return utcnow()
 
@@ -130,7 +130,7 @@ def export_project(
 ) -> ExportReport:
     """Export the project's adapter; write metrics/export-report.json; raise on any failed check."""
     from forge.export import disk
-    from forge.status import atomic_write_json
+    from forge.files import atomic_write_json
 
     say = progress or (lambda msg: None)
     t0 = time.monotonic()
@@ -164,8 +164,8 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
     from forge.export import gguf as G
     from forge.export import merge as M
     from forge.export import verify as V
-    from forge.models import resolve_model_path
-    from forge.templates import template_for
+    from forge.models.loader import resolve_model_path
+    from forge.models.templates import template_for
 
     lora_dir = project.path(cfg.save.lora_path)
     info = M.adapter_info(lora_dir)
@@ -391,7 +391,7 @@ def _run(project, cfg, want_merged: bool, gguf_types: list[str], report: ExportR
             _remove(p)  # intermediates (scratch merged model, the f16 the k-quants came from)
     if tmp_files:
         from forge.export.modelfile import render_modelfile
-        from forge.status import atomic_write_text
+        from forge.files import atomic_write_text
 
         first = gguf_dir / tmp_files[gguf_types[0]].name.removesuffix(".partial")
         modelfile = gguf_dir / "Modelfile"

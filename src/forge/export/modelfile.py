@@ -1,7 +1,7 @@
 """The Ollama Modelfile written next to the GGUF files (pure: no torch).
 
 Ollama renders prompts with Go templates, not Jinja, so each chat template forge trains with has a
-hand-written Go twin here that produces the same text as forge.templates for the same messages
+hand-written Go twin here that produces the same text as forge.models.templates for the same messages
 (system text folded into the first user turn for gemma-3 and mistral; tool turns as `ipython` for
 llama-3, as `<tool_response>` in a user turn for chatml). Two differences: the Jinja templates
 `trim` message contents and Go's text/template has no trim; and BOS is not written by the Go

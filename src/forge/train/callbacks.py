@@ -15,7 +15,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from forge.status import Status, StatusWriter, utcnow
+from forge.clock import utcnow
+from forge.status import Status, StatusWriter
 from forge.train.checkpoints import mark_complete
 from forge.train.signals import StopRequest
 

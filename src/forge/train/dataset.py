@@ -1,6 +1,6 @@
 """Conversations -> token ids with labels on the assistant turns only (torch-free apart from the tokenizer).
 
-How the labels are found, for any chat template: `forge.templates.Renderer.assistant_spans`
+How the labels are found, for any chat template: `forge.models.templates.Renderer.assistant_spans`
 renders prefixes of the conversation and yields the character spans of every assistant turn
 (content + end-of-turn marker). The whole conversation is then tokenized once, in batches, with
 offset mapping, and a token is trained when its characters overlap a span. Tokenizing the full
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.templates import Renderer
+from forge.models.templates import Renderer
 
 IGNORE = -100
 BATCH = 512
@@ -125,7 +125,7 @@ def tokenize_conversations(
 ) -> tuple[list[dict], DropReport]:
     """Messages lists -> examples {input_ids, labels, attention_mask} and the DropReport.
 
-    The template is the tokenizer's (install one first with forge.templates.apply_chat_template),
+    The template is the tokenizer's (install one first with forge.models.templates.apply_chat_template),
     or `chat_template` (a Jinja string) when given.
     """
     jinja = chat_template or getattr(tokenizer, "chat_template", None)

@@ -311,8 +311,9 @@ def _die_with_parent() -> None:
 
 def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> int:
     """Run the ranks under torchrun, forward signals, report the first failing rank; returns the exit code."""
-    from forge.status import Status, StatusWriter, read_status, utcnow
-    from forge.train.lock import TrainLock
+    from forge.clock import utcnow
+    from forge.lock import TrainLock
+    from forge.status import Status, StatusWriter, read_status
 
     # fail fast on a running train (rank 0 takes the lock itself; a refused gang would hang)
     TrainLock(project.lock_file).acquire().release()
@@ -405,7 +406,7 @@ def launch(project, n: int, comm: str, forge_args: list[str], *, echo=None) -> i
 
 
 def _after(iso: str, t: float) -> bool:
-    from forge.status import parse_time
+    from forge.clock import parse_time
 
     when = parse_time(iso)
     return when is not None and when.timestamp() >= int(t) - 1

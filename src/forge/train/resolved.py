@@ -12,8 +12,8 @@ from pathlib import Path
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.hashing import sha256_file as _sha256
-from forge.status import atomic_write_json
+from forge.files import atomic_write_json
+from forge.files import sha256_file as _sha256
 from forge.train.distributed import world_size
 
 RUN_FILE = "forge-run.json"

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forge.clock import utcnow
 from forge.config import ForgeConfig
 from forge.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ForgeError
+from forge.files import atomic_write_json, clean_stale_temp_files
+from forge.lock import TrainLock
 from forge.project import Project
-from forge.status import Status, StatusWriter, atomic_write_json, clean_stale_temp_files, utcnow
+from forge.status import Status, StatusWriter
 from forge.train import distributed
 from forge.train.checkpoints import Checkpoint, list_checkpoints, newest_complete
-from forge.train.lock import TrainLock
 from forge.train.resolved import check_resume, fingerprint, read_run_file, write_run_file
 from forge.train.signals import StopRequest
 

@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from forge import __version__
-from forge.hardware import HardwareInfo
+from forge.plan.hardware import HardwareInfo
 from forge.web import schemas
 from forge.web.readers import (
     NotInProject,

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from forge.clock import parse_time
 from forge.project import Project
-from forge.status import FINAL_PHASES, parse_time, read_status
+from forge.status import FINAL_PHASES, read_status
 
 # --------------------------------------------------------------------------- status
 

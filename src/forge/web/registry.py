@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from forge.hardware import HardwareInfo
+from forge.plan.hardware import HardwareInfo
 from forge.project import Project
 from forge.web.readers import HistoryReader
 
@@ -57,7 +57,7 @@ class HardwareProbe:
             threading.Thread(target=self._run, name="forge-hardware-probe", daemon=True).start()
 
     def _run(self) -> None:
-        code = "import json; from forge.hardware import probe; print(json.dumps(probe().to_dict()))"
+        code = "import json; from forge.plan.hardware import probe; print(json.dumps(probe().to_dict()))"
         src = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
         try:
@@ -92,7 +92,7 @@ def _to_plain(obj: Any) -> Any:
 
 
 def normalise_checklist(raw: Any) -> dict[str, Any]:
-    """A checklist from forge.checklist or forge.verify -> {ready, sections: {name: [items]}, ...}."""
+    """A checklist from forge.check.before or forge.check.outputs -> {ready, sections: {name: [items]}, ...}."""
     data = _to_plain(raw)
     if not isinstance(data, dict):
         return {"available": False, "reason": f"unexpected result {type(raw).__name__}"}
@@ -187,7 +187,7 @@ class ProjectEntry:
         if hw is None:
             return {"available": False, "reason": "the hardware probe is still running; try again in a moment"}
         try:
-            from forge.checklist import run_checklist
+            from forge.check.before import run_checklist
 
             result = normalise_checklist(run_checklist(self.project, hardware=hw))
         except Exception as e:  # a broken config or data file must not take the page down
@@ -213,15 +213,15 @@ class ProjectEntry:
 
 
 def run_outputs_checklist(project: Project) -> dict[str, Any]:
-    """The outputs checklist from forge.verify, imported lazily: 'unavailable' when it is missing."""
+    """The outputs checklist from forge.check.outputs, imported lazily: 'unavailable' when it is missing."""
     import importlib
 
     try:
-        # import_module reads sys.modules, so a test can stand a fake module in for forge.verify
-        verify_mod = importlib.import_module("forge.verify")
+        # import_module reads sys.modules, so a test can stand a fake module in for forge.check.outputs
+        verify_mod = importlib.import_module("forge.check.outputs")
         fn = verify_mod.run_verify
     except Exception as e:
-        return {"available": False, "reason": f"the outputs checklist is unavailable (forge.verify: {e})"}
+        return {"available": False, "reason": f"the outputs checklist is unavailable (forge.check.outputs: {e})"}
     try:
         return normalise_checklist(fn(project))
     except Exception as e:

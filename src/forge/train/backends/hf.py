@@ -43,8 +43,8 @@ class HFBackend(Backend):
         import torch
         from peft import LoraConfig, get_peft_model
 
-        from forge.models import load_model_and_tokenizer
-        from forge.templates import apply_chat_template, template_for
+        from forge.models.loader import load_model_and_tokenizer
+        from forge.models.templates import apply_chat_template, template_for
 
         model_cfg = self.cfg.model
         if model_cfg.load_in_4bit and not (self.cuda and importlib.util.find_spec("bitsandbytes")):
@@ -248,7 +248,7 @@ class HFBackend(Backend):
 
             from peft import PeftModel
 
-            from forge.models import load_model_and_tokenizer
+            from forge.models.loader import load_model_and_tokenizer
 
             with tempfile.TemporaryDirectory(dir=str(path.parent)) as adapter:
                 model.save_pretrained(adapter, safe_serialization=True)

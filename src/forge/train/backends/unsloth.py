@@ -17,7 +17,7 @@ What differs from the hf backend:
   (varlen / per-segment SDPA), so examples never attend to each other and padding-free is exact.
 
 Masking: forge's tokenizer pass (forge.train.dataset) already made the labels (-100 outside the
-assistant turns, markers from forge.templates for the template in use), so no second masking pass
+assistant turns, markers from forge.models.templates for the template in use), so no second masking pass
 (`train_on_responses_only`) runs here: the same examples train the same tokens on either backend.
 """
 
@@ -115,8 +115,8 @@ class UnslothBackend(HFBackend):
         import torch
         from unsloth import FastLanguageModel, FastModel
 
-        from forge.models import resolve_model_path
-        from forge.templates import apply_chat_template, template_for
+        from forge.models.loader import resolve_model_path
+        from forge.models.templates import apply_chat_template, template_for
 
         m = self.cfg.model
         path = resolve_model_path(m.name)

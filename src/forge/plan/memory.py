@@ -122,7 +122,7 @@ SHAPES: dict[str, ModelShape] = {
         _s("qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 128, tied=False, max_pos=32768),
         _s("qwen2.5-14b", 5120, 48, 40, 8, 13824, 152064, 128, tied=False, max_pos=32768),
         _s("mistral-7b", 4096, 32, 32, 8, 14336, 32768, 128, tied=False, max_pos=32768),
-        # built-ins (forge.models): tiny random models of real architectures, and the real 270M
+        # built-ins (forge.models.loader): tiny random models of real architectures, and the real 270M
         _s("builtin:tiny-llama", 64, 2, 4, 2, 128, 512, 16, max_pos=2048),
         _s("builtin:tiny-gemma3", 64, 2, 4, 1, 128, 512, 16, max_pos=2048),
     )

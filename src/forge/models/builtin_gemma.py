@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forge.errors import ForgeError
-from forge.hashing import sha256_file
+from forge.files import sha256_file
 
 NAME = "builtin:gemma-3-270m"
 VERSION = "v1"
@@ -171,7 +171,7 @@ def build_from_gguf(gguf_path: Path, out: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
 
-    from forge.templates import apply_chat_template, template_for
+    from forge.models.templates import apply_chat_template, template_for
 
     with _one_gguf_reader() as reader:
         model = AutoModelForCausalLM.from_pretrained(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forge.config import ForgeConfig
-from forge.hardware import HardwareInfo
-from forge.memory import (
+from forge.plan.hardware import HardwareInfo
+from forge.plan.memory import (
     SHAPES,
     MemoryEstimate,
     ModelShape,
@@ -34,7 +34,7 @@ from forge.memory import (
     shape_for,
     tokens_per_second,
 )
-from forge.vram import VRAM_TABLE, table_row
+from forge.plan.vram_table import VRAM_TABLE, table_row
 
 CPU_MODEL = "builtin:gemma-3-270m"
 # Step-down ladder when the table's choice does not fit the estimate.
@@ -411,7 +411,7 @@ def plan(
             tps *= padding_eff
         if not gpu:
             # CPU: ~0.1 TFLOP/s sustained per 8 cores for small models
-            from forge.memory import flops_per_token
+            from forge.plan.memory import flops_per_token
 
             flops = flops_per_token(shape, int(mean_len), r, targets, gc)
             tps = 0.1e12 * max(1, hw.cpu_count) / 8 * 0.3 / flops

@@ -81,7 +81,7 @@ def prepare_tokenizer(model: Any, tokenizer: Any, chat_template: str) -> str:
 
     Returns the template's name (for the metrics file).
     """
-    from forge.templates import apply_chat_template, template_for
+    from forge.models.templates import apply_chat_template, template_for
 
     template = template_for(chat_template, tokenizer)
     stop_ids = apply_chat_template(tokenizer, template)

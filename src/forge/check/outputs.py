@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from statistics import fmean
 
-from forge.checklist import Checklist
+from forge.check.before import Checklist
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.project import Project
 from forge.status import read_status

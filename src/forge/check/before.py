@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from forge.config import ConfigError, ForgeConfig, load_config
-from forge.hardware import HardwareInfo
+from forge.plan.hardware import HardwareInfo
+from forge.plan.vram_table import min_vram_gb, table_row
 from forge.project import Project
-from forge.vram import min_vram_gb, table_row
 
 MIN_SAMPLES = 100
 RECOMMENDED_SAMPLES = 1000
@@ -268,7 +268,7 @@ def run_checklist(
     _check_config(project, cl, overrides)
     _check_data(project, cl)
     if hardware is None:
-        from forge.hardware import probe
+        from forge.plan.hardware import probe
 
         hardware = probe()
     _check_hardware(cl, hardware)

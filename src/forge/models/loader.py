@@ -3,7 +3,7 @@
 Built-ins need no network: `builtin:tiny-llama` and `builtin:tiny-gemma3` are tiny randomly
 initialised models of the real transformers classes with a small byte-level BPE tokenizer (the
 family's special tokens and chat template), built deterministically in a few seconds and cached;
-`builtin:gemma-3-270m` comes from forge.builtin_gemma.
+`builtin:gemma-3-270m` comes from forge.models.builtin_gemma.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def builtin_path(name: str) -> Path:
     key = name.removeprefix("builtin:")
     if key == "gemma-3-270m":
         try:
-            from forge.builtin_gemma import load_gemma_270m_path
+            from forge.models.builtin_gemma import load_gemma_270m_path
         except ImportError as e:
             raise ModelNotFound(
                 "builtin:gemma-3-270m is unavailable in this installation",
@@ -251,7 +251,7 @@ def build_tiny(key: str, folder: Path, seed: int = 0) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import GenerationConfig, PreTrainedTokenizerFast
 
-    from forge.templates import template_for
+    from forge.models.templates import template_for
 
     arch, template, specials, bos, eos, pad, eot = TINY[key]
     tok = Tokenizer(models.BPE())

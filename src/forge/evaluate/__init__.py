@@ -1,0 +1,1 @@
+"""Scoring on the val split, the baseline and the gate."""

@@ -1,0 +1,125 @@
+"""How forge writes and reads project files (torch-free): one atomic writer, one swap-into-place,
+one fingerprint, one way to open a file that must stay inside the project.
+
+Every file forge writes for others to read is replaced atomically (temporary file in the same
+folder, flush, fsync, os.replace) so a reader sees the old or the new document, never half of one,
+and a new file gets mode 0644, not mkstemp's 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FILE_MODE = 0o644
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old or the new file, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file 0600: a new output gets 0644 (other tools read these files), a
+        # replaced one keeps the mode its owner gave it
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = FILE_MODE
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def clean_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete what a writer killed between mkstemp and os.replace left: `.NAME.XXXXXXXX.tmp`.
+
+    Only the lock holder may call this (a live writer's temporary file would go with them).
+    """
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(".*.tmp"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (data files and GGUFs can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def swap_into_place(tmp: Path, final: Path) -> None:
+    """Move a complete, checked output from `tmp` to `final`; an old `final` goes only once the new
+    one is in place, so a kill at any moment leaves the old or the new output, never neither.
+    Leftovers of a killed swap (`.NAME.old`) are what `clean_swap_leftovers` below removes."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old")
+        remove_path(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        remove_path(old)
+    else:
+        os.replace(tmp, final)
+
+
+def write_swapped(final: Path, tag: str, write: Callable[[Path], None], complete: Callable[[Path], bool]) -> None:
+    """Write a folder into a temporary sibling, check it with `complete`, then swap it in."""
+    from forge.errors import ForgeError
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{tag}")
+    remove_path(tmp)
+    try:
+        write(tmp)
+        if not complete(tmp):
+            raise ForgeError(f"saving {final} produced an incomplete folder", "see logs/training.log")
+        swap_into_place(tmp, final)
+    finally:
+        remove_path(tmp)
+
+
+def resolve_inside(root: Path, relative: str | Path) -> Path | None:
+    """`root / relative` with every symlink resolved, or None when that lands outside `root`.
+
+    Whatever forge serves or reads on a user's behalf (the web UI, verify) goes through this, so a
+    link that points out of the project is treated as absent rather than followed."""
+    root = Path(root).resolve()
+    try:
+        target = (root / relative).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if target != root and root not in target.parents:
+        return None
+    return target

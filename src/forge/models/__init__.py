@@ -1,0 +1,1 @@
+"""Model facts, chat templates and the built-in models (torch only inside the loaders)."""

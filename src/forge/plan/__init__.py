@@ -1,0 +1,1 @@
+"""plan: (config, model facts, data stats, hardware) -> every setting with its reason."""
