@@ -1,0 +1,142 @@
+"""`forge baseline`'s work: score the base model on the val split -> metrics/baseline.json.
+
+Also what evaluate shares with it: loading the val split, the identity of a score set (model,
+val file sha256, settings) and one scoring pass, so that both sides are measured the same way.
+Torch is imported only inside `score_with` (through the model loader and score_model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forge.clock import utcnow
+from forge.errors import EXIT_USAGE, ForgeError
+from forge.project import Project
+from forge.records.base import RecordError, read_record, write_record
+from forge.records.evaluate import COMPARED_SETTINGS, BaselineRecord, ScoreDetail, ScoredOn, ScoreSettings
+
+
+@dataclass
+class ValSplit:
+    cfg: Any  # forge.config.ForgeConfig, with the command line's --set applied
+    path: Path
+    conversations: list[list[dict]]
+
+
+def load_val(project: Project, overrides: list[str] | None) -> ValSplit:
+    from forge.config import load_config
+
+    cfg = load_config(project.config_file, overrides)
+    if not cfg.dataset.val_path:
+        raise ForgeError(
+            "dataset.val_path is null: there is no val split to score",
+            fix="set dataset.val_path to a held-out split (data/splits/val.jsonl)",
+            exit_code=EXIT_USAGE,
+        )
+    val_path = project.path(cfg.dataset.val_path)
+    if not val_path.exists():
+        raise ForgeError(
+            f"{cfg.dataset.val_path} not found",
+            fix="split off a few percent of the data into data/splits/val.jsonl",
+            exit_code=EXIT_USAGE,
+        )
+    from forge.data import load_conversations
+
+    return ValSplit(cfg, val_path, load_conversations(val_path))
+
+
+def scored_on(project: Project, val: ValSplit) -> ScoredOn:
+    from forge.files import sha256_file
+
+    cfg = val.cfg
+    try:
+        val_rel = str(val.path.relative_to(project.root))
+    except ValueError:
+        val_rel = str(val.path)
+    return ScoredOn(
+        model=cfg.model.name,
+        val_file=val_rel,
+        val_sha256=sha256_file(val.path),
+        examples=len(val.conversations),
+        settings=ScoreSettings(
+            max_seq_length=cfg.model.max_seq_length,
+            generation_samples=cfg.evaluation.generation_samples,
+            max_new_tokens=cfg.evaluation.max_new_tokens,
+            chat_template=cfg.dataset.chat_template,
+        ),
+    )
+
+
+def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
+    """One scoring pass of the base model, or of the base model with `adapter` on it (torch)."""
+    from forge.evaluate.score import prepare_tokenizer, score_model
+    from forge.models.loader import load_model_and_tokenizer
+
+    cfg = val.cfg
+    model, tokenizer = load_model_and_tokenizer(cfg.model)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
+    scores = score_model(
+        model,
+        tokenizer,
+        val.conversations,
+        max_seq_length=cfg.model.max_seq_length,
+        generation_samples=cfg.evaluation.generation_samples,
+        max_new_tokens=cfg.evaluation.max_new_tokens,
+    )
+    scores["template"] = template
+    scores["device"] = str(next(model.parameters()).device)
+    return ScoreDetail.model_validate(scores)
+
+
+def compute_baseline(project: Project, overrides: list[str] | None = None) -> BaselineRecord:
+    val = load_val(project, overrides)
+    record = BaselineRecord.build(scored_on(project, val), score_with(val), created_at=utcnow())
+    write_record(project.baseline_file, record)
+    return record
+
+
+def read_baseline(project: Project) -> BaselineRecord:
+    """metrics/baseline.json; ForgeError (exit 2) naming the fix when it is missing or unreadable."""
+    f = project.baseline_file
+    if not f.exists():
+        raise ForgeError(
+            f"{f} not found: the gate compares against the base model's scores",
+            fix="run `forge baseline` first",
+            exit_code=EXIT_USAGE,
+        )
+    try:
+        return read_record(f, BaselineRecord)
+    except RecordError as e:
+        raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_USAGE, kind="record") from None
+
+
+def check_baseline(baseline: BaselineRecord, now: ScoredOn, baseline_file: Path) -> None:
+    """Refuse a baseline made for another model, val file or settings (ForgeError, exit 2)."""
+    problems = []
+    if baseline.model != now.model:
+        problems.append(f"model: baseline {baseline.model!r}, now {now.model!r}")
+    if baseline.val_sha256 != now.val_sha256:
+        problems.append(
+            f"val file: baseline scored {baseline.val_file} with sha256 {baseline.val_sha256[:12]}..., "
+            f"now {now.val_file} has sha256 {now.val_sha256[:12]}..."
+        )
+    # only the settings the baseline recorded: an older file without one is not refused for it
+    old = baseline.settings.model_dump(exclude_unset=True)
+    new = now.settings.model_dump()
+    for key in COMPARED_SETTINGS:
+        if key in old and old[key] != new[key]:
+            problems.append(f"{key}: baseline {old[key]!r}, now {new[key]!r}")
+    if problems:
+        raise ForgeError(
+            f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
+            + "\n  - ".join(problems),
+            fix="run `forge baseline` again (it rescores the base model with the current model, val file and settings)",
+            exit_code=EXIT_USAGE,
+            kind="baseline_mismatch",
+        )

@@ -1,0 +1,193 @@
+"""The files `forge baseline` and `forge evaluate` write for others to read (torch-free).
+
+    metrics/baseline.json     BaselineRecord: the base model's scores and what they were scored on
+    metrics/evaluation.json   EvaluationRecord: base and fine-tuned scores, the changes, the gate
+
+Both keep every key forge wrote before records existed (those files already carried
+`schema_version: 1`, so they read unchanged). A file without `schema_version` (version 0: a
+hand-made file, or one another tool wrote) is read when it holds what a comparison needs (the
+model, the val file's sha256, the val loss) and refused otherwise, with the fix to rerun the verb.
+`comparison()` is the one place that turns an evaluation into the "base / fine-tuned / change"
+rows that `forge evaluate`, the web UI and the demo show.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from forge.records.base import Record
+
+# the headline scores, in the order every table shows them, with the words a person reads
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("val_loss", "val loss"),
+    ("perplexity", "perplexity"),
+    ("token_f1", "token F1"),
+    ("exact_match", "exact match"),
+)
+HEADLINE_KEYS = tuple(k for k, _ in HEADLINE)
+# settings that must be equal for two score sets to be comparable
+COMPARED_SETTINGS = ("max_seq_length", "generation_samples", "max_new_tokens", "chat_template")
+
+
+def _finite(v: Any) -> Any:
+    """NaN and infinities become None (JSON has no NaN; the gate reads None as unusable)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class _Open(BaseModel):
+    # keys a newer forge adds are kept, so an older reader neither fails nor drops them on rewrite
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class Scores(_Open):
+    """The four headline scores of one model (None: not measured, e.g. no generation samples)."""
+
+    val_loss: float | None = None
+    perplexity: float | None = None
+    token_f1: float | None = None
+    exact_match: float | None = None
+
+    @field_validator(*HEADLINE_KEYS, mode="before")
+    @classmethod
+    def _no_nan(cls, v: Any) -> Any:
+        return _finite(v)
+
+    def headline(self) -> dict[str, float | None]:
+        return {k: getattr(self, k) for k in HEADLINE_KEYS}
+
+
+class Sample(_Open):
+    """One greedy answer of the generation sample, scored against the val split's reference."""
+
+    index: int
+    prompt: str
+    reference: str
+    generated: str
+    token_f1: float
+    exact_match: float
+
+
+class ScoreDetail(Scores):
+    """Everything one scoring pass measured (forge.evaluate.score.score_model, plus the template)."""
+
+    examples: int | None = None
+    examples_scored: int | None = None
+    examples_dropped: int | None = None
+    examples_truncated: int | None = None
+    val_tokens_scored: int | None = None
+    generation_samples: int | None = None
+    seconds: dict[str, float] = Field(default_factory=dict)
+    samples: list[Sample] = Field(default_factory=list)
+    template: str | None = None
+    device: str | None = None
+
+
+class ScoreSettings(_Open):
+    max_seq_length: int | None = None
+    generation_samples: int | None = None
+    max_new_tokens: int | None = None
+    chat_template: str | None = None
+
+
+class ScoredOn(_Open):
+    """What makes two score sets comparable: the same model, val file and settings."""
+
+    model: str
+    val_file: str | None = None
+    val_sha256: str
+    examples: int | None = None
+    settings: ScoreSettings = Field(default_factory=ScoreSettings)
+
+
+class _ScoreRecord(Record):
+    created_at: str | None = None
+    model: str
+    val_file: str | None = None
+    val_sha256: str
+    examples: int | None = None
+    settings: ScoreSettings = Field(default_factory=ScoreSettings)
+
+    @classmethod
+    def _migrate(cls, data: dict, version: int) -> dict | None:
+        # version 0: no schema_version (hand-made, or another tool's file). Read it when it has
+        # what a comparison needs; validation names the missing key and the fix otherwise.
+        return data if version == 0 else super()._migrate(data, version)
+
+    @property
+    def scored_on(self) -> ScoredOn:
+        return ScoredOn(
+            model=self.model,
+            val_file=self.val_file,
+            val_sha256=self.val_sha256,
+            examples=self.examples,
+            settings=self.settings,
+        )
+
+
+class BaselineRecord(_ScoreRecord):
+    """metrics/baseline.json: the headline scores at the top level, the whole pass under `scores`."""
+
+    REMAKE: ClassVar[str] = "rerun `forge baseline` (it rescores the base model on the val split)"
+
+    kind: Literal["baseline"] = "baseline"
+    val_loss: float | None
+    perplexity: float | None = None
+    token_f1: float | None = None
+    exact_match: float | None = None
+    scores: ScoreDetail = Field(default_factory=ScoreDetail)
+
+    @field_validator(*HEADLINE_KEYS, mode="before")
+    @classmethod
+    def _no_nan(cls, v: Any) -> Any:
+        return _finite(v)
+
+    @classmethod
+    def build(cls, scored_on: ScoredOn, scores: ScoreDetail, created_at: str) -> BaselineRecord:
+        return cls(created_at=created_at, **scored_on.model_dump(), **scores.headline(), scores=scores)
+
+    def headline(self) -> Scores:
+        return Scores(**{k: getattr(self, k) for k in HEADLINE_KEYS})
+
+
+class EvaluationRecord(_ScoreRecord):
+    """metrics/evaluation.json: base and fine-tuned scores, their changes and the gate's verdict."""
+
+    REMAKE: ClassVar[str] = "rerun `forge evaluate` (it scores the adapter against metrics/baseline.json)"
+
+    kind: Literal["evaluation"] = "evaluation"
+    adapter: str | None = None
+    baseline: Scores
+    fine_tuned: Scores
+    deltas: dict[str, float | None] = Field(default_factory=dict)
+    relative_improvement: float | None = None
+    threshold: float
+    generation_tolerance: float | None = None
+    verdict: Literal["pass", "fail"]
+    passed: bool
+    reasons: list[str] = Field(default_factory=list)  # why the gate failed (empty when it passed)
+    checks: list[str] = Field(default_factory=list)  # what the gate checked and found fine
+    fine_tuned_scores: ScoreDetail = Field(default_factory=ScoreDetail)
+    gguf: dict[str, Any] | None = None  # written only when a GGUF export exists
+
+    def to_data(self) -> dict:
+        data = super().to_data()
+        if data.get("gguf") is None:
+            data.pop("gguf", None)
+        return data
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """The four headline metrics: base, fine-tuned and the change (None where not measured)."""
+        base, tuned = self.baseline.headline(), self.fine_tuned.headline()
+        rows = []
+        for key, label in HEADLINE:
+            b, f = base[key], tuned[key]
+            delta = self.deltas.get(key)
+            if delta is None and b is not None and f is not None:
+                delta = round(f - b, 6)
+            rows.append({"metric": key, "label": label, "baseline": b, "evaluation": f, "delta": delta})
+        return rows
