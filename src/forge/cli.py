@@ -24,6 +24,7 @@ app = typer.Typer(
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")
+ARGV: list[str] = []  # this invocation's arguments (main), for `forge train --gpus N` to hand to torchrun
 
 
 def _run(fn, *args, **kwargs) -> None:
@@ -85,6 +86,10 @@ def train(
     force: bool = typer.Option(False, "--force", help="Resume even if the data, model or batch changed."),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="Data-parallel over N GPUs ('auto': all visible)."),
     nproc: Optional[int] = typer.Option(None, "--nproc", help="Data-parallel over N CPU processes (gloo; for tests)."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="ddp (default) | fsdp (sharded)."),
+    nnodes: Optional[int] = typer.Option(None, "--nnodes", help="Machines in the run (with --rdzv-endpoint)."),
+    node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This machine's number, 0 hosts the rendezvous."),
+    rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the machines meet."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
@@ -101,6 +106,11 @@ def train(
         gpus=gpus,
         nproc=nproc,
         json_out=json_out,
+        strategy=strategy,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        rdzv_endpoint=rdzv_endpoint,
+        argv=list(ARGV) or None,
     )
 
 
@@ -198,6 +208,7 @@ def demo(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
+    ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
     try:
         app(args=argv, prog_name="forge")
     except SystemExit as e:

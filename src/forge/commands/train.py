@@ -1,4 +1,4 @@
-"""`forge train`: the CLI verb around forge.train.run (progress bar, --json, exit codes)."""
+"""`forge train`: parse, call forge.train.start, print (progress bar, --json, the summary)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
+from forge.errors import EXIT_OK
 from forge.project import Project
 
 
@@ -21,71 +21,59 @@ def run(
     gpus: str | None = None,
     nproc: int | None = None,
     json_out: bool = False,
+    strategy: str | None = None,
+    nnodes: int | None = None,
+    node_rank: int | None = None,
+    rdzv_endpoint: str | None = None,
+    argv: list[str] | None = None,
 ) -> int:
-    from forge.config import load_config
-    from forge.train import distributed
+    from forge.train.distributed import World
+    from forge.train.start import TrainRequest, exit_code, launch_if_asked, load_run_config, train_here
 
+    request = TrainRequest(
+        config=config,
+        overrides=list(overrides or []),
+        backend=backend,
+        resume=resume,
+        force=force,
+        strategy=strategy,
+        gpus=gpus,
+        nproc=nproc,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        rdzv_endpoint=rdzv_endpoint,
+        argv=list(sys.argv[1:] if argv is None else argv),
+    )
     project = Project.at(directory)
-    if (gpus is not None or nproc is not None) and not distributed.is_child():
-        # data-parallel: re-run this command under torchrun, one process per GPU (forge.train.distributed)
-        n, comm = distributed.resolve_processes(gpus, nproc)
-        if n > 1:
-            if not project.root.is_dir():
-                raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
-            load_config(
-                project.path(config) if config else project.config_file, overrides or []
-            )  # refuse bad config here
-            args = distributed.child_argv(project.root, config, overrides, backend, resume, force, json_out)
-            return distributed.launch(project, n, comm, args, echo=None if json_out else print)
-    if distributed.is_child():
-        distributed.write_pid(project)
-    if not project.root.is_dir():
-        raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
-    config_path = project.path(config) if config else project.config_file
-    if config and not config_path.exists():
-        raise ForgeError(
-            f"--config {config}: file not found", "pass an existing training-config.json", exit_code=EXIT_USAGE
-        )
-    cfg = load_config(config_path, overrides or [])
-
-    from forge.train.run import train
-
-    show = not json_out and sys.stdout.isatty()
-    if distributed.is_child():
-        # a rank: rank 0 prints; an interruption exits 0 so torchrun does not kill the peers mid-checkpoint
-        # (the launcher turns the status into the exit code)
-        from forge.commands.console import console, err_console
-
-        show = not json_out and distributed.is_main()
-        handler = _ConsoleHandler(err_console) if show else None
-        try:
-            result = train(project, cfg, backend=backend, resume=resume, force=force, console_handler=handler)
-        except ForgeError as e:
-            distributed.write_exit(project, e.exit_code)
-            raise
-        if json_out and distributed.is_main():
-            sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
-        elif show:
-            _summary(console, project, result)
-        return 0 if result.exit_code in (0, 130, 143) else result.exit_code
-    if json_out:
-        result = train(project, cfg, backend=backend, resume=resume, force=force)
-        sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
-        return result.exit_code
+    code = launch_if_asked(project, request, echo=None if json_out else print)
+    if code is not None:
+        return code
+    world = World.current()
+    cfg = load_run_config(project, request)
 
     from forge.commands.console import console, err_console
 
+    if json_out:
+        result = train_here(project, cfg, request, world)
+        if world.is_main:
+            sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
+        return exit_code(result, world)
+    if world.launched:  # a rank: rank 0 prints, the others stay quiet
+        handler = _ConsoleHandler(err_console) if world.is_main else None
+        result = train_here(project, cfg, request, world, console_handler=handler)
+        if world.is_main:
+            _summary(console, project, result)
+        return exit_code(result, world)
+
     console.print(f"[bold]forge train[/] {project.root}  model {cfg.model.name}")
     handler = _ConsoleHandler(err_console)
-    if show:
+    if sys.stdout.isatty():
         with _ProgressBar(console) as bar:
-            result = train(
-                project, cfg, backend=backend, resume=resume, force=force, progress=bar.update, console_handler=handler
-            )
+            result = train_here(project, cfg, request, world, progress=bar.update, console_handler=handler)
     else:
-        result = train(project, cfg, backend=backend, resume=resume, force=force, console_handler=handler)
+        result = train_here(project, cfg, request, world, console_handler=handler)
     _summary(console, project, result)
-    return result.exit_code
+    return exit_code(result, world)
 
 
 class _ConsoleHandler(logging.Handler):

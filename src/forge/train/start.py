@@ -1,0 +1,100 @@
+"""What `forge train` does before and after the recipe: launch the ranks, or train in this process.
+
+The command (forge.commands.train) parses, calls these, and prints:
+
+    code = launch_if_asked(project, request, echo)   # a launcher: the ranks' exit code; else None
+    cfg = load_run_config(project, request)          # --config / --set, refused with the key and fix
+    result = train_here(project, cfg, request, world, progress=..., console_handler=...)
+    exit_code(result, world)
+
+A rank under the launcher records its pid (the launcher signals it and checks none is left
+behind), leaves its exit code for the launcher, and exits 0 on an interruption, so that torchrun
+does not kill the other ranks in the middle of their common checkpoint (the launcher turns the
+status into 130/143).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forge.errors import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, ForgeError
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """The `forge train` options, as parsed; argv is the user's own command line after `forge`."""
+
+    config: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    backend: str | None = None
+    resume: bool = False
+    force: bool = False
+    strategy: str | None = None
+    gpus: str | None = None
+    nproc: int | None = None
+    nnodes: int | None = None
+    node_rank: int | None = None
+    rdzv_endpoint: str | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+def _require_folder(project) -> None:
+    if not project.root.is_dir():
+        raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
+
+
+def load_run_config(project, request: TrainRequest):
+    from forge.config import load_config
+
+    _require_folder(project)
+    path = project.path(request.config) if request.config else project.config_file
+    if request.config and not path.exists():
+        raise ForgeError(
+            f"--config {request.config}: file not found", "pass an existing training-config.json", exit_code=EXIT_USAGE
+        )
+    return load_config(path, request.overrides or [])
+
+
+def launch_if_asked(project, request: TrainRequest, echo=None) -> int | None:
+    """With --gpus/--nproc/--nnodes asking for more than one process: run them, return their exit code."""
+    from forge.train.distributed.argv import child_args
+    from forge.train.distributed.launch import launch, plan_launch
+    from forge.train.distributed.world import World
+
+    if World.current().launched:
+        return None  # a rank: it trains
+    r = request
+    plan = plan_launch(r.gpus, r.nproc, r.strategy, r.nnodes, r.node_rank, r.rdzv_endpoint)
+    if plan is None:
+        return None
+    load_run_config(project, request)  # a bad config is refused here, once, not by every rank
+    return launch(project, plan, child_args(request.argv), echo=echo)
+
+
+def train_here(project, cfg, request: TrainRequest, world, *, progress=None, console_handler=None):
+    """The recipe in this process (the only one, or one rank)."""
+    from forge.train.run import train
+
+    if world.launched:
+        world.write_pid(project)
+    try:
+        return train(
+            project,
+            cfg,
+            backend=request.backend,
+            resume=request.resume,
+            force=request.force,
+            progress=progress,
+            console_handler=console_handler,
+        )
+    except ForgeError as e:
+        if world.launched:
+            world.write_exit(project, e.exit_code)
+        raise
+
+
+def exit_code(result, world) -> int:
+    if world.launched and result.exit_code in (EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM):
+        return EXIT_OK  # the launcher says 130/143 from the status, once every rank has checkpointed
+    return result.exit_code
