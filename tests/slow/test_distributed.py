@@ -167,7 +167,10 @@ def test_sigterm_stops_all_ranks_at_one_step_and_resumes_on_one_process(tmp_path
 
 def test_a_failing_rank_fails_the_run_with_its_error(tmp_path):
     root = make_project(tmp_path / "p")
-    env = {**ENV, "FORGE_TEST_RANK_FAIL": "1:2"}
+    # the failure comes from outside forge: a tests-only sitecustomize on the ranks' PYTHONPATH
+    inject = str(Path(__file__).parent / "inject")
+    path = os.pathsep.join(p for p in (inject, ENV.get("PYTHONPATH")) if p)
+    env = {**ENV, "FORGE_TEST_RANK_FAIL": "1:2", "PYTHONPATH": path}
     res = subprocess.run(
         cmd(root, "--nproc", "2", sets=("training.max_steps=6",)),
         capture_output=True,

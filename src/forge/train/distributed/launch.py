@@ -105,7 +105,9 @@ def plan_launch(
     """The launch that --gpus/--nproc/--nnodes ask for, or None for a single process; refuses bad usage."""
     strategy = (strategy or "ddp").strip().lower()
     if strategy not in STRATEGIES:
-        raise ForgeError(f"--strategy {strategy!r}: unknown", "pass --strategy ddp or --strategy fsdp", exit_code=2)
+        raise ForgeError(
+            f"--strategy {strategy!r}: unknown", "pass --strategy ddp or --strategy fsdp", exit_code=EXIT_USAGE
+        )
     nodes = nnodes or 1
     if nodes < 1:
         raise ForgeError(f"--nnodes {nodes}: must be 1 or more", "pass --nnodes 2", exit_code=EXIT_USAGE)
@@ -117,16 +119,22 @@ def plan_launch(
         )
     if rdzv_endpoint and (":" not in rdzv_endpoint or not rdzv_endpoint.rsplit(":", 1)[1].isdigit()):
         raise ForgeError(
-            f"--rdzv-endpoint {rdzv_endpoint!r}: not HOST:PORT", "pass e.g. --rdzv-endpoint 10.0.0.1:29500", 2
+            f"--rdzv-endpoint {rdzv_endpoint!r}: not HOST:PORT",
+            "pass e.g. --rdzv-endpoint 10.0.0.1:29500",
+            exit_code=EXIT_USAGE,
         )
     rank = node_rank or 0
     if not 0 <= rank < nodes:
         raise ForgeError(
-            f"--node-rank {rank}: must be 0..{nodes - 1}", "number the nodes 0, 1, ... --nnodes - 1", EXIT_USAGE
+            f"--node-rank {rank}: must be 0..{nodes - 1}",
+            "number the nodes 0, 1, ... --nnodes - 1",
+            exit_code=EXIT_USAGE,
         )
     if gpus is None and nproc is None:
         if nodes > 1:
-            raise ForgeError(f"--nnodes {nodes}: how many processes per node?", "add --gpus N (or --nproc N)", 2)
+            raise ForgeError(
+                f"--nnodes {nodes}: how many processes per node?", "add --gpus N (or --nproc N)", exit_code=EXIT_USAGE
+            )
         return None
     n, comm = resolve_processes(gpus, nproc)
     if n * nodes <= 1:

@@ -1,0 +1,77 @@
+"""The World: one object per process that the recipe asks (torch-free)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+
+from forge.config import ForgeConfig
+from forge.train.distributed import World
+
+RANK1 = {
+    "WORLD_SIZE": "4",
+    "RANK": "3",
+    "LOCAL_RANK": "1",
+    "LOCAL_WORLD_SIZE": "2",
+    "GROUP_RANK": "1",
+    "FORGE_DIST_CHILD": "1",
+    "FORGE_DIST_STRATEGY": "fsdp",
+}
+
+
+def test_from_env_reads_torchrun_and_the_launcher():
+    w = World.from_env(RANK1)
+    assert (w.rank, w.local_rank, w.world_size, w.node_rank, w.nnodes) == (3, 1, 4, 1, 2)
+    assert w.strategy == "fsdp" and w.launched and w.distributed and not w.is_main
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        w.rank = 0  # type: ignore[misc]
+
+
+def test_one_process_is_main_and_single():
+    w = World.from_env({})
+    assert w.is_main and not w.distributed and not w.launched and w.strategy == "single"
+    assert World.from_env({"WORLD_SIZE": "x", "RANK": ""}).world_size == 1  # junk reads as one process
+    assert World.from_env({"WORLD_SIZE": "2", "FORGE_DIST_STRATEGY": "nope"}).strategy == "ddp"
+
+
+def test_divide_keeps_the_global_batch():
+    cfg = ForgeConfig.model_validate({"training": {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4}})
+    for size in (1, 2, 4, 8):
+        w = World.from_env({"WORLD_SIZE": str(size)})
+        one = w.divide(cfg)
+        assert w.global_batch(one) == 8, size
+    assert World.from_env({"WORLD_SIZE": "2"}).divide(cfg).training.gradient_accumulation_steps == 2
+
+
+def test_rank_other_than_0_writes_nothing(tmp_path):
+    w = World.from_env(RANK1)
+    calls = []
+    assert w.main_only(lambda x: calls.append(x))(1) is None and calls == []
+    writer = w.status_writer(tmp_path / "status.json", running=True, phase="validating")
+    writer.phase("training", step=3)
+    assert writer.status.step == 3 and not (tmp_path / "status.json").exists()
+    main = World.from_env({})
+    main.status_writer(tmp_path / "status.json", running=True).phase("training")
+    assert (tmp_path / "status.json").exists()
+    assert main.main_only(lambda x: x * 2)(2) == 4
+
+
+def test_agree_and_barrier_without_a_process_group():
+    w = World.from_env({})
+    assert w.agree_to_stop(True) is True and w.agree_to_stop(False) is False
+    w.barrier()
+
+
+def test_strategy_options_for_the_trainer():
+    assert World.from_env({}).trainer_kwargs() == {}
+    assert World.from_env({"WORLD_SIZE": "2"}).trainer_kwargs() == {"ddp_find_unused_parameters": False}
+    fsdp = World.from_env({"WORLD_SIZE": "2", "FORGE_DIST_STRATEGY": "fsdp"}).trainer_kwargs()
+    assert fsdp["fsdp"].startswith("full_shard")
+
+
+def test_backend_name_data_parallel_is_hf():
+    log = logging.getLogger("test.world")
+    assert World.from_env({}).backend_name("unsloth", log) == "unsloth"
+    assert World.from_env({"WORLD_SIZE": "2"}).backend_name(None, log) == "hf"
