@@ -176,7 +176,21 @@ def test_failed_crashed_finished_and_missing_projects(tmp_path, open_page):
         tabs.nth(2).click()
         expect(page.get_by_test_id("phase")).to_have_text("done")
         expect(page.get_by_test_id("gate")).to_have_text("gate passed")
-        expect(page.get_by_test_id("comparison").locator("tr[data-metric=val_loss]")).to_contain_text("2.91")
+        comparison = page.get_by_test_id("comparison")
+        expect(comparison.locator("tr[data-metric=val_loss]")).to_contain_text("2.91")
+        # the four scores, base / fine-tuned / change (it once listed schema_version and examples)
+        expect(comparison.locator("tr[data-metric]")).to_have_count(4)
+        for metric, label, base, tuned in (
+            ("val_loss", "val loss", "2.91", "0.71"),
+            ("perplexity", "perplexity", "18.36", "2.03"),
+            ("token_f1", "token F1", "0.14", "0.89"),
+            ("exact_match", "exact match", "0", "0.5"),
+        ):
+            row = comparison.locator(f"tr[data-metric={metric}]")
+            expect(row.locator("td").nth(0)).to_have_text(label)
+            expect(row.locator("td").nth(1)).to_have_text(base)
+            expect(row.locator("td").nth(2)).to_have_text(tuned)
+        expect(comparison).not_to_contain_text("schema_version")
         expect(page.get_by_test_id("artifact")).to_have_count(3)
         expect(page.get_by_test_id("artifacts-total")).to_contain_text("8.1 MB")
         expect(page.get_by_test_id("checklist-pre").get_by_test_id("check-item").first).to_be_visible()

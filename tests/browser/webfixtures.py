@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
 
-from forge.files import atomic_write_json
-from forge.project import Project
-from forge.status import StatusWriter
+# tests/ holds evaluate_files (shared with the unit tests); writer.py imports this module as a script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluate_files import write_metrics  # noqa: E402
+from forge.clock import utc_from_timestamp  # noqa: E402
+from forge.files import atomic_write_json  # noqa: E402
+from forge.project import Project  # noqa: E402
+from forge.status import StatusWriter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,7 +41,7 @@ def history_row(step: int, total: int) -> dict:
         "loss": loss_at(step),
         "learning_rate": lr_at(step, total),
         "tokens_per_second": 1850.0 + step,
-        "time": 1.2 * step,
+        "time": utc_from_timestamp(1_735_898_400 + 1.2 * step),  # forge.clock's format, as forge train writes
     }
 
 
@@ -59,11 +65,8 @@ def finished_project(root: Path) -> Project:
     p = make_project(root)
     total = 300
     write_history(p, range(1, total + 1), total)
-    atomic_write_json(p.baseline_file, {"model": "builtin:tiny-llama", "val_loss": 2.91, "perplexity": 18.4})
-    atomic_write_json(
-        p.evaluation_file,
-        {"val_loss": 0.71, "perplexity": 2.03, "gate": {"passed": True, "threshold": 0.05, "improvement": 0.756}},
-    )
+    # baseline.json and evaluation.json through forge's own writers (val loss 2.91 -> 0.71)
+    write_metrics(p)
     atomic_write_json(
         p.training_stats_file,
         {"model": "builtin:tiny-llama", "dataset_samples": 1200, "final_loss": 0.36, "total_steps": total, "epochs": 3},

@@ -15,13 +15,20 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient as _TestClient  # noqa: E402
 
+from evaluate_files import write_metrics  # noqa: E402
 from forge.files import atomic_write_json  # noqa: E402
 from forge.plan.hardware import HardwareInfo  # noqa: E402
 from forge.project import Project  # noqa: E402
 from forge.status import StatusWriter
 from forge.web.app import create_app  # noqa: E402
+
+
+def TestClient(app, **kw):  # noqa: N802 (stands in for FastAPI's class)
+    """FastAPI's client with a loopback Host: the app answers 421 to its default `testserver`."""
+    return _TestClient(app, base_url="http://127.0.0.1:7860", **kw)
+
 
 HW = HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible (test)")
 DEAD_PID = 2**22 + 4321
@@ -192,17 +199,52 @@ def test_outputs_checklist_from_forge_verify(proj, monkeypatch):
 def test_metrics_with_gate_and_missing_or_broken_files(proj, client):
     m = client.get("/api/projects/0/metrics").json()
     assert m["baseline"] is None and m["evaluation"] is None and m["gate"] is None and m["problems"] == {}
-    atomic_write_json(proj.baseline_file, {"model": "m", "val_loss": 2.0, "perplexity": 7.4})
-    atomic_write_json(
-        proj.evaluation_file, {"val_loss": 1.5, "perplexity": 4.5, "gate": {"passed": False, "threshold": 0.3}}
-    )
+    # the files as forge baseline / forge evaluate write them (their writers, not a hand-made dict)
+    write_metrics(proj, base=(2.0, 7.4, 0.2, 0.0), tuned=(1.5, 4.5, 0.25, 0.0), threshold=0.3)
     proj.training_stats_file.write_text("{broken")
     m = client.get("/api/projects/0/metrics").json()
-    assert m["gate"] == {"passed": False, "threshold": 0.3}
-    assert {r["metric"]: r["delta"] for r in m["comparison"]} == {"val_loss": -0.5, "perplexity": pytest.approx(-2.9)}
+    assert m["gate"] == {"passed": False, "threshold": 0.3, "relative_improvement": 0.25}
+    assert {r["metric"]: r["delta"] for r in m["comparison"]} == {
+        "val_loss": -0.5,
+        "perplexity": pytest.approx(-2.9),
+        "token_f1": pytest.approx(0.05),
+        "exact_match": 0.0,
+    }
     assert "training-stats.json" in m["problems"] and m["training_stats"] is None
-    atomic_write_json(proj.evaluation_file, {"val_loss": 1.0, "gate": "pass"})
+    write_metrics(proj, base=(2.0, 7.4, 0.2, 0.0), tuned=(1.0, 2.7, 0.2, 0.0), threshold=0.3)
     assert client.get("/api/projects/0/metrics").json()["gate"]["passed"] is True
+
+
+def test_metrics_comparison_shows_the_scores_not_the_bookkeeping(proj, client):
+    """The bug: the table listed schema_version and examples (keys both files share), no scores."""
+    write_metrics(proj)
+    rows = client.get("/api/projects/0/metrics").json()["comparison"]
+    assert [(r["metric"], r["label"]) for r in rows] == [
+        ("val_loss", "val loss"),
+        ("perplexity", "perplexity"),
+        ("token_f1", "token F1"),
+        ("exact_match", "exact match"),
+    ]
+    by = {r["metric"]: (r["baseline"], r["evaluation"], r["delta"]) for r in rows}
+    assert by["val_loss"] == (2.91, 0.71, pytest.approx(-2.2)) and by["token_f1"] == (0.14, 0.89, pytest.approx(0.75))
+
+
+def test_metrics_refuses_a_foreign_evaluation_with_the_fix(proj, client):
+    write_metrics(proj, tuned=None)
+    atomic_write_json(proj.evaluation_file, {"val_loss": 1.0, "gate": "pass"})  # not forge's layout
+    m = client.get("/api/projects/0/metrics").json()
+    assert m["evaluation"] is None and m["gate"] is None and m["comparison"] == []
+    assert "forge evaluate" in m["problems"]["evaluation.json"] and m["baseline"]["val_loss"] == 2.91
+
+
+def test_history_rows_go_through_the_one_row_parser(proj, client):
+    with open(proj.history_file, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"global_step": 3, "lr": 1e-4, "train_loss": 1.5}) + "\n")  # older spellings
+        f.write(json.dumps({"step": 4, "loss": float("nan")}) + "\n")
+        f.write(json.dumps({"loss": 1.0}) + "\n")  # no step: skipped, counted
+    h = client.get("/api/projects/0/history").json()
+    assert [(r["step"], r["loss"], r["learning_rate"]) for r in h["records"]] == [(3, 1.5, 1e-4), (4, None, None)]
+    assert h["bad_lines"] == 1
 
 
 def test_artifacts_with_sizes_and_no_escape(proj, client, tmp_path):
@@ -393,7 +435,7 @@ def test_web_process_never_imports_torch(tmp_path):
 import sys
 from fastapi.testclient import TestClient
 from forge.web.app import create_app
-c = TestClient(create_app([{str(tmp_path)!r}]))
+c = TestClient(create_app([{str(tmp_path)!r}]), base_url="http://127.0.0.1")
 r = c.get("/api/projects/0/checklist").json()
 hw = r["pre_training"]["hardware"]
 assert hw and (hw["torch_version"] or hw["problem"]), r

@@ -8,7 +8,6 @@ appended since the last call, not a re-parse of the whole file.
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import os
 import threading
@@ -17,9 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from forge.clock import parse_time
+from forge.clock import parse_time, utc_from_timestamp
+from forge.files import resolve_inside
 from forge.project import Project
-from forge.status import FINAL_PHASES, read_status
+from forge.records.train import parse_history_line
+from forge.status import FINAL_PHASES, Status, read_status
 
 # --------------------------------------------------------------------------- status
 
@@ -39,13 +40,15 @@ def status_view(project: Project, now: datetime | None = None) -> dict[str, Any]
     """The status file as a dict, plus what a reader needs: the effective phase ('crashed' when
     the writer is gone and the file is stale), whether a status file exists, and its age."""
     path = project.status_file
-    st = read_status(path)
+    # a status file that links out of the project is not this project's: it reads as no status
+    inside = resolve_inside(project.root, path.relative_to(project.root)) is not None
+    st = read_status(path) if inside else Status()
     out = st.to_dict()
     now = now or datetime.now(timezone.utc)
     last = parse_time(st.last_updated)
     crashed = st.is_crashed(now)
     out.update(
-        exists=path.is_file(),
+        exists=inside and path.is_file(),
         effective_phase="crashed" if crashed else st.phase,
         crashed=crashed,
         pid_alive=st.pid_alive() if st.pid else None,
@@ -78,52 +81,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{sec}s"
 
 
-def read_json(path: Path) -> tuple[Any, str | None]:
-    """(data, None), (None, None) when missing, or (None, why) when unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, None
-    except OSError as e:
-        return None, f"unreadable: {e}"
-    try:
-        return finite(json.loads(text)), None
-    except ValueError as e:
-        return None, f"not valid JSON: {e}"
-
-
 # --------------------------------------------------------------------------- history
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return None if math.isnan(v) or math.isinf(v) else float(v)
-
-
-def normalise_record(raw: dict[str, Any]) -> dict[str, Any] | None:
-    """One history line -> {step, epoch, loss, eval_loss, learning_rate, tokens_per_second, time}.
-    Tolerates the spellings trainers use (lr, tokens/s, train_loss). None when it has no step."""
-    step = raw.get("step", raw.get("global_step"))
-    if isinstance(step, bool) or not isinstance(step, (int, float)):
-        return None
-    rec = finite(raw)
-    rec["step"] = int(step)
-    aliases = {
-        "loss": ("loss", "train_loss"),
-        "eval_loss": ("eval_loss", "val_loss"),
-        "learning_rate": ("learning_rate", "lr"),
-        "tokens_per_second": ("tokens_per_second", "tokens/s", "tokens_per_sec", "train_tokens_per_second"),
-        "epoch": ("epoch",),
-    }
-    for key, names in aliases.items():
-        val = None
-        for n in names:
-            val = _num(raw.get(n))
-            if val is not None:
-                break
-        rec[key] = val
-    return rec
 
 
 @dataclass
@@ -185,18 +143,14 @@ class HistoryReader:
 
     @staticmethod
     def _add_line(s: _HistoryState, line: bytes) -> None:
-        line = line.strip()
-        if not line:
+        if not line.strip():
             return
-        try:
-            raw = json.loads(line)
-        except ValueError:
+        row = parse_history_line(line)  # the one row parser (old spellings such as `lr` mapped)
+        if row is None:
             s.bad_lines += 1
             return
-        rec = normalise_record(raw) if isinstance(raw, dict) else None
-        if rec is None:
-            s.bad_lines += 1
-            return
+        rec = finite(row.to_data())
+        del rec["schema_version"]  # the same on every row: not worth its bytes in a 10,000-row answer
         step = rec["step"]
         if s.steps and step <= s.steps[-1]:
             i = bisect.bisect_left(s.steps, step)
@@ -322,7 +276,7 @@ def list_artifacts(project: Project) -> list[dict[str, Any]]:
                 {
                     "path": rel,
                     "size": st.st_size,
-                    "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "modified": utc_from_timestamp(st.st_mtime),
                     "kind": artifact_kind(rel),
                 }
             )
@@ -366,39 +320,3 @@ def tail_lines(path: Path, lines: int = 200, max_bytes: int = 256 * 1024) -> lis
     if size > max_bytes and out:
         out = out[1:]  # the first line is probably cut
     return out[-lines:]
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def gate_verdict(evaluation: Any) -> dict[str, Any] | None:
-    """The gate verdict of `metrics/evaluation.json`, whatever shape forge evaluate gives it:
-    {"gate": {"passed": ...}}, {"gate": "pass"}, {"gate_passed": ...} or {"passed": ...}."""
-    if not isinstance(evaluation, dict):
-        return None
-    gate = evaluation.get("gate")
-    info: dict[str, Any] = {}
-    passed: Any = None
-    if isinstance(gate, dict):
-        info = {k: v for k, v in gate.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        for key in ("passed", "pass", "ok", "verdict", "result", "status"):
-            if key in gate:
-                passed = gate[key]
-                break
-    elif gate is not None:
-        passed = gate
-    else:
-        for key in ("gate_passed", "passed", "verdict"):
-            if key in evaluation:
-                passed = evaluation[key]
-                break
-    if isinstance(passed, str):
-        low = passed.strip().lower()
-        passed = True if low in ("pass", "passed", "ok", "true", "yes") else False if low else None
-    if passed is None:
-        return None
-    info["passed"] = bool(passed)
-    for key in ("threshold", "improvement", "relative_improvement", "reason", "message"):
-        if key in evaluation and key not in info and isinstance(evaluation[key], (str, int, float, bool)):
-            info[key] = evaluation[key]
-    return info

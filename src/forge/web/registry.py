@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 from dataclasses import asdict, is_dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from forge.clock import utcnow
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
 from forge.web.readers import HistoryReader
@@ -134,10 +134,6 @@ def normalise_checklist(raw: Any) -> dict[str, Any]:
     }
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class ProjectEntry:
     def __init__(self, index: int, slug: str, project: Project):
         self.index = index
@@ -192,7 +188,7 @@ class ProjectEntry:
             result = normalise_checklist(run_checklist(self.project, hardware=hw))
         except Exception as e:  # a broken config or data file must not take the page down
             result = {"available": False, "reason": f"{type(e).__name__}: {e}"}
-        result["checked_at"] = _now()
+        result["checked_at"] = utcnow()
         with self._lock:
             self._pre = (sig, time.monotonic(), result)
         return result
@@ -206,7 +202,7 @@ class ProjectEntry:
             if self._out and self._out[0] == sig and time.monotonic() - self._out[1] < CHECKLIST_TTL_SECONDS:
                 return self._out[2]
         result = run_outputs_checklist(self.project)
-        result["checked_at"] = _now()
+        result["checked_at"] = utcnow()
         with self._lock:
             self._out = (sig, time.monotonic(), result)
         return result

@@ -115,22 +115,34 @@ class ChecklistsOut(BaseModel):
 class GateOut(_Open):
     passed: bool
     threshold: Optional[float] = None
+    relative_improvement: Optional[float] = Field(None, description="(base - fine-tuned) / base val loss.")
 
 
 class ComparisonRow(BaseModel):
-    metric: str
-    baseline: Optional[float]
-    evaluation: Optional[float]
-    delta: Optional[float]
+    """One headline score of metrics/evaluation.json: the base model, the fine-tuned one, the change."""
+
+    metric: str = Field(description="val_loss | perplexity | token_f1 | exact_match")
+    label: str = Field("", description="The metric in words ('token F1').")
+    baseline: Optional[float] = Field(description="The base model's score (null: not measured).")
+    evaluation: Optional[float] = Field(description="The fine-tuned model's score.")
+    delta: Optional[float] = Field(description="evaluation - baseline.")
 
 
 class MetricsOut(BaseModel):
-    baseline: Optional[dict[str, Any]] = Field(description="metrics/baseline.json, or null when missing.")
-    training_stats: Optional[dict[str, Any]] = Field(description="metrics/training-stats.json, or null.")
-    evaluation: Optional[dict[str, Any]] = Field(description="metrics/evaluation.json, or null.")
-    gate: Optional[GateOut] = Field(description="The evaluate gate's verdict, when evaluation.json has one.")
-    comparison: list[ComparisonRow] = Field(description="Numeric metrics present in both baseline and evaluation.")
-    problems: dict[str, str] = Field(description="File name -> why it could not be read.")
+    baseline: Optional[dict[str, Any]] = Field(
+        description="metrics/baseline.json (forge.records.evaluate.BaselineRecord), or null when missing or refused."
+    )
+    training_stats: Optional[dict[str, Any]] = Field(
+        description="metrics/training-stats.json (forge.records.train.TrainingStats), or null."
+    )
+    evaluation: Optional[dict[str, Any]] = Field(
+        description="metrics/evaluation.json (forge.records.evaluate.EvaluationRecord), or null."
+    )
+    gate: Optional[GateOut] = Field(description="The evaluate gate's verdict, once `forge evaluate` ran.")
+    comparison: list[ComparisonRow] = Field(
+        description="Val loss, perplexity, token F1 and exact match: base, fine-tuned, change (empty before evaluate)."
+    )
+    problems: dict[str, str] = Field(description="File name -> why it could not be read, with the fix.")
     loss_plot: Optional[str] = Field(None, description="URL of metrics/loss.png when it exists.")
 
 

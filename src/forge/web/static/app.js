@@ -401,9 +401,10 @@ function renderMetrics(m) {
   if (m.comparison.length) {
     table.append(el("tr", {}, el("th", { text: "metric" }), el("th", { class: "num", text: "baseline" }), el("th", { class: "num", text: "fine-tuned" }), el("th", { class: "num", text: "change" })));
     for (const r of m.comparison) {
-      const good = r.delta === 0 ? "" : (r.delta < 0) === lowerIsBetter(r.metric) ? "better" : "worse";
-      const rel = r.baseline ? ` (${r.delta > 0 ? "+" : ""}${((100 * r.delta) / Math.abs(r.baseline)).toFixed(1)}%)` : "";
-      table.append(el("tr", { "data-metric": r.metric }, el("td", { text: r.metric }), el("td", { class: "num", text: fmtNum(r.baseline) }), el("td", { class: "num", text: fmtNum(r.evaluation) }), el("td", { class: `num ${good}`, text: `${r.delta > 0 ? "+" : ""}${fmtNum(r.delta)}${rel}` })));
+      // a score not measured on one side (no generation samples) has a null delta: no colour, no %
+      const good = !r.delta ? "" : (r.delta < 0) === lowerIsBetter(r.metric) ? "better" : "worse";
+      const rel = r.baseline && r.delta !== null ? ` (${r.delta > 0 ? "+" : ""}${((100 * r.delta) / Math.abs(r.baseline)).toFixed(1)}%)` : "";
+      table.append(el("tr", { "data-metric": r.metric }, el("td", { text: r.label || r.metric }), el("td", { class: "num", text: fmtNum(r.baseline) }), el("td", { class: "num", text: fmtNum(r.evaluation) }), el("td", { class: `num ${good}`, text: `${r.delta > 0 ? "+" : ""}${fmtNum(r.delta)}${rel}` })));
     }
   } else {
     const have = m.baseline ? "baseline" : null;
