@@ -87,3 +87,27 @@ def test_baseline_of_changed_val_file_is_refused(project, capsys):
     assert main(["evaluate", str(project.root)]) == 2
     err = capsys.readouterr().err
     assert "val file" in err and "forge baseline" in err
+
+
+def test_the_web_comparison_of_the_files_forge_evaluate_writes(project):
+    """Baseline + evaluate for real, then the web UI's metrics view of those very files."""
+    import stat
+
+    from forge.web.metrics import metrics_view
+
+    _configure(project, generation_samples=2)
+    assert main(["baseline", str(project.root)]) == 0
+    _identity_adapter(project, perturb=True)
+    main(["evaluate", str(project.root), "--threshold", "0"])
+    for f in (project.baseline_file, project.evaluation_file):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644  # the old writer left 0600
+    base = json.loads(project.baseline_file.read_text())
+    ev = json.loads(project.evaluation_file.read_text())
+    view = metrics_view(project)
+    assert view["problems"] == {}
+    rows = {r["metric"]: r for r in view["comparison"]}
+    assert list(rows) == ["val_loss", "perplexity", "token_f1", "exact_match"]
+    for key in rows:
+        assert rows[key]["baseline"] == base[key] and rows[key]["evaluation"] == ev["fine_tuned"][key]
+    assert rows["val_loss"]["delta"] == pytest.approx(ev["fine_tuned"]["val_loss"] - base["val_loss"], abs=1e-5)
+    assert view["gate"]["passed"] is ev["passed"] and view["gate"]["threshold"] == 0
