@@ -152,21 +152,5 @@ def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
     return folder
 
 
-# ------------------------------------------------------------------ FLOPs
-
-PEAK_TFLOPS = 989.0  # H100 SXM dense bf16, the denominator of every MFU figure here
-
-
-def flops_4n(shape) -> float:
-    """Per token: 4 x matmul parameters (decoder linears + LM head); attention excluded."""
-    return 4.0 * shape.matmul_params
-
-
-def flops_full(shape, lora_r: int, targets, attended: float) -> float:
-    """Per token: 4N + 6 x LoRA parameters + causal attention (12 x q_dim x layers x mean attended).
-
-    `attended` is the mean number of earlier positions a trained token attends to inside its own
-    example, sum(len^2 / 2) / sum(len). Recomputation by gradient checkpointing is not counted (it is
-    overhead, not model FLOPs).
-    """
-    return flops_4n(shape) + 6.0 * shape.lora_params(lora_r, targets) + 12.0 * shape.q_dim * shape.layers * attended
+# FLOPs and MFU live in bench/mfu.py; re-exported for older callers
+from bench.mfu import PEAK_TFLOPS, flops_4n, flops_full  # noqa: E402,F401

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forge.errors import EXIT_USAGE, ForgeError
 
@@ -39,12 +39,38 @@ class ModelSection(_Section):
         2048, ge=16, description="Longest tokenized example, in tokens; longer ones are truncated (and counted)."
     )
     load_in_4bit: bool = Field(True, description="Load the base weights in 4-bit (QLoRA). GPU (bitsandbytes) only.")
+    load_in_fp8: bool = Field(
+        False,
+        description="Hold the frozen base weights in FP8 (row-wise, torchao) and train bf16 LoRA over them: "
+        "faster matrix products on Hopper (H100/H200) and newer. Unsloth backend only; replaces load_in_4bit.",
+    )
     dtype: Literal["float16", "bfloat16", "float32", None] = Field(
         None, description="Compute dtype; null picks bfloat16 where the GPU supports it, else float16 (float32 on CPU)."
     )
     trust_remote_code: bool = Field(
         False, description="Run code shipped with the model repository. Off unless you trust the repository."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _name_given(cls, v: str) -> str:
+        # an empty name would fail only at load time, deep in transformers; say it here, by key
+        if not v.strip():
+            raise ValueError("empty: name a hub id, a local folder, or a built-in (builtin:tiny-llama, ...)")
+        return v
+
+    @model_validator(mode="after")
+    def _fp8_replaces_4bit(self):
+        # FP8 and 4-bit are two ways of holding the same frozen weights; a file that asks for both
+        # is ambiguous, but the default load_in_4bit (true) must not block a plain `load_in_fp8: true`
+        if self.load_in_fp8 and self.load_in_4bit:
+            if "load_in_4bit" in self.model_fields_set:
+                raise ValueError(
+                    "model.load_in_fp8 and model.load_in_4bit are both true; they are two ways of holding the "
+                    "base weights: set model.load_in_4bit to false (FP8) or model.load_in_fp8 to false (4-bit)"
+                )
+            object.__setattr__(self, "load_in_4bit", False)  # no re-validation loop (validate_assignment)
+        return self
 
 
 class LoraSection(_Section):
@@ -108,15 +134,33 @@ class TrainingSection(_Section):
     max_dropped_fraction: float = Field(
         0.5, ge=0, le=1, description="Refuse to train if more than this share of examples keep no trained token."
     )
+    eval_samples: Union[int, Auto, None] = Field(
+        "auto",
+        description='Val examples scored at each eval; "auto" sizes eval with the val split and the step so that '
+        "evals cost about a tenth of training time (a large val is sampled, deterministically); null: all of val.",
+    )
+    vram_budget_gb: float | None = Field(
+        None,
+        gt=0,
+        description="Plan and check against this many GB of GPU memory instead of the whole card (a shared GPU, "
+        "or a smaller target card); `forge plan --vram-gb N` sets it for one plan.",
+    )
 
 
 class DatasetSection(_Section):
     path: str = Field("data/splits/train.jsonl", description="Training split (ShareGPT or messages; JSONL or JSON).")
     val_path: str | None = Field("data/splits/val.jsonl", description="Validation split; null: no eval.")
     chat_template: str = Field(
-        "gemma-3",
-        description="Chat template: gemma-3, llama-3, chatml, qwen-2.5, mistral, ... or 'tokenizer' for the "
-        "tokenizer's own.",
+        "auto",
+        description="Chat template: auto (the model's own, from its tokenizer files; else its family's by "
+        "model_type), gemma-3, llama-3, chatml, qwen-2.5, mistral, phi-3, or 'tokenizer' for the tokenizer's own. "
+        "A named one whose markers are not single tokens of the model is refused before training.",
+    )
+    min_samples: Union[int, Auto] = Field(
+        "auto",
+        ge=1,
+        description='Fewest usable training conversations check and train accept; "auto": 100 (the original '
+        "checklist), 1 for the tiny random test models (builtin:tiny-llama, builtin:tiny-gemma3).",
     )
     num_proc: int = Field(2, ge=1, description="Worker processes for tokenization.")
 

@@ -79,10 +79,6 @@ class UnslothBackend(HFBackend):
         if varlen:
             self.note(varlen)
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return _unsloth_reason()
-
     # ---------------------------------------------------------------- load
     def _targets(self, vision: bool) -> list[str]:
         lora = self.cfg.lora
@@ -123,13 +119,18 @@ class UnslothBackend(HFBackend):
         vision = _has_vision(path)
         loader = FastModel if vision else FastLanguageModel
         dtype = getattr(torch, m.dtype) if m.dtype else None  # None: Unsloth picks bf16 where supported
+        precision = {"load_in_4bit": m.load_in_4bit}
+        if m.load_in_fp8:
+            self._check_fp8()
+            # Unsloth's own switch (row-wise torchao FP8); 4-bit off (the config made sure it was not asked)
+            precision = {"load_in_4bit": False, "load_in_fp8": True}
         model, tokenizer = loader.from_pretrained(
             model_name=path,
             max_seq_length=m.max_seq_length,
             dtype=dtype,
-            load_in_4bit=m.load_in_4bit,
             full_finetuning=False,
             trust_remote_code=m.trust_remote_code,
+            **precision,
         )
         tok = getattr(tokenizer, "tokenizer", tokenizer)  # FastModel returns a processor for VLMs
         if tok.pad_token is None:
@@ -160,12 +161,14 @@ class UnslothBackend(HFBackend):
                 finetune_mlp_modules=lora.finetune_mlp_modules,
             )
         model = loader.get_peft_model(model, **kwargs)
+        if m.load_in_fp8:
+            _name_bf16_base(model, path)
         trainable, total = model.get_nb_trainable_parameters()
         self.log.info(
-            "Unsloth %s: %s, 4-bit %s, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
+            "Unsloth %s: %s, %s weights, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
             loader.__name__,
             m.name,
-            m.load_in_4bit,
+            "FP8" if m.load_in_fp8 else ("4-bit" if m.load_in_4bit else "16-bit"),
             lora.r,
             ",".join(targets),
             trainable,
@@ -202,9 +205,6 @@ class UnslothBackend(HFBackend):
             notes=list(self.notes),
         )
 
-    def _flash_attention(self) -> bool:
-        return True  # packing is exact under Unsloth's attention dispatch (see the module docstring)
-
     # ---------------------------------------------------------------- trainer
     def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
         from trl import SFTTrainer  # Unsloth's patched SFTTrainer (unsloth was imported first)
@@ -222,7 +222,51 @@ class UnslothBackend(HFBackend):
             callbacks=callbacks,
         )
 
+    def _check_fp8(self) -> None:
+        import torch
+
+        from forge.train.backends.unsloth_fp8 import fp8_refusal
+
+        major, minor = torch.cuda.get_device_capability()
+        refusal = fp8_refusal(self.name, f"{major}.{minor}", torch.cuda.get_device_name())
+        if refusal:
+            raise refusal
+        self.note("FP8 base weights (row-wise e4m3, torchao) under bf16 LoRA: Unsloth load_in_fp8")
+
     # ---------------------------------------------------------------- save
     def save_merged(self, model, tokenizer, path) -> None:
+        if self.cfg.model.load_in_fp8:
+            _merge_into_bf16_base(self.cfg.model, model, tokenizer, Path(path))
+            self.note("merged model: the bf16 adapter folded into a bf16 reload of the base (training held it in FP8)")
+            return
         # Unsloth dequantises a 4-bit base before merging; the result is 16-bit safetensors
         model.save_pretrained_merged(str(path), tokenizer, save_method="merged_16bit")
+
+
+def _name_bf16_base(model, path: str) -> None:
+    """Point the adapter at the bf16 base it was trained over.
+
+    Unsloth quantises a 16-bit folder to FP8 in a private cache folder and loads that, so PEFT
+    would record the FP8 copy as `base_model_name_or_path`; export reads that field to find the
+    weights to merge into, and must get the bf16 originals.
+    """
+    for peft_cfg in getattr(model, "peft_config", {}).values():
+        peft_cfg.base_model_name_or_path = path
+
+
+def _merge_into_bf16_base(model_cfg, model, tokenizer, path: Path) -> None:
+    """Merge at bf16, never at FP8: the adapter is saved, then folded into a bf16 load of the base."""
+    import tempfile
+
+    import torch
+    from peft import PeftModel
+
+    from forge.models.loader import load_model_and_tokenizer
+
+    with tempfile.TemporaryDirectory(dir=str(path.parent)) as adapter:
+        model.save_pretrained(adapter, safe_serialization=True)
+        bf16_cfg = model_cfg.model_copy(update={"load_in_4bit": False, "load_in_fp8": False})
+        base, _ = load_model_and_tokenizer(bf16_cfg, dtype=torch.bfloat16, device="cuda")
+        merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.save_pretrained(str(path), safe_serialization=True)
+    tokenizer.save_pretrained(str(path))

@@ -1,0 +1,75 @@
+"""`model.load_in_fp8`: config validation, the refusals (hf backend, pre-Hopper GPUs), the parity rule."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from forge.config import ConfigError, ModelSection, validate_dict
+from forge.errors import ForgeError
+from forge.train.backends.unsloth_fp8 import PARITY_SHOWN, fp8_refusal, parity_ok, plan_may_choose_fp8
+
+
+def test_default_is_off_and_documented():
+    cfg = validate_dict({})
+    assert cfg.model.load_in_fp8 is False
+    assert cfg.model.load_in_4bit is True  # the original template's default is kept
+    assert "FP8" in ModelSection.model_fields["load_in_fp8"].description
+
+
+def test_fp8_replaces_the_default_4bit():
+    cfg = validate_dict({"model": {"load_in_fp8": True}})
+    assert cfg.model.load_in_fp8 is True and cfg.model.load_in_4bit is False
+
+
+def test_fp8_and_explicit_4bit_is_an_error_naming_both_keys_and_the_fix():
+    with pytest.raises(ConfigError) as e:
+        validate_dict({"model": {"load_in_fp8": True, "load_in_4bit": True}})
+    text = str(e.value)
+    assert "model.load_in_fp8" in text and "model.load_in_4bit" in text and "set model.load_in_4bit to false" in text
+
+
+def test_fp8_with_explicit_16bit_is_fine():
+    cfg = validate_dict({"model": {"load_in_fp8": True, "load_in_4bit": False}})
+    assert cfg.model.load_in_fp8 and not cfg.model.load_in_4bit
+
+
+def test_hf_backend_is_refused_with_the_fix():
+    err = fp8_refusal("hf", "9.0")
+    assert isinstance(err, ForgeError) and err.exit_code == 2
+    assert "hf backend" in str(err) and "--backend unsloth" in err.fix
+
+
+@pytest.mark.parametrize("cap", ["8.0", "8.9", "7.5", None, "garbage"])
+def test_pre_hopper_gpus_are_refused(cap):
+    err = fp8_refusal("unsloth", cap, "NVIDIA A100")
+    assert err is not None and "9.0+" in str(err) and "load_in_fp8 to false" in err.fix
+
+
+@pytest.mark.parametrize("cap", ["9.0", "10.0", "12.0"])
+def test_hopper_and_newer_are_accepted(cap):
+    assert fp8_refusal("unsloth", cap) is None
+
+
+def test_select_backend_refuses_fp8_on_hf_before_loading(tmp_path):
+    from forge.train.backends import select_backend
+
+    cfg = validate_dict({"model": {"load_in_fp8": True}})
+    with pytest.raises(ForgeError, match="the hf backend has no FP8 path"):
+        select_backend("hf", cfg, logging.getLogger("t"), tmp_path)
+
+
+def test_parity_rule():
+    assert parity_ok(2.000, 2.019)
+    assert parity_ok(2.000, 1.981)
+    assert not parity_ok(2.000, 2.030)
+    assert not parity_ok(2.000, float("nan"))
+
+
+def test_plan_chooses_fp8_only_where_parity_was_shown(monkeypatch):
+    assert plan_may_choose_fp8("no-such-shape", "9.0", "unsloth") is None
+    monkeypatch.setitem(PARITY_SHOWN, "llama-3.1-8b", "test")
+    assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "unsloth")
+    assert plan_may_choose_fp8("llama-3.1-8b", "8.0", "unsloth") is None  # not on an A100
+    assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "hf") is None
