@@ -3,37 +3,40 @@
     create_app([Path("proj-a"), Path("proj-b")])  ->  FastAPI
 
 GET /                 the page (static/index.html, app.js, style.css; no build step, no CDN)
-GET /api/...          the JSON API (see /docs and /openapi.json)
+GET /api/...          the JSON API (see /docs, rendered here without a CDN, and /openapi.json)
 GET /api/events       server-sent events: every project's status, checked every 0.5 s
 
 The app never writes to a project and never imports torch: the hardware is probed once, in a
-child process, when the app is created.
+child process, when the app is created. It serves only what lies inside a project: every file a
+route reads goes through forge.files.resolve_inside, so a symlink out of the project reads as
+absent. Requests whose Host is not a loopback name or the bound address get 421 (web/hosts.py),
+and no route sends CORS headers: a page from another origin can neither read it nor rebind to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from forge import __version__
+from forge.files import resolve_inside
 from forge.plan.hardware import HardwareInfo
-from forge.web import schemas
+from forge.web import apidocs, schemas
+from forge.web.hosts import HostGuard, HostPolicy
+from forge.web.metrics import metrics_view
 from forge.web.readers import (
     NotInProject,
     format_duration,
-    gate_verdict,
     human_size,
     list_artifacts,
-    read_json,
     safe_project_file,
     status_view,
     tail_lines,
@@ -42,6 +45,24 @@ from forge.web.registry import HardwareProbe, ProjectEntry, Registry
 
 STATIC_DIR = Path(__file__).with_name("static")
 POLL_SECONDS = 0.5
+# what /history answers for a history file that links out of the project: no records
+_NO_HISTORY = {
+    "generation": 0,
+    "total_records": 0,
+    "returned": 0,
+    "downsampled": False,
+    "last_step": None,
+    "bad_lines": 0,
+    "records": [],
+}
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """Whether a project file the app is about to read resolves inside the project (links included)."""
+    try:
+        return resolve_inside(root, path.relative_to(root)) is not None
+    except ValueError:
+        return False
 
 
 def _status(entry: ProjectEntry) -> dict[str, Any]:
@@ -50,40 +71,26 @@ def _status(entry: ProjectEntry) -> dict[str, Any]:
     return view
 
 
-def _comparison(baseline: Any, evaluation: Any) -> list[dict[str, Any]]:
-    if not isinstance(baseline, dict) or not isinstance(evaluation, dict):
-        return []
-    rows = []
-    for key, b in baseline.items():
-        e = evaluation.get(key)
-        if isinstance(b, bool) or isinstance(e, bool) or not isinstance(b, (int, float)):
-            continue
-        if not isinstance(e, (int, float)) or not all(math.isfinite(x) for x in (b, e)):
-            continue
-        rows.append({"metric": key, "baseline": b, "evaluation": e, "delta": e - b})
-    # evaluation.json may also nest the fine-tuned scores, e.g. {"finetuned": {...}}
-    for nested in ("finetuned", "fine_tuned", "model", "scores", "metrics"):
-        sub = evaluation.get(nested)
-        if isinstance(sub, dict) and not rows:
-            return _comparison(baseline, sub)
-    return rows
-
-
 def create_app(
     project_dirs: list[Path],
     *,
     hardware: Optional[HardwareInfo] = None,
     probe_hardware: bool = True,
     poll_seconds: float = POLL_SECONDS,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
-    """The app for these project folders. `hardware` skips the probe (tests, or a caller that knows)."""
+    """The app for these project folders. `hardware` skips the probe (tests, or a caller that knows);
+    `host` is the address the server binds, the one non-loopback name requests may carry."""
     registry = Registry([Path(d) for d in project_dirs])
     probe = HardwareProbe(hardware, probe=probe_hardware)
     app = FastAPI(
         title="Forge Web UI",
         version=__version__,
         description="Read-only view of forge projects: status, history, checklists, metrics, artifacts.",
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: /docs below renders the spec offline
+        redoc_url=None,
     )
+    app.add_middleware(HostGuard, policy=HostPolicy(host))
     app.state.registry = registry
     app.state.hardware = probe
     # set by whoever stops the server, so that event streams end at once instead of holding it up
@@ -143,8 +150,12 @@ def create_app(
         ),
     ) -> JSONResponse:
         """Lines of metrics/training-history.jsonl; the file is read incrementally, once per new byte."""
+        entry = entry_or_404(project_id)
+        p = entry.project
+        if not _inside(p.root, p.history_file):
+            return JSONResponse({**_NO_HISTORY, "since": since})
         # returned as-is: validating 10,000 records through the response model would cost ~0.5 s
-        return JSONResponse(entry_or_404(project_id).history.since(since, max_points))
+        return JSONResponse(entry.history.since(since, max_points))
 
     @app.get("/api/projects/{project_id}/checklist", response_model=schemas.ChecklistsOut, tags=["projects"])
     def checklist(project_id: str) -> dict:
@@ -156,27 +167,20 @@ def create_app(
     def metrics(project_id: str) -> dict:
         """baseline.json, training-stats.json and evaluation.json, with the gate verdict."""
         p = entry_or_404(project_id).project
-        problems: dict[str, str] = {}
-        docs: dict[str, Any] = {}
+        view = metrics_view(p, loss_plot_url=f"/api/projects/{project_id}/files/metrics/loss.png")
         for key, path in (
             ("baseline", p.baseline_file),
             ("training_stats", p.training_stats_file),
             ("evaluation", p.evaluation_file),
         ):
-            data, why = read_json(path)
-            if why:
-                problems[path.name] = why
-            elif data is not None and not isinstance(data, dict):
-                problems[path.name] = "not a JSON object"
-                data = None
-            docs[key] = data
-        return {
-            **docs,
-            "gate": gate_verdict(docs["evaluation"]),
-            "comparison": _comparison(docs["baseline"], docs["evaluation"]),
-            "problems": problems,
-            "loss_plot": f"/api/projects/{project_id}/files/metrics/loss.png" if p.loss_plot_file.is_file() else None,
-        }
+            if path.exists() and not _inside(p.root, path):  # a metrics file linked out: not this project's
+                view[key] = None
+                view["problems"][path.name] = "links outside the project: not read"
+        if view.get("loss_plot") and not _inside(p.root, p.loss_plot_file):
+            view["loss_plot"] = None
+        if not _inside(p.root, p.evaluation_file):
+            view["gate"], view["comparison"] = None, []
+        return view
 
     @app.get("/api/projects/{project_id}/artifacts", response_model=schemas.ArtifactsOut, tags=["projects"])
     def artifacts(project_id: str) -> dict:
@@ -193,10 +197,11 @@ def create_app(
     def log(project_id: str, lines: int = Query(200, ge=1, le=5000)) -> dict:
         """The last lines of logs/training.log."""
         p = entry_or_404(project_id).project
+        inside = _inside(p.root, p.log_file)  # a log linked to a system file is not this project's log
         return {
             "path": p.log_file.relative_to(p.root).as_posix(),
-            "exists": p.log_file.is_file(),
-            "lines": tail_lines(p.log_file, lines),
+            "exists": inside and p.log_file.is_file(),
+            "lines": tail_lines(p.log_file, lines) if inside else [],
         }
 
     @app.get("/api/projects/{project_id}/files/{relative:path}", tags=["files"])
@@ -210,8 +215,9 @@ def create_app(
         return FileResponse(path)
 
     def snapshot(entry: ProjectEntry) -> dict[str, Any]:
+        p = entry.project
         try:
-            hist = entry.project.history_file.stat().st_size
+            hist = p.history_file.stat().st_size if _inside(p.root, p.history_file) else 0
         except OSError:
             hist = 0
         return {
@@ -262,6 +268,10 @@ def create_app(
         request: Request, project_id: str, max_seconds: float = Query(300, gt=0, le=3600)
     ) -> StreamingResponse:
         return sse(request, [entry_or_404(project_id)], max_seconds)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(apidocs.render(app.openapi()), headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
