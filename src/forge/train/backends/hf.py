@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 from forge.train.backends import Backend, TrainPlan, cuda_available
-from forge.train.distributed import local_rank, world_size
+from forge.train.distributed import World, local_rank, world_size
 
 # Optimizers that need bitsandbytes (and so CUDA).
 _BNB_OPTIMS = ("8bit", "paged", "bnb")
@@ -177,7 +177,7 @@ class HFBackend(Backend):
             report_to=t.report_to,
             disable_tqdm=True,
             dataloader_num_workers=0,
-            ddp_find_unused_parameters=False,  # data-parallel: every LoRA parameter takes part in every step
+            **World.current().trainer_kwargs(),  # data-parallel: DDP or FSDP options (forge.train.distributed)
             # the examples are tokenized and masked by forge: labels are used as they are
             max_length=self.cfg.model.max_seq_length,
             packing=plan.packing,
@@ -195,7 +195,7 @@ class HFBackend(Backend):
         if plan.gradient_checkpointing:
             model.enable_input_require_grads()  # LoRA on frozen embeddings needs grads flowing into checkpoints
         self._align_special_tokens(model, tokenizer)
-        trainer_cls = guarded(SFTTrainer)
+        trainer_cls = World.current().trainer_class(guarded(SFTTrainer))  # fsdp: shards, saves one adapter
         return trainer_cls(
             model=model,
             args=self.sft_config(plan),
