@@ -1,8 +1,10 @@
 """What the strategy of a World asks of the backend and of the Trainer (torch-free at import).
 
 - ddp: every rank holds the whole model; the Trainer (accelerate) wraps it in DDP.
-- fsdp: the model is sharded over the ranks by the libraries' own FSDP: accelerate's, through
-  TrainingArguments(fsdp=..., fsdp_config=...) on the hf backend. forge writes no sharding.
+- fsdp: the model is sharded over the ranks by the libraries' own FSDP2: accelerate's plugin
+  (`fsdp2_prepare_model`, torch's `fully_shard`) through TrainingArguments(fsdp=..., fsdp_config=...)
+  on the hf backend. forge writes no sharding; `sharded_trainer_class` adds two things accelerate
+  leaves to the caller (each explained where it happens).
 """
 
 from __future__ import annotations
@@ -32,14 +34,79 @@ def trainer_kwargs(world) -> dict:
 
 
 def fsdp_kwargs() -> dict:
-    """accelerate's FSDP2 with per-layer wrapping; the state dict gathered whole for the one PEFT adapter."""
+    """accelerate's FSDP2, one shard unit per decoder layer; checkpoints hold the whole (PEFT) adapter.
+
+    FULL_STATE_DICT: a checkpoint is an ordinary adapter folder, so it resumes on any number of
+    processes and under either strategy, like a DDP checkpoint.
+    """
     return {
-        "fsdp": "full_shard auto_wrap",
+        "fsdp": True,
         "fsdp_config": {
             "version": 2,
             "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
             "state_dict_type": "FULL_STATE_DICT",
-            "cpu_ram_efficient_loading": False,
             "reshard_after_forward": True,
+            "cpu_ram_efficient_loading": False,
         },
     }
+
+
+def trainer_class(world, cls):
+    """The Trainer class for the World: `cls` itself, or for fsdp a subclass (`sharded_trainer_class`)."""
+    if not (world.distributed and world.strategy == "fsdp"):
+        return cls
+    return sharded_trainer_class(cls)
+
+
+def sharded_trainer_class(cls):
+    class ShardedTrainer(cls):
+        def create_accelerator_and_postprocess(self):
+            super().create_accelerator_and_postprocess()
+            from accelerate.state import PartialState
+            from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+            state = self.accelerator.state
+            if state.distributed_type == DistributedType.MULTI_CPU and self.args.fsdp_plugin_args:
+                # accelerate engages its FSDP plugin only on accelerators (its MULTI_GPU family): CPU
+                # ranks would silently run DDP. The CPU run exists to test this path anywhere, so
+                # its state is marked FSDP (AcceleratorState copies PartialState's fields each time
+                # it is made: both); the sharding stays accelerate's.
+                state.distributed_type = PartialState().distributed_type = DistributedType.FSDP
+                state.fsdp_plugin = FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)
+                self.is_fsdp_enabled = True
+
+        def train(self, *args, **kwargs):
+            out = super().train(*args, **kwargs)
+            self._gather_adapter()
+            return out
+
+        def _gather_adapter(self):
+            """Every rank, once training ends: the trained (LoRA) weights gathered whole onto rank 0.
+
+            The recipe saves the adapter on rank 0 alone, but a sharded parameter is a DTensor that
+            only all ranks together can gather. Only the trainable weights are gathered (megabytes,
+            not the base model), and rank 0's `save_pretrained` writes them as one ordinary PEFT
+            adapter (PEFT's own `state_dict=` argument).
+            """
+            import functools
+            import logging
+
+            full, sharded = {}, 0
+            for name, p in self.model.named_parameters():
+                if p.requires_grad:
+                    sharded += hasattr(p, "full_tensor")
+                    t = p.full_tensor() if hasattr(p, "full_tensor") else p  # a collective on DTensors
+                    full[name] = t.detach().to("cpu").clone()
+            if self.accelerator.is_main_process:
+                logging.getLogger("forge.train").info(
+                    "fsdp: %d of %d trained tensors were sharded over %d processes; gathered into one adapter",
+                    sharded,
+                    len(full),
+                    self.accelerator.num_processes,
+                )
+                model = self.accelerator.unwrap_model(self.model)
+                base = type(model).save_pretrained
+                model.save_pretrained = functools.partial(base, model, state_dict=full)
+
+    ShardedTrainer.__name__ = ShardedTrainer.__qualname__ = f"Sharded{cls.__name__}"
+    return ShardedTrainer

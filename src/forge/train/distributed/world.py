@@ -26,6 +26,7 @@ reading RANK/WORLD_SIZE or calling `is_main()` here and there:
     world.write_exit(project, code)    # rank 0: its exit code for the launcher
     world.backend_name(requested, log) # data-parallel runs use the hf backend (logged)
     world.trainer_kwargs()             # TrainingArguments options of the strategy (DDP / FSDP)
+    world.trainer_class(cls)           # the Trainer class to build (fsdp: one that saves one adapter)
 
 Everything is torch-free at import; torch is imported inside the methods that need it.
 """
@@ -206,6 +207,12 @@ class World:
         from forge.train.distributed.strategy import trainer_kwargs
 
         return trainer_kwargs(self)
+
+    def trainer_class(self, cls):
+        """The Trainer class to build: `cls`, or for fsdp a subclass that shards and saves one adapter."""
+        from forge.train.distributed.strategy import trainer_class
+
+        return trainer_class(self, cls)
 
 
 @lru_cache(maxsize=1)
