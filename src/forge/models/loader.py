@@ -49,7 +49,7 @@ TINY = {
         "<end_of_turn>",
     ),
 }
-BUILTINS = ["builtin:tiny-llama", "builtin:tiny-gemma3", "builtin:gemma-3-270m"]
+BUILTINS = ["builtin:tiny-llama", "builtin:tiny-gemma3", "builtin:gemma-3-270m", "builtin:tiny-gemma3-vlm"]
 SUGGESTED = [
     "unsloth/gemma-3-4b-it",
     "unsloth/gemma-3-1b-it",
@@ -185,6 +185,10 @@ def builtin_path(name: str) -> Path:
                 "name",
             ) from e
         return Path(load_gemma_270m_path())
+    if key == "tiny-gemma3-vlm":  # Gemma3ForConditionalGeneration + the real Gemma 3 tokenizer
+        from forge.models.builtin_vlm import load_tiny_vlm_path
+
+        return load_tiny_vlm_path()
     if key not in TINY:
         near = difflib.get_close_matches(name, BUILTINS, n=1)
         raise ModelNotFound(

@@ -53,7 +53,6 @@ class HFBackend(Backend):
         model, tokenizer = load_model_and_tokenizer(model_cfg, dtype=self._dtype(), device=self.device)
         template = template_for(self.cfg.dataset.chat_template, tokenizer)
         apply_chat_template(tokenizer, template)
-        self.template = template
 
         lora = self.cfg.lora
         present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
@@ -70,13 +69,18 @@ class HFBackend(Backend):
                 exit_code=EXIT_USAGE,
                 kind="config",
             )
+        from forge.train.lora_targets import for_model
+
+        chosen = for_model(model, lora)  # the finetune_* switches, the same on the Unsloth backend
+        for note in chosen.notes:
+            self.note(note)
         torch.manual_seed(lora.random_state)  # LoRA A matrices are initialised from the global RNG
         peft_config = LoraConfig(
             r=lora.r,
             lora_alpha=lora.lora_alpha,
             lora_dropout=lora.lora_dropout,
             bias=lora.bias,
-            target_modules=targets,
+            target_modules=chosen.spec,
             use_rslora=lora.use_rslora,
             task_type="CAUSAL_LM",
         )

@@ -31,9 +31,6 @@ from forge.errors import EXIT_USAGE, ForgeError
 from forge.train.backends import TrainPlan, _unsloth_reason
 from forge.train.backends.hf import HFBackend
 
-ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
-MLP = ("gate_proj", "up_proj", "down_proj")
-
 
 def _import_unsloth():
     """Import Unsloth first; a clear ForgeError (exit 2) when it cannot run here."""
@@ -80,33 +77,6 @@ class UnslothBackend(HFBackend):
             self.note(varlen)
 
     # ---------------------------------------------------------------- load
-    def _targets(self, vision: bool) -> list[str]:
-        lora = self.cfg.lora
-        targets = list(lora.target_modules)
-        if vision:
-            return targets  # FastModel applies the finetune_* switches itself
-        if not lora.finetune_language_layers:
-            raise ForgeError(
-                "lora.finetune_language_layers is false and this model has no vision tower: nothing to train",
-                "set lora.finetune_language_layers to true",
-                exit_code=EXIT_USAGE,
-                kind="config",
-            )
-        if lora.finetune_vision_layers:
-            self.note("finetune_vision_layers is set but this model has no vision tower: ignored")
-        if not lora.finetune_attention_modules:
-            targets = [t for t in targets if t not in ATTENTION]
-        if not lora.finetune_mlp_modules:
-            targets = [t for t in targets if t not in MLP]
-        if not targets:
-            raise ForgeError(
-                "no LoRA target module left after the finetune_attention/mlp switches",
-                "turn finetune_attention_modules or finetune_mlp_modules on, or widen lora.target_modules",
-                exit_code=EXIT_USAGE,
-                kind="config",
-            )
-        return targets
-
     def load(self):
         import torch
         from unsloth import FastLanguageModel, FastModel
@@ -141,8 +111,15 @@ class UnslothBackend(HFBackend):
         apply_chat_template(tok, template)
         self.template = template
 
+        from forge.train.lora_targets import for_model
+
         lora = self.cfg.lora
-        targets = self._targets(vision)
+        # the same modules as on the hf backend: for a VLM a regex of full names, which FastModel takes
+        # as it is (a leaf list would go through its own finetune_* filter)
+        chosen = for_model(model, lora)
+        for note in chosen.notes:
+            self.note(note)
+        targets = chosen.spec
         kwargs = dict(
             r=lora.r,
             lora_alpha=lora.lora_alpha,
@@ -170,7 +147,7 @@ class UnslothBackend(HFBackend):
             m.name,
             "FP8" if m.load_in_fp8 else ("4-bit" if m.load_in_4bit else "16-bit"),
             lora.r,
-            ",".join(targets),
+            targets if isinstance(targets, str) else ",".join(targets),
             trainable,
             total,
             lora.use_gradient_checkpointing,
