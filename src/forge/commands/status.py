@@ -16,7 +16,7 @@ from typing import Any
 
 from forge.errors import EXIT_FAIL, EXIT_OK, UsageError
 from forge.project import Project
-from forge.web.readers import HistoryReader, format_duration, loss_sparkline, status_view
+from forge.web.readers import HistoryReader, format_duration, loss_sparkline, status_failed, status_view
 
 PHASE_STYLE = {
     "idle": "dim",
@@ -28,7 +28,7 @@ PHASE_STYLE = {
 
 
 def exit_code(view: dict[str, Any]) -> int:
-    return EXIT_FAIL if view.get("effective_phase") in ("failed", "crashed") else EXIT_OK
+    return EXIT_FAIL if status_failed(view) else EXIT_OK
 
 
 def _fmt(v: Any, spec: str = "") -> str:
