@@ -120,17 +120,19 @@ def test_split_prompt_takes_last_assistant_turn():
 
 
 def _fake_baseline(project, **kw):
+    from forge.config import load_config
     from forge.files import sha256_file
 
+    cfg = load_config(project.config_file)  # the settings of this project's config, whatever init wrote
     data = {
         "model": "builtin:tiny-llama",
         "val_file": "data/splits/val.jsonl",
         "val_sha256": sha256_file(project.val_file),
         "settings": {
-            "max_seq_length": 2048,
-            "generation_samples": 16,
-            "max_new_tokens": 128,
-            "chat_template": "gemma-3",
+            "max_seq_length": cfg.model.max_seq_length,
+            "generation_samples": cfg.evaluation.generation_samples,
+            "max_new_tokens": cfg.evaluation.max_new_tokens,
+            "chat_template": cfg.dataset.chat_template,
         },
         "val_loss": 2.0,
     }

@@ -16,23 +16,13 @@ from forge.project import Project
 from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample
 
 
-def baseline_json(record: BaselineRecord) -> dict:
-    """What `forge baseline --json` prints: the record without the per-sample detail."""
-    return {k: v for k, v in record.to_data().items() if k != "scores"}
-
-
-def evaluation_json(record: EvaluationRecord) -> dict:
-    """What `forge evaluate --json` prints: the record without the fine-tuned per-sample detail."""
-    return {k: v for k, v in record.to_data().items() if k != "fine_tuned_scores"}
-
-
 def run_baseline(directory: Path | None, json_out: bool = False, overrides: list[str] | None = None) -> int:
     from forge.evaluate.baseline import compute_baseline
 
     project = Project.at(directory)
     record = compute_baseline(project, overrides)
     if json_out:
-        sys.stdout.write(json.dumps(baseline_json(record), indent=2) + "\n")
+        sys.stdout.write(json.dumps(record.summary(), indent=2) + "\n")
     else:
         print_baseline(project, record)
     return EXIT_OK
@@ -49,7 +39,7 @@ def run_evaluate(
     project = Project.at(directory)
     record = compute_evaluation(project, threshold, overrides)
     if json_out:
-        sys.stdout.write(json.dumps(evaluation_json(record), indent=2) + "\n")
+        sys.stdout.write(json.dumps(record.summary(), indent=2) + "\n")
     else:
         print_evaluation(project, record)
     return EXIT_OK if record.passed else EXIT_GATE

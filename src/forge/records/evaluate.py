@@ -153,6 +153,10 @@ class BaselineRecord(_ScoreRecord):
     def headline(self) -> Scores:
         return Scores(**{k: getattr(self, k) for k in HEADLINE_KEYS})
 
+    def summary(self) -> dict:
+        """The record without the per-sample detail (`forge baseline --json`, the demo's answer)."""
+        return {k: v for k, v in self.to_data().items() if k != "scores"}
+
 
 class EvaluationRecord(_ScoreRecord):
     """metrics/evaluation.json: base and fine-tuned scores, their changes and the gate's verdict."""
@@ -179,6 +183,10 @@ class EvaluationRecord(_ScoreRecord):
         if data.get("gguf") is None:
             data.pop("gguf", None)
         return data
+
+    def summary(self) -> dict:
+        """The record without the fine-tuned per-sample detail (`forge evaluate --json`, the demo)."""
+        return {k: v for k, v in self.to_data().items() if k != "fine_tuned_scores"}
 
     def comparison(self) -> list[dict[str, Any]]:
         """The four headline metrics: base, fine-tuned and the change (None where not measured)."""
