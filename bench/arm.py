@@ -56,6 +56,14 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", default="{}", help="JSON of section.key -> value (arm c: the plan)")
     ap.add_argument("--mem-fraction", type=float, default=None)
     ap.add_argument("--torch-profile", type=int, default=0, help="profile this many steps after warm-up")
+    ap.add_argument(
+        "--max-steps", type=int, default=0, help="train exactly this many steps (loss parity), not --seconds"
+    )
+    ap.add_argument("--holdout", type=int, default=0, help="keep the last N examples out of training; eval on them")
+    ap.add_argument("--budget", type=float, default=0, help="stop training after this many seconds whatever happened")
+    ap.add_argument(
+        "--export-check", action="store_true", help="save the adapter, merge it into the bf16 base, compare"
+    )
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     result: dict = {"arm": a.arm, "ok": False}
@@ -109,9 +117,12 @@ def _run(a, result: dict) -> None:
     t_load = time.perf_counter()
     convs = load_conversations(Path(a.data))
     examples, report = tokenize_conversations(convs, tok, cfg.model.max_seq_length)
+    held = examples[-a.holdout :] if a.holdout else []
+    if a.holdout:
+        examples = examples[: -a.holdout]
     plan = backend.plan(len(examples), 0)
     ds = backend.prepare_dataset(examples)
-    parity = [e for e in examples[:64]]
+    parity = held or [e for e in examples[:64]]
     lengths = [len(e["input_ids"]) for e in examples]
     result["data"] = {
         "examples": len(examples),
@@ -120,7 +131,7 @@ def _run(a, result: dict) -> None:
         "dropped": report.to_dict().get("dropped_no_trained_tokens"),
     }
     attended = sum(n * n / 2 for n in lengths) / sum(lengths)
-    meter = Meter(a.seconds, a.warmup_steps)
+    meter = Meter(a.seconds, a.warmup_steps, max_steps=a.max_steps, budget=a.budget)
     if a.torch_profile:
         meter.profile(a.warmup_steps, a.torch_profile, Path(a.out).with_suffix(".profile.txt"))
     trainer = backend.make_trainer(model, tok, ds, backend.prepare_dataset(parity), plan, [meter.callback()])
@@ -138,6 +149,12 @@ def _run(a, result: dict) -> None:
     meter.t_train = time.perf_counter()
     trainer.train()
     torch.cuda.synchronize()
+    if a.max_steps:  # loss parity: the same held-out examples after the same steps on the same data order
+        result["final_eval_loss"] = trainer.evaluate().get("eval_loss")
+    if a.export_check:
+        from bench.export_check import export_check
+
+        result["export_check"] = export_check(backend, model, tok, Path(a.out).with_suffix(".adapter"))
     t = cfg.training
     result.update(
         {
@@ -147,6 +164,7 @@ def _run(a, result: dict) -> None:
                 "packing": plan.packing,
                 "max_seq_length": cfg.model.max_seq_length,
                 "load_in_4bit": cfg.model.load_in_4bit,
+                "load_in_fp8": cfg.model.load_in_fp8,
                 "gradient_checkpointing": cfg.lora.use_gradient_checkpointing
                 if a.arm != "b"
                 else plan.gradient_checkpointing,
@@ -186,8 +204,10 @@ def _v(md, p):
 class Meter:
     """Counts real / trained / padded tokens per micro-step on the GPU (no sync), times optimizer steps."""
 
-    def __init__(self, seconds: float, warmup_steps: int):
+    def __init__(self, seconds: float, warmup_steps: int, max_steps: int = 0, budget: float = 0):
         self.seconds, self.warmup = seconds, warmup_steps
+        self.max_steps, self.budget = max_steps, budget
+        self.stopped_by_budget = False
         self.t_train = None
         self.first_step_s = None
         self.marks: list[tuple[float, int, list]] = []  # (time, step, [real, trained, padded])
@@ -265,8 +285,14 @@ class Meter:
                     meter.first_step_s = now - meter.t_train
                 meter._profile_hook(state.global_step, now)
                 meter.marks.append((now, state.global_step, meter.counts.tolist()))
-                if len(meter.marks) > meter.warmup and now - meter.marks[meter.warmup][0] >= meter.seconds:
+                if meter.max_steps:
+                    if state.global_step >= meter.max_steps:
+                        control.should_training_stop = True
+                elif len(meter.marks) > meter.warmup and now - meter.marks[meter.warmup][0] >= meter.seconds:
                     control.should_training_stop = True
+                if meter.budget and now - meter.t_train >= meter.budget:
+                    # a slow arm (compiling every new shape, say) still reports what it did
+                    meter.stopped_by_budget = control.should_training_stop = True
 
             def on_log(self, args, state, control, logs=None, **kw):
                 if logs and "loss" in logs:
@@ -275,9 +301,12 @@ class Meter:
         return _CB()
 
     def summary(self) -> dict:
-        if len(self.marks) <= self.warmup + 1:
-            return {"steps_measured": 0}
-        t0, s0, c0 = self.marks[self.warmup]
+        warm = self.warmup
+        if len(self.marks) <= warm + 1 and self.stopped_by_budget and len(self.marks) >= 2:
+            warm = len(self.marks) // 2  # no steady state: the second half of what ran, flagged
+        if len(self.marks) <= warm + 1:
+            return {"steps_measured": 0, "stopped_by_budget": self.stopped_by_budget}
+        t0, s0, c0 = self.marks[warm]
         t1, s1, c1 = self.marks[-1]
         dt = t1 - t0
         real, trained, padded = (c1[i] - c0[i] for i in range(3))
@@ -291,6 +320,8 @@ class Meter:
             "seconds_per_step": dt / (s1 - s0),
             "tokens_per_step": real / (s1 - s0),
             "last_losses": self.losses[-5:],
+            "stopped_by_budget": self.stopped_by_budget,
+            "warmup_steps_used": warm,
         }
 
 

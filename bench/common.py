@@ -36,6 +36,8 @@ MODELS = {
     "llama-1b": ("llama-3.2-1b", "llama", "llama-3"),
     "llama-8b": ("llama-3.1-8b", "llama", "llama-3"),
     "gemma-270m": ("gemma-3-270m", "gemma3", "gemma-3"),
+    # the model table's default, unsloth/gemma-3-4b-it: a vision-language model (bench/vlm_shape.py)
+    "gemma-4b": ("gemma-3-4b", "gemma3-vlm", "gemma-3"),
 }
 
 
@@ -116,6 +118,10 @@ def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
     if (folder / "config.json").exists():
         return folder
     shape_name, family, _ = MODELS[key]
+    if family == "gemma3-vlm":
+        from bench.vlm_shape import build_gemma3_4b
+
+        return build_gemma3_4b(folder, device)
     s = SHAPES[shape_name]
     folder.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer(folder)

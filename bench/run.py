@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import MODELS, PEAK_TFLOPS, flops_4n, flops_full, make_alpaca, make_chat, write_jsonl
+from bench.common import MODELS, make_alpaca, make_chat, write_jsonl
+from bench.mfu import flops_4n, flops_full, flops_nemo_lora, mfu
 
 ROOT = Path("/tmp/forge-bench")
 
@@ -53,6 +54,10 @@ def main(argv=None) -> int:
     ap.add_argument("--b-gc", action="store_true", help="arm b with gradient checkpointing (when (c)'s settings OOM)")
     ap.add_argument("--b", default=None, help="JSON overrides of (b)'s settings (e.g. a smaller micro-batch)")
     ap.add_argument("--torch-profile", type=int, default=0, help="profile this many steps per arm (kernel table)")
+    ap.add_argument("--profile-arms", default="c,f", help="the arms --torch-profile applies to")
+    ap.add_argument("--parity-steps", type=int, default=200, help="steps of the loss-parity arms p16 / p8")
+    ap.add_argument("--parity-batch", type=int, default=2, help="micro-batch (packed rows) of the parity arms")
+    ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +107,20 @@ def main(argv=None) -> int:
         arm_settings["b"] = arm_settings["b"] | json.loads(a.b)
     # (c0): forge's plan on Unsloth's attention dispatch as it ships (no torch varlen adapter)
     arm_settings["c0"] = plan_settings
+    # (f): forge's plan with the frozen base in FP8 (model.load_in_fp8, Unsloth's FP8 LoRA)
+    fp8 = {"model.load_in_fp8": True, "model.load_in_4bit": False}
+    arm_settings["f"] = plan_settings | fp8
+    # loss parity: (c)'s recipe at a small micro-batch for exactly --parity-steps steps, bf16 vs FP8,
+    # same data order and seed, eval on held-out examples (bench/arm.py --max-steps --holdout)
+    parity = plan_settings | {
+        "training.per_device_train_batch_size": a.parity_batch,
+        "training.gradient_accumulation_steps": 1,
+        "training.max_steps": a.parity_steps,
+        "training.warmup_steps": 10,
+    }
+    arm_settings["p16"] = parity | {"model.load_in_4bit": False}
+    arm_settings["p8"] = parity | fp8
+    budgets = json.loads(a.budget)
     arm_env = {"c0": {"FORGE_TORCH_VARLEN": "0"}}
     results = {}
     for arm in a.arms.split(","):
@@ -125,8 +144,14 @@ def main(argv=None) -> int:
             "--out",
             str(rfile),
             "--torch-profile",
-            str(a.torch_profile),
+            str(a.torch_profile if arm in a.profile_arms.split(",") else 0),
+            "--budget",
+            str(budgets.get(arm, 0)),
         ]
+        if arm in ("p16", "p8"):
+            cmd += ["--max-steps", str(a.parity_steps), "--holdout", "128", "--warmup-steps", "10"]
+        if arm == "p8":
+            cmd.append("--export-check")
         print(f"== arm {arm}: {' '.join(cmd[3:5])}", flush=True)
         started = time.time()
         try:
@@ -161,15 +186,21 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     for r in results.values():
         if r.get("real_tokens_per_s"):
-            tps = r["real_tokens_per_s"]
-            r["mfu_4n"] = tps * flops_4n(shape) / (PEAK_TFLOPS * 1e12)
-            r["mfu_full"] = tps * flops_full(shape, 16, targets, r.get("attended_mean", 0)) / (PEAK_TFLOPS * 1e12)
+            tps, att = r["real_tokens_per_s"], r.get("attended_mean", 0)
+            r["mfu_4n"] = mfu(tps, flops_4n(shape))
+            r["mfu_full"] = mfu(tps, flops_full(shape, 16, targets, att))
+            r["mfu_nemo"] = mfu(tps, flops_nemo_lora(shape, 16, targets, att))
     ratios = {}
-    c = results.get("c", {}).get("real_tokens_per_s")
-    for base in ("a", "b", "c0"):
-        b = results.get(base, {}).get("real_tokens_per_s")
-        if c and b:
-            ratios[f"c/{base}"] = c / b
+    tok = {k: r.get("real_tokens_per_s") for k, r in results.items()}
+    for top, base in (("c", "a"), ("c", "b"), ("c", "c0"), ("f", "a"), ("f", "c"), ("c2", "a"), ("c2", "c")):
+        if tok.get(top) and tok.get(base):
+            ratios[f"{top}/{base}"] = tok[top] / tok[base]
+    p16, p8 = results.get("p16", {}).get("final_eval_loss"), results.get("p8", {}).get("final_eval_loss")
+    parity = None
+    if p16 and p8:
+        from forge.train.backends.unsloth_fp8 import parity_ok
+
+        parity = {"bf16": p16, "fp8": p8, "relative": p8 / p16 - 1, "within_1pct": parity_ok(p16, p8)}
     est = p.memory.to_dict() if p.memory else None
     meas = results.get("c", {}).get("peak_reserved_gb")
     return {
@@ -185,8 +216,13 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
         "measured_peak_reserved_c_gb": meas,
         "estimate_error": (est["torch_peak_gb"] / meas - 1) if (est and meas) else None,
         "ratios": ratios,
+        "parity": parity,
         "arms": results,
     }
+
+
+def _weights(st: dict) -> str:
+    return "FP8" if st.get("load_in_fp8") else ("4-bit" if st.get("load_in_4bit") else "16-bit")
 
 
 def _f(v, fmt="{:,.0f}"):
@@ -203,9 +239,10 @@ def markdown(s: dict) -> str:
         f"Card: {anyr.get('device', '?')}. Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x) + ".",
         f"Data: {s['rows']} synthetic rows; measured {s['seconds']:.0f} s after 3 warm-up steps per arm.",
         "",
-        "| arm | micro-batch x accum | packing | 4-bit | ckpt | real tok/s | trained tok/s | pad eff | "
-        "MFU 4N | MFU full | peak alloc / reserved GB | import / load / data / 1st step s | init eval loss |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| arm | micro-batch x accum | packing | weights | ckpt | real tok/s | trained tok/s | pad eff | "
+        "MFU 4N | MFU full | MFU NeMo LoRA | peak alloc / reserved GB | import / load / data / 1st step s "
+        "| init / final eval loss |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = {
         "a": "(a) original",
@@ -213,29 +250,38 @@ def markdown(s: dict) -> str:
         "c": "(c) forge",
         "c0": "(c0) forge, Unsloth's per-segment attention",
         "c2": "(c2) forge variant",
+        "f": "(f) forge, FP8 base",
+        "p16": "(p16) parity, bf16",
+        "p8": "(p8) parity, FP8",
     }
-    for k in ("a", "b", "c", "c0", "c2"):
+    for k in names:
         r = arms.get(k)
         if r is None:
             continue
         if not r.get("ok"):
-            lines.append(f"| {names[k]} | failed: {str(r.get('error', '?'))[:160]} |" + " |" * 11)
+            lines.append(f"| {names[k]} | failed: {str(r.get('error', '?'))[:160]} |" + " |" * 12)
             continue
         st, tm = r.get("settings", {}), r.get("timing", {})
         lines.append(
             f"| {names[k]} | {st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')} "
-            f"| {st.get('packing')} | {st.get('load_in_4bit')} | {st.get('gradient_checkpointing')} "
+            f"| {st.get('packing')} | {_weights(st)} | {st.get('gradient_checkpointing')} "
             f"| {_f(r.get('real_tokens_per_s'))} | {_f(r.get('trained_tokens_per_s'))} "
             f"| {_f(r.get('padding_efficiency'), '{:.2f}')} | {_f(r.get('mfu_4n'), '{:.1%}')} "
-            f"| {_f(r.get('mfu_full'), '{:.1%}')} "
+            f"| {_f(r.get('mfu_full'), '{:.1%}')} | {_f(r.get('mfu_nemo'), '{:.1%}')} "
             f"| {_f(r.get('peak_allocated_gb'), '{:.1f}')} / {_f(r.get('peak_reserved_gb'), '{:.1f}')} "
             f"| {_f(tm.get('import_s'), '{:.0f}')} / {_f(tm.get('load_s'), '{:.0f}')} / "
             f"{_f(tm.get('data_s'), '{:.0f}')} / {_f(tm.get('first_step_s'), '{:.1f}')} "
-            f"| {_f(r.get('init_eval_loss'), '{:.4f}')} |"
+            f"| {_f(r.get('init_eval_loss'), '{:.4f}')} / {_f(r.get('final_eval_loss'), '{:.4f}')} |"
         )
     lines.append("")
     rat = ", ".join(f"{k} = {x:.2f}x" for k, x in s["ratios"].items()) or "n/a"
     lines.append(f"Ratios of real tokens/s: {rat}.")
+    if s.get("parity"):
+        pr = s["parity"]
+        lines.append(
+            f"Loss parity after the parity steps: bf16 {pr['bf16']:.4f}, FP8 {pr['fp8']:.4f} "
+            f"({pr['relative']:+.2%}; within 1%: {pr['within_1pct']})."
+        )
     if s.get("estimate_error") is not None:
         lines.append(
             f"Plan's memory estimate for (c): {s['plan_memory_estimate_gb']:.1f} GB (torch reserved) vs measured "

@@ -73,3 +73,20 @@ def test_plan_chooses_fp8_only_where_parity_was_shown(monkeypatch):
     assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "unsloth")
     assert plan_may_choose_fp8("llama-3.1-8b", "8.0", "unsloth") is None  # not on an A100
     assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "hf") is None
+
+
+def test_fp8_adapter_names_the_bf16_base_not_unslothes_fp8_copy():
+    from types import SimpleNamespace
+
+    from forge.train.backends.unsloth import _name_bf16_base
+
+    peft_cfg = SimpleNamespace(base_model_name_or_path="/root/.cache/unsloth_fp8/model-fp8-row-abc")
+    _name_bf16_base(SimpleNamespace(peft_config={"default": peft_cfg}), "/models/llama")
+    assert peft_cfg.base_model_name_or_path == "/models/llama"
+
+
+def test_unsloth_backend_dead_code_is_gone():
+    from forge.train.backends.unsloth import UnslothBackend
+
+    assert "_flash_attention" not in UnslothBackend.__dict__  # its plan() never asked it (issue 14.6)
+    assert "unavailable_reason" not in UnslothBackend.__dict__
