@@ -414,7 +414,7 @@ function renderMetrics(m) {
   kv.replaceChildren();
   if (m.training_stats) {
     for (const [k, v] of Object.entries(m.training_stats)) {
-      if (v !== null && typeof v === "object") continue;
+      if (v === null || typeof v === "object") continue; // the record lists keys an older file lacks as null
       kv.append(el("span", { class: "k", text: k }), el("span", { text: typeof v === "number" ? fmtNum(v) : String(v) }));
     }
   }
