@@ -190,7 +190,8 @@ def _run(a, result: dict) -> None:
     import importlib.metadata as md
 
     result["versions"] = {
-        p: _v(md, p) for p in ("torch", "transformers", "trl", "peft", "unsloth", "unsloth_zoo", "bitsandbytes")
+        p: _v(md, p)
+        for p in ("torch", "transformers", "trl", "peft", "unsloth", "unsloth_zoo", "bitsandbytes", "torchao")
     }
 
 
