@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -156,13 +156,14 @@ class DatasetSection(_Section):
         "model_type), gemma-3, llama-3, chatml, qwen-2.5, mistral, phi-3, or 'tokenizer' for the tokenizer's own. "
         "A named one whose markers are not single tokens of the model is refused before training.",
     )
-    min_samples: Union[int, Auto] = Field(
+    # ge=1 on the int alone: pydantic cannot compare "auto" with 1 (a TypeError, not a ValidationError)
+    min_samples: Union[Annotated[int, Field(ge=1)], Auto] = Field(
         "auto",
-        ge=1,
         description='Fewest usable training conversations check and train accept; "auto": 100 (the original '
         "checklist), 1 for the tiny random test models (builtin:tiny-llama, builtin:tiny-gemma3).",
     )
-    num_proc: int = Field(2, ge=1, description="Worker processes for tokenization.")
+    # deprecated: read so that existing files load, passed nowhere (tokenization runs in-process)
+    num_proc: int = Field(2, ge=1, description="Deprecated and ignored (kept so existing files load).")
 
 
 class SaveSection(_Section):

@@ -65,6 +65,7 @@ class Status:
     backend: str | None = None
     model: str | None = None
     completed_at: str | None = None
+    resumed_from: str | None = None  # the checkpoint a --resume continued (run_id, started_at are kept)
     error_kind: str | None = None
     solution: str | None = None
     message: str | None = None

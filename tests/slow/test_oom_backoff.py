@@ -1,14 +1,20 @@
 """The OOM backoff end to end on CPU: an injected torch.OutOfMemoryError at step k is retried with
 half the micro-batch and twice the accumulation, shows in the status and the log, and the run
-completes; with no retries left it fails with the original table's fix."""
+completes; with no retries left it fails with the original table's fix. The OOM is injected from
+outside forge (tests/slow/inject/forge_faults.py through forge.train.extensions)."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from forge.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent / "inject"))
+import forge_faults  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +33,14 @@ SETTINGS = [
 ]
 
 
+@pytest.fixture
+def inject(monkeypatch):
+    from forge.train import extensions
+
+    monkeypatch.setattr(extensions, "CALLBACK_FACTORIES", [])
+    return forge_faults.install
+
+
 def _args(project, *extra):
     out = ["train", str(project.root), "--backend", "hf"]
     for s in [*SETTINGS, *extra]:
@@ -34,8 +48,8 @@ def _args(project, *extra):
     return out
 
 
-def test_oom_is_retried_with_half_batch(project, monkeypatch):
-    monkeypatch.setenv("FORGE_TEST_OOM_AT_STEP", "4")
+def test_oom_is_retried_with_half_batch(project, inject):
+    inject(oom_at=4)
     code = main(_args(project))
     assert code == 0
     status = json.loads(project.status_file.read_text())
@@ -47,9 +61,22 @@ def test_oom_is_retried_with_half_batch(project, monkeypatch):
     assert (project.lora_dir / "adapter_model.safetensors").exists()
 
 
-def test_oom_retries_exhausted_fail_with_fix(project, monkeypatch):
-    monkeypatch.setenv("FORGE_TEST_OOM_AT_STEP", "2")
-    monkeypatch.setenv("FORGE_TEST_OOM_TIMES", "5")
+def test_after_an_oom_retry_stats_and_run_file_record_the_batch_that_ran(project, inject):
+    # issue 14's bug: both recorded the micro-batch that had failed (4 x 1), not the one that ran
+    inject(oom_at=4)
+    assert main(_args(project)) == 0
+    stats = json.loads(project.training_stats_file.read_text())
+    assert stats["per_device_train_batch_size"] == 2 and stats["gradient_accumulation_steps"] == 2
+    assert stats["effective_batch"] == 4 and stats["oom_retries"] == 1
+    run = json.loads((project.root / "outputs" / "forge-run.json").read_text())
+    training = run["config"]["training"]
+    assert training["per_device_train_batch_size"] == 2 and training["gradient_accumulation_steps"] == 2
+    assert run["fingerprint"]["effective_batch"] == 4  # unchanged: a later --resume still matches
+    assert run["changes"] == ["micro-batch 4 -> 2, accumulation 1 -> 2"]
+
+
+def test_oom_retries_exhausted_fail_with_fix(project, inject):
+    inject(oom_at=2, oom_times=5)
     code = main(_args(project, "training.oom_retries=1"))
     assert code == 1
     status = json.loads(project.status_file.read_text())

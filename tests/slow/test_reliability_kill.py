@@ -205,7 +205,7 @@ def harness(work: Path) -> dict:
     import trl  # noqa: F401
 
     import forge.train.backends.hf  # noqa: F401
-    import forge.train.run  # noqa: F401
+    import forge.train.recipe  # noqa: F401
     from forge.train.integrity import newest_valid, problem
 
     windows_file = work / "windows.txt"

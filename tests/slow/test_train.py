@@ -74,6 +74,10 @@ def forge(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess
     )
 
 
+# tests/slow/inject on PYTHONPATH: its sitecustomize injects the faults a FORGE_TEST_* variable names
+INJECT = {"PYTHONPATH": os.pathsep.join([str(Path(__file__).parent / "inject"), os.environ.get("PYTHONPATH", "")])}
+
+
 def flat(text: str) -> str:
     """Rich wraps long lines at the terminal width; join them back for substring checks."""
     return text.replace("\n", "")
@@ -217,7 +221,7 @@ def test_sigterm_then_resume_reproduces_losses(full_run, tmp_path):
 
 def test_nan_stops_at_once_without_adapter(tmp_path):
     root = make_project(tmp_path / "proj", n=32)
-    res = forge("train", str(root), *sets("training.max_steps=4"), env={"FORGE_TEST_NAN_AT_STEP": "3"})
+    res = forge("train", str(root), *sets("training.max_steps=4"), env={**INJECT, "FORGE_TEST_NAN_AT_STEP": "3"})
     assert res.returncode == 1, res.stderr[-3000:]
     assert "1e-4" in flat(res.stderr)
     st = status(root)

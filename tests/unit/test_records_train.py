@@ -116,4 +116,5 @@ def test_a_newer_run_file_is_refused_with_the_fix(tmp_path):
         read_record(path, RunFile)
     assert "newer forge" in e.value.message and e.value.fix
     path.write_text(json.dumps({"fingerprint": {"model": "m"}}))  # an older forge's file: no run_id
-    assert read_record(path, RunFile).run_id == "unknown"
+    old = read_record(path, RunFile)
+    assert old.run_id is None and old.fingerprint == {"model": "m"}

@@ -192,17 +192,18 @@ class RunFile(Record):
         "delete outputs/forge-run.json to resume without the fingerprint check, or start over with --force"
     )
 
-    run_id: str
+    run_id: str | None = None
     started_at: str | None = None
     backend: str | None = None
     resumed_from: str | None = None
     fingerprint: dict[str, Any] = {}
     plan: dict[str, Any] = {}
     config: dict[str, Any] = {}
+    # what changed after the start (OOM retries: "micro-batch 4 -> 2, accumulation 1 -> 2")
+    changes: list[str] = []
 
     @classmethod
     def _migrate(cls, data: dict, version: int) -> dict | None:
-        if version == 0:
-            data.setdefault("run_id", "unknown")
+        if version == 0:  # forge before records: the same keys
             return data
         return super()._migrate(data, version)

@@ -2,12 +2,13 @@
 
 It writes the live status and the history at every log, marks checkpoints complete after the
 Trainer wrote them, turns a SIGINT/SIGTERM into "save a checkpoint and stop" at the next step
-boundary, and feeds an optional progress display. It never changes what is trained.
+boundary (or, during an eval, at the next eval batch: EvalStopped, which the recipe turns into a
+checkpoint at the last finished step), and feeds an optional progress display. The ETA counts
+the evals still to come. It never changes what is trained.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,9 +17,15 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from forge.clock import utcnow
+from forge.records.train import HistoryRow, append_history
 from forge.status import Status, StatusWriter
 from forge.train.checkpoints import mark_complete
 from forge.train.signals import StopRequest
+
+
+class EvalStopped(Exception):
+    """SIGINT/SIGTERM during an eval: the Trainer has no flag that ends an eval early, so the
+    callback raises this at the next eval batch, and the recipe checkpoints the last finished step."""
 
 
 def _peak_vram_gb() -> float | None:
@@ -39,7 +46,18 @@ class ForgeCallback(TrainerCallback):
         stop: StopRequest,
         run_id: str,
         progress: Callable[[Status], None] | None = None,
+        world=None,
+        eval_examples: int = 0,
+        eval_steps: int | None = None,
+        on_checkpoint: Callable[[Path], None] | None = None,
     ):
+        from forge.train.distributed import World
+
+        self.world = world or World.current()
+        self.eval_examples = eval_examples
+        self.eval_steps = eval_steps
+        # called after each checkpoint is marked complete (the recipe drops a --force'd old run there)
+        self.on_checkpoint = on_checkpoint
         self.status = status
         self.history_path = history_path
         self.log = log
@@ -58,19 +76,39 @@ class ForgeCallback(TrainerCallback):
         self.train_summary: dict = {}
         self.stopped_by_signal_at: int | None = None
         self.keep_checkpoints: int | None = None
+        # eval timing, for an ETA that includes the evals still to come
+        self.eval_seconds: list[float] = []
+        self._eval_started: float | None = None
 
     # ---------------------------------------------------------------- helpers
-    def _append_history(self, row: dict) -> None:
-        with open(self.history_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
+    def _append_history(self, row: HistoryRow) -> None:
+        append_history(self.history_path, row)
 
-    def _eta(self, state) -> float | None:
+    def _evals_left(self, step: int, max_steps: int) -> int:
+        """Cadence evals after `step`, plus the recipe's final eval when the last step is off cadence."""
+        if not self.eval_steps or not self.eval_examples:
+            return 0
+        left = max_steps // self.eval_steps - step // self.eval_steps
+        return left + (1 if max_steps % self.eval_steps else 0)
+
+    def _eval_estimate(self, args, per_step: float) -> float:
+        """Seconds one eval takes: measured once there has been one, else from the train step time
+        (a forward pass is about a third of forward + backward, over the val examples)."""
+        if self.eval_seconds:
+            return sum(self.eval_seconds) / len(self.eval_seconds)
+        per_example = per_step / max(1, args.per_device_train_batch_size * args.gradient_accumulation_steps)
+        return per_example * self.eval_examples / 3
+
+    def _eta(self, state, args=None) -> float | None:
         done = state.global_step - self.start_step
         if done <= 0 or not state.max_steps:
             return None
-        per_step = (time.time() - self.t0) / done
-        return round(per_step * max(0, state.max_steps - state.global_step), 1)
+        # the optimizer steps' own time: evals are counted apart, by how many are left
+        per_step = (self.step_seconds or (time.time() - self.t0)) / done
+        train_left = per_step * max(0, state.max_steps - state.global_step)
+        evals = self._evals_left(state.global_step, state.max_steps)
+        eval_left = evals * self._eval_estimate(args, per_step) if evals and args is not None else 0.0
+        return round(train_left + eval_left, 1)
 
     def _notify(self) -> None:
         if self.progress is not None:
@@ -109,10 +147,8 @@ class ForgeCallback(TrainerCallback):
         if self._step_started is not None:
             self.step_seconds += time.time() - self._step_started
             self._step_started = None
-        from forge.train.distributed import agree_to_stop
-
         # every rank must stop at the same step: a signal seen by any rank stops all of them
-        if agree_to_stop(self.stop.requested) and not control.should_training_stop:
+        if self.world.agree_to_stop(self.stop.requested) and not control.should_training_stop:
             # The step in flight has finished: checkpoint it (the Trainer saves model, optimizer,
             # scheduler, RNG and data position) and leave the loop.
             self.log.warning(
@@ -136,24 +172,23 @@ class ForgeCallback(TrainerCallback):
             self.last_time, self.last_tokens = self.step_seconds, tokens
             self.last_loss = float(logs["loss"])
             lr = logs.get("learning_rate")
-            row = {
-                "step": state.global_step,
-                "epoch": round(state.epoch or 0, 4),
-                "loss": self.last_loss,
-                "eval_loss": None,
-                "learning_rate": lr,
-                "tokens_per_second": tps,
-                "grad_norm": logs.get("grad_norm"),
-                "time": utcnow(),
-            }
+            row = HistoryRow(
+                step=state.global_step,
+                epoch=round(state.epoch or 0, 4),
+                loss=self.last_loss,
+                learning_rate=lr,
+                tokens_per_second=tps,
+                grad_norm=logs.get("grad_norm"),
+                time=utcnow(),
+            )
             self._append_history(row)
             self.status.update(
                 step=state.global_step,
-                epoch=row["epoch"],
+                epoch=row.epoch,
                 loss=round(self.last_loss, 6),
                 learning_rate=lr,
                 tokens_per_second=tps,
-                eta_seconds=self._eta(state),
+                eta_seconds=self._eta(state, args),
                 peak_vram_gb=_peak_vram_gb(),
             )
             self.log.info(
@@ -168,31 +203,39 @@ class ForgeCallback(TrainerCallback):
         if "eval_loss" in logs:
             self.last_eval_loss = float(logs["eval_loss"])
             self._append_history(
-                {
-                    "step": state.global_step,
-                    "epoch": round(state.epoch or 0, 4),
-                    "loss": None,
-                    "eval_loss": self.last_eval_loss,
-                    "learning_rate": None,
-                    "tokens_per_second": None,
-                    "time": utcnow(),
-                }
+                HistoryRow(
+                    step=state.global_step,
+                    epoch=round(state.epoch or 0, 4),
+                    eval_loss=self.last_eval_loss,
+                    time=utcnow(),
+                )
             )
-            self.status.phase("training", eval_loss=round(self.last_eval_loss, 6))
+            self.status.phase("training", eval_loss=round(self.last_eval_loss, 6), eta_seconds=self._eta(state, args))
             self.log.info("step %d  eval_loss %.4f", state.global_step, self.last_eval_loss)
         if "train_runtime" in logs:
             self.train_summary = dict(logs)
         self._notify()
 
     def on_prediction_step(self, args, state, control, **kwargs):
+        if self._eval_started is None:
+            self._eval_started = time.time()
+        # an eval of a large val split can take minutes: a signal must not wait for its end
+        if self.world.agree_to_stop(self.stop.requested):
+            self.stopped_by_signal_at = state.global_step
+            self._eval_started = None
+            raise EvalStopped(f"{self.stop.name} during the eval at step {state.global_step}")
         if state.is_world_process_zero and self.status.status.phase != "evaluating":
             self.status.phase("evaluating")
 
+    def on_evaluate(self, args, state, control, **kwargs):
+        if self._eval_started is not None:
+            self.eval_seconds.append(time.time() - self._eval_started)
+            self._eval_started = None
+
     def on_save(self, args, state, control, **kwargs):
-        from forge.train.distributed import barrier
         from forge.train.integrity import manifest, prune
 
-        barrier()  # every rank has written its part (its RNG state) before rank 0 marks the folder
+        self.world.barrier()  # every rank has written its part (its RNG state) before rank 0 marks the folder
         if not state.is_world_process_zero:
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -205,3 +248,5 @@ class ForgeCallback(TrainerCallback):
             self.log.info("deleted old checkpoint %s (save_total_limit %d)", name, self.keep_checkpoints)
         self.status.update(checkpoint_at=utcnow())
         self.log.info("checkpoint complete: %s", path)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(path)

@@ -10,18 +10,15 @@ LM head, which does not exist without CUDA (or without triton); there the loss c
 model's own causal-LM loss on forge's labels instead, normalised the same way (summed over trained
 tokens, divided by the trained tokens of the whole accumulated batch).
 
-Test hook: the environment variable FORGE_TEST_NAN_AT_STEP=k makes the training loss of optimizer
-step k NaN (through the real backward pass), so tests can prove the guard without a diverging run.
+Tests prove the guard without a diverging run by injecting a NaN from outside (a TrainerCallback
+through forge.train.extensions that poisons a LoRA weight): this module reads no test variable.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 from forge.errors import EXIT_FAIL, ForgeError
-
-NAN_ENV = "FORGE_TEST_NAN_AT_STEP"
 
 
 class NonFiniteLoss(ForgeError):
@@ -39,14 +36,6 @@ class NonFiniteLoss(ForgeError):
         )
 
 
-def _nan_step() -> int | None:
-    raw = os.environ.get(NAN_ENV)
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def fused_lm_head_available() -> bool:
     import torch
 
@@ -62,7 +51,6 @@ def guarded(trainer_cls: type) -> type:
     import torch
     from transformers import Trainer
 
-    nan_at = _nan_step()
     fused = fused_lm_head_available()
 
     class ForgeGuardedTrainer(trainer_cls):
@@ -76,10 +64,6 @@ def guarded(trainer_cls: type) -> type:
                 out = Trainer.compute_loss(
                     self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
                 )
-            if nan_at is not None and model.training and self.state.global_step + 1 == nan_at:
-                if return_outputs:
-                    return (out[0] * float("nan"), *out[1:])
-                return out * float("nan")
             return out
 
         def training_step(self, *args, **kwargs):

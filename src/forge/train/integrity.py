@@ -214,16 +214,16 @@ def load_finished(trainer, path: Path):
 
 
 def clean_swap_leftovers(final: Path) -> list[str]:
-    """Siblings a kill left around an adapter/merged folder swap (run._save_swapped).
+    """Siblings a kill left around an adapter/merged folder swap (forge.files.write_swapped).
 
-    `.NAME.tmp-RUN`: a half-written new folder, deleted. `.NAME.old-RUN`: the previous folder, moved
-    aside just before the new one was swapped in; if the kill came between the two renames (no
-    `final`), it is moved back, else deleted.
+    `.NAME.tmp-RUN`: a half-written new folder, deleted. `.NAME.old` (`.NAME.old-RUN` from an older
+    forge): the previous folder, moved aside just before the new one was swapped in; if the kill
+    came between the two renames (no `final`), it is moved back, else deleted.
     """
     done: list[str] = []
     if not final.parent.is_dir():
         return done
-    for p in sorted(final.parent.glob(f".{final.name}.old-*")):
+    for p in sorted(final.parent.glob(f".{final.name}.old*")):
         if not final.exists():
             os.replace(p, final)
             done.append(f"restored {final.name} from {p.name}")

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-
-def read_history(path: Path) -> list[dict]:
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line torn by a kill is skipped, not fatal
-    return rows
+from forge.records.train import read_history
 
 
 def plot_loss(history: Path, out: Path, title: str = "") -> Path | None:
-    rows = read_history(history)
-    train = [(r["step"], r["loss"]) for r in rows if r.get("loss") is not None]
-    evals = [(r["step"], r["eval_loss"]) for r in rows if r.get("loss") is None and r.get("eval_loss") is not None]
+    rows = read_history(history)  # the one history reader: a line torn by a kill is skipped
+    train = [(r.step, r.loss) for r in rows if r.loss is not None]
+    evals = [(r.step, r.eval_loss) for r in rows if r.is_eval]
     if not train and not evals:
         return None
     import matplotlib

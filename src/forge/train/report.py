@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import time
 from statistics import fmean
+
+from forge.clock import utcnow
+from forge.records.train import HistoryRow, TrainingStats, read_history
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth")
 
@@ -34,9 +38,9 @@ def data_counts(report) -> dict:
     return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool, type(None)))}
 
 
-def loss_summary(history: list[dict]) -> dict:
-    train = [r["loss"] for r in history if r.get("loss") is not None]
-    evals = [r["eval_loss"] for r in history if r.get("loss") is None and r.get("eval_loss") is not None]
+def loss_summary(history: list[HistoryRow]) -> dict:
+    train = [r.loss for r in history if r.loss is not None]
+    evals = [r.eval_loss for r in history if r.is_eval]
     return {
         "final_train_loss": train[-1] if train else None,
         "mean_train_loss": round(fmean(train), 6) if train else None,
@@ -45,3 +49,46 @@ def loss_summary(history: list[dict]) -> dict:
         "best_eval_loss": min(evals) if evals else None,
         "eval_count": len(evals),
     }
+
+
+def build_stats(recipe) -> TrainingStats:
+    """The stats of a finished run, from the recipe's RunSettings: the batch that actually ran
+    (after OOM retries and the data-parallel division), not the one configured."""
+    state, settings = recipe.trainer.state, recipe.settings
+    cfg, t = settings.cfg, settings.cfg.training
+    losses = loss_summary(read_history(recipe.project.history_file))
+    labels = recipe.trainer.train_dataset["labels"]
+    n_train, n_val = len(recipe.data.train), recipe.data.val_total
+    ckpt = recipe.start.checkpoint if recipe.start else None
+    return TrainingStats(
+        # the original keys
+        model=cfg.model.name,
+        dataset_samples=n_train,
+        final_loss=losses["final_train_loss"],
+        total_steps=state.global_step,
+        epochs=round(state.epoch or 0, 4),
+        completed_at=utcnow(),
+        # forge's additions
+        **losses,
+        train_samples=n_train,
+        val_samples=n_val,
+        val_samples_used=len(recipe.data.val),
+        trained_tokens_per_epoch=sum(sum(1 for tok in ex if tok != -100) for ex in labels),
+        tokens_seen=state.num_input_tokens_seen,
+        duration_seconds=round(time.time() - recipe.t0, 1),
+        backend=recipe.backend.name,
+        run_id=recipe.run_id,
+        started_at=recipe.started_at,
+        resumed_from=ckpt.path.name if ckpt else None,
+        learning_rate=t.learning_rate,
+        effective_batch=settings.effective_batch(),
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        world_size=settings.world_size,
+        oom_retries=settings.oom_retries,
+        max_seq_length=cfg.model.max_seq_length,
+        lora_r=cfg.lora.r,
+        plan=recipe.plan.to_dict(),
+        data=data_counts(recipe.data.report),
+        versions=library_versions(),
+    )

@@ -1,20 +1,19 @@
-"""The resolved config of a run, kept beside its checkpoints (outputs/forge-run.json).
+"""The resolved config of a run, kept beside its checkpoints (outputs/forge-run.json, RunFile).
 
-It holds the fully resolved config and a fingerprint of what a resume must not silently change:
-the dataset files (sha256), the model and the effective batch. `--resume` compares the saved
-fingerprint with the current one and refuses on a difference unless `--force`.
+It holds the config that actually ran and a fingerprint of what a resume must not silently
+change: the dataset files (sha256), the model and the effective batch. `--resume` compares the
+saved fingerprint with the current one and refuses on a difference unless `--force`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.files import atomic_write_json
 from forge.files import sha256_file as _sha256
-from forge.train.distributed import world_size
+from forge.records.base import try_read_record, write_record
+from forge.records.train import RunFile
 
 RUN_FILE = "forge-run.json"
 
@@ -24,11 +23,11 @@ def sha256_file(path: Path) -> str | None:
     return _sha256(path) if path.is_file() else None
 
 
-def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None) -> dict:
+def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None, world_size: int = 1) -> dict:
     return {
         "model": cfg.model.name,
         # per device x accumulation x processes: the same on any number of GPUs (forge.train.distributed)
-        "effective_batch": cfg.effective_batch() * world_size(),
+        "effective_batch": cfg.effective_batch() * world_size,
         "train_sha256": sha256_file(train_path),
         "val_sha256": sha256_file(val_path) if val_path else None,
         "max_seq_length": cfg.model.max_seq_length,
@@ -36,17 +35,18 @@ def fingerprint(cfg: ForgeConfig, train_path: Path, val_path: Path | None) -> di
     }
 
 
-def write_run_file(output_dir: Path, record: dict) -> Path:
+def write_run_file(output_dir: Path, record: RunFile | dict) -> Path:
     path = output_dir / RUN_FILE
-    atomic_write_json(path, record)
+    write_record(path, record if isinstance(record, RunFile) else RunFile(**record))
     return path
 
 
-def read_run_file(output_dir: Path) -> dict | None:
-    try:
-        return json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def read_run_file(output_dir: Path, warn=None) -> RunFile | None:
+    """The run file, or None when it is missing or unreadable (said through `warn`)."""
+    record, why = try_read_record(output_dir / RUN_FILE, RunFile)
+    if why and warn:
+        warn(why)
+    return record
 
 
 def differences(old: dict, new: dict) -> list[str]:
@@ -59,11 +59,11 @@ def differences(old: dict, new: dict) -> list[str]:
 
 def check_resume(output_dir: Path, current: dict, force: bool, warn) -> None:
     """Refuse to resume a run whose data, model or batch changed, unless forced."""
-    saved = read_run_file(output_dir)
-    if saved is None or "fingerprint" not in saved:
+    saved = read_run_file(output_dir, warn)
+    if saved is None or not saved.fingerprint:
         warn(f"no {RUN_FILE} in {output_dir}: cannot check the checkpoint matches this data and model")
         return
-    diff = differences(saved["fingerprint"], current)
+    diff = differences(saved.fingerprint, current)
     if not diff:
         return
     listing = "; ".join(diff)

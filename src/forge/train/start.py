@@ -74,7 +74,7 @@ def launch_if_asked(project, request: TrainRequest, echo=None) -> int | None:
 
 def train_here(project, cfg, request: TrainRequest, world, *, progress=None, console_handler=None):
     """The recipe in this process (the only one, or one rank)."""
-    from forge.train.run import train
+    from forge.train.recipe import train
 
     if world.launched:
         world.write_pid(project)

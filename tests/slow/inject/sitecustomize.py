@@ -21,3 +21,8 @@ if ":" in _spec and os.environ.get("FORGE_DIST_CHILD") == "1":
         return _agree(self, local)
 
     World.agree_to_stop = agree_to_stop
+
+# OOM / NaN / slow-eval faults of the recipe's tests (forge_faults.py, beside this file)
+import forge_faults  # noqa: E402
+
+forge_faults.install_from_env()

@@ -1,10 +1,10 @@
 """Training backends: how a model is loaded, wrapped with LoRA, trained and saved.
 
-forge's recipe (forge.train.run) is the same for every backend; a backend supplies the pieces
+forge's recipe (forge.train.recipe) is the same for every backend; a backend supplies the pieces
 that differ between plain transformers+PEFT+TRL ("hf", anywhere) and Unsloth ("unsloth", NVIDIA
 GPUs). A backend is a subclass of `Backend` with these methods, called in this order:
 
-    backend = select_backend(requested, cfg, log, output_dir)  # "auto" | "unsloth" | "hf"
+    backend = select_backend(requested, settings, log, output_dir)  # "auto" | "unsloth" | "hf"
     model, tokenizer = backend.load()                    # base model + LoRA adapter, chat template set
     plan = backend.plan(n_train, n_val)                  # TrainPlan: steps, cadence, optim, precision
     train_ds = backend.prepare_dataset(examples)         # forge's tokenized examples -> datasets.Dataset
@@ -18,7 +18,9 @@ assistant turns) and must be trained as they are (no second masking pass such as
 `train_on_responses_only`); make_trainer must wrap its trainer class with
 forge.train.guards.guarded (the NaN guard) and pass `callbacks` on; saving writes into the folder
 it is given (the recipe swaps it into place). Settings a backend cannot honour are mapped to ones
-it can and logged (`self.note(...)`), never silently dropped.
+it can and logged (`self.note(...)`), never silently dropped. `backend.cfg` is a view of the run's
+RunSettings (forge.train.settings): the recipe's one owner of the config, which the OOM backoff and
+the data-parallel division change, so what the backend builds is what the stats record.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.train.settings import RunSettings
 
 BACKENDS = ("auto", "unsloth", "hf")
 
@@ -66,15 +69,19 @@ def cuda_available() -> bool:
 
 
 def cadence(total_steps: int, target_evals: int = 10) -> int:
-    """Every how many steps to evaluate for about `target_evals` evals per run."""
+    """Every how many steps to evaluate for about `target_evals` evals per run.
+
+    The one rule of the eval (and auto save) cadence: `forge plan` calls it too, so plan and train
+    agree. It is kept a plain function of numbers so that the resolver can own it.
+    """
     return max(1, round(total_steps / target_evals))
 
 
 class Backend:
     name = "base"
 
-    def __init__(self, cfg: ForgeConfig, log: logging.Logger, output_dir: Path):
-        self.cfg = cfg
+    def __init__(self, cfg: ForgeConfig | RunSettings, log: logging.Logger, output_dir: Path):
+        self.settings = cfg if isinstance(cfg, RunSettings) else RunSettings(cfg)
         self.log = log
         self.output_dir = output_dir  # where the trainer writes checkpoint-N folders
         self.notes: list[str] = []
@@ -84,10 +91,14 @@ class Backend:
         self.notes.append(message)
         self.log.info("%s backend: %s", self.name, message)
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        """None when this backend can run here, else why not."""
-        return None
+    @property
+    def cfg(self) -> ForgeConfig:
+        """The config as it trains now (after OOM retries and the data-parallel division)."""
+        return self.settings.cfg
+
+    @cfg.setter
+    def cfg(self, value: ForgeConfig) -> None:
+        self.settings.cfg = value
 
     # -- the steps, in order ---------------------------------------------------------------
     def load(self) -> tuple[Any, Any]:
@@ -112,9 +123,10 @@ class Backend:
         raise NotImplementedError
 
     # -- shared arithmetic -----------------------------------------------------------------
-    def steps(self, n_train: int, world_size: int = 1) -> tuple[int, int]:
+    def steps(self, n_train: int, world_size: int | None = None) -> tuple[int, int]:
         """(total optimizer steps, steps per epoch) the Trainer will run."""
         t = self.cfg.training
+        world_size = world_size or self.settings.world_size
         batches = math.ceil(n_train / (t.per_device_train_batch_size * world_size))
         per_epoch = max(1, math.ceil(batches / t.gradient_accumulation_steps))
         total = t.max_steps if t.max_steps else max(1, math.ceil(t.num_train_epochs * per_epoch))
@@ -144,8 +156,12 @@ def _unsloth_reason() -> str | None:
     return None
 
 
-def select_backend(requested: str | None, cfg: ForgeConfig, log: logging.Logger, output_dir: Path) -> Backend:
+def select_backend(
+    requested: str | None, cfg: ForgeConfig | RunSettings, log: logging.Logger, output_dir: Path
+) -> Backend:
     """The backend for this run; 'auto' prefers Unsloth where it can run, and says why."""
+    settings = cfg if isinstance(cfg, RunSettings) else RunSettings(cfg)
+    cfg = settings.cfg
     requested = (requested or cfg.training.backend or "auto").lower()
     if requested not in BACKENDS:
         raise ForgeError(
@@ -170,9 +186,13 @@ def select_backend(requested: str | None, cfg: ForgeConfig, log: logging.Logger,
             log.warning("backend auto: Unsloth backend unavailable (%s); using hf", e)
         else:
             log.info("backend %s: unsloth (Unsloth is installed and CUDA is present)", requested)
-            return UnslothBackend(cfg, log, output_dir)
+            return UnslothBackend(settings, log, output_dir)
+    if cfg.model.load_in_fp8:  # FP8 LoRA is Unsloth's; refused before any weights load
+        from forge.train.backends.unsloth_fp8 import fp8_refusal
+
+        raise fp8_refusal("hf", None)
     from forge.train.backends.hf import HFBackend
 
     why = "asked for" if requested == "hf" else reason
     log.info("backend %s: hf (transformers+PEFT+TRL): %s", requested, why)
-    return HFBackend(cfg, log, output_dir)
+    return HFBackend(settings, log, output_dir)
