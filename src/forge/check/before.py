@@ -1,64 +1,35 @@
-"""The pre-training checklist (`forge check`); the outputs checklist lives in verify.py.
+"""The pre-training checklist (`forge check`); the outputs checklist lives in check/outputs.py.
 
-Each item is ticked or carries its reason and its fix. Data and config are answered without torch;
-torch is imported only by hardware.probe().
+Each item is ticked or carries its reason and its fix. The data items come from the same
+streaming validation training runs (forge.data.validate); everything about the model, the
+template, the sizes and the memory comes from the one resolver (forge.plan.resolve, as
+configured): its refusals are this list's failures, word for word the errors `forge train` would
+stop with, so that check says ready exactly when train would start. No weights are loaded; torch
+is imported only by hardware.probe() (and by building a tiny built-in the first time).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.plan.hardware import HardwareInfo
-from forge.plan.vram_table import min_vram_gb, table_row
 from forge.project import Project
-
-MIN_SAMPLES = 100
-RECOMMENDED_SAMPLES = 1000
-
-
-@dataclass
-class Item:
-    section: str
-    name: str
-    status: str  # ok | warn | fail
-    detail: str = ""
-    fix: str | None = None
-
-
-@dataclass
-class Checklist:
-    items: list[Item] = field(default_factory=list)
-    config: ForgeConfig | None = None
-    hardware: HardwareInfo | None = None
-    data: dict = field(default_factory=dict)
-
-    def add(self, section: str, name: str, status: str, detail: str = "", fix: str | None = None) -> Item:
-        item = Item(section, name, status, detail, fix)
-        self.items.append(item)
-        return item
-
-    @property
-    def ready(self) -> bool:
-        return not any(i.status == "fail" for i in self.items)
-
-    def sections(self) -> dict[str, list[Item]]:
-        out: dict[str, list[Item]] = {}
-        for i in self.items:
-            out.setdefault(i.section, []).append(i)
-        return out
-
-    def to_dict(self) -> dict:
-        return {
-            "ready": self.ready,
-            "sections": {s: [asdict(i) for i in items] for s, items in self.sections().items()},
-            "hardware": self.hardware.to_dict() if self.hardware else None,
-            "data": self.data,
-        }
-
+from forge.records.checklists import Checklist, Item
 
 SECTIONS = ("Data Ready", "Hardware Ready", "Config Ready", "Baseline Done")
+__all__ = ["Checklist", "Item", "SECTIONS", "run_checklist"]
+
+# refusal kind -> (section, item name) of the checklist line it fails
+ITEMS = {
+    "samples": ("Data Ready", "enough samples"),
+    "truncation": ("Data Ready", "examples fit max_seq_length"),
+    "template": ("Config Ready", "chat template suits the model"),
+    "lora_targets": ("Config Ready", "LoRA targets exist"),
+    "memory": ("Config Ready", "model suits the hardware"),
+    "sizes": ("Config Ready", "model suits the hardware"),
+    "model": ("Config Ready", "model found"),
+}
 
 
 def _check_config(project: Project, cl: Checklist, overrides: list[str] | None) -> None:
@@ -79,71 +50,46 @@ def _check_data(project: Project, cl: Checklist) -> None:
 
     sec = "Data Ready"
     cfg = cl.config or ForgeConfig()
-    train_path = project.path(cfg.dataset.path)
-    val_path = project.path(cfg.dataset.val_path) if cfg.dataset.val_path else None
-    train, val = validate_splits(train_path, val_path)
+    rel, vrel = cfg.dataset.path, cfg.dataset.val_path
+    train_path = project.path(rel)
+    val_path = project.path(vrel) if vrel else None
+    train, val = validate_splits(train_path, val_path, display=(rel, vrel))
     cl.data = {"train": train.to_dict(), "val": val.to_dict() if val else None}
-    rel = cfg.dataset.path
     if not train.exists:
         cl.add(
-            sec,
-            "train split exists",
-            "fail",
-            f"{rel} not found",
-            "run the format step, or point dataset.path at your training file",
+            sec, "train split exists", "fail", f"{rel} not found", "run the format step, or point dataset.path at it"
         )
         return
     cl.add(sec, "train split exists", "ok", rel)
     if train.fatal or train.counts:
         bad = sum(train.counts.values())
         lines = [p.render(rel) for p in train.problems[:10]]
-        detail = train.fatal or f"{bad} bad record(s): " + ", ".join(f"{k} x{v}" for k, v in train.counts.items())
+        detail = (
+            train.fatal_text()
+            if train.fatal
+            else f"{rel}: {bad} bad record(s): " + ", ".join(f"{k} x{v}" for k, v in train.counts.items())
+        )
         if lines:
             detail += "\n" + "\n".join(lines)
-        cl.add(
-            sec,
-            "format valid",
-            "fail",
-            detail,
-            "fix or drop the lines named above (`forge check --json` lists them all)",
+        fix = (
+            train.fix_text()
+            if train.fatal
+            else "fix or drop the lines named above (`forge check --json` lists them all)"
         )
+        cl.add(sec, "format valid", "fail", detail, fix)
     else:
         conv = ", ".join(f"{k} x{v}" for k, v in train.conversions.items())
-        cl.add(
-            sec,
-            "format valid",
-            "ok",
-            f"{train.format}; {train.valid} conversations" + (f"; converted {conv}" if conv else ""),
-        )
-    warnings = getattr(train, "warnings", None)
-    if warnings:
+        detail = f"{train.format}; {train.valid} conversations" + (f"; converted {conv}" if conv else "")
+        cl.add(sec, "format valid", "ok", detail)
+    if train.warnings:
         lines = [p.render(rel) for p in train.warning_lines[:5]]
         cl.add(
             sec,
             "format warnings",
             "warn",
-            ", ".join(f"{k} x{v}" for k, v in warnings.items()) + ("\n" + "\n".join(lines) if lines else ""),
+            ", ".join(f"{k} x{v}" for k, v in train.warnings.items()) + ("\n" + "\n".join(lines) if lines else ""),
             "tolerated; remove blank lines and save as UTF-8 without BOM to silence them",
         )
-    n = train.valid
-    if n < MIN_SAMPLES:
-        cl.add(
-            sec,
-            f"at least {MIN_SAMPLES} samples",
-            "fail",
-            f"{n} usable samples",
-            f"collect at least {MIN_SAMPLES} conversations ({RECOMMENDED_SAMPLES}+ recommended)",
-        )
-    elif n < RECOMMENDED_SAMPLES:
-        cl.add(
-            sec,
-            f"{RECOMMENDED_SAMPLES}+ samples recommended",
-            "warn",
-            f"{n} samples",
-            "more data usually helps; fine-tuning on a few hundred examples mostly changes style",
-        )
-    else:
-        cl.add(sec, f"{RECOMMENDED_SAMPLES}+ samples", "ok", f"{n} samples")
     if train.duplicates:
         cl.add(sec, "no duplicates", "warn", f"{train.duplicates} duplicate(s) in train", "deduplicate the train split")
     if val is None:
@@ -155,15 +101,9 @@ def _check_data(project: Project, cl: Checklist) -> None:
             "set dataset.val_path to a held-out split",
         )
     elif not val.exists:
-        cl.add(
-            sec,
-            "val split present",
-            "fail",
-            f"{cfg.dataset.val_path} not found",
-            "split off a few percent of the data into data/splits/val.jsonl",
-        )
+        cl.add(sec, "val split present", "fail", f"{vrel} not found", "split off a few percent of the data into it")
     elif val.fatal or val.counts:
-        cl.add(sec, "val split valid", "fail", val.fatal or val.summary(), "fix the val file like the train file")
+        cl.add(sec, "val split valid", "fail", val.fatal_text() if val.fatal else val.render(10), val.fix_text())
     else:
         cl.add(sec, "val split present", "ok", f"{val.valid} conversations")
         if val.leaked:
@@ -179,20 +119,16 @@ def _check_data(project: Project, cl: Checklist) -> None:
 def _check_hardware(cl: Checklist, hw: HardwareInfo) -> None:
     sec = "Hardware Ready"
     cl.hardware = hw
-    if hw.torch_version:
-        cl.add(
-            sec,
-            "PyTorch works",
-            "ok",
-            f"torch {hw.torch_version}" + (f", CUDA {hw.cuda_version}" if hw.cuda_version else ""),
-        )
-    else:
+    if not hw.torch_version:
         cl.add(sec, "PyTorch works", "fail", hw.problem or "torch missing", "pip install torch")
         return
+    cuda = f", CUDA {hw.cuda_version}" if hw.cuda_version else ""
+    cl.add(sec, "PyTorch works", "ok", f"torch {hw.torch_version}{cuda}")
     if hw.has_gpu:
         g = hw.gpus[0]
         more = f" (+{len(hw.gpus) - 1} more)" if len(hw.gpus) > 1 else ""
-        cl.add(sec, "GPU available", "ok", f"{g.name}, {g.vram_gb} GB, bf16 {'yes' if g.bf16 else 'no'}{more}")
+        free = f", {g.free_gb:g} GB free" if g.free_gb is not None else ""
+        cl.add(sec, "GPU available", "ok", f"{g.name}, {g.vram_gb} GB{free}, bf16 {'yes' if g.bf16 else 'no'}{more}")
     else:
         cl.add(
             sec,
@@ -203,46 +139,60 @@ def _check_hardware(cl: Checklist, hw: HardwareInfo) -> None:
         )
 
 
-def _check_model_fits(cl: Checklist, hw: HardwareInfo) -> None:
-    sec = "Config Ready"
+def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
+    """The resolver's view of the run as configured: its refusals fail the items they belong to."""
+    from forge.data.bound import char_bound
+    from forge.models.facts import read_facts
+    from forge.plan.measure import gather_stats
+    from forge.plan.resolve import resolve
+
     cfg = cl.config
-    if cfg is None:
-        return
-    name = cfg.model.name
-    need = min_vram_gb(name, cfg.model.load_in_4bit and hw.has_gpu)
-    if hw.has_gpu:
-        row = table_row(hw.vram_gb)
-        suggestion = row.model if row else "a model under 1B parameters"
-        if need is None:
-            cl.add(
-                sec,
-                "model suits the hardware",
-                "warn",
-                f"size of {name} unknown; cannot check it fits {hw.vram_gb} GB",
-                "run `forge plan` for an estimate",
-            )
-        elif need > hw.vram_gb:
-            cl.add(
-                sec,
-                "model suits the hardware",
-                "fail",
-                f"{name} needs about {need} GB; the GPU has {hw.vram_gb} GB",
-                f"use {suggestion} (the VRAM table's choice), or `forge plan --write`",
-            )
-        else:
-            cl.add(sec, "model suits the hardware", "ok", f"{name}: about {need} GB of {hw.vram_gb} GB")
-    else:
-        p = need
-        if name.startswith("builtin:") or (p is not None and p <= 3.0):
-            cl.add(sec, "model suits the hardware", "ok", f"{name} is small enough for the CPU")
-        else:
-            cl.add(
-                sec,
-                "model suits the hardware",
-                "fail",
-                f"{name} is too large to fine-tune on a CPU",
-                "set model.name to builtin:gemma-3-270m (or builtin:tiny-llama to try the workflow), or use a GPU",
-            )
+    facts = read_facts(cfg.model.name)
+    stats = gather_stats(project, cfg, facts)
+    p = resolve(cfg, stats, hw, facts=facts, as_configured=True)
+    cl.plan = p
+    failed = set()
+    for r in p.refusals:
+        sec, name = ITEMS.get(r.kind, ("Config Ready", r.kind))
+        cl.add(sec, name, "fail", r.message, r.fix)
+        failed.add(name)
+    for w in p.warnings:
+        sec, name = ITEMS.get(w.kind, ("Config Ready", w.kind))
+        if name not in failed:
+            cl.add(sec, name, "warn", w.message, w.fix or None)
+            failed.add(name)
+    ok = {
+        "enough samples": f"{stats.train_examples} samples (minimum {p.settings['dataset.min_samples'].value})",
+        "chat template suits the model": f"{p.settings['dataset.chat_template'].value}: "
+        f"{p.settings['dataset.chat_template'].reason}",
+        "model suits the hardware": _memory_line(p, cfg, facts),
+    }
+    for name, detail in ok.items():
+        if name not in failed and (name != "enough samples" or stats.train_examples):
+            cl.add(ITEMS_BY_NAME[name], name, "ok", detail)
+    bound = char_bound(cfg.model.max_seq_length)
+    if stats.longest_chars > bound:
+        cl.add(
+            "Data Ready",
+            "examples within max_seq_length",
+            "warn",
+            f"{cfg.dataset.path}:{stats.longest_line}: {stats.longest_chars:,} characters; examples beyond "
+            f"{bound:,} (max_seq_length x 32) are cut to that before tokenization (training keeps the first "
+            f"{cfg.model.max_seq_length} tokens either way)",
+            "split or shorten such records",
+        )
+
+
+ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
+
+
+def _memory_line(p, cfg: ForgeConfig, facts) -> str:
+    if p.shape is None or p.memory is None:
+        return f"{cfg.model.name}: size unknown"
+    size = f"{p.shape.params / 1e9:.3g}B parameters ({'config.json' if facts.source == 'files' else 'by name'})"
+    if p.budget_gb:
+        return f"{cfg.model.name}: {size}; about {p.memory.total_gb:.1f} GB of a {p.budget_gb:.1f} GB budget"
+    return f"{cfg.model.name}: {size}; about {p.memory.total_gb:.1f} GB of RAM on the CPU"
 
 
 def _check_baseline(project: Project, cl: Checklist) -> None:
@@ -272,7 +222,8 @@ def run_checklist(
 
         hardware = probe()
     _check_hardware(cl, hardware)
-    _check_model_fits(cl, hardware)
+    if cl.config is not None:
+        _check_resolved(project, cl, hardware)
     _check_baseline(project, cl)
     order = {s: i for i, s in enumerate(SECTIONS)}
     cl.items.sort(key=lambda i: order.get(i.section, 99))

@@ -1,5 +1,6 @@
 """Reading and checking chat datasets (torch-free)."""
 
-from forge.data.reader import DataError, load_conversations
+from forge.data.load import load_conversations, load_split
+from forge.data.reader import DataError
 
-__all__ = ["DataError", "load_conversations"]
+__all__ = ["DataError", "load_conversations", "load_split"]

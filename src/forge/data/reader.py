@@ -5,8 +5,8 @@ Memory is bounded by the largest record, never by the file: JSONL is read line b
 with `json.JSONDecoder.raw_decode` over a sliding buffer. The first non-space byte decides the
 layout: `[` is a JSON array, anything else is JSONL.
 
-`load_conversations` is the training-time loader: the same pass as `forge check` (validate.py),
-returning the normalised conversations of a valid file or raising DataError with every bad line.
+The training-time loader, `load_conversations`, is in forge.data.load (the same pass as `forge
+check`, validate.py, which reads through this module; this one imports neither).
 """
 
 from __future__ import annotations
@@ -362,13 +362,3 @@ def _skip_value(s: _Scanner, max_bytes: int) -> int | None:
         if s.eof or len(s.buf) - s.pos > max_bytes:
             return None
         s.more(max(s.chunk, len(s.buf) - s.pos))
-
-
-def load_conversations(path: str | Path) -> list[list[dict[str, str]]]:
-    """Every conversation of a valid file, normalised; DataError listing every bad line otherwise."""
-    from forge.data.validate import scan
-
-    report, conversations, _ = scan(Path(path), collect=True, hashes=False)
-    if not report.ok:
-        raise DataError(report.render(), report, fix=report.fix_text())
-    return conversations

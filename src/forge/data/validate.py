@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from forge.data.bound import conversation_chars, cut_conversation
 from forge.data.formats import normalize
 from forge.data.reader import FileUnreadable, RecordReader
 
@@ -72,6 +73,10 @@ class DataReport:
     duplicate_lines: list[list[int]] = field(default_factory=list)  # [line, line of the first copy], capped
     leaked_lines: list[list[int]] = field(default_factory=list)  # [val line, train line], capped
     max_listed: int = 50
+    longest_chars: int = 0  # characters of the longest usable record's contents
+    longest_line: int | None = None
+    cut: int = 0  # records cut before tokenization (max_chars: far beyond max_seq_length)
+    cut_lines: list[list[int]] = field(default_factory=list)  # [line, characters before the cut], capped
 
     @property
     def ok(self) -> bool:
@@ -86,6 +91,10 @@ class DataReport:
         d["ok"] = self.ok
         d["fixes"] = {k: FIXES.get(k, "") for k in {**self.counts, **self.warnings}}
         return d
+
+    def fatal_text(self) -> str:
+        """The whole-file problem, always with the split's path: `data/splits/val.jsonl: no records: ...`."""
+        return f"{self.path}: {self.fatal}" if self.fatal else self.summary()
 
     def summary(self) -> str:
         if not self.exists:
@@ -121,6 +130,8 @@ class DataReport:
 
     def fix_text(self) -> str:
         kinds = [k for k in self.counts if k in FIXES]
+        if self.fatal and self.fatal.startswith("no records"):
+            return f"put the split's conversations into {self.path} (one JSON object a line), or point its key at it"
         if self.fatal:
             return "save the file as UTF-8 JSONL (one JSON object a line) or one JSON array of objects"
         return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or "fix or remove the lines named above"
@@ -219,11 +230,23 @@ def _new_hashes() -> _Hashes:
 
 
 def scan(
-    path: Path, max_listed: int = 50, *, collect: bool = False, hashes: bool = True, max_record_bytes: int | None = None
+    path: Path,
+    max_listed: int = 50,
+    *,
+    collect: bool = False,
+    hashes: bool = True,
+    max_record_bytes: int | None = None,
+    display: str | None = None,
+    max_chars: int | None = None,
 ) -> tuple[DataReport, list | None, _Hashes | None]:
-    """One pass over `path`: the report, the conversations (if `collect`) and the hashes (if `hashes`)."""
+    """One pass over `path`: the report, the conversations (if `collect`) and the hashes (if `hashes`).
+
+    `display` is how messages name the file (the project-relative path); `max_chars` cuts each
+    collected conversation to that many characters (forge.data.bound: far beyond max_seq_length),
+    so that one huge record never reaches the tokenizer whole.
+    """
     path = Path(path)
-    report = DataReport(str(path), max_listed=max_listed)
+    report = DataReport(display or str(path), max_listed=max_listed)
     if not path.exists():
         report.exists = False
         return report, None, None
@@ -257,8 +280,16 @@ def scan(
             conversions.update(n.conversions)
             if index is not None:
                 index.add(n.messages, item.line)
+            chars = conversation_chars(n.messages)
+            if chars > report.longest_chars:
+                report.longest_chars, report.longest_line = chars, item.line
             if conversations is not None:
-                conversations.append(n.messages)
+                cut = cut_conversation(n.messages, max_chars) if max_chars and chars > max_chars else None
+                if cut is not None:
+                    report.cut += 1
+                    if len(report.cut_lines) < max_listed:
+                        report.cut_lines.append([item.line, chars])
+                conversations.append(cut if cut is not None else n.messages)
     except FileUnreadable as e:
         report.fatal = str(e)
     except OSError as e:
@@ -295,18 +326,21 @@ def _note(report: DataReport, counts: Counter, warnings: Counter, p: Problem) ->
             report.problems.append(p)
 
 
-def validate_file(path: Path, max_listed: int = 50) -> DataReport:
-    return scan(path, max_listed)[0]
+def validate_file(path: Path, max_listed: int = 50, display: str | None = None) -> DataReport:
+    return scan(path, max_listed, display=display)[0]
 
 
 def validate_splits(
-    train_path: Path, val_path: Path | None, max_listed: int = 50
+    train_path: Path,
+    val_path: Path | None,
+    max_listed: int = 50,
+    display: tuple[str | None, str | None] = (None, None),
 ) -> tuple[DataReport, DataReport | None]:
     """Both splits; val.leaked counts val records that also appear (normalised) in train."""
-    train, _, train_hashes = scan(train_path, max_listed)
+    train, _, train_hashes = scan(train_path, max_listed, display=display[0])
     if val_path is None:
         return train, None
-    val, _, val_hashes = scan(val_path, max_listed)
+    val, _, val_hashes = scan(val_path, max_listed, display=display[1])
     if train_hashes is not None and val_hashes is not None:
         val.leaked, val.leaked_lines = val_hashes.leaked_from(train_hashes, max_listed)
     return train, val

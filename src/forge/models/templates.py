@@ -1,7 +1,7 @@
 """Chat templates by name, and everything masking and export need to know about them (torch-free).
 
-The Jinja strings below are written for forge from each family's documented turn format. They are
-rendered with the same Jinja settings transformers uses (trim_blocks, lstrip_blocks, a sandbox), so
+The named formats (Jinja written for forge from each family's documented turn format) live in
+forge.models.chat_formats. They are rendered with the same Jinja settings transformers uses (trim_blocks, lstrip_blocks, a sandbox), so
 `tokenizer.apply_chat_template` and `render` give identical text.
 
 Roles: forge normalises every dataset to system/user/assistant/tool (forge.data.formats). The rule
@@ -13,127 +13,33 @@ Families without a system role (gemma, mistral) prepend the system text to the f
 Masking never hard-codes a family's markers: `assistant_spans` finds the trained text by rendering
 conversation prefixes, and `response_markers` derives the marker strings that Unsloth's
 `train_on_responses_only` wants by rendering a probe conversation.
+
+`auto` (the default) follows the model: its tokenizer's own template where it has one, else its
+family's format (by config.json's model_type, or by the markers its vocabulary holds).
+forge.models.template_choice says which template a model gets, and refuses a named format whose
+markers its vocabulary lacks, before any weights load.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.models.chat_formats import ALIASES, FAMILY_BY_MODEL_TYPE, TEMPLATES, ChatTemplate
 
-GEMMA3 = r"""{{- bos_token if bos_token else '' -}}
-{%- set ns = namespace(sys='') -%}
-{%- set msgs = messages -%}
-{%- if messages and messages[0]['role'] == 'system' -%}
-  {%- set ns.sys = (messages[0]['content'] | trim) ~ '\n\n' -%}
-  {%- set msgs = messages[1:] -%}
-{%- endif -%}
-{%- for m in msgs -%}
-  {{- '<start_of_turn>' ~ ('model' if m['role'] == 'assistant' else 'user') ~ '\n' -}}
-  {{- (ns.sys if loop.first else '') ~ (m['content'] | trim) ~ '<end_of_turn>\n' -}}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{- '<start_of_turn>model\n' -}}{%- endif -%}"""
+__all__ = ["ALIASES", "TEMPLATES", "ChatTemplate", "FAMILY_BY_MODEL_TYPE", "template_for"]
 
-LLAMA3 = r"""{{- bos_token if bos_token else '' -}}
-{%- for m in messages -%}
-  {{- '<|start_header_id|>' ~ ('ipython' if m['role'] == 'tool' else m['role']) ~ '<|end_header_id|>\n\n' -}}
-  {{- (m['content'] | trim) ~ '<|eot_id|>' -}}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}{%- endif -%}"""
-
-CHATML = r"""{%- for m in messages -%}
-  {%- if m['role'] == 'tool' -%}
-    {{- '<|im_start|>user\n<tool_response>\n' ~ m['content'] ~ '\n</tool_response><|im_end|>\n' -}}
-  {%- else -%}
-    {{- '<|im_start|>' ~ m['role'] ~ '\n' ~ m['content'] ~ '<|im_end|>\n' -}}
-  {%- endif -%}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}"""
-
-# Mistral has no generation prompt: the assistant's text follows `[/INST]` directly.
-MISTRAL = r"""{{- bos_token if bos_token else '' -}}
-{%- set ns = namespace(sys='') -%}
-{%- set msgs = messages -%}
-{%- if messages and messages[0]['role'] == 'system' -%}
-  {%- set ns.sys = (messages[0]['content'] | trim) ~ '\n\n' -%}
-  {%- set msgs = messages[1:] -%}
-{%- endif -%}
-{%- for m in msgs -%}
-  {%- if m['role'] == 'assistant' -%}
-    {{- ' ' ~ (m['content'] | trim) ~ (eos_token if eos_token else '</s>') -}}
-  {%- else -%}
-    {{- '[INST] ' ~ (ns.sys if loop.first else '') ~ (m['content'] | trim) ~ ' [/INST]' -}}
-  {%- endif -%}
-{%- endfor -%}"""
-
-PHI3 = r"""{%- for m in messages -%}
-  {%- set role = 'user' if m['role'] == 'tool' else m['role'] -%}
-  {{- '<|' ~ role ~ '|>\n' ~ (m['content'] | trim) ~ '<|end|>\n' -}}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{- '<|assistant|>\n' -}}{%- endif -%}"""
-
-
-@dataclass(frozen=True)
-class ChatTemplate:
-    """A chat template and what export/generation must know about it."""
-
-    name: str
-    jinja: str
-    stop_strings: tuple[str, ...]  # where generation must stop (Ollama `stop`, llama.cpp antiprompts)
-    eos_token: str | None  # the end-of-turn token that should be the tokenizer's eos, if it is one token
-    special_tokens: tuple[str, ...] = field(default=())  # the literal tokens the format uses
-
-
-TEMPLATES: dict[str, ChatTemplate] = {
-    t.name: t
-    for t in [
-        ChatTemplate(
-            "gemma-3",
-            GEMMA3,
-            ("<end_of_turn>", "<eos>"),
-            "<end_of_turn>",
-            ("<bos>", "<start_of_turn>", "<end_of_turn>"),
-        ),
-        ChatTemplate(
-            "llama-3",
-            LLAMA3,
-            ("<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"),
-            "<|eot_id|>",
-            ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
-        ),
-        ChatTemplate("chatml", CHATML, ("<|im_end|>", "<|endoftext|>"), "<|im_end|>", ("<|im_start|>", "<|im_end|>")),
-        ChatTemplate("mistral", MISTRAL, ("</s>",), "</s>", ("[INST]", "[/INST]")),
-        ChatTemplate("phi-3", PHI3, ("<|end|>", "<|endoftext|>"), "<|end|>", ("<|user|>", "<|assistant|>", "<|end|>")),
-    ]
-}
-ALIASES = {
-    "gemma3": "gemma-3",
-    "gemma": "gemma-3",
-    "gemma-3-it": "gemma-3",
-    "llama3": "llama-3",
-    "llama-3.1": "llama-3",
-    "llama-31": "llama-3",
-    "llama-3.2": "llama-3",
-    "qwen": "chatml",
-    "qwen2.5": "chatml",
-    "qwen-2.5": "chatml",
-    "qwen2": "chatml",
-    "qwen-2": "chatml",
-    "phi3": "phi-3",
-    "phi-3.5": "phi-3",
-}
-NAMES = sorted([*TEMPLATES, *ALIASES, "tokenizer"])
+NAMES = sorted([*TEMPLATES, *ALIASES, "tokenizer", "auto"])
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels around assistant contents (marked_spans)
 
 
 def canonical_name(name: str) -> str:
     key = name.strip().lower()
-    if key == "tokenizer" or key in TEMPLATES:
+    if key in ("tokenizer", "auto") or key in TEMPLATES:
         return key
     if key in ALIASES:
         return ALIASES[key]
@@ -146,14 +52,57 @@ def canonical_name(name: str) -> str:
     )
 
 
-def template_for(name: str, tokenizer: Any = None) -> ChatTemplate:
-    """The named template; `tokenizer` keeps the tokenizer's own (its stop strings derived by a probe)."""
-    key = canonical_name(name)
-    if key != "tokenizer":
-        return TEMPLATES[key]
+def _own_jinja(tokenizer: Any) -> str | None:
     jinja = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
     if isinstance(jinja, dict):  # multi-template tokenizers: the default one
         jinja = jinja.get("default")
+    return jinja or None
+
+
+def family_by_vocabulary(tokenizer: Any) -> str | None:
+    """The named format whose required markers are all single tokens of this tokenizer."""
+    vocab = _vocabulary(tokenizer)
+    if not vocab:
+        return None
+    for name, t in TEMPLATES.items():
+        if t.required_tokens and all(m in vocab for m in t.required_tokens):
+            return name
+    return None
+
+
+def _vocabulary(tokenizer: Any) -> set[str] | frozenset[str]:
+    """Tokens never split: a ModelFacts' `single_tokens`, or a loaded tokenizer's vocabulary."""
+    single = getattr(tokenizer, "single_tokens", None)
+    if single is not None:
+        return single
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    return set(get_vocab()) if callable(get_vocab) else set()
+
+
+def template_for(name: str, tokenizer: Any = None, model_type: str | None = None) -> ChatTemplate:
+    """The named template; `tokenizer` keeps the tokenizer's own (its stop strings derived by a probe).
+
+    `auto` takes the tokenizer's own template where it has one, else the family's format by
+    `model_type` or, failing that, by which family's markers the vocabulary holds.
+    """
+    key = canonical_name(name)
+    if key == "auto":
+        if _own_jinja(tokenizer):
+            key = "tokenizer"
+        else:
+            family = FAMILY_BY_MODEL_TYPE.get((model_type or "").lower()) or family_by_vocabulary(tokenizer)
+            if family is None:
+                raise ForgeError(
+                    "dataset.chat_template is 'auto' but the model's tokenizer has no chat template and its "
+                    f"family ({model_type or 'unknown model_type'}) has no known format",
+                    fix="set dataset.chat_template to one of: " + ", ".join(TEMPLATES),
+                    exit_code=EXIT_USAGE,
+                    kind="template_mismatch",
+                )
+            return TEMPLATES[family]
+    if key != "tokenizer":
+        return TEMPLATES[key]
+    jinja = _own_jinja(tokenizer)
     if not jinja:
         raise ForgeError(
             "dataset.chat_template is 'tokenizer' but the model's tokenizer has no chat template",

@@ -16,6 +16,8 @@ class GPUInfo:
     vram_gb: float
     capability: str  # "9.0"
     bf16: bool
+    free_gb: float | None = None  # free at probe time (other processes hold the rest); None: unknown
+    limit_gb: float | None = None  # torch's per-process memory fraction, where one is set
 
 
 @dataclass
@@ -90,6 +92,25 @@ def probe() -> HardwareInfo:
                 vram_gb=round(p.total_memory / 1024**3, 1),
                 capability=f"{major}.{minor}",
                 bf16=major >= 8,
+                free_gb=_free_gb(torch, i),
+                limit_gb=_limit_gb(torch, i, p.total_memory),
             )
         )
     return info
+
+
+def _free_gb(torch, index: int) -> float | None:
+    try:
+        free, _ = torch.cuda.mem_get_info(index)
+    except Exception:  # some drivers and MIG slices do not answer
+        return None
+    return round(free / 1024**3, 1)
+
+
+def _limit_gb(torch, index: int, total: int) -> float | None:
+    """The cap torch.cuda.set_per_process_memory_fraction set (how forge emulates a smaller card)."""
+    try:
+        fraction = torch.cuda.get_per_process_memory_fraction(index)
+    except Exception:
+        return None
+    return round(fraction * total / 1024**3, 1) if fraction < 1.0 else None

@@ -22,137 +22,14 @@ deliberately simple so that a reader can check them by hand.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 
+from forge.models.shape import SHAPES, ModelShape, shape_for_name
+
 GB = 1024**3
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    name: str
-    hidden: int
-    layers: int
-    heads: int
-    kv_heads: int
-    intermediate: int
-    vocab: int
-    head_dim: int | None = None
-    tied: bool = True
-    max_positions: int = 8192
-    vision_params: int = 0  # a vision tower (Gemma 3 4B+), counted in the weights only
-
-    @property
-    def hd(self) -> int:
-        return self.head_dim or self.hidden // self.heads
-
-    @property
-    def q_dim(self) -> int:
-        return self.heads * self.hd
-
-    @property
-    def kv_dim(self) -> int:
-        return self.kv_heads * self.hd
-
-    def linear_shapes(self) -> dict[str, tuple[int, int]]:
-        """(in, out) of each linear layer of one decoder layer, by the usual module names."""
-        h, q, kv, i = self.hidden, self.q_dim, self.kv_dim, self.intermediate
-        return {
-            "q_proj": (h, q),
-            "k_proj": (h, kv),
-            "v_proj": (h, kv),
-            "o_proj": (q, h),
-            "gate_proj": (h, i),
-            "up_proj": (h, i),
-            "down_proj": (i, h),
-        }
-
-    @property
-    def layer_linear_params(self) -> int:
-        return sum(a * b for a, b in self.linear_shapes().values())
-
-    @property
-    def embed_params(self) -> int:
-        return self.vocab * self.hidden
-
-    @property
-    def params(self) -> int:
-        """All parameters (norms included, vision tower included)."""
-        norms = self.layers * 4 * self.hidden + self.hidden
-        head = 0 if self.tied else self.embed_params
-        return self.layers * self.layer_linear_params + self.embed_params + head + norms + self.vision_params
-
-    @property
-    def matmul_params(self) -> int:
-        """Parameters that take part in a matrix product per token: decoder linears + LM head."""
-        return self.layers * self.layer_linear_params + self.embed_params
-
-    def lora_params(self, r: int, targets: list[str] | tuple[str, ...]) -> int:
-        shapes = self.linear_shapes()
-        per_layer = sum(r * (a + b) for name, (a, b) in shapes.items() if name in targets)
-        return self.layers * per_layer
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["params"] = self.params
-        return d
-
-
-def _s(name, hidden, layers, heads, kv, inter, vocab, head_dim=None, tied=True, max_pos=131072, vision=0):
-    return ModelShape(name, hidden, layers, heads, kv, inter, vocab, head_dim, tied, max_pos, vision)
-
-
-# Published configs (config.json of each model). Keys are lower-case name fragments matched against
-# the model name with the organisation stripped and "-it"/"-instruct"/"-bnb-4bit" ignored.
-SHAPES: dict[str, ModelShape] = {
-    s.name: s
-    for s in (
-        _s("gemma-3-270m", 640, 18, 4, 1, 2048, 262144, 256, max_pos=32768),
-        _s("gemma-3-1b", 1152, 26, 4, 1, 6912, 262144, 256, max_pos=32768),
-        _s("gemma-3-4b", 2560, 34, 8, 4, 10240, 262208, 256, vision=417_000_000),
-        _s("gemma-3-12b", 3840, 48, 16, 8, 15360, 262208, 256, vision=417_000_000),
-        _s("gemma-3-27b", 5376, 62, 32, 16, 21504, 262208, 128, vision=417_000_000),
-        _s("llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 64),
-        _s("llama-3.2-3b", 3072, 28, 24, 8, 8192, 128256, 128),
-        _s("llama-3.1-8b", 4096, 32, 32, 8, 14336, 128256, 128, tied=False),
-        _s("llama-3-8b", 4096, 32, 32, 8, 14336, 128256, 128, tied=False, max_pos=8192),
-        _s("qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, 64, max_pos=32768),
-        _s("qwen2.5-1.5b", 1536, 28, 12, 2, 8960, 151936, 128, max_pos=32768),
-        _s("qwen2.5-3b", 2048, 36, 16, 2, 11008, 151936, 128, max_pos=32768),
-        _s("qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 128, tied=False, max_pos=32768),
-        _s("qwen2.5-14b", 5120, 48, 40, 8, 13824, 152064, 128, tied=False, max_pos=32768),
-        _s("mistral-7b", 4096, 32, 32, 8, 14336, 32768, 128, tied=False, max_pos=32768),
-        # built-ins (forge.models.loader): tiny random models of real architectures, and the real 270M
-        _s("builtin:tiny-llama", 64, 2, 4, 2, 128, 512, 16, max_pos=2048),
-        _s("builtin:tiny-gemma3", 64, 2, 4, 1, 128, 512, 16, max_pos=2048),
-    )
-}
-SHAPES["builtin:gemma-3-270m"] = SHAPES["gemma-3-270m"]
-
-
-def _normalise(name: str) -> str:
-    n = name.lower().strip()
-    if n.startswith("builtin:"):
-        return n
-    n = n.rstrip("/").split("/")[-1]
-    n = re.sub(r"^(meta-)?llama-", "llama-", n)
-    n = re.sub(r"-(it|instruct|chat|base|bnb-4bit|unsloth-bnb-4bit|pt)\b", "", n)
-    n = n.replace("qwen2.5", "qwen2.5").replace("qwen-2.5", "qwen2.5")
-    return n
-
-
-def shape_for(name: str) -> ModelShape | None:
-    """The known shape of a model name ('unsloth/gemma-3-4b-it', 'meta-llama/Llama-3.2-1B-Instruct', ...)."""
-    n = _normalise(name)
-    if n in SHAPES:
-        return SHAPES[n]
-    # longest key that occurs in the name, so 'llama-3.1-8b' wins over 'llama-3-8b'
-    for key in sorted(SHAPES, key=len, reverse=True):
-        if key.startswith("builtin:"):
-            continue
-        if key in n:
-            return SHAPES[key]
-    return None
+# the name table, for planning a model that is not on disk yet (forge.models.facts reads the rest)
+shape_for = shape_for_name
+__all__ = ["SHAPES", "ModelShape", "shape_for", "estimate_memory", "max_tokens_that_fit", "MemoryEstimate"]
 
 
 # ------------------------------------------------------------------ memory
@@ -216,8 +93,15 @@ def activation_bytes_per_token(
     return kept_inputs + full / shape.layers  # one layer recomputed at a time
 
 
+def fused_loss(shape: ModelShape, backend: str) -> bool:
+    """Unsloth's chunked cross-entropy never holds the logits of the whole micro-batch; a
+    vision-language model's forward goes through the multimodal wrapper, which computes them whole
+    (counted in full until a measurement shows otherwise: the estimate errs high)."""
+    return backend == "unsloth" and not shape.vision_params
+
+
 def logits_bytes_per_token(shape: ModelShape, backend: str) -> float:
-    if backend == "unsloth":
+    if fused_loss(shape, backend):
         # fused cross-entropy in chunks; the bf16 hidden state and a chunk of logits stay
         return 2 * shape.hidden + 0.0
     # bf16 logits, their float32 upcast for the loss, and the float32 gradient
@@ -234,10 +118,16 @@ def estimate_memory(
     gradient_checkpointing: bool | str,
     optim: str = "adamw_8bit",
     backend: str = "unsloth",
+    device: str = "cuda",
 ) -> MemoryEstimate:
+    """The peak of one LoRA training step. device="cpu": the hf backend's float32 weights and
+    activations in host memory, no CUDA context (what `forge check` compares with the RAM)."""
     linear = shape.layers * shape.layer_linear_params
     other = shape.params - linear
-    if load_in_4bit:
+    cpu = device == "cpu"
+    if cpu:
+        weights = shape.params * 4  # the hf backend trains in float32 on the CPU
+    elif load_in_4bit:
         weights = linear * 0.53 + other * 2
     else:
         weights = shape.params * 2
@@ -247,10 +137,13 @@ def estimate_memory(
     optimizer = lora_n * opt_bytes
     acts = tokens_per_micro_batch * activation_bytes_per_token(shape, gradient_checkpointing, backend, lora_r)
     logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
-    if backend == "unsloth":
+    if fused_loss(shape, backend):
         logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk
+    if cpu:
+        acts, logits = acts * 2, logits * 1.6  # float32 activations; logits already count their fp32 copies
     dynamic = acts + logits
-    overhead = CUDA_CONTEXT_GB * GB + ALLOCATOR_SLACK * (weights + dynamic) + 0.25 * GB
+    context = 0.0 if cpu else CUDA_CONTEXT_GB * GB
+    overhead = context + ALLOCATOR_SLACK * (weights + dynamic) + 0.25 * GB
     return MemoryEstimate(
         weights_gb=weights / GB,
         lora_gb=lora / GB,

@@ -1,39 +1,47 @@
-"""`forge plan` as a pure function: (config, data stats, hardware) -> Plan.
+"""The one resolver: (config, model facts, data stats, hardware) -> every setting with its reason.
 
-No torch, no files: `forge.commands.plan` gathers the inputs (the config and which keys the user
-set, the token lengths of the templated data, the probed hardware) and prints or writes the answer.
+`forge plan`, `forge check`, `forge train` and bench all call `resolve` (alias `plan`). No torch
+and no model weights: the model's facts come from its files (forge.models.facts), the data's
+from forge.plan.measure, the hardware's from forge.plan.hardware.probe, all passed in as data.
+
+Two ways to ask, one answer:
+- `forge plan` (explicit = the keys the user chose): fill every other key with the plan's value;
+- check and train (explicit = forge.plan.settings.configured_keys: every key not "auto"): keep
+  the config as it is, resolve only its "auto" values (eval cadence and size, the chat template,
+  the sample minimum) and say what would stop training (`Plan.refusals`, forge.plan.refusals).
+  `forge check` is ready exactly when that list is empty, which is when `forge train` starts.
 
 What it decides, in this order, each with its reason:
-1. the backend (Unsloth on a CUDA GPU, transformers+PEFT+TRL elsewhere);
+1. the backend (Unsloth on a CUDA GPU, transformers+PEFT+TRL elsewhere) and the memory budget
+   (the card, its free memory, and training.vram_budget_gb / `forge plan --vram-gb`);
 2. the model: kept when the user named one; else the original VRAM table's choice (CPU: the
    embedded builtin:gemma-3-270m), checked against the memory estimate and stepped down the
-   ladder until it fits; 16-bit weights where they take under 40% of the card, else 4-bit;
+   ladder until it fits; 16-bit weights where they take under 40% of the budget, else 4-bit;
 3. max_seq_length: the p99 of the templated token lengths, rounded up to 256, capped by the model;
 4. dataset-size rules: epochs, learning rate, LoRA rank (alpha = 2r), warm-up;
-5. packing (padding-free, per-example position ids and labels: the assistant-only masking stays
-   exact) on GPU backends; the micro-batch from a token budget that fills the card, gradient
+5. packing on GPU backends; the micro-batch from a token budget that fills the card, gradient
    checkpointing off when the budget fits without it, accumulation to reach the effective batch;
-6. eval / save cadence (about ten evals a run), and the estimate of steps, time and memory.
+6. eval cadence and size (forge.plan.eval_budget: about a tenth of training time), save cadence,
+   and the estimate of steps, time and memory; then the refusals.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from forge.config import ForgeConfig
+from forge.models.facts import ModelFacts, read_facts
+from forge.plan.eval_budget import eval_budget
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import (
-    SHAPES,
-    MemoryEstimate,
-    ModelShape,
     estimate_memory,
+    flops_per_token,
     gpu_peak_tflops,
-    max_tokens_that_fit,
-    shape_for,
     tokens_per_second,
 )
+from forge.plan.settings import Builder, Plan, Setting, configured_keys, explicit_keys
+from forge.plan.stats import DataStats
 from forge.plan.vram_table import VRAM_TABLE, table_row
 
 CPU_MODEL = "builtin:gemma-3-270m"
@@ -46,155 +54,31 @@ LADDER = (
     "unsloth/gemma-3-270m-it",
 )
 USABLE_VRAM = 0.88  # of the card's memory the estimate may fill (the rest: other processes, spikes)
+FREE_MARGIN_GB = 0.5  # kept free of what other processes left, for the CUDA context's growth
 MAX_MICRO_TOKENS = 32768  # beyond this an H100 gains little per token and optimizer steps get rare
 MIN_MICRO_TOKENS_NO_GC = 8192  # turn checkpointing off if this many tokens fit without it (measured: 8B, H100)
 TARGET_STEPS = 150  # optimizer steps a run should have, for the effective batch
 ORIGINAL_EFFECTIVE_EXAMPLES = 8  # batch 2 x accumulation 4
 
 
-@dataclass
-class DataStats:
-    """Token lengths of the templated training examples (plus counts)."""
-
-    train_examples: int
-    val_examples: int = 0
-    lengths: list[int] = field(default_factory=list)  # one per train example, templated
-    measured_with: str = "chars/4"  # or "tokenizer:<name>"
-
-    def quantile(self, q: float) -> int:
-        if not self.lengths:
-            return 512
-        s = sorted(self.lengths)
-        return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
-
-    @property
-    def mean(self) -> float:
-        return sum(self.lengths) / len(self.lengths) if self.lengths else 512.0
-
-    def mean_capped(self, cap: int) -> float:
-        if not self.lengths:
-            return min(512.0, cap)
-        return sum(min(n, cap) for n in self.lengths) / len(self.lengths)
-
-    def truncated(self, cap: int) -> int:
-        return sum(1 for n in self.lengths if n > cap)
-
-    def to_dict(self) -> dict:
-        return {
-            "train_examples": self.train_examples,
-            "val_examples": self.val_examples,
-            "measured_with": self.measured_with,
-            "tokens_mean": round(self.mean, 1),
-            "tokens_p50": self.quantile(0.5),
-            "tokens_p90": self.quantile(0.9),
-            "tokens_p99": self.quantile(0.99),
-            "tokens_max": max(self.lengths) if self.lengths else None,
-        }
-
-
-@dataclass
-class Setting:
-    key: str  # section.key
-    value: Any
-    source: str  # plan | explicit
-    reason: str
-    default: Any = None
-
-
-@dataclass
-class Plan:
-    settings: dict[str, Setting]
-    backend: str
-    hardware: str
-    shape: ModelShape | None
-    memory: MemoryEstimate | None
-    tokens_per_micro_batch: int
-    effective_batch_tokens: int
-    steps_per_epoch: int
-    total_steps: int
-    tokens_per_second: float | None
-    seconds: float | None
-    padding_efficiency: float
-    truncated_examples: int
-    notes: list[str] = field(default_factory=list)
-    data: dict = field(default_factory=dict)
-
-    def value(self, key: str) -> Any:
-        return self.settings[key].value
-
-    def updates(self) -> dict[str, dict[str, Any]]:
-        """The plan's own values as nested config sections (explicit ones left out)."""
-        out: dict[str, dict[str, Any]] = {}
-        for s in self.settings.values():
-            if s.source == "plan":
-                section, key = s.key.split(".", 1)
-                out.setdefault(section, {})[key] = s.value
-        return out
-
-    def apply_to(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A raw config dict with the plan's values written in; explicit values untouched."""
-        import json
-
-        out = json.loads(json.dumps(data))
-        for section, values in self.updates().items():
-            out.setdefault(section, {}).update(values)
-        return out
-
-    def to_dict(self) -> dict:
-        return {
-            "backend": self.backend,
-            "hardware": self.hardware,
-            "settings": {
-                k: {"value": s.value, "source": s.source, "reason": s.reason} for k, s in self.settings.items()
-            },
-            "memory": self.memory.to_dict() if self.memory else None,
-            "model_shape": self.shape.to_dict() if self.shape else None,
-            "tokens_per_micro_batch": self.tokens_per_micro_batch,
-            "effective_batch_tokens": self.effective_batch_tokens,
-            "steps_per_epoch": self.steps_per_epoch,
-            "total_steps": self.total_steps,
-            "tokens_per_second": round(self.tokens_per_second) if self.tokens_per_second else None,
-            "estimated_seconds": round(self.seconds) if self.seconds else None,
-            "padding_efficiency": round(self.padding_efficiency, 3),
-            "truncated_examples": self.truncated_examples,
-            "data": self.data,
-            "notes": self.notes,
-        }
-
-
-def explicit_keys(config: ForgeConfig) -> set[str]:
-    """section.key of every value the config was given (file or --set), from pydantic's fields_set."""
-    out = set()
-    for section in ("model", "lora", "training", "dataset", "save", "evaluation"):
-        sec = getattr(config, section)
-        if section in config.model_fields_set:
-            out |= {f"{section}.{k}" for k in sec.model_fields_set}
-    return out
-
-
-class _Builder:
-    def __init__(self, config: ForgeConfig, explicit: set[str]):
-        self.config = config
-        self.explicit = explicit
-        self.settings: dict[str, Setting] = {}
-
-    def current(self, key: str) -> Any:
-        section, name = key.split(".", 1)
-        return getattr(getattr(self.config, section), name)
-
-    def set(self, key: str, value: Any, reason: str) -> Any:
-        """Record the plan's value unless the user set the key; returns the value in force."""
-        if key in self.explicit:
-            kept = self.current(key)
-            note = "set by you; kept" + (f" (plan: {value!r})" if kept != value else "")
-            self.settings[key] = Setting(key, kept, "explicit", note, value)
-            return kept
-        self.settings[key] = Setting(key, value, "plan", reason)
-        return value
-
-
-def _round_up(n: float, step: int) -> int:
-    return int(math.ceil(n / step) * step)
+def memory_budget(hw: HardwareInfo, config: ForgeConfig, vram_gb: float | None = None) -> tuple[float, str]:
+    """(GB the estimate may fill, why): the card or the user's budget, less what others hold."""
+    if not hw.has_gpu:
+        return 0.0, "no GPU"
+    g = hw.gpus[0]
+    card, why = g.vram_gb, f"the card's {g.vram_gb:g} GB"
+    if g.limit_gb:
+        card, why = g.limit_gb, f"torch's per-process limit of {g.limit_gb:g} GB"
+    asked = vram_gb or config.training.vram_budget_gb
+    if asked:
+        src = "--vram-gb" if vram_gb else "training.vram_budget_gb"
+        card, why = min(card, asked), f"{src} {asked:g} GB" + (f" (the card has {card:g})" if asked > card else "")
+    usable = card * USABLE_VRAM
+    why += f" x {USABLE_VRAM:g}"
+    if g.free_gb is not None and g.free_gb - FREE_MARGIN_GB < usable and not g.limit_gb:
+        usable = max(0.0, g.free_gb - FREE_MARGIN_GB)
+        why = f"{g.free_gb:g} GB free on the card (other processes hold the rest) - {FREE_MARGIN_GB:g}"
+    return usable, why
 
 
 def _data_rules(n: int) -> dict[str, Any]:
@@ -208,15 +92,23 @@ def _data_rules(n: int) -> dict[str, Any]:
     return {"epochs": 1, "lr": 1e-4, "r": 32, "why": f"{n} examples (50k+): 1 epoch, lr 1e-4, r=32"}
 
 
-def _choose_model(b: _Builder, hw: HardwareInfo, fits) -> tuple[str, str]:
+def _round_up(n: float, step: int) -> int:
+    return int(math.ceil(n / step) * step)
+
+
+def _choose_model(b: Builder, hw: HardwareInfo, budget_card_gb: float, fits) -> tuple[str, str]:
     cfg = b.config
     if "model.name" in b.explicit:
         return cfg.model.name, "set by you; kept"
     if not hw.has_gpu:
         return CPU_MODEL, "no CUDA GPU: the embedded Gemma 3 270M (trains on a CPU)"
-    row = table_row(hw.vram_gb)
+    row = table_row(budget_card_gb)
     start = row.model if row else LADDER[-2]
-    why = f"VRAM table: {hw.vram_gb:g} GB -> {row.model}" if row else f"{hw.vram_gb:g} GB is under the table's 8 GB row"
+    why = (
+        f"VRAM table: {budget_card_gb:g} GB -> {row.model}"
+        if row
+        else f"{budget_card_gb:g} GB is under the VRAM table's 8 GB row"
+    )
     ladder = list(LADDER[LADDER.index(start) :]) if start in LADDER else [start, *LADDER]
     for name in ladder:
         if fits(name):
@@ -226,21 +118,27 @@ def _choose_model(b: _Builder, hw: HardwareInfo, fits) -> tuple[str, str]:
     return ladder[-1], why + "; nothing on the ladder fits the estimate comfortably"
 
 
-def plan(
+def resolve(
     config: ForgeConfig,
     data: DataStats,
     hardware: HardwareInfo,
     explicit: set[str] | None = None,
+    *,
+    facts: ModelFacts | None = None,
+    vram_gb: float | None = None,
+    as_configured: bool = False,
 ) -> Plan:
-    if explicit is None:
+    """Every setting for this config, data and hardware; `as_configured`: check's and train's view."""
+    if as_configured:
+        explicit = configured_keys(config)
+    elif explicit is None:
         explicit = explicit_keys(config)
-    b = _Builder(config, explicit)
+    b = Builder(config, explicit)
     hw = hardware
     notes: list[str] = []
     gpu = hw.has_gpu
     gpu_name = hw.gpus[0].name if gpu else None
-    vram = hw.vram_gb
-    budget_gb = vram * USABLE_VRAM
+    budget_gb, budget_why = memory_budget(hw, config, vram_gb)
 
     # 1. backend
     requested = config.training.backend
@@ -254,7 +152,7 @@ def plan(
 
     # 2. model (the estimate at a modest micro-batch with checkpointing decides whether it fits)
     def fits(name: str) -> bool:
-        shape = shape_for(name)
+        shape = read_facts(name).shape
         if shape is None:
             return True
         four = config.model.load_in_4bit if "model.load_in_4bit" in explicit else True
@@ -270,16 +168,26 @@ def plan(
         )
         return est.total_gb <= budget_gb
 
-    model_name, why = _choose_model(b, hw, fits)
+    card_gb = budget_gb / USABLE_VRAM if gpu else 0.0
+    model_name, why = _choose_model(b, hw, card_gb, fits)
     model_name = b.set("model.name", model_name, why)
-    shape = shape_for(model_name)
+    if facts is None or facts.name != model_name:
+        facts = read_facts(model_name)
+    shape = facts.shape
     if shape is None:
-        notes.append(f"the shape of {model_name} is unknown: memory and time are not estimated (known: {_known()})")
+        from forge.models.shape import known_names
 
-    # weights: 16-bit where they take under 40% of the card (faster: no dequantisation), else 4-bit
+        notes.append(
+            f"the shape of {model_name} is unknown ({facts.problem or 'config.json unreadable'}): "
+            f"memory and time are not estimated (names known without files: {known_names()})"
+        )
+    elif facts.source == "table":
+        notes.append(f"{model_name} is not on disk: sized by its name from the table of published configs")
+
+    # weights: 16-bit where they take under 40% of the budget (faster: no dequantisation), else 4-bit
     if not gpu:
         four, why4 = False, "no GPU: bitsandbytes 4-bit needs CUDA"
-    elif shape is not None and shape.params * 2 / 1024**3 < 0.4 * vram:
+    elif shape is not None and shape.params * 2 / 1024**3 < 0.4 * card_gb:
         four, why4 = False, f"16-bit weights ({shape.params * 2 / 1024**3:.1f} GB) fit easily; no dequantisation cost"
     else:
         four, why4 = True, "4-bit weights (QLoRA) to leave room for activations"
@@ -305,81 +213,34 @@ def plan(
     b.set("training.optim", optim_default, "8-bit AdamW on CUDA (bitsandbytes)" if gpu else "AdamW (CPU)")
 
     # 5. packing, checkpointing, micro-batch
-    mean_len = data.mean_capped(seq)
-    packing = b.set(
-        "training.packing",
-        gpu,
-        "padding-free packing with per-example positions and labels: no padding, masking exact"
-        if gpu
-        else "CPU: no varlen attention kernel, so examples are padded per batch instead",
-    )
-    total_tokens = mean_len * data.train_examples
-    eff_target = total_tokens * float(epochs) / TARGET_STEPS
-    eff_target = max(ORIGINAL_EFFECTIVE_EXAMPLES * mean_len, min(eff_target, 65536))
+    from forge.plan.batch import size_batch
 
-    gc_key = "lora.use_gradient_checkpointing"
-    if gpu and shape is not None:
-        common = dict(load_in_4bit=four, lora_r=r, targets=targets, optim=optim, backend=backend)
-        fit_nogc = max_tokens_that_fit(shape, budget_gb, gradient_checkpointing=False, **common)
-        fit_gc = max_tokens_that_fit(shape, budget_gb, gradient_checkpointing="unsloth", **common)
-        want = min(MAX_MICRO_TOKENS, _round_up(eff_target, seq))
-        if fit_nogc >= min(want, MIN_MICRO_TOKENS_NO_GC) and fit_nogc >= seq:
-            gc, why_gc = (
-                False,
-                f"{min(fit_nogc, want)} tokens fit without checkpointing: no recompute (LoRA: 4N FLOPs per token instead of 6N)",
-            )
-            fit = fit_nogc
-        else:
-            gc, why_gc = "unsloth", f"only {fit_nogc} tokens fit without checkpointing; with it {fit_gc}"
-            fit = fit_gc
-        gc = b.set(gc_key, gc, why_gc)
-        if gc_key in explicit:
-            fit = fit_nogc if not gc else fit_gc
-        micro_tokens = max(seq, min(want, fit - fit % seq if fit >= seq else seq))
-        if fit < seq:
-            notes.append(f"even one {seq}-token sequence exceeds the memory estimate; expect OOM backoff or lower it")
-    else:
-        gc = b.set(gc_key, True if not gpu else "unsloth", "saves activation memory")
-        micro_tokens = seq if not gpu else 4 * seq
-    rows = max(1, micro_tokens // seq) if packing else max(1, int(micro_tokens // max(seq, 1)))
-    if not packing:
-        # unpacked rows are padded to the longest in the batch; size the batch by mean lengths
-        rows = max(1, int(micro_tokens // max(mean_len * 1.3, 1))) if gpu else min(8, max(1, int(2048 // mean_len)))
-    batch = b.set(
-        "training.per_device_train_batch_size",
-        rows,
-        f"{rows} x {seq}-token packed rows = {rows * seq} tokens per micro-batch"
-        if packing
-        else f"{rows} examples per micro-batch",
-    )
+    mean_len = data.mean_capped(seq)
+    sized = size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, optim, backend, notes)
+    batch, accum, packing, gc = sized.batch, sized.accum, sized.packing, sized.gc
     tokens_per_row = seq if packing else mean_len
     micro_tokens = int(batch * tokens_per_row)
-    accum = max(1, round(eff_target / max(micro_tokens, 1)))
-    accum = b.set(
-        "training.gradient_accumulation_steps",
-        accum,
-        f"effective batch about {int(eff_target)} tokens ({eff_target / mean_len:.0f} examples), aiming at about {TARGET_STEPS} optimizer steps",
-    )
     b.set("training.per_device_eval_batch_size", batch, "the train micro-batch (eval keeps no gradients)")
 
     # 6. steps, cadence, time
     ngpu = max(1, len(hw.gpus)) if gpu else 1
+    total_tokens = mean_len * data.train_examples
     if packing:
         tokens_per_step = batch * accum * seq * ngpu * 0.97  # bfd packing fills ~97% of each row
         steps_per_epoch = max(1, math.ceil(total_tokens / tokens_per_step))
         padding_eff = 0.97
+        examples_per_step = tokens_per_step / max(mean_len, 1)
     else:
-        steps_per_epoch = max(1, math.ceil(data.train_examples / (batch * accum * ngpu)))
+        # the Trainer's own count: micro-batches per epoch, then optimizer steps
+        steps_per_epoch = max(1, math.ceil(math.ceil(data.train_examples / (batch * ngpu)) / accum))
         padded = data.quantile(0.9) if batch > 1 else mean_len
         padding_eff = min(1.0, mean_len / max(min(padded, seq), 1))
+        examples_per_step = batch * accum * ngpu
     total_steps = int(math.ceil(steps_per_epoch * float(epochs)))
     if config.training.max_steps and "training.max_steps" in explicit:
         total_steps = config.training.max_steps
-    warm = b.set("training.warmup_steps", max(5, round(0.03 * total_steps)), "3% of the steps (at least 5)")
-    del warm
-    eval_every = max(1, total_steps // 10)
-    b.set("training.eval_steps", eval_every, f"about ten evals over {total_steps} steps")
-    b.set("training.save_steps", eval_every, "a resumable checkpoint at every eval")
+    b.set("training.warmup_steps", max(5, round(0.03 * total_steps)), "3% of the steps (at least 5)")
+    _eval_settings(b, config, total_steps, examples_per_step, data.val_examples)
 
     mem = None
     tps = None
@@ -393,9 +254,13 @@ def plan(
             gradient_checkpointing=gc,
             optim=optim,
             backend=backend,
+            device="cuda" if gpu else "cpu",
         )
-        if gpu and mem.total_gb > vram:
-            notes.append(f"estimated {mem.total_gb:.1f} GB exceeds the card's {vram:g} GB: expect OOM backoff")
+        if gpu and mem.total_gb > budget_gb:
+            notes.append(
+                f"estimated {mem.total_gb:.1f} GB exceeds the budget of {budget_gb:.1f} GB ({budget_why}): "
+                "expect OOM backoff"
+            )
         tps = tokens_per_second(
             shape,
             gpu_name,
@@ -411,8 +276,6 @@ def plan(
             tps *= padding_eff
         if not gpu:
             # CPU: ~0.1 TFLOP/s sustained per 8 cores for small models
-            from forge.plan.memory import flops_per_token
-
             flops = flops_per_token(shape, int(mean_len), r, targets, gc)
             tps = 0.1e12 * max(1, hw.cpu_count) / 8 * 0.3 / flops
     if gpu and gpu_peak_tflops(gpu_name) is None:
@@ -421,7 +284,7 @@ def plan(
     if config.training.max_steps and "training.max_steps" in explicit and tps:
         seconds = total_steps * batch * accum * tokens_per_row / (tps * ngpu)
 
-    return Plan(
+    result = Plan(
         settings=b.settings,
         backend=backend,
         hardware=_hw_line(hw),
@@ -437,11 +300,52 @@ def plan(
         truncated_examples=truncated,
         notes=notes,
         data=data.to_dict(),
+        model=facts.to_dict(),
+        budget_gb=budget_gb if gpu else None,
+        budget_reason=budget_why,
     )
+    _eval_time(result, examples_per_step)
+    from forge.plan.refusals import add_refusals
+
+    add_refusals(result, config, facts, data, hw, explicit)
+    return result
 
 
-def _known() -> str:
-    return ", ".join(k for k in SHAPES if not k.startswith("builtin:"))
+plan = resolve  # the name `forge plan` has always called
+
+
+def _eval_settings(b: Builder, config: ForgeConfig, total_steps: int, per_step: float, n_val: int) -> None:
+    """eval_steps / eval_samples / save_steps: the plan's where the config says "auto"."""
+    t = config.training
+    budget = eval_budget(total_steps, per_step, n_val if config.dataset.val_path else 0)
+    if t.eval_steps is None and "training.eval_steps" in b.explicit:
+        b.settings["training.eval_steps"] = Setting("training.eval_steps", None, "explicit", "set by you: no eval")
+        every = None
+    else:
+        every = b.set("training.eval_steps", budget.eval_steps, budget.reason)
+    samples = budget.eval_samples if budget.eval_steps else None
+    if t.eval_samples is None and "training.eval_samples" in b.explicit:
+        b.settings["training.eval_samples"] = Setting("training.eval_samples", None, "explicit", "set by you: all")
+    else:
+        b.set("training.eval_samples", samples, budget.samples_reason)
+    save_default = every or max(1, round(total_steps / 10))
+    b.set("training.save_steps", save_default, "a resumable checkpoint at every eval" if every else "ten a run")
+
+
+def _eval_time(p: Plan, per_step: float) -> None:
+    """The evals' share of the time estimate: the ETA includes them."""
+    every = p.settings["training.eval_steps"].value
+    samples = p.settings["training.eval_samples"].value
+    if not p.seconds or not isinstance(every, int) or not every:
+        return
+    n_val = p.data.get("val_examples") or 0
+    scored = samples if isinstance(samples, int) else n_val
+    evals = max(1, p.total_steps // every)
+    from forge.plan.eval_budget import FORWARD_SHARE
+
+    per_example = p.seconds / max(p.total_steps * per_step, 1e-9)
+    p.eval_seconds = evals * scored * FORWARD_SHARE * per_example
+    p.seconds += p.eval_seconds
 
 
 def _hw_line(hw: HardwareInfo) -> str:
@@ -452,4 +356,4 @@ def _hw_line(hw: HardwareInfo) -> str:
     return f"{g.name}{more}, {g.vram_gb:g} GB"
 
 
-__all__ = ["DataStats", "Plan", "Setting", "plan", "explicit_keys", "VRAM_TABLE"]
+__all__ = ["DataStats", "Plan", "Setting", "plan", "resolve", "explicit_keys", "VRAM_TABLE", "memory_budget"]

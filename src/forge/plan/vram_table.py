@@ -1,15 +1,13 @@
-"""The original VRAM table and rough model sizes (pure; used by check and plan)."""
+"""The original VRAM table (pure): which model the plan starts from for a card of a given size.
+
+Sizes of models are not here: they come from the model's config.json (forge.models.facts), or from
+the published shapes in forge.models.shape for a model not on disk; forge.plan.memory is the one
+memory estimate.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-
-BUILTIN_PARAMS_B = {
-    "builtin:tiny-llama": 0.001,
-    "builtin:tiny-gemma3": 0.001,
-    "builtin:gemma-3-270m": 0.27,
-}
 
 
 @dataclass(frozen=True)
@@ -38,26 +36,3 @@ def table_row(vram_gb: float) -> TableRow | None:
         if vram_gb >= row.min_vram_gb:
             return row
     return None
-
-
-def params_billion(model_name: str) -> float | None:
-    """Parameter count in billions read from a name like 'gemma-3-12b-it' or 'Qwen2.5-0.5B'."""
-    if model_name in BUILTIN_PARAMS_B:
-        return BUILTIN_PARAMS_B[model_name]
-    m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bBmM])(?![a-zA-Z])", model_name.split("/")[-1])
-    if not m:
-        return None
-    value = float(m.group(1))
-    return value / 1000 if m.group(2).lower() == "m" else value
-
-
-def min_vram_gb(model_name: str, load_in_4bit: bool) -> float | None:
-    """A floor for LoRA training memory: weights plus a fixed allowance for activations and LoRA.
-
-    Deliberately simple; `forge plan` holds the full estimate.
-    """
-    p = params_billion(model_name)
-    if p is None:
-        return None
-    weights = p * (0.6 if load_in_4bit else 2.0)
-    return round(weights * 1.2 + 1.5, 1)

@@ -1,0 +1,259 @@
+"""Model facts read from the model's own files, without loading weights and without torch.
+
+    config.json                 architecture, model_type, the text (and vision) shape
+    tokenizer.json              the tokens that are never split (added tokens), the vocabulary size
+    tokenizer_config.json,      bos / eos / pad / unk, the chat template (or chat_template.jinja,
+    special_tokens_map.json     chat_template.json beside it, as transformers 5 saves them)
+    generation_config.json      the eos ids generation stops at
+    preprocessor_config.json,   a processor (a vision-language model)
+    processor_config.json
+
+The files come from a local folder, a built-in's folder, or the local Hugging Face cache (offline:
+`try_to_load_from_cache` reads the cache layout and never touches the network). Only a model not on
+disk yet falls back to the name table (forge.models.shape.shape_for_name), and says so.
+
+A ModelFacts also stands in for a tokenizer where forge.models.templates needs one (chat_template,
+bos_token, eos_token, ..., single_tokens), so that the template check before training gives the
+answer training will get from the loaded tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge.models.shape import ModelShape, ShapeUnreadable, from_config, shape_for_name
+
+SPECIAL_KEYS = ("bos_token", "eos_token", "pad_token", "unk_token")
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+@dataclass
+class ModelFacts:
+    name: str
+    folder: str | None = None  # where the files were read; None when the model is not on disk
+    source: str = "unknown"  # files | table | unknown
+    architecture: str | None = None  # config.json architectures[0], e.g. Gemma3ForConditionalGeneration
+    model_type: str | None = None
+    shape: ModelShape | None = None
+    vocab_size: int | None = None  # the tokenizer's (ids 0..n-1)
+    specials: dict[str, str] = field(default_factory=dict)  # bos_token, eos_token, pad_token, unk_token
+    single_tokens: frozenset[str] | None = None  # tokens never split; None when tokenizer.json is absent
+    chat_template: str | None = None  # the model's own
+    end_of_turn: str | None = None  # what the own template writes after an assistant turn
+    eos_ids: tuple[int, ...] = ()  # generation_config.json
+    eos_tokens: tuple[str, ...] = ()  # the same ids as tokens, where known
+    processor: bool = False
+    problem: str | None = None  # why the files could not be read (the table or nothing was used)
+
+    # --- what forge.models.templates reads from a tokenizer
+    @property
+    def bos_token(self) -> str | None:
+        return self.specials.get("bos_token")
+
+    @property
+    def eos_token(self) -> str | None:
+        return self.specials.get("eos_token")
+
+    @property
+    def pad_token(self) -> str | None:
+        return self.specials.get("pad_token")
+
+    @property
+    def unk_token(self) -> str | None:
+        return self.specials.get("unk_token")
+
+    @property
+    def is_vision(self) -> bool:
+        return bool(self.shape and self.shape.vision_params) or self.processor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "folder": self.folder,
+            "source": self.source,
+            "architecture": self.architecture,
+            "model_type": self.model_type,
+            "shape": self.shape.to_dict() if self.shape else None,
+            "vocab_size": self.vocab_size,
+            "special_tokens": dict(self.specials),
+            "has_chat_template": bool(self.chat_template),
+            "end_of_turn": self.end_of_turn,
+            "eos_tokens": list(self.eos_tokens),
+            "processor": self.processor,
+            "problem": self.problem,
+        }
+
+
+# ------------------------------------------------------------------------------ finding the files
+
+
+def model_folder(name: str) -> tuple[Path | None, str | None]:
+    """(folder holding config.json, None) or (None, why not) for a name, without any network."""
+    name = name.strip()
+    if not name:
+        return None, "model.name is empty"
+    if name.startswith("builtin:"):
+        return _builtin_folder(name)
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return (local.resolve(), None) if (local / "config.json").is_file() else (None, f"{name}: no config.json")
+    if name.startswith((".", "/", "~")):
+        return None, f"there is no folder {name!r}"
+    return _cached(name)
+
+
+def _builtin_folder(name: str) -> tuple[Path | None, str | None]:
+    from forge.models.loader import TINY, builtin_path
+
+    key = name.removeprefix("builtin:")
+    if key in TINY:
+        return builtin_path(name), None  # built in seconds (torch) and cached
+    if key == "gemma-3-270m":
+        try:
+            from forge.models import builtin_gemma
+        except ImportError:
+            return None, "builtin:gemma-3-270m is unavailable in this installation"
+        # its first conversion takes most of a minute: facts wait for it, planning uses the table
+        if builtin_gemma.is_cached():
+            return builtin_gemma.target_dir(), None
+        return None, "builtin:gemma-3-270m is not converted yet (the first `forge train` does it)"
+    return None, f"unknown built-in {name!r}"
+
+
+def _cached(repo_id: str) -> tuple[Path | None, str | None]:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None, "huggingface_hub is not installed"
+    try:
+        hit = try_to_load_from_cache(repo_id, "config.json")
+    except Exception as e:  # a malformed id
+        return None, f"{repo_id!r}: {type(e).__name__}"
+    if isinstance(hit, str):
+        return Path(hit).parent, None
+    return None, f"{repo_id} is not in the local Hugging Face cache"
+
+
+# ------------------------------------------------------------------------------ reading them
+
+
+def read_facts(name: str) -> ModelFacts:
+    """Every fact forge can read about `name`; the name table only where no files are at hand."""
+    folder, why = model_folder(name)
+    if folder is None:
+        shape = shape_for_name(name) if name.strip() else None
+        return ModelFacts(name=name, source="table" if shape else "unknown", shape=shape, problem=why)
+    return read_folder(folder, name)
+
+
+def read_folder(folder: Path, name: str | None = None) -> ModelFacts:
+    folder = Path(folder)
+    facts = ModelFacts(name=name or str(folder), folder=str(folder), source="files")
+    config = _json(folder / "config.json") or {}
+    archs = config.get("architectures") or []
+    facts.architecture = archs[0] if archs else None
+    facts.model_type = config.get("model_type")
+    try:
+        facts.shape = from_config(config, facts.name)
+    except ShapeUnreadable as e:
+        facts.problem = f"{folder / 'config.json'}: {e}"
+    id_to_token = _read_tokenizer(folder, facts)
+    gen = _json(folder / "generation_config.json") or {}
+    eos = gen.get("eos_token_id", config.get("eos_token_id"))
+    facts.eos_ids = tuple(eos if isinstance(eos, list) else [eos] if isinstance(eos, int) else [])
+    facts.eos_tokens = tuple(id_to_token[i] for i in facts.eos_ids if i in id_to_token)
+    facts.processor = any((folder / f).is_file() for f in PROCESSOR_FILES)
+    if facts.chat_template:
+        from forge.models.templates import _probe_end_of_turn
+
+        facts.end_of_turn = _probe_end_of_turn(facts.chat_template, dict(facts.specials))
+    return facts
+
+
+def _read_tokenizer(folder: Path, facts: ModelFacts) -> dict[int, str]:
+    """Fill the tokenizer facts; return the ids of the added (never split) tokens."""
+    tc = _json(folder / "tokenizer_config.json") or {}
+    stm = _json(folder / "special_tokens_map.json") or {}
+    for key in SPECIAL_KEYS:
+        value = _token_text(tc.get(key)) or _token_text(stm.get(key))
+        if value:
+            facts.specials[key] = value
+    facts.chat_template = _chat_template(folder, tc)
+    id_to_token: dict[int, str] = {}
+    for sid, entry in (tc.get("added_tokens_decoder") or {}).items():
+        if isinstance(entry, dict) and entry.get("content") and str(sid).isdigit():
+            id_to_token[int(sid)] = entry["content"]
+    tj = _json(folder / "tokenizer.json")
+    if isinstance(tj, dict):
+        added = tj.get("added_tokens") or []
+        for t in added:
+            if isinstance(t, dict) and "content" in t and isinstance(t.get("id"), int):
+                id_to_token[t["id"]] = t["content"]
+        vocab = (tj.get("model") or {}).get("vocab")
+        size = len(vocab) if isinstance(vocab, (dict, list)) else 0
+        facts.vocab_size = max([size, *(i + 1 for i in id_to_token)]) if (size or id_to_token) else None
+        facts.single_tokens = frozenset(id_to_token.values())
+    elif id_to_token:  # a sentencepiece-only tokenizer: its added tokens are what the config lists
+        facts.single_tokens = frozenset(id_to_token.values())
+    return id_to_token
+
+
+def _chat_template(folder: Path, tc: dict) -> str | None:
+    jinja_file = folder / "chat_template.jinja"
+    if jinja_file.is_file():
+        return jinja_file.read_text(encoding="utf-8")
+    ct = tc.get("chat_template")
+    if ct is None:
+        ct = (_json(folder / "chat_template.json") or {}).get("chat_template")
+    if isinstance(ct, list):  # [{"name": "default", "template": ...}, ...]
+        named = {d.get("name"): d.get("template") for d in ct if isinstance(d, dict)}
+        ct = named.get("default") or next(iter(named.values()), None)
+    return ct if isinstance(ct, str) and ct.strip() else None
+
+
+def _token_text(v: Any) -> str | None:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and isinstance(v.get("content"), str):
+        return v["content"]
+    return None
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def weight_module_names(folder: str | Path | None) -> set[str] | None:
+    """The last name of every module holding a weight (q_proj, down_proj, ...), from the
+    safetensors headers or their index: what LoRA's target_modules can name. None: unknown."""
+    import struct
+
+    if not folder:
+        return None
+    folder = Path(folder)
+    names: set[str] = set()
+    index = _json(folder / "model.safetensors.index.json")
+    if isinstance(index, dict) and isinstance(index.get("weight_map"), dict):
+        tensors = list(index["weight_map"])
+    else:
+        tensors = []
+        for f in sorted(folder.glob("*.safetensors"))[:8]:
+            try:
+                with open(f, "rb") as fh:  # the header only: 8 bytes of length, then JSON
+                    n = struct.unpack("<Q", fh.read(8))[0]
+                    if n > 100 << 20:
+                        continue
+                    tensors += [k for k in json.loads(fh.read(n)) if k != "__metadata__"]
+            except (OSError, ValueError, struct.error):
+                continue
+    for t in tensors:
+        parts = t.split(".")
+        if len(parts) >= 2 and parts[-1] in ("weight", "qweight"):
+            names.add(parts[-2])
+    return names or None

@@ -1,0 +1,140 @@
+"""DataStats from the project's splits, measured as training will see them.
+
+Token lengths come from the templated examples and the model's real tokenizer where it loads
+without a network (built-ins, local folders, the HF cache: tokenizer files only, no weights),
+else from characters / 4 plus a few tokens a turn. With the tokenizer, each measured example also
+gives the position of its first trained token (`prompt_lengths`), found the way training finds it
+(forge.models.templates.Renderer's assistant spans), so the resolver can refuse the runs that
+training would refuse for truncation or a template that renders no assistant turn.
+
+Huge records are cut to forge.data.bound.char_bound(max_seq_length) characters on the way in,
+as training cuts them, so measuring never holds a 50 MB example in the tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from forge.config import ForgeConfig
+from forge.models.facts import ModelFacts
+from forge.plan.stats import DataStats
+
+TOKENIZER_SAMPLE = 4000  # examples tokenized for the distribution (the rest scale with it)
+
+
+def estimate_len(messages: list[dict]) -> int:
+    return sum(len(m.get("content", "")) // 4 + 5 for m in messages) + 2
+
+
+def offline_tokenizer(folder: str):
+    """The tokenizer of a model folder, loaded with the hub off (planning never waits on a network)."""
+    old = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder)
+    finally:
+        if old is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old
+
+
+def measure(
+    conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None
+) -> tuple[list[int], list[int | None], int, int, str]:
+    """(lengths, prompt_lengths, no_assistant, measured, how) for the training conversations."""
+    if not conversations:
+        return [], [], 0, 0, "none"
+    if tokenizer is None and facts is not None and facts.folder:
+        try:
+            tokenizer = offline_tokenizer(facts.folder)
+        except Exception:
+            tokenizer = None
+    if tokenizer is None:
+        return [estimate_len(m) for m in conversations], [], 0, 0, "chars/4 (tokenizer not available offline)"
+    try:
+        return _with_tokenizer(conversations, cfg, facts, tokenizer)
+    except Exception as e:  # a template or tokenizer problem: the resolver's template check names it
+        how = f"chars/4 (tokenizer failed: {type(e).__name__})"
+        return [estimate_len(m) for m in conversations], [], 0, 0, how
+
+
+def _with_tokenizer(conversations, cfg, facts, tok):
+    from forge.models.templates import Renderer, template_for
+
+    template = template_for(cfg.dataset.chat_template, tok, model_type=facts.model_type if facts else None)
+    renderer = Renderer(template.jinja, tok)
+    step = max(1, len(conversations) // TOKENIZER_SAMPLE)
+    sample = conversations[::step]
+    texts, starts = [], []
+    no_assistant = 0
+    for messages in sample:
+        try:
+            text, spans = renderer.assistant_spans(messages)
+        except Exception:
+            text, spans = renderer.render(messages), []
+        texts.append(text)
+        starts.append(spans[0][0] if spans else None)
+        no_assistant += not spans
+    lengths, prompts = _token_counts(tok, texts, starts)
+    if step > 1:  # scale to the whole set, keeping the distribution
+        lengths = [lengths[i % len(lengths)] for i in range(len(conversations))]
+    name = facts.name if facts else cfg.model.name
+    how = f"tokenizer of {name}" + (f" (1 in {step} sampled)" if step > 1 else "")
+    return lengths, prompts, no_assistant, len(sample), how
+
+
+def _token_counts(tok, texts: list[str], starts: list[int | None]) -> tuple[list[int], list[int | None]]:
+    backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
+    if backend is not None:
+        encodings = backend.encode_batch(texts, add_special_tokens=False)
+        prompts = [None if s is None else _token_at(e, s) for e, s in zip(encodings, starts, strict=True)]
+        return [len(e.ids) for e in encodings], prompts
+    lengths = [len(x) for x in tok(texts, add_special_tokens=False)["input_ids"]]
+    prompts = [
+        None if s is None else len(tok(t[:s], add_special_tokens=False)["input_ids"])
+        for t, s in zip(texts, starts, strict=True)
+    ]
+    return lengths, prompts
+
+
+def _token_at(encoding, char: int) -> int:
+    at = encoding.char_to_token(char)
+    return at if at is not None else len(encoding.ids)
+
+
+def gather_stats(project, cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None) -> DataStats:
+    """DataStats of the project's train (and val) split; empty stats where a split is missing or bad
+    (the data checks report those)."""
+    from forge.data import DataError, load_split
+    from forge.data.bound import char_bound
+
+    bound = char_bound(cfg.model.max_seq_length)
+    train_path = project.path(cfg.dataset.path)
+    convs, report = [], None
+    if Path(train_path).exists():
+        try:
+            convs, report = load_split(train_path, max_chars=bound)
+        except DataError:
+            convs = []
+    n_val = 0
+    if cfg.dataset.val_path and project.path(cfg.dataset.val_path).exists():
+        try:
+            n_val = len(load_split(project.path(cfg.dataset.val_path), max_chars=bound)[0])
+        except DataError:
+            n_val = 0
+    lengths, prompts, no_assistant, measured, how = measure(convs, cfg, facts, tokenizer)
+    return DataStats(
+        train_examples=len(convs),
+        val_examples=n_val,
+        lengths=lengths,
+        measured_with=how,
+        prompt_lengths=prompts,
+        no_assistant=no_assistant,
+        measured=measured,
+        longest_chars=report.longest_chars if report else 0,
+        longest_line=report.longest_line if report else None,
+    )

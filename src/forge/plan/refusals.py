@@ -1,0 +1,267 @@
+"""What would stop `forge train`, found before any weights load: one list for check and train.
+
+Each class below used to pass `forge check` and then fail (or silently misbehave) in training:
+- template: an unknown chat_template; a named one whose markers are not single tokens of the
+  model (trained as text: the model never stops); `auto` with neither a template nor a family;
+- samples: fewer usable conversations than dataset.min_samples (check failed them, train trained);
+- truncation: more examples than training.max_dropped_fraction keep no trained token because the
+  prompt alone reaches max_seq_length (training drops them and refuses);
+- lora_targets: none of lora.target_modules is a module of the model;
+- sizes and memory: an estimate that cannot fit even at the micro-batch the OOM backoff reaches
+  (lora.r=1000000000 used to fail as "unexpected error ... can't allocate"), or beyond the RAM on
+  a CPU.
+Warnings are said by check and logged by train; they never stop it.
+"""
+
+from __future__ import annotations
+
+from forge.config import ForgeConfig
+from forge.errors import ForgeError
+from forge.models.facts import ModelFacts, weight_module_names
+from forge.plan.hardware import HardwareInfo
+from forge.plan.memory import estimate_memory
+from forge.plan.settings import Plan, Refusal, Setting
+from forge.plan.stats import DataStats
+
+MIN_SAMPLES = 100  # the original checklist
+RECOMMENDED_SAMPLES = 1000
+TEST_MODELS = ("builtin:tiny-llama", "builtin:tiny-gemma3")  # random weights: a minimum means nothing
+RAM_SHARE = 0.9
+
+
+def min_samples(config: ForgeConfig) -> tuple[int, str]:
+    value = config.dataset.min_samples
+    if value != "auto":
+        return int(value), "set by you"
+    if config.model.name.strip() in TEST_MODELS:
+        return 1, f"auto: {config.model.name} is a random test model, so any amount of data will do"
+    return MIN_SAMPLES, f"auto: the original checklist's minimum ({RECOMMENDED_SAMPLES}+ recommended)"
+
+
+def add_refusals(
+    p: Plan, config: ForgeConfig, facts: ModelFacts, data: DataStats, hw: HardwareInfo, explicit: set[str]
+) -> None:
+    if facts.source == "unknown" and facts.problem and _not_a_download(config.model.name):
+        _refuse(
+            p,
+            "model",
+            "model.name",
+            f"model not found: {facts.problem}",
+            "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
+        )
+    _template(p, config, facts)
+    _samples(p, config, data)
+    _truncation(p, config, data)
+    _lora_targets(p, config, facts)
+    _memory(p, config, facts, hw)
+
+
+def _not_a_download(name: str) -> bool:
+    """A folder path or a built-in: training cannot fetch it from anywhere if it is not here."""
+    name = name.strip()
+    return name.startswith(("builtin:", ".", "/", "~")) or "\\" in name or name.count("/") > 1
+
+
+def _refuse(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
+    p.refusals.append(Refusal(kind, key, message, fix))
+
+
+def _warn(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
+    p.warnings.append(Refusal(kind, key, message, fix))
+
+
+def _template(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
+    from forge.models.template_choice import marker_refusal, resolve_template
+    from forge.models.templates import canonical_name
+
+    key, setting = "dataset.chat_template", config.dataset.chat_template
+    try:
+        canonical_name(setting)
+    except ForgeError as e:
+        return _refuse(p, "template", key, e.message, e.fix or "")
+    if facts.source != "files":
+        why = "decided from the model's tokenizer once it is on disk (its files are not here yet)"
+        p.settings[key] = Setting(key, setting, "plan" if setting == "auto" else "explicit", why)
+        return None
+    try:
+        template, why = resolve_template(setting, facts)
+    except ForgeError as e:
+        return _refuse(p, "template", key, e.message, e.fix or "")
+    name = template.name if setting.strip().lower() == "auto" else setting
+    p.settings[key] = Setting(key, name, "plan" if setting.strip().lower() == "auto" else "explicit", why)
+    refusal = marker_refusal(template, facts, config.model.name)
+    if refusal:
+        _refuse(p, "template", key, *refusal)
+    return None
+
+
+def _samples(p: Plan, config: ForgeConfig, data: DataStats) -> None:
+    need, why = min_samples(config)
+    key = "dataset.min_samples"
+    p.settings[key] = Setting(key, need, "plan" if config.dataset.min_samples == "auto" else "explicit", why)
+    n = data.train_examples
+    if n and n < need:
+        _refuse(
+            p,
+            "samples",
+            key,
+            f"{config.dataset.path}: {n} usable training conversation(s); at least {need} are needed ({why})",
+            f"collect at least {need} conversations ({RECOMMENDED_SAMPLES}+ recommended), "
+            f"or set dataset.min_samples to {n} to train on these",
+        )
+    elif n and n < RECOMMENDED_SAMPLES and need >= MIN_SAMPLES:
+        _warn(
+            p,
+            "samples",
+            key,
+            f"{n} samples; {RECOMMENDED_SAMPLES}+ recommended",
+            "more data usually helps; fine-tuning on a few hundred examples mostly changes style",
+        )
+
+
+def _truncation(p: Plan, config: ForgeConfig, data: DataStats) -> None:
+    measured = data.measured
+    if not measured:
+        return
+    seq = config.model.max_seq_length
+    away = data.truncated_away(seq)
+    dropped = away + data.no_assistant
+    allowed = config.training.max_dropped_fraction
+    if not dropped or (dropped < measured and dropped / measured <= allowed):
+        return
+    share = "all" if dropped == measured else f"{dropped}/{measured}"
+    if away >= data.no_assistant:
+        earliest = min(n for n in data.prompt_lengths if n is not None)
+        _refuse(
+            p,
+            "truncation",
+            "model.max_seq_length",
+            f"{share} examples would keep no trained (assistant) token after templating and truncation: every "
+            f"assistant turn starts after token {seq} (model.max_seq_length; the earliest starts at token "
+            f"{earliest}, {data.measured_with})",
+            f"raise model.max_seq_length above {earliest}, or shorten the prompts (system text) of these examples; "
+            f"or raise training.max_dropped_fraction (now {allowed})",
+        )
+    else:
+        _refuse(
+            p,
+            "template",
+            "dataset.chat_template",
+            f"{share} examples would keep no trained (assistant) token: the chat template renders no assistant turn",
+            "set dataset.chat_template to auto or to the model's family (gemma-3, llama-3, chatml, mistral, phi-3)",
+        )
+
+
+def _lora_targets(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
+    present = weight_module_names(facts.folder) if facts.source == "files" else None
+    if present is None:
+        return
+    targets = list(config.lora.target_modules)
+    found = [t for t in targets if t in present]
+    linear = sorted(n for n in present if n.endswith("proj") or n in ("c_attn", "c_proj", "c_fc", "fc1", "fc2"))
+    if not found:
+        _refuse(
+            p,
+            "lora_targets",
+            "lora.target_modules",
+            f"none of lora.target_modules ({', '.join(targets)}) is a module of {config.model.name}",
+            "set lora.target_modules to the model's linear layer names" + (f": {', '.join(linear)}" if linear else ""),
+        )
+    elif len(found) < len(targets):
+        missing = sorted(set(targets) - set(found))
+        _warn(p, "lora_targets", "lora.target_modules", f"not in this model, skipped: {', '.join(missing)}", "")
+
+
+def _memory(p: Plan, config: ForgeConfig, facts: ModelFacts, hw: HardwareInfo) -> None:
+    shape, est = p.shape, p.memory
+    if shape is None or est is None:
+        why = facts.problem or "its config.json could not be read"
+        _warn(p, "memory", "model.name", f"cannot check that {config.model.name} fits: {why}", "run `forge plan`")
+        return
+    r = p.settings["lora.r"].value
+    smallest = min(min(io) for n, io in shape.linear_shapes().items() if n in config.lora.target_modules) or 1
+    if r > smallest:
+        _warn(
+            p,
+            "sizes",
+            "lora.r",
+            f"lora.r={r} is larger than the smallest adapted layer ({smallest}): more parameters, no more capacity",
+            f"use lora.r of {smallest} or less (8-64 is usual)",
+        )
+    adapter_gb = est.lora_gb + est.optimizer_gb
+    if hw.has_gpu:
+        _gpu_memory(p, config, shape, adapter_gb, hw)
+    elif hw.ram_gb:
+        limit = hw.ram_gb * RAM_SHARE
+        if est.total_gb > limit:
+            key, fix = _biggest_part(est, adapter_gb, r, "builtin:gemma-3-270m (or builtin:tiny-llama), or use a GPU")
+            _refuse(
+                p,
+                "sizes" if key == "lora.r" else "memory",
+                key,
+                f"{config.model.name} needs about {est.total_gb:,.1f} GB to train on the CPU "
+                f"({_parts(est)}); this machine has {hw.ram_gb:.0f} GB of RAM",
+                fix,
+            )
+        elif shape.params > 3e9:
+            _warn(p, "memory", "model.name", f"{config.model.name} fits the RAM but trains very slowly on a CPU", "")
+
+
+def _gpu_memory(p: Plan, config: ForgeConfig, shape, adapter_gb: float, hw: HardwareInfo) -> None:
+    from forge.plan.vram_table import table_row
+
+    t = config.training
+    batch = p.settings["training.per_device_train_batch_size"].value
+    smallest = max(1, batch >> t.oom_retries)  # where the OOM backoff would end
+    per_row = p.tokens_per_micro_batch / max(batch, 1)
+    gc = p.settings["lora.use_gradient_checkpointing"].value
+    least = estimate_memory(
+        shape,
+        tokens_per_micro_batch=int(per_row * smallest),
+        load_in_4bit=bool(p.settings["model.load_in_4bit"].value),
+        lora_r=p.settings["lora.r"].value,
+        targets=config.lora.target_modules,
+        gradient_checkpointing=gc,
+        optim=p.settings["training.optim"].value,
+        backend=p.backend,
+    )
+    card = hw.gpus[0].limit_gb or hw.gpus[0].vram_gb
+    if p.budget_gb and p.budget_gb < card * 0.88:
+        card = p.budget_gb / 0.88 if config.training.vram_budget_gb else card
+    name = config.model.name
+    if least.total_gb > card:
+        row = table_row(card)
+        other = f"use {row.model} (the VRAM table's choice for {card:g} GB)" if row else "use a model under 1B"
+        key, fix = _biggest_part(least, adapter_gb, p.settings["lora.r"].value, other + ", or `forge plan --write`")
+        _refuse(
+            p,
+            "sizes" if key == "lora.r" else "memory",
+            key,
+            f"{name} needs about {least.total_gb:,.1f} GB even at micro-batch {smallest} ({_parts(least)}); "
+            f"the GPU has {card:g} GB",
+            fix,
+        )
+    elif p.memory.total_gb > (p.budget_gb or card):
+        _warn(
+            p,
+            "memory",
+            "training.per_device_train_batch_size",
+            f"estimated {p.memory.total_gb:.1f} GB at micro-batch {batch} exceeds the budget of "
+            f"{p.budget_gb:.1f} GB: the OOM backoff will halve it",
+            "lower training.per_device_train_batch_size, or `forge plan --write`",
+        )
+
+
+def _biggest_part(est, adapter_gb: float, r: int, model_fix: str) -> tuple[str, str]:
+    if adapter_gb > est.weights_gb:
+        return "lora.r", f"lower lora.r (now {r}; 8-64 is usual)"
+    if est.weights_gb > est.activations_gb + est.logits_gb:
+        return "model.name", model_fix
+    return "model.max_seq_length", "lower model.max_seq_length or training.per_device_train_batch_size"
+
+
+def _parts(est) -> str:
+    return (
+        f"weights {est.weights_gb:,.1f}, LoRA + optimizer {est.lora_gb + est.optimizer_gb:,.1f}, "
+        f"activations + logits {est.activations_gb + est.logits_gb:,.1f} GB"
+    )

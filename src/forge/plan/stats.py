@@ -1,0 +1,63 @@
+"""DataStats: what the resolver knows about the data (token lengths of the templated examples).
+
+Measured by forge.plan.measure with the model's tokenizer where it loads offline, else estimated
+from characters. `prompt_lengths` are the tokens before each example's first trained (assistant)
+token: an example whose prompt alone reaches max_seq_length keeps no trained token once truncated,
+and training drops it; the resolver refuses, as training would, when too many are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataStats:
+    """Token lengths of the templated training examples (plus counts)."""
+
+    train_examples: int
+    val_examples: int = 0
+    lengths: list[int] = field(default_factory=list)  # one per train example, templated
+    measured_with: str = "chars/4"  # or "tokenizer of <name>"
+    prompt_lengths: list[int | None] = field(default_factory=list)  # tokens before the first trained one
+    no_assistant: int = 0  # measured examples the template renders without any assistant turn
+    measured: int = 0  # examples the prompt/no_assistant figures were measured on (a sample of large sets)
+    longest_chars: int = 0  # the longest train record, in characters
+    longest_line: int | None = None  # ... and its line
+
+    def quantile(self, q: float) -> int:
+        if not self.lengths:
+            return 512
+        s = sorted(self.lengths)
+        return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.lengths) / len(self.lengths) if self.lengths else 512.0
+
+    def mean_capped(self, cap: int) -> float:
+        if not self.lengths:
+            return min(512.0, cap)
+        return sum(min(n, cap) for n in self.lengths) / len(self.lengths)
+
+    def truncated(self, cap: int) -> int:
+        return sum(1 for n in self.lengths if n > cap)
+
+    def truncated_away(self, cap: int) -> int:
+        """Measured examples whose first trained token comes at or after `cap` (dropped by training)."""
+        return sum(1 for n in self.prompt_lengths if n is not None and n >= cap)
+
+    def to_dict(self) -> dict:
+        return {
+            "train_examples": self.train_examples,
+            "val_examples": self.val_examples,
+            "measured_with": self.measured_with,
+            "tokens_mean": round(self.mean, 1),
+            "tokens_p50": self.quantile(0.5),
+            "tokens_p90": self.quantile(0.9),
+            "tokens_p99": self.quantile(0.99),
+            "tokens_max": max(self.lengths) if self.lengths else None,
+            "prompt_tokens_min": min((n for n in self.prompt_lengths if n is not None), default=None),
+            "longest_chars": self.longest_chars,
+        }
