@@ -86,12 +86,19 @@ def problem(path: Path) -> str | None:
         return "trainer_state.json is missing"
     except (OSError, ValueError):
         return "trainer_state.json is empty or not JSON"
+    from forge.train.distributed import World
+
+    mismatch = World.current().checkpoint_problem(path)  # FSDP and DDP checkpoints keep the optimizer apart
+    if mismatch:
+        return mismatch
     for name in REQUIRED[1:]:
         p = path / name
+        if name == "optimizer.pt" and (path / "optimizer.bin").is_file():
+            p = path / "optimizer.bin"  # accelerate's name for it under FSDP
         if not p.is_file():
             return f"{name} is missing (the optimizer/scheduler state cannot be restored)"
         if p.stat().st_size == 0:
-            return f"{name} is empty"
+            return f"{p.name} is empty"
     weights = [path / n for n in WEIGHT_FILES if (path / n).is_file()]
     if not weights:
         return f"no model weights ({' or '.join(WEIGHT_FILES)})"

@@ -31,7 +31,13 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
 
     st = read_status(project.status_file)
     errors = ranks.rank_errors(project)
-    ours = bool(st.started_at and st.run_id is not None and _after(st.started_at, started))
+    # rank 0 of this launch wrote the status: its pid is the one in rank-0.pid (cleared at launch).
+    # Not started_at: a resumed run keeps the started_at of the run it continues.
+    rank0 = ranks.rank_pids(project).get(0)
+    if rank0 is not None:
+        ours = st.run_id is not None and st.pid == rank0
+    else:
+        ours = bool(st.started_at and st.run_id is not None and _after(st.last_updated or st.started_at, started))
 
     def writer() -> StatusWriter:
         w = StatusWriter(project.status_file)

@@ -110,3 +110,30 @@ def sharded_trainer_class(cls):
 
     ShardedTrainer.__name__ = ShardedTrainer.__qualname__ = f"Sharded{cls.__name__}"
     return ShardedTrainer
+
+
+FSDP_FILES = ("optimizer.bin", "pytorch_model_fsdp.bin")  # accelerate's names in an FSDP checkpoint
+
+
+def checkpoint_strategy(path) -> str:
+    """The strategy a checkpoint was written under: fsdp when it holds accelerate's FSDP files, else ddp."""
+    from pathlib import Path
+
+    return "fsdp" if any((Path(path) / n).is_file() for n in FSDP_FILES) else "ddp"
+
+
+def checkpoint_problem(world, path) -> str | None:
+    """Why this process cannot resume the checkpoint under its strategy, or None.
+
+    The Trainer restores the optimizer from optimizer.pt outside FSDP and from accelerate's
+    optimizer.bin under it; it does not read the other kind, and would go on with a fresh
+    optimizer. A DDP checkpoint resumes on any number of processes, an FSDP one on any number of
+    FSDP processes.
+    """
+    wrote = checkpoint_strategy(path)
+    sharded = world.distributed and world.strategy == "fsdp"
+    if wrote == "fsdp" and not sharded:
+        return "written under --strategy fsdp (optimizer.bin): resume it with --nproc/--gpus N --strategy fsdp"
+    if wrote == "ddp" and sharded:
+        return "written without fsdp (optimizer.pt): resume it without --strategy fsdp (ddp or one process)"
+    return None

@@ -27,6 +27,7 @@ reading RANK/WORLD_SIZE or calling `is_main()` here and there:
     world.backend_name(requested, log) # data-parallel runs use the hf backend (logged)
     world.trainer_kwargs()             # TrainingArguments options of the strategy (DDP / FSDP)
     world.trainer_class(cls)           # the Trainer class to build (fsdp: one that saves one adapter)
+    world.checkpoint_problem(path)     # a checkpoint of the other strategy cannot resume here: why
 
 Everything is torch-free at import; torch is imported inside the methods that need it.
 """
@@ -207,6 +208,12 @@ class World:
         from forge.train.distributed.strategy import trainer_kwargs
 
         return trainer_kwargs(self)
+
+    def checkpoint_problem(self, path) -> str | None:
+        """Why this World cannot resume the checkpoint at path (written under the other strategy), or None."""
+        from forge.train.distributed.strategy import checkpoint_problem
+
+        return checkpoint_problem(self, path)
 
     def trainer_class(self, cls):
         """The Trainer class to build: `cls`, or for fsdp a subclass that shards and saves one adapter."""
