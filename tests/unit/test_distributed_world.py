@@ -68,10 +68,28 @@ def test_strategy_options_for_the_trainer():
     assert World.from_env({}).trainer_kwargs() == {}
     assert World.from_env({"WORLD_SIZE": "2"}).trainer_kwargs() == {"ddp_find_unused_parameters": False}
     fsdp = World.from_env({"WORLD_SIZE": "2", "FORGE_DIST_STRATEGY": "fsdp"}).trainer_kwargs()
-    assert fsdp["fsdp"].startswith("full_shard")
+    assert fsdp["fsdp"] is True and fsdp["fsdp_config"]["version"] == 2  # FSDP2
 
 
 def test_backend_name_data_parallel_is_hf():
     log = logging.getLogger("test.world")
     assert World.from_env({}).backend_name("unsloth", log) == "unsloth"
     assert World.from_env({"WORLD_SIZE": "2"}).backend_name(None, log) == "hf"
+
+
+def test_a_checkpoint_resumes_only_under_its_own_strategy(tmp_path):
+    """FSDP keeps the optimizer in accelerate's optimizer.bin, DDP in optimizer.pt: the Trainer reads only
+    its own kind and would go on with a fresh optimizer, so the other kind is refused with the fix."""
+    ddp_ckpt, fsdp_ckpt = tmp_path / "checkpoint-2", tmp_path / "checkpoint-4"
+    ddp_ckpt.mkdir()
+    (ddp_ckpt / "optimizer.pt").write_bytes(b"x")
+    fsdp_ckpt.mkdir()
+    (fsdp_ckpt / "optimizer.bin").write_bytes(b"x")
+    one = World.from_env({})
+    ddp = World.from_env({"WORLD_SIZE": "2"})
+    fsdp = World.from_env({"WORLD_SIZE": "2", "FORGE_DIST_STRATEGY": "fsdp"})
+    assert one.checkpoint_problem(ddp_ckpt) is None and ddp.checkpoint_problem(ddp_ckpt) is None
+    assert fsdp.checkpoint_problem(fsdp_ckpt) is None
+    assert "--strategy fsdp" in one.checkpoint_problem(fsdp_ckpt)
+    assert "--strategy fsdp" in ddp.checkpoint_problem(fsdp_ckpt)
+    assert "without --strategy fsdp" in fsdp.checkpoint_problem(ddp_ckpt)
