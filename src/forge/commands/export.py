@@ -68,7 +68,7 @@ def _print(console, report) -> None:
             console.print(
                 f"  {escape(report.merged['path'])}  ({human(report.merged['bytes'])}, {report.merged['dtype']})"
             )
-        for g in report.gguf:
+        for g in report.gguf + ([report.mmproj] if report.mmproj else []):
             console.print(f"  {escape(g['path'])}  ({human(g['bytes'])})")
         if report.modelfile:
             console.print(f"  {escape(report.modelfile)}")

@@ -95,7 +95,7 @@ def _ensure_arch_names(missing: str) -> bool:
     return True
 
 
-def _model_class(arch: str):
+def _model_class(arch: str, mmproj: bool = False):
     try:
         from conversion import get_model_class
     except ImportError as e:  # pragma: no cover - a dependency of forge
@@ -106,14 +106,15 @@ def _model_class(arch: str):
         ) from e
     for _ in range(16):
         try:
-            return get_model_class(arch)
+            return get_model_class(arch, mmproj=mmproj)
         except AttributeError as e:
             name = getattr(e, "name", None) or (e.args[0] if e.args else "")
             if not (isinstance(name, str) and re.fullmatch(r"[A-Z0-9_]+", name) and _ensure_arch_names(name)):
                 raise
         except NotImplementedError as e:
             raise ForgeError(
-                f"llama.cpp's converter does not support the architecture {arch}",
+                f"llama.cpp's converter does not support the architecture {arch}"
+                + (" (vision projector)" if mmproj else ""),
                 fix="export the merged model only (--merged) and convert it with a newer llama.cpp",
                 kind="export_unsupported",
             ) from e
@@ -139,25 +140,30 @@ def _pre_tokenizer_from_json(model_dir: Path) -> str | None:
     return None
 
 
-def convert(
-    model_dir: Path,
-    out_file: Path,
-    gguf_type: str,
-    *,
-    eot_token_id: int | None = None,
-    model_name: str | None = None,
-) -> dict[str, Any]:
-    """Convert an HF folder to one GGUF file of `gguf_type` (f32/f16/bf16/q8_0). Returns notes."""
-    import gguf
+def converter_class(model_dir: Path, *, mmproj: bool = False, eot_token_id: int | None = None, notes=None):
+    """(the converter's class for this folder, with forge's hooks; its hparams).
+
+    The same class converts and, in verify, names the tensors (`filter_tensors` + the gguf tensor
+    map), so the check follows the converter's own mapping of every architecture.
+    """
     from conversion import ModelBase, ModelType, get_model_architecture
 
-    notes: dict[str, Any] = {}
+    notes = {} if notes is None else notes
     hparams = ModelBase.load_hparams(model_dir, False)
-    arch = get_model_architecture(hparams, ModelType.TEXT)
-    base_cls = _model_class(arch)
+    arch = get_model_architecture(hparams, ModelType.MMPROJ if mmproj else ModelType.TEXT)
+    base_cls = _model_class(arch, mmproj)
 
-    class ForgeModel(base_cls):  # the converter's class for this architecture, with forge's two hooks
+    class ForgeModel(base_cls):  # the converter's class for this architecture, with forge's hooks
         model_arch = base_cls.model_arch
+
+        @classmethod
+        def filter_tensors(cls, item):
+            # transformers 5 saves Gemma 3's SigLIP as vision_tower.encoder...; llama.cpp maps the
+            # layout of the published checkpoints, vision_tower.vision_model.encoder...
+            name, gen = item
+            if mmproj and name.startswith("vision_tower.") and not name.startswith("vision_tower.vision_model."):
+                name = "vision_tower.vision_model." + name.removeprefix("vision_tower.")
+            return super().filter_tensors((name, gen))
 
         def get_vocab_base_pre(self, tokenizer) -> str:
             try:
@@ -173,17 +179,81 @@ def convert(
 
         def set_vocab(self) -> None:
             super().set_vocab()
-            if eot_token_id is not None:
+            if eot_token_id is not None and not mmproj:
                 self.gguf_writer.add_eot_token_id(int(eot_token_id))
 
     ForgeModel.__name__ = base_cls.__name__
+    notes["architecture"] = arch
+    return ForgeModel, hparams
+
+
+def convert(
+    model_dir: Path,
+    out_file: Path,
+    gguf_type: str,
+    *,
+    eot_token_id: int | None = None,
+    model_name: str | None = None,
+    mmproj: bool = False,
+) -> dict[str, Any]:
+    """Convert an HF folder to one GGUF file of `gguf_type` (f32/f16/bf16/q8_0); `mmproj`: the vision
+    projector file instead of the text model. Returns notes; a converter failure is a ForgeError."""
+    import gguf
+
+    notes: dict[str, Any] = {}
+    model_cls, _ = converter_class(model_dir, mmproj=mmproj, eot_token_id=eot_token_id, notes=notes)
     ftype = getattr(gguf.LlamaFileType, CONVERTER_TYPES[gguf_type])
     # the converter logs an INFO line per tensor and a banner for unknown pre-tokenizers (handled above)
     logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)
     logging.getLogger("gguf").setLevel(logging.ERROR)
-    _write(ForgeModel, model_dir, ftype, out_file, model_name)
-    notes["architecture"] = arch
+    try:
+        _write(model_cls, model_dir, ftype, out_file, model_name)
+    except (NotImplementedError, ValueError, KeyError, AssertionError, FileNotFoundError) as e:
+        raise converter_error(e, notes["architecture"], mmproj) from e
     return notes
+
+
+def converter_error(e: BaseException, arch: str, mmproj: bool) -> ForgeError:
+    """llama.cpp's converter failure -> what is unsupported and what to do (no traceback)."""
+    text = str(e) or type(e).__name__
+    what = "vision projector (mmproj)" if mmproj else "text model"
+    if "pre-tokenizer" in text:
+        piece = "the tokenizer: its BPE pre-tokenizer is not one llama.cpp's converter knows"
+        fix = (
+            "keep the model's SentencePiece tokenizer.model in the base model folder (Gemma, Llama 2 and "
+            "Mistral checkpoints ship one; forge copies it into the merged folder), or convert the merged "
+            "model with a newer llama.cpp; the merged model itself is usable as it is (vLLM, transformers)"
+        )
+    elif "Can not map tensor" in text or "tensor" in text.lower():
+        piece = f"a tensor of the {what} ({text[:200]})"
+        fix = "export the merged model only (--merged) and convert it with a newer llama.cpp"
+    else:
+        piece = f"the {what}: {type(e).__name__}: {text[:300]}"
+        fix = "export the merged model only (--merged) and convert it with a newer llama.cpp"
+    return ForgeError(
+        f"llama.cpp's GGUF converter cannot convert {arch}: unsupported {piece}",
+        fix=fix,
+        kind="export_unsupported",
+    )
+
+
+def gguf_names(model_dir: Path, hf_names: list[str], *, mmproj: bool = False) -> dict[str, str]:
+    """HF tensor name -> the GGUF name the converter gives it (names it drops are left out)."""
+    import gguf
+
+    model_cls, hparams = converter_class(model_dir, mmproj=mmproj)
+    sub = hparams.get("vision_config" if mmproj else "text_config") or hparams
+    n_blocks = int(sub.get("num_hidden_layers") or hparams.get("num_hidden_layers") or 0)
+    tmap = gguf.get_tensor_name_map(model_cls.model_arch, n_blocks)
+    out = {}
+    for name in hf_names:
+        item = model_cls.filter_tensors((name, None))
+        if item is None:
+            continue
+        new = tmap.get_name(item[0], try_suffixes=(".weight", ".bias"))
+        if new:
+            out[name] = new
+    return out
 
 
 def _write(model_cls, model_dir: Path, ftype, out_file: Path, model_name: str | None) -> None:

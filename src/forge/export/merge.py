@@ -110,8 +110,26 @@ def merge(model):
     return model.merge_and_unload(safe_merge=False)
 
 
-def save(model, tokenizer, out_dir: Path, *, dtype_name: str, eos_ids: list[int], chat_template: str) -> None:
-    """save_pretrained as safetensors in `dtype_name`, with generation_config and the chat template."""
+# Files of the base model folder that save_pretrained of the model and tokenizer does not write:
+# the processor of a vision-language model (AutoProcessor, vLLM's multimodal serving) and the
+# SentencePiece model that llama.cpp's converter reads for Gemma-style tokenizers.
+BASE_FILES = ("preprocessor_config.json", "processor_config.json", "tokenizer.model")
+
+
+def save(
+    model,
+    tokenizer,
+    out_dir: Path,
+    *,
+    dtype_name: str,
+    eos_ids: list[int],
+    chat_template: str,
+    base_path: str | Path | None = None,
+) -> None:
+    """save_pretrained as safetensors in `dtype_name`, with generation_config, the chat template and
+    the base folder's processor / SentencePiece files."""
+    import shutil
+
     import torch
     from transformers import GenerationConfig
 
@@ -129,3 +147,20 @@ def save(model, tokenizer, out_dir: Path, *, dtype_name: str, eos_ids: list[int]
     tokenizer.chat_template = chat_template
     model.save_pretrained(str(out_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(out_dir))
+    for name in BASE_FILES if base_path else ():
+        src = Path(base_path) / name
+        if src.is_file() and not (out_dir / name).exists():
+            shutil.copyfile(src, out_dir / name)
+    if (out_dir / "processor_config.json").is_file():
+        _processor_template(out_dir, chat_template)
+
+
+def _processor_template(out_dir: Path, chat_template: str) -> None:
+    """A processor_config.json that carries its own chat_template must carry the exported one."""
+    from forge.files import atomic_write_json
+
+    path = out_dir / "processor_config.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if "chat_template" in data and data["chat_template"] != chat_template:
+        data["chat_template"] = chat_template
+        atomic_write_json(path, data)

@@ -72,12 +72,20 @@ def go_template(template_name: str) -> str | None:
     return GO_TEMPLATES.get(template_name)
 
 
-def render_modelfile(gguf_file: str, template_name: str, stop_strings: list[str] | tuple[str, ...]) -> str:
-    """Modelfile text: FROM the GGUF beside it, TEMPLATE, and one PARAMETER stop per stop string."""
+def render_modelfile(
+    gguf_file: str,
+    template_name: str,
+    stop_strings: list[str] | tuple[str, ...],
+    projector: str | None = None,
+) -> str:
+    """Modelfile text: FROM the GGUF beside it (and the vision projector: Ollama takes a second FROM),
+    TEMPLATE, and one PARAMETER stop per stop string."""
     lines = [
         "# Written by `forge export`. Use: ollama create NAME -f Modelfile",
         f"FROM ./{Path(gguf_file).name}",
     ]
+    if projector:
+        lines.append(f"FROM ./{Path(projector).name}")
     go = go_template(template_name)
     if go is None:
         lines.append(

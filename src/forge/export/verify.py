@@ -47,6 +47,7 @@ KQUANT_NEAR_TIE = 0.1
 KQUANT_TOP1_MIN = 0.8
 CONTINUATION_TOKENS = 16
 _COPIED = re.compile(r"(embed_tokens|self_attn\.(v_proj|o_proj)|mlp\.(gate_proj|up_proj|down_proj))\.weight$")
+_COPIED_VISION = re.compile(r"(self_attn\.(v_proj|out_proj)|mlp\.(fc1|fc2))\.weight$")
 
 
 def check(name: str, ok: bool, detail: str, **numbers: Any) -> dict[str, Any]:
@@ -211,23 +212,21 @@ def gguf_metadata_check(
     )
 
 
-def gguf_tensor_check(path: Path, merged_dir: Path, arch: str, n_layers: int, gguf_type: str) -> dict[str, Any]:
-    import gguf
+def gguf_tensor_check(path: Path, merged_dir: Path, gguf_type: str, *, mmproj: bool = False) -> dict[str, Any]:
+    """Tensors the converter copies unchanged, GGUF vs merged safetensors, paired by the converter's
+    own naming (its class's filter_tensors and gguf's tensor map), whatever the checkpoint layout."""
     import numpy as np
     from safetensors import safe_open
 
-    from forge.export.gguf import read_tensors
+    from forge.export.gguf import gguf_names, read_tensors
 
-    arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
-    name_map = gguf.get_tensor_name_map(arch_enum, n_layers)
-    pairs: dict[str, tuple[Path, str]] = {}
+    copied = _COPIED_VISION if mmproj else _COPIED
+    keys: dict[str, Path] = {}
     for file in sorted(merged_dir.glob("*.safetensors")):
         with safe_open(str(file), "pt") as f:
-            for key in f.keys():
-                if _COPIED.search(key):
-                    gname = name_map.get_name(key, try_suffixes=(".weight",))
-                    if gname:
-                        pairs[gname] = (file, key)
+            keys.update({k: file for k in f.keys() if copied.search(k)})
+    names = gguf_names(merged_dir, list(keys), mmproj=mmproj)
+    pairs = {gname: (keys[hf], hf) for hf, gname in names.items()}
     got = read_tensors(path, list(pairs))
     worst, worst_name = 0.0, None
     for gname, arr in got.items():
@@ -238,17 +237,23 @@ def gguf_tensor_check(path: Path, merged_dir: Path, arch: str, n_layers: int, gg
             if arr.size == ref.size:
                 arr = arr.reshape(ref.shape)
             else:
-                return check("GGUF tensors", False, f"{gname}: shape {arr.shape} vs merged {ref.shape}")
+                return check(
+                    "GGUF tensors vs merged weights", False, f"{gname}: shape {arr.shape} vs merged {ref.shape}"
+                )
         err = float(np.linalg.norm(arr - ref) / max(np.linalg.norm(ref), 1e-12))
         if not np.isfinite(err) or err > worst:
             worst, worst_name = err, gname
     tol = TENSOR_RRMSE.get(gguf_type, 0.4)
     ok = bool(got) and worst <= tol
-    detail = (
-        f"{len(got)} tensors compared; worst relative RMS error {worst:.3g} ({worst_name}) ≤ {tol:g}"
-        if ok
-        else (f"worst relative RMS error {worst:.3g} in {worst_name} exceeds {tol:g}" if got else "no tensors compared")
-    )
+    if ok:
+        detail = f"{len(got)} tensors compared; worst relative RMS error {worst:.3g} ({worst_name}) ≤ {tol:g}"
+    elif got:
+        detail = f"worst relative RMS error {worst:.3g} in {worst_name} exceeds {tol:g}"
+    else:
+        detail = (
+            f"no tensors compared: {len(keys)} merged tensors of the copied kinds, {len(names)} named by the "
+            f"converter, {len(pairs)} looked up, none found in {path.name}"
+        )
     return check(
         "GGUF tensors vs merged weights",
         ok,

@@ -1,0 +1,89 @@
+"""`forge export` as a pipeline: small steps over one ExportJob (torch only inside the steps).
+
+    plan -> disk -> load -> reference -> merge -> verify_merged      (forge.export.steps_model)
+    convert -> mmproj -> verify_gguf -> keep_gguf -> modelfile       (forge.export.steps_gguf)
+
+A step that fails stops the pipeline. Its temporary outputs go; what earlier steps verified and
+kept stays (the merged model is kept as soon as it is verified, so a GGUF converter error leaves
+it usable). The report is written either way and lists only files that exist.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from forge.clock import utcnow
+from forge.errors import ForgeError
+from forge.export import steps_gguf, steps_model
+from forge.export.gguf import parse_types
+from forge.export.job import ExportJob
+from forge.records.base import write_record
+from forge.records.export import ExportReport
+
+STEPS = (
+    steps_model.plan,
+    steps_model.disk,
+    steps_model.load,
+    steps_model.reference,
+    steps_model.merge,
+    steps_model.verify_merged,
+    steps_gguf.convert,
+    steps_gguf.mmproj,
+    steps_gguf.verify_gguf,
+    steps_gguf.keep_gguf,
+    steps_gguf.modelfile,
+)
+
+
+def export_project(
+    project: Any,
+    cfg: Any,
+    merged: bool,
+    gguf_types: list[str],
+    *,
+    progress: Any = None,
+) -> ExportReport:
+    """Export the project's adapter; write metrics/export-report.json; raise on any failed check."""
+    job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
+    job.report.started_at = utcnow()
+    t0 = time.monotonic()
+    try:
+        for step in STEPS:
+            step(job)
+        job.discard_temps()  # intermediates: the scratch merged model, the f16 the k-quants came from
+        job.report.ok = True
+    except BaseException as e:
+        job.discard_temps()
+        job.report.ok = False
+        job.report.error = e.message if isinstance(e, ForgeError) else f"{type(e).__name__}: {e}"
+        _finish(job, t0, write=not _nowhere_to_write(project, e))
+        if isinstance(e, ForgeError) and not isinstance(e, steps_model.ExportVerificationError):
+            kept = _kept(job.report)
+            if kept:  # say what the user still has: the error came after it was verified and kept
+                e.message += f" (kept, verified: {', '.join(kept)})"
+                job.report.notes.append(f"kept after the failure: {', '.join(kept)}")
+                _finish(job, t0, write=not _nowhere_to_write(project, e))
+        raise
+    finally:
+        job.model = None
+    _finish(job, t0, write=True)
+    return job.report
+
+
+def _finish(job: ExportJob, t0: float, *, write: bool) -> None:
+    job.report.keep_only_existing()
+    job.report.completed_at = utcnow()
+    job.report.seconds = round(time.monotonic() - t0, 2)
+    if write:
+        write_record(job.project.export_report_file, job.report)
+
+
+def _kept(report: ExportReport) -> list[str]:
+    out = [report.merged["path"]] if report.merged and report.merged.get("kept") else []
+    return out + [g["path"] for g in report.gguf]
+
+
+def _nowhere_to_write(project: Any, e: BaseException) -> bool:
+    # a full disk with no metrics folder yet: writing the report would fail the same way
+    return isinstance(e, ForgeError) and e.kind == "disk_full" and not project.metrics_dir.exists()

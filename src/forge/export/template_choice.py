@@ -1,0 +1,80 @@
+"""Which chat template the exported model carries, and its Ollama twin (torch-free).
+
+The exported model keeps the model's own template where it can: a Gemma 3 VLM ships the official
+template, which renders list content and images (`<start_of_image>`); forge's text-only `gemma-3`
+template renders a list as Python text. When the adapter was trained with a named template and the
+base model's own template renders the same text for text conversations (the probes below), the
+base's own goes into the merged folder and the GGUF: prompts are unchanged for everything training
+saw, and images work. Otherwise the adapter's template is kept as it is.
+
+The Modelfile's Go template is picked the same way, by what a template renders rather than by its
+name: the official Gemma 3 template gets the gemma-3 Go twin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PROBES: list[list[dict]] = [
+    [{"role": "user", "content": "Hello there."}, {"role": "assistant", "content": "Hi! How can I help?"}],
+    [
+        {"role": "system", "content": "You are brief."},
+        {"role": "user", "content": "What is 2 + 2?"},
+        {"role": "assistant", "content": "4."},
+        {"role": "user", "content": "And 3 + 3?"},
+    ],
+]
+
+
+def own_template(folder: str | Path) -> str | None:
+    """The chat template a model folder ships (chat_template.jinja, or tokenizer_config.json's)."""
+    folder = Path(folder)
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    try:
+        value = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
+    except (OSError, ValueError):
+        return None
+    if isinstance(value, list):  # [{"name": "default", "template": ...}, ...]
+        value = next((t.get("template") for t in value if t.get("name") == "default"), None)
+    return value if isinstance(value, str) else None
+
+
+def renders_alike(a: str, b: str, special: dict[str, str]) -> bool:
+    """True when both templates give the same text for every probe (with and without a generation prompt)."""
+    from forge.models.templates import render
+
+    try:
+        for msgs in PROBES:
+            for gen in (False, True):
+                if render(a, msgs, gen, special) != render(b, msgs, gen, special):
+                    return False
+    except Exception:  # a template that refuses a probe (e.g. a role it does not know) is not alike
+        return False
+    return True
+
+
+def keep_template(trained_jinja: str, base_folder: str | Path, special: dict[str, str]) -> tuple[str, str | None]:
+    """(the template to export, a note when it is the base model's own instead of the trained one)."""
+    own = own_template(base_folder)
+    if not own or own.strip() == trained_jinja.strip():
+        return trained_jinja, None
+    if renders_alike(own, trained_jinja, special):
+        return own, (
+            "chat template: the base model's own template is kept (it renders every text conversation "
+            "exactly as the template trained with, and also handles list content and images)"
+        )
+    return trained_jinja, None
+
+
+def go_twin(jinja: str, special: dict[str, str]) -> str | None:
+    """The name of the forge template whose Go twin renders like `jinja`, or None."""
+    from forge.export.modelfile import GO_TEMPLATES
+    from forge.models.templates import TEMPLATES
+
+    for name in GO_TEMPLATES:
+        if TEMPLATES[name].jinja.strip() == jinja.strip() or renders_alike(TEMPLATES[name].jinja, jinja, special):
+            return name
+    return None
