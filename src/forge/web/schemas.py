@@ -66,7 +66,7 @@ class StatusOut(_Open):
 
 
 class HistoryRecord(_Open):
-    """One line of `metrics/training-history.jsonl`, with the usual keys normalised."""
+    """One line of `metrics/training-history.jsonl`, as forge.records.train.HistoryRow reads it."""
 
     step: int
     epoch: Optional[float] = None
@@ -74,6 +74,8 @@ class HistoryRecord(_Open):
     eval_loss: Optional[float] = None
     learning_rate: Optional[float] = None
     tokens_per_second: Optional[float] = None
+    grad_norm: Optional[float] = None
+    time: Optional[str] = Field(None, description="When the line was written (UTC, forge.clock's format).")
 
 
 class HistoryOut(BaseModel):
