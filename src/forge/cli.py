@@ -69,11 +69,14 @@ def plan(
     ),
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
+    vram_gb: Optional[float] = typer.Option(
+        None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
+    ),
 ) -> None:
     """Hardware + data -> model, LoRA rank, batch, accumulation, epochs, learning rate, sequence length."""
     from forge.commands.plan import run
 
-    _run(run, directory, write=write, json_out=json_out, overrides=set_ or [])
+    _run(run, directory, write=write, json_out=json_out, overrides=set_ or [], vram_gb=vram_gb)
 
 
 @app.command()

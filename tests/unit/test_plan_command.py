@@ -14,7 +14,7 @@ def _h100():
 def test_plan_without_write_changes_nothing(project, capsys, monkeypatch):
     from forge.commands import plan as cmd
 
-    monkeypatch.setattr(cmd, "_offline_tokenizer", lambda name: None)
+    monkeypatch.setattr("forge.plan.measure.offline_tokenizer", lambda folder: None)
     before = {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()}
     assert cmd.run(project.root, json_out=True, hardware=_h100()) == 0
     out = json.loads(capsys.readouterr().out)
@@ -27,7 +27,7 @@ def test_plan_without_write_changes_nothing(project, capsys, monkeypatch):
 def test_plan_write_keeps_explicit_values(project, capsys, monkeypatch):
     from forge.commands import plan as cmd
 
-    monkeypatch.setattr(cmd, "_offline_tokenizer", lambda name: None)
+    monkeypatch.setattr("forge.plan.measure.offline_tokenizer", lambda folder: None)
     cfg_file = project.config_file
     data = json.loads(cfg_file.read_text())
     data["training"]["learning_rate"] = 3e-5  # the user's own value
@@ -49,7 +49,7 @@ def test_plan_write_keeps_explicit_values(project, capsys, monkeypatch):
 def test_plan_set_override_is_explicit(project, capsys, monkeypatch):
     from forge.commands import plan as cmd
 
-    monkeypatch.setattr(cmd, "_offline_tokenizer", lambda name: None)
+    monkeypatch.setattr("forge.plan.measure.offline_tokenizer", lambda folder: None)
     cmd.run(project.root, json_out=True, overrides=["lora.r=4"], hardware=_h100())
     out = json.loads(capsys.readouterr().out)
     assert out["settings"]["lora.r"]["value"] == 4
@@ -59,7 +59,7 @@ def test_plan_set_override_is_explicit(project, capsys, monkeypatch):
 def test_plan_table_prints(project, capsys, monkeypatch):
     from forge.commands import plan as cmd
 
-    monkeypatch.setattr(cmd, "_offline_tokenizer", lambda name: None)
+    monkeypatch.setattr("forge.plan.measure.offline_tokenizer", lambda folder: None)
     assert cmd.run(project.root, hardware=HardwareInfo(torch_version="2.x", cpu_count=2)) == 0
     text = capsys.readouterr().out
     assert "memory estimate" in text and "nothing written" in text

@@ -1,8 +1,8 @@
-"""`forge plan [DIR] [--write] [--json]`: gather the inputs, call forge.plan.plan, show or write it.
+"""`forge plan [DIR] [--write] [--json] [--vram-gb N]`: gather the inputs, call the resolver
+(forge.plan.resolve), show or write the answer.
 
-Token lengths are measured on the templated training examples with the model's real tokenizer
-where it loads without a network (built-ins, local folders, the HF cache), else estimated as
-characters / 4 plus a few tokens a turn. Without --write nothing on disk changes. With --write,
+The data's token lengths come from forge.plan.measure, the model's shape and template from its
+files (forge.models.facts). Without --write nothing on disk changes. With --write,
 training-config.json gets the plan's values; keys the user set are kept. What --write wrote is
 remembered in .factory/plan.json so that a later plan can tell its own values from the user's.
 """
@@ -10,7 +10,6 @@ remembered in .factory/plan.json so that a later plan can tell its own values fr
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from forge.errors import EXIT_OK
 from forge.project import Project
 
 PLAN_RECORD = "plan.json"
-TOKENIZER_SAMPLE = 4000  # examples tokenized for the length distribution (the rest scale with it)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
@@ -58,60 +56,11 @@ def explicit_from_files(raw: dict, overrides: list[str], record: dict | None) ->
     return explicit
 
 
-def _estimate_len(messages: list[dict]) -> int:
-    return sum(len(m.get("content", "")) // 4 + 5 for m in messages) + 2
-
-
-def measure_lengths(conversations: list[list[dict]], cfg) -> tuple[list[int], str]:
-    """Templated token lengths with the real tokenizer where it loads offline, else chars/4."""
-    if not conversations:
-        return [], "none"
-    try:
-        tok = _offline_tokenizer(cfg.model.name)
-    except Exception:
-        tok = None
-    if tok is not None:
-        try:
-            from forge.models.templates import apply_chat_template, template_for
-
-            template = template_for(cfg.dataset.chat_template, tok)
-            apply_chat_template(tok, template)
-            step = max(1, len(conversations) // TOKENIZER_SAMPLE)
-            sample = conversations[::step]
-            texts = [tok.apply_chat_template(m, tokenize=False) for m in sample]
-            ids = tok(texts, add_special_tokens=False)["input_ids"]
-            lengths = [len(x) for x in ids]
-            if step > 1:  # scale to the whole set, keeping the distribution
-                lengths = [lengths[i % len(lengths)] for i in range(len(conversations))]
-            return lengths, f"tokenizer of {cfg.model.name}" + (f" (1 in {step} sampled)" if step > 1 else "")
-        except Exception as e:  # a template or tokenizer problem: check/train report it properly
-            reason = f"{type(e).__name__}"
-            return [_estimate_len(m) for m in conversations], f"chars/4 (tokenizer failed: {reason})"
-    return [_estimate_len(m) for m in conversations], "chars/4 (tokenizer not available offline)"
-
-
-def _offline_tokenizer(name: str):
-    from forge.models.loader import resolve_model_path
-
-    old = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"  # planning never waits on the network
-    try:
-        path = resolve_model_path(name)
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(path)
-    finally:
-        if old is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = old
-
-
 def gather(project: Project, overrides: list[str]):
-    """(config, raw file dict, explicit keys, DataStats) for a project folder."""
+    """(config, raw file dict, explicit keys, DataStats, ModelFacts) for a project folder."""
     from forge.config import apply_overrides, load_config_dict, validate_dict
-    from forge.data import load_conversations
-    from forge.plan.resolve import DataStats
+    from forge.models.facts import read_facts
+    from forge.plan.measure import gather_stats
 
     raw = load_config_dict(project.config_file)
     data = apply_overrides(raw, overrides) if overrides else raw
@@ -124,24 +73,19 @@ def gather(project: Project, overrides: list[str]):
         except (OSError, ValueError):
             record = None
     explicit = explicit_from_files(raw, overrides, record)
-    train_path = project.path(cfg.dataset.path)
-    convs = load_conversations(train_path) if train_path.exists() else []
-    n_val = 0
-    if cfg.dataset.val_path and project.path(cfg.dataset.val_path).exists():
-        n_val = len(load_conversations(project.path(cfg.dataset.val_path)))
-    lengths, how = measure_lengths(convs, cfg)
-    stats = DataStats(train_examples=len(convs), val_examples=n_val, lengths=lengths, measured_with=how)
-    return cfg, raw, explicit, stats
+    facts = read_facts(cfg.model.name)
+    return cfg, raw, explicit, gather_stats(project, cfg, facts), facts
 
 
 def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
     """Write the plan into training-config.json (explicit keys untouched) and remember what was written."""
     from forge.files import atomic_write_text
+    from forge.plan.settings import RESOLVED_EACH_RUN
 
     new = result.apply_to(raw)
     new.setdefault("$schema", "./training-config.schema.json")
     atomic_write_text(project.config_file, json.dumps(new, indent=2) + "\n")
-    written = {k: s.value for k, s in result.settings.items() if s.source == "plan"}
+    written = {k: s.value for k, s in result.settings.items() if s.source == "plan" and k not in RESOLVED_EACH_RUN}
     project.factory_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(project.factory_dir / PLAN_RECORD, json.dumps({"written": written}, indent=2) + "\n")
     return written
@@ -153,16 +97,17 @@ def run(
     json_out: bool = False,
     overrides: list[str] | None = None,
     hardware=None,
+    vram_gb: float | None = None,
 ) -> int:
-    from forge.plan.resolve import plan
+    from forge.plan.resolve import resolve
 
     project = Project.at(directory)
-    cfg, raw, explicit, stats = gather(project, overrides or [])
+    cfg, raw, explicit, stats, facts = gather(project, overrides or [])
     if hardware is None:
         from forge.plan.hardware import probe
 
         hardware = probe()
-    result = plan(cfg, stats, hardware, explicit=explicit)
+    result = resolve(cfg, stats, hardware, explicit=explicit, facts=facts, vram_gb=vram_gb)
     written = write_plan(project, raw, result) if write else None
     if json_out:
         out = result.to_dict()

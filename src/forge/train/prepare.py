@@ -35,7 +35,7 @@ class Tokenized:
 
 
 def validate_data(project: Project, settings: RunSettings, log: logging.Logger) -> Splits:
-    from forge.data import load_conversations
+    from forge.data.bound import char_bound
     from forge.data.reader import DataError
     from forge.data.validate import validate_file
 
@@ -50,18 +50,36 @@ def validate_data(project: Project, settings: RunSettings, log: logging.Logger) 
             if key == "dataset.val_path":
                 fix = "split off a few percent of the data into it, or set dataset.val_path=null to train without eval"
             raise ForgeError(f"{key}: {path} not found", fix, exit_code=EXIT_USAGE, kind="data")
-        report = validate_file(path)
+        rel = cfg.dataset.path if key == "dataset.path" else cfg.dataset.val_path
+        report = validate_file(path, display=rel)  # errors name the split: data/splits/val.jsonl: ...
         if not report.ok:
-            raise DataError(data_problem_text(path, report), report)
+            raise DataError(data_problem_text(rel, report), report)
         log.info("%s: %s", key, report.summary())
-    splits = Splits(train_path, val_path, load_conversations(train_path))
-    splits.val_convs = load_conversations(val_path) if val_path else []
+    # a record far beyond max_seq_length is cut before tokenization (forge.data.bound), path:line logged
+    bound = char_bound(cfg.model.max_seq_length)
+    splits = Splits(train_path, val_path, _load(train_path, cfg.dataset.path, bound, log))
+    splits.val_convs = _load(val_path, cfg.dataset.val_path, bound, log) if val_path else []
     return splits
 
 
-def data_problem_text(path: Path, report) -> str:
+def _load(path: Path, rel: str, bound: int, log: logging.Logger) -> list:
+    from forge.data import load_split
+
+    convs, report = load_split(path, max_chars=bound, display=rel)
+    for line, chars in report.cut_lines:
+        log.warning(
+            "%s:%d: %s characters cut to %s before tokenization (max_seq_length x 32)",
+            rel,
+            line,
+            f"{chars:,}",
+            f"{bound:,}",
+        )
+    return convs
+
+
+def data_problem_text(path: Path | str, report) -> str:
     if getattr(report, "fatal", None):
-        return str(report.fatal)
+        return report.fatal_text()
     counts = ", ".join(f"{k} x{v}" for k, v in (report.counts or {}).items())
     bad = sum((report.counts or {}).values())
     lines = [f"{path}: {bad} bad record(s) of {report.rows} ({counts or 'no usable conversations'})"]

@@ -190,9 +190,17 @@ class Recipe:
         s, log, status = self.settings, self.log, self.status
         # data first: bad data should cost a second, not a model load
         self.splits = validate_data(self.project, s, log)
+        # then the one resolver (forge.plan.for_run), still before any weights load: what `forge
+        # check` refused, this refuses with the same words; its "auto" values are what trains
+        from forge.plan.for_run import resolve_for_run, run_config
+
+        self.resolution = resolve_for_run(
+            s.cfg, self.splits.train_convs, self.splits.val_convs, log=log, world_size=s.world_size
+        )
         self.backend = select_backend(self.world.backend_name(self.backend_name, log), s, log, self.output_dir)
         status.update(backend=self.backend.name)
         self.fp = fingerprint(s.cfg, self.splits.train_path, self.splits.val_path, s.world_size)
+        s.cfg = run_config(self.resolution, s.cfg)  # after the fingerprint: it keeps the config as written
         self.start = start_point(
             self.output_dir,
             self.project.history_file,
@@ -272,6 +280,7 @@ class Recipe:
             # a resume keeps the fingerprint of the run it continues (a --force'd mismatch stays visible)
             fingerprint=(self.start.fingerprint if self.start and self.start.fingerprint else self.fp),
             plan=self.plan.to_dict(),
+            resolved=self.resolution.to_dict() if getattr(self, "resolution", None) else None,
             config=self.settings.cfg.to_json_dict(),
             changes=list(self.settings.changes),
         )
