@@ -104,3 +104,84 @@ def test_plot_from_history(tmp_path):
     )
     out = plot_loss(hist, tmp_path / "loss.png")
     assert out and out.stat().st_size > 1000
+
+
+def test_run_settings_is_the_one_owner_of_the_batch():
+    from forge.train.settings import RunSettings
+
+    cfg = ForgeConfig.model_validate({"training": {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1}})
+    s = RunSettings(cfg, world_size=2)
+    assert s.effective_batch() == 8
+    assert s.shrink_train_batch() == "micro-batch 4 -> 2, accumulation 1 -> 2"
+    assert (s.training.per_device_train_batch_size, s.training.gradient_accumulation_steps) == (2, 2)
+    assert s.effective_batch() == 8 and s.configured.training.per_device_train_batch_size == 4
+    assert s.shrink_eval_batch() == "eval batch 2 -> 1" and s.shrink_eval_batch() is None
+    s.shrink_train_batch()
+    assert s.shrink_train_batch() is None  # already 1
+    assert s.changes[0].startswith("micro-batch 4 -> 2")
+
+
+def test_backend_cfg_is_a_view_of_the_run_settings(tmp_path):
+    from forge.train.backends import Backend
+    from forge.train.settings import RunSettings
+
+    s = RunSettings(ForgeConfig())
+    b = Backend(s, logging.getLogger("t"), tmp_path)
+    s.shrink_train_batch()
+    assert b.cfg.training.per_device_train_batch_size == 1  # what the backend builds is what the stats record
+
+
+def test_val_sample_is_deterministic_and_applied_only_when_the_plan_gives_a_number():
+    from forge.train.settings import RunSettings
+
+    val = list(range(100))
+    assert RunSettings(ForgeConfig()).sample_val(val) == val  # "auto" not resolved: all of val
+    cfg = ForgeConfig.model_validate({"training": {"eval_samples": 10}})
+    a, b = RunSettings(cfg).sample_val(val), RunSettings(cfg).sample_val(val)
+    assert a == b and len(a) == 10 and a == sorted(a)
+
+
+def _checkpoint(out, step):
+    d = out / f"checkpoint-{step}"
+    d.mkdir(parents=True)
+    (d / "trainer_state.json").write_text("{}")
+    mark_complete(d, {"step": step})
+    return d
+
+
+def test_previous_run_is_set_aside_then_restored_or_discarded(tmp_path):
+    from forge.train.previous_run import PreviousRun
+
+    out, hist = tmp_path / "outputs", tmp_path / "metrics" / "training-history.jsonl"
+    _checkpoint(out, 4)
+    (out / "forge-run.json").write_text('{"run_id": "old"}')
+    hist.parent.mkdir()
+    hist.write_text('{"step": 4, "loss": 1.0}\n')
+    prev = PreviousRun(out, hist)
+    assert sorted(prev.set_aside()) == ["checkpoint-4", "forge-run.json", "training-history.jsonl"]
+    assert not list_checkpoints(out) and not hist.exists()
+    hist.write_text("")  # the new run's history
+    (out / "checkpoint-2").mkdir()  # and a torn checkpoint of it
+    prev.restore()
+    assert [c.step for c in list_checkpoints(out)] == [4] and "old" in (out / "forge-run.json").read_text()
+    assert hist.read_text().startswith('{"step": 4') and not (out / ".previous-run").exists()
+
+    prev.set_aside()
+    _checkpoint(out, 2)  # the new run's first complete checkpoint
+    prev.discard()
+    assert [c.step for c in list_checkpoints(out)] == [2] and not (out / ".previous-run").exists()
+
+
+def test_a_forced_run_killed_before_or_after_its_first_checkpoint_is_settled_by_the_next_run(tmp_path):
+    from forge.train.previous_run import PreviousRun
+
+    out, hist = tmp_path / "outputs", tmp_path / "h.jsonl"
+    _checkpoint(out, 4)
+    PreviousRun(out, hist).set_aside()  # then SIGKILL: no restore, no discard
+    PreviousRun(out, hist).recover()
+    assert [c.step for c in list_checkpoints(out)] == [4]
+
+    PreviousRun(out, hist).set_aside()
+    _checkpoint(out, 2)  # killed after the new run's first checkpoint
+    PreviousRun(out, hist).recover()
+    assert [c.step for c in list_checkpoints(out)] == [2] and not (out / ".previous-run").exists()
