@@ -241,7 +241,7 @@ def gguf_tensor_check(path: Path, merged_dir: Path, gguf_type: str, *, mmproj: b
                     "GGUF tensors vs merged weights", False, f"{gname}: shape {arr.shape} vs merged {ref.shape}"
                 )
         err = float(np.linalg.norm(arr - ref) / max(np.linalg.norm(ref), 1e-12))
-        if not np.isfinite(err) or err > worst:
+        if not np.isfinite(err) or err > worst or worst_name is None:
             worst, worst_name = err, gname
     tol = TENSOR_RRMSE.get(gguf_type, 0.4)
     ok = bool(got) and worst <= tol

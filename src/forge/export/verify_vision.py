@@ -49,7 +49,9 @@ def processor_check(merged_dir: Path) -> dict[str, Any]:
     except Exception as e:
         return check("processor", False, f"an image message does not render: {type(e).__name__}: {e}")
     boi = getattr(processor.tokenizer, "boi_token", None) or "<start_of_image>"
-    image_id = getattr(processor, "image_token_id", None)
+    tok = processor.tokenizer
+    image_token = getattr(tok, "image_token", None)
+    image_id = tok.convert_tokens_to_ids(image_token) if image_token else getattr(processor, "image_token_id", None)
     n_image = int((inputs["input_ids"] == image_id).sum()) if image_id is not None else 0
     ok = boi in text and "pixel_values" in inputs and n_image > 0
     return check(

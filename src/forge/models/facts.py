@@ -109,7 +109,7 @@ def _builtin_folder(name: str) -> tuple[Path | None, str | None]:
     from forge.models.loader import TINY, builtin_path
 
     key = name.removeprefix("builtin:")
-    if key in TINY:
+    if key in TINY or key == "tiny-gemma3-vlm":
         return builtin_path(name), None  # built in seconds (torch) and cached
     if key == "gemma-3-270m":
         try:

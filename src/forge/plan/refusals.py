@@ -25,7 +25,8 @@ from forge.plan.stats import DataStats
 
 MIN_SAMPLES = 100  # the original checklist
 RECOMMENDED_SAMPLES = 1000
-TEST_MODELS = ("builtin:tiny-llama", "builtin:tiny-gemma3")  # random weights: a minimum means nothing
+# random weights: a minimum means nothing
+TEST_MODELS = ("builtin:tiny-llama", "builtin:tiny-gemma3", "builtin:tiny-gemma3-vlm")
 RAM_SHARE = 0.9
 
 
