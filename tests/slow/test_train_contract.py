@@ -65,6 +65,7 @@ def test_force_with_an_invalid_setting_keeps_the_previous_run(finished, tmp_path
     assert (root / "metrics" / "training-history.jsonl").read_bytes() == history
     assert not (root / "outputs" / ".previous-run").exists()
     assert status(root)["phase"] == "failed"
+    print(f"\n--force {bad[1]}: refused (exit 2), {len(before)} checkpoint(s) kept byte for byte")
     # and the kept run still resumes
     res = forge("train", str(root), *sets("training.max_steps=4"), "--resume")
     assert res.returncode == 0, res.stderr[-3000:]
@@ -146,6 +147,7 @@ def test_a_signal_during_a_long_eval_stops_within_seconds_with_a_checkpoint(tmp_
     took = time.time() - t0
     assert proc.returncode == 130, err[-3000:]
     assert took < 10, f"stopping took {took:.1f} s"
+    print(f"\nSIGINT during an eval of ~20 s: stopped in {took:.1f} s")  # docs/reliability.md
     st = status(root)
     assert st["phase"] == "interrupted" and st["error_kind"] == "interrupted"
     step = st["step"]
