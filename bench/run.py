@@ -26,19 +26,31 @@ ROOT = Path("/tmp/forge-bench")
 
 
 def plan_for(model_dir: Path, data: Path, template: str):
-    from forge.commands.plan import measure_lengths
+    """`forge plan`'s resolver on this card and this data: what arm (c) trains with."""
     from forge.config import validate_dict
     from forge.data import load_conversations
+    from forge.models.facts import read_facts
     from forge.plan.hardware import probe
-    from forge.plan.resolve import DataStats, plan
+    from forge.plan.measure import measure
+    from forge.plan.resolve import resolve
+    from forge.plan.stats import DataStats
 
     cfg = validate_dict(
         {"model": {"name": str(model_dir)}, "lora": {"r": 16, "lora_alpha": 32}, "dataset": {"chat_template": template}}
     )
+    facts = read_facts(cfg.model.name)
     convs = load_conversations(data)
-    lengths, how = measure_lengths(convs, cfg)
-    stats = DataStats(len(convs), 0, lengths, how)
-    return plan(cfg, stats, probe(), explicit={"model.name", "lora.r", "lora.lora_alpha"})
+    lengths, prompts, no_assistant, measured, how = measure(convs, cfg, facts)
+    stats = DataStats(
+        train_examples=len(convs),
+        val_examples=0,
+        lengths=lengths,
+        measured_with=how,
+        prompt_lengths=prompts,
+        no_assistant=no_assistant,
+        measured=measured,
+    )
+    return resolve(cfg, stats, probe(), explicit={"model.name", "lora.r", "lora.lora_alpha"}, facts=facts)
 
 
 def main(argv=None) -> int:
