@@ -169,7 +169,7 @@ def _print_outcome(project: Project, name: str, outcome: demo_steps.Outcome) -> 
         return
     if name in ("check", "verify"):  # the checklist's problems; the full list is `forge check` / `forge verify`
         for item in outcome.result.items:
-            if item.status != "ok":
+            if item.status in ("warn", "fail"):
                 mark = "[yellow]![/]" if item.status == "warn" else "[red]✗[/]"
                 detail = item.detail.splitlines()[0] if item.detail else ""
                 console.print(f"  {mark} {escape(item.name)}" + (f": {escape(detail)}" if detail else ""))
