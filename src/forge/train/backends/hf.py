@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 from forge.train.backends import Backend, TrainPlan, cuda_available
-from forge.train.distributed import World, local_rank, world_size
+from forge.train.distributed import World
 
 # Optimizers that need bitsandbytes (and so CUDA).
 _BNB_OPTIMS = ("8bit", "paged", "bnb")
@@ -23,11 +23,12 @@ class HFBackend(Backend):
         super().__init__(cfg, log, output_dir)
         self.cuda = cuda_available()
         self.device = "cuda" if self.cuda else "cpu"
-        if self.cuda and world_size() > 1:  # data-parallel: each rank loads onto its own GPU
+        world = World.current()
+        if self.cuda and world.distributed:  # data-parallel: each rank loads onto its own GPU
             import torch
 
-            torch.cuda.set_device(local_rank())
-            self.device = f"cuda:{local_rank()}"
+            torch.cuda.set_device(world.local_rank)
+            self.device = f"cuda:{world.local_rank}"
 
     # ---------------------------------------------------------------- load
     def _dtype(self):

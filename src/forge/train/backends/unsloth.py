@@ -186,10 +186,12 @@ class UnslothBackend(HFBackend):
     def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
         from trl import SFTTrainer  # Unsloth's patched SFTTrainer (unsloth was imported first)
 
+        from forge.train.distributed import World
         from forge.train.guards import guarded
 
         args = self.sft_config(plan)
-        trainer_cls = guarded(SFTTrainer)
+        # fsdp: Unsloth's native FSDP2 shards in the Trainer; this class gathers the one adapter
+        trainer_cls = World.current().trainer_class(guarded(SFTTrainer))
         return trainer_cls(
             model=model,
             args=args,

@@ -171,6 +171,17 @@ def _descends_from(pid: int, ancestor: int, depth: int = 4) -> bool:
     return False
 
 
+def rank_env(plan: LaunchPlan, base) -> dict[str, str]:
+    """The ranks' environment: the launcher's, and what tells a rank it is one and of which strategy."""
+    env = {**base, CHILD_ENV: "1", STRATEGY_ENV: plan.strategy}
+    if plan.strategy == "fsdp" and plan.comm == "nccl":
+        from forge.train.distributed.strategy import UNSLOTH_FSDP_ENV
+
+        env = {**UNSLOTH_FSDP_ENV, **env}  # Unsloth reads it from the launcher's env: every rank agrees
+    env.setdefault("OMP_NUM_THREADS", "1" if plan.comm == "gloo" else "4")
+    return env
+
+
 def launch(project, plan: LaunchPlan, forge_args: list[str], *, echo=None) -> int:
     """Run this node's ranks under torchrun, forward signals, report the first failing rank; the exit code."""
     from forge.lock import TrainLock
@@ -180,8 +191,7 @@ def launch(project, plan: LaunchPlan, forge_args: list[str], *, echo=None) -> in
         # fail fast on a running train (rank 0 takes the lock itself; a refused gang would hang)
         TrainLock(project.lock_file).acquire().release()
         ranks.clear(project)
-    env = {**os.environ, CHILD_ENV: "1", STRATEGY_ENV: plan.strategy}
-    env.setdefault("OMP_NUM_THREADS", "1" if plan.comm == "gloo" else "4")
+    env = rank_env(plan, os.environ)
     if echo:
         nodes = f" on node {plan.node_rank} of {plan.nnodes}" if plan.nnodes > 1 else ""
         echo(

@@ -1,20 +1,42 @@
 """What the strategy of a World asks of the backend and of the Trainer (torch-free at import).
 
 - ddp: every rank holds the whole model; the Trainer (accelerate) wraps it in DDP.
-- fsdp: the model is sharded over the ranks by the libraries' own FSDP2: accelerate's plugin
-  (`fsdp2_prepare_model`, torch's `fully_shard`) through TrainingArguments(fsdp=..., fsdp_config=...)
-  on the hf backend. forge writes no sharding; `sharded_trainer_class` adds two things accelerate
-  leaves to the caller (each explained where it happens).
+- fsdp: the model is sharded over the ranks by the libraries' own FSDP2:
+  - on the hf backend, accelerate's plugin (`fsdp2_prepare_model`, torch's `fully_shard`) through
+    TrainingArguments(fsdp=..., fsdp_config=...);
+  - on the Unsloth backend (GPU), Unsloth's native FSDP2 (`unsloth/models/fsdp2_native.py`): the
+    launcher sets UNSLOTH_FSDP2=1 for the ranks, Unsloth's patched Trainer shards the model in its
+    __init__, and the TrainingArguments carry no accelerate FSDP options (Unsloth would defer to them).
+  forge writes no sharding; `sharded_trainer_class` adds what the libraries leave to the caller
+  (each explained where it happens).
 """
 
 from __future__ import annotations
+
+import sys
+
+UNSLOTH_FSDP_ENV = {"UNSLOTH_FSDP2": "1"}  # what the launcher adds for fsdp ranks on GPUs (nccl)
+
+
+def _unsloth_here() -> bool:
+    """The Unsloth backend runs in this process (its constructor imports unsloth; hf never does)."""
+    return "unsloth" in sys.modules
 
 
 def backend_name(world, requested: str | None, log) -> str | None:
     """Data-parallel runs use the hf backend (DDP/FSDP through the Trainer/accelerate), and say why."""
     if not world.distributed:
         return requested
-    if (requested or "auto").lower() in ("auto", "unsloth"):
+    asked = (requested or "auto").lower()
+    if world.strategy == "fsdp" and asked in ("auto", "unsloth"):
+        from forge.train.backends import _unsloth_reason
+
+        if _unsloth_reason() is None:
+            log.info("backend %s for fsdp: Unsloth's native FSDP2 (UNSLOTH_FSDP2=1) shards the model", asked)
+            return "unsloth"
+        log.info("backend %s -> hf for fsdp: accelerate's FSDP2 through the Trainer (Unsloth needs a CUDA GPU)", asked)
+        return "hf"
+    if asked in ("auto", "unsloth"):
         log.info(
             "backend %s -> hf for data-parallel training: DDP runs through transformers' Trainer (accelerate); "
             "Unsloth's open-source release does not document multi-GPU DDP, so forge does not rely on it",
@@ -28,7 +50,8 @@ def trainer_kwargs(world) -> dict:
     if not world.distributed:
         return {}
     if world.strategy == "fsdp":
-        return fsdp_kwargs()
+        # Unsloth shards natively inside its Trainer; accelerate's options would make it step aside
+        return {} if _unsloth_here() else fsdp_kwargs()
     # every LoRA parameter takes part in every step: no search for unused ones
     return {"ddp_find_unused_parameters": False}
 
@@ -91,17 +114,23 @@ def sharded_trainer_class(cls):
             import functools
             import logging
 
-            full, sharded = {}, 0
-            for name, p in self.model.named_parameters():
-                if p.requires_grad:
-                    sharded += hasattr(p, "full_tensor")
+            full = {}
+            trained = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
+            sharded = sum(hasattr(p, "full_tensor") for _, p in trained)
+            native = _unsloth_here() and _native_fsdp2(self.model)
+            if native:  # Unsloth's own gather (its writer rank, its sub-meshes): on every rank
+                from unsloth.models.fsdp2_native import native_full_state_dict
+
+                full = native_full_state_dict(self.model, trainable_only=True)
+            else:
+                for name, p in trained:
                     t = p.full_tensor() if hasattr(p, "full_tensor") else p  # a collective on DTensors
                     full[name] = t.detach().to("cpu").clone()
             if self.accelerator.is_main_process:
                 logging.getLogger("forge.train").info(
                     "fsdp: %d of %d trained tensors were sharded over %d processes; gathered into one adapter",
                     sharded,
-                    len(full),
+                    len(trained),
                     self.accelerator.num_processes,
                 )
                 model = self.accelerator.unwrap_model(self.model)
@@ -110,6 +139,14 @@ def sharded_trainer_class(cls):
 
     ShardedTrainer.__name__ = ShardedTrainer.__qualname__ = f"Sharded{cls.__name__}"
     return ShardedTrainer
+
+
+def _native_fsdp2(model) -> bool:
+    try:
+        from unsloth.models.fsdp2_native import is_native_fsdp2
+    except ImportError:
+        return False
+    return bool(is_native_fsdp2(model))
 
 
 FSDP_FILES = ("optimizer.bin", "pytorch_model_fsdp.bin")  # accelerate's names in an FSDP checkpoint
