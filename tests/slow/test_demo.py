@@ -25,6 +25,11 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert summary["gate"] == "pass" and summary["exit_code"] == 0
     names = [s["name"] for s in summary["steps"]]
     assert names[:5] == ["init", "check", "baseline", "train", "evaluate"] and "verify" in names
+    # each step's answer is the wing's own result (the records' summaries), not a verb's captured stdout
+    answers = summary["steps_json"]
+    assert answers["baseline"]["kind"] == "baseline" and "scores" not in answers["baseline"]
+    assert answers["evaluate"]["verdict"] == "pass" and "fine_tuned_scores" not in answers["evaluate"]
+    assert answers["check"]["ready"] is True and answers["train"]["model"] == "builtin:tiny-llama"
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path, capsys):
