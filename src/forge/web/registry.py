@@ -93,7 +93,9 @@ def _to_plain(obj: Any) -> Any:
 
 def normalise_checklist(raw: Any) -> dict[str, Any]:
     """A checklist from forge.check.before or forge.check.outputs -> {ready, sections: {name: [items]}, ...}."""
-    data = _to_plain(raw)
+    # forge's own Checklist gives its record (forge.records.checklists), the --json layout; the
+    # tolerant reading below is for stand-ins (tests, a replaced forge.check.outputs)
+    data = raw.record().to_data() if hasattr(raw, "record") else _to_plain(raw)
     if not isinstance(data, dict):
         return {"available": False, "reason": f"unexpected result {type(raw).__name__}"}
     sections: dict[str, list[dict]] = {}
