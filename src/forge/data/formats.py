@@ -20,7 +20,9 @@ conversion of a valid record is counted in the data report under the name in quo
 - Alpaca (`instruction`/`input`/`output`): user = instruction, blank line, input (when present);
   assistant = output; an optional `history` of [user, assistant] pairs goes before them:
   "alpaca row -> user/assistant", "alpaca history -> turns".
-- OpenAI content given as a list of parts -> the text parts joined by newlines: "content parts -> text".
+- Content given as a list of parts (OpenAI style, in either format) -> the text parts joined by
+  newlines: "content parts -> text". A part that is not text (an image, audio) is refused: training
+  data stays text.
 - OpenAI `developer` -> system.
 """
 
@@ -144,7 +146,18 @@ def normalize(obj: Any) -> Normalized:
             calls = json.dumps(turn["tool_calls"], ensure_ascii=False)
             content = (text.strip() + "\n" + calls) if text.strip() else calls
             result.conversions.append("tool_calls -> assistant text")
-        elif isinstance(content, list) and fmt == "messages":
+        elif isinstance(content, list):
+            media = _media_part(content)
+            if media:
+                result.problems.append(
+                    (
+                        "bad_type",
+                        f"{where}: '{content_key}' holds {media} part: training data stays text (forge trains on "
+                        "text conversations; images go to the exported model's processor at inference), so drop "
+                        "the part or describe it in words",
+                    )
+                )
+                continue
             parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
             if not parts:
                 result.problems.append(("bad_type", f"{where}: '{content_key}' is a list without text parts"))
@@ -169,6 +182,19 @@ def normalize(obj: Any) -> Normalized:
         result.messages = None
         result.problems = _one_per_kind(result.problems)
     return result
+
+
+def _media_part(parts: list) -> str | None:
+    """'an image' (or the part's type) when a content list holds anything but text parts."""
+    for p in parts:
+        if not isinstance(p, dict):
+            continue
+        kind = p.get("type")
+        if kind in (None, "text", "input_text", "output_text") and not ({"image", "image_url"} & p.keys()):
+            continue
+        kind = kind if isinstance(kind, str) else "image"
+        return "an image" if "image" in kind else f"a {kind!r}"
+    return None
 
 
 def _one_per_kind(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
