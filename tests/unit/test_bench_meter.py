@@ -1,0 +1,36 @@
+"""bench/arm.py's Meter: which optimizer steps the throughput is measured over (pure arithmetic)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.arm import Meter  # noqa: E402
+
+
+def _marks(meter, n, tokens_per_step=1000, dt=0.5):
+    meter.marks = [(i * dt, i + 1, [tokens_per_step * (i + 1)] * 3) for i in range(n)]
+
+
+def test_steady_state_after_the_warmup_steps():
+    m = Meter(seconds=10, warmup_steps=3)
+    _marks(m, 23)
+    s = m.summary()
+    assert s["steps_measured"] == 19 and s["warmup_steps_used"] == 3
+    assert s["real_tokens_per_s"] == 2000 and s["stopped_by_budget"] is False
+
+
+def test_an_arm_stopped_by_its_budget_still_reports_and_says_so():
+    m = Meter(seconds=10, warmup_steps=3, budget=5)
+    m.stopped_by_budget = True
+    _marks(m, 4)  # fewer steps than warm-up + 2: the second half of what ran, flagged
+    s = m.summary()
+    assert s["stopped_by_budget"] is True and s["warmup_steps_used"] == 2 and s["steps_measured"] == 1
+
+
+def test_too_few_steps_without_a_budget_measures_nothing():
+    m = Meter(seconds=10, warmup_steps=3)
+    _marks(m, 4)
+    assert m.summary()["steps_measured"] == 0
