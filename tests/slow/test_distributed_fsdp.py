@@ -4,7 +4,7 @@
   losses as DDP with the same global batch, within rel 1e-3 per step (TOL): sharding changes only
   where the additions of the gradient all-reduce happen (measured: equal to the last printed digit);
 - the adapter is one ordinary PEFT adapter (plain tensors, the keys DDP saves, the same values within
-  1e-4), loadable without torch.distributed;
+  1e-4), loadable without torch.distributed; a merged model, when asked, merges from it;
 - SIGTERM stops both ranks at one step with a complete checkpoint, and the run resumes under FSDP.
 """
 
@@ -40,7 +40,8 @@ def test_fsdp_trains_to_the_losses_of_ddp_and_saves_one_adapter(tmp_path):
     r1 = run(cmd(ddp, "--nproc", "2", "--json", sets=("training.max_steps=4",)))
     assert r1.returncode == 0, r1.stderr[-3000:]
     t1 = time.time()
-    r2 = run(cmd(fsdp, "--nproc", "2", "--strategy", "fsdp", "--json", sets=("training.max_steps=4",)))
+    merged = ("save.merged_path=models/checkpoints/merged",)  # a sharded model merges from the saved adapter
+    r2 = run(cmd(fsdp, "--nproc", "2", "--strategy", "fsdp", "--json", sets=("training.max_steps=4", *merged)))
     assert r2.returncode == 0, r2.stderr[-3000:]
     t2 = time.time()
     a, b = losses(ddp), losses(fsdp)
@@ -65,6 +66,7 @@ def test_fsdp_trains_to_the_losses_of_ddp_and_saves_one_adapter(tmp_path):
         assert (wb[k] - wa[k]).abs().max().item() <= ADAPTER_ATOL, k
     cfg = json.loads((fsdp / "models" / "checkpoints" / "lora" / "adapter_config.json").read_text())
     assert cfg["peft_type"] == "LORA"
+    assert (fsdp / "models" / "checkpoints" / "merged" / "model.safetensors").is_file()
     assert_none_left(fsdp)
     print(
         f"\nfsdp vs ddp, 2 gloo processes, global batch 4: final loss {b[4]:.6f} vs {a[4]:.6f}, worst step rel "

@@ -28,6 +28,15 @@ def save_models(recipe) -> None:
     log.info("adapter saved: %s", lora_dir)
     # with save.gguf_path set, the merged model comes from `forge export` (merged once, verified)
     if cfg.save.merged_path and not cfg.save.gguf_path:
+        if recipe.world.strategy == "fsdp":
+            # a sharded model does not merge in memory: `forge export`'s merge, from the adapter just saved
+            from forge.export import export_project
+
+            export_project(recipe.project, cfg, True, [], progress=lambda m: log.info("export: %s", m))
+            log.info(
+                "merged 16-bit model saved (from the adapter, fsdp): %s", recipe.project.path(cfg.save.merged_path)
+            )
+            return
         merged_dir = recipe.project.path(cfg.save.merged_path)
         clean_swap_leftovers(merged_dir)
         write_swapped(merged_dir, recipe.run_id, lambda tmp: backend.save_merged(model, tok, tmp), merged_complete)
