@@ -7,6 +7,7 @@ from pathlib import Path
 
 from forge.config import SCHEMA_FILE, default_config_dict
 from forge.errors import EXIT_OK, UsageError
+from forge.lock import writes_project
 from forge.project import CONFIG_NAME, LAYOUT_DIRS, Project
 
 TRAIN_SCRIPT = '''\
@@ -36,6 +37,7 @@ def _write_new(path: Path, text: str, written: list[str]) -> None:
     written.append(str(path))
 
 
+@writes_project("init")  # one writer per project (forge.lock)
 def init_project(directory: Path, example: str | None = None, model: str | None = None) -> tuple[Project, list[str]]:
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a folder", "choose another path")

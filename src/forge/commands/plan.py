@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from forge.errors import EXIT_OK
+from forge.lock import writes_project
 from forge.project import Project
 
 PLAN_RECORD = "plan.json"
@@ -77,6 +78,7 @@ def gather(project: Project, overrides: list[str]):
     return cfg, raw, explicit, gather_stats(project, cfg, facts), facts
 
 
+@writes_project("plan --write")  # one writer per project (forge.lock)
 def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
     """Write the plan into training-config.json (explicit keys untouched) and remember what was written."""
     from forge.files import atomic_write_text

@@ -13,6 +13,7 @@ from typing import Any
 
 from forge.clock import utcnow
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import RecordError, read_record, write_record
 from forge.records.evaluate import COMPARED_SETTINGS, BaselineRecord, ScoreDetail, ScoredOn, ScoreSettings
@@ -94,6 +95,7 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     return ScoreDetail.model_validate(scores)
 
 
+@writes_project("baseline")  # one writer per project (forge.lock)
 def compute_baseline(project: Project, overrides: list[str] | None = None) -> BaselineRecord:
     val = load_val(project, overrides)
     record = BaselineRecord.build(scored_on(project, val), score_with(val), created_at=utcnow())

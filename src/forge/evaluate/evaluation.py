@@ -14,6 +14,7 @@ from forge.clock import utcnow
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.evaluate.baseline import check_baseline, load_val, read_baseline, score_with, scored_on
 from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate
+from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import try_read_record, write_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, Scores
@@ -54,6 +55,7 @@ def build_evaluation(
     )
 
 
+@writes_project("evaluate")  # one writer per project (forge.lock)
 def compute_evaluation(
     project: Project, threshold: float | None = None, overrides: list[str] | None = None
 ) -> EvaluationRecord:

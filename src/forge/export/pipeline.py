@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from forge.check.artifacts import adapter_fingerprint
 from forge.clock import utcnow
 from forge.errors import ForgeError
 from forge.export import steps_gguf, steps_model
 from forge.export.gguf import parse_types
 from forge.export.job import ExportJob
+from forge.lock import writes_project
 from forge.records.base import write_record
 from forge.records.export import ExportReport
 
@@ -36,6 +38,7 @@ STEPS = (
 )
 
 
+@writes_project("export")  # one writer per project: no train replaces the adapter meanwhile
 def export_project(
     project: Any,
     cfg: Any,
@@ -47,6 +50,7 @@ def export_project(
     """Export the project's adapter; write metrics/export-report.json; raise on any failed check."""
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
     job.report.started_at = utcnow()
+    job.report.adapter_fingerprint = adapter_fingerprint(project.path(cfg.save.lora_path))
     t0 = time.monotonic()
     try:
         for step in STEPS:

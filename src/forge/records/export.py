@@ -21,6 +21,9 @@ class ExportReport(Record):
     started_at: str = ""
     completed_at: str = ""
     adapter: str = ""
+    # sha256 of the adapter's files at export time (forge.check.artifacts.adapter_fingerprint):
+    # verify flags outputs made from an adapter other than the current one
+    adapter_fingerprint: dict[str, str] | None = None
     base_model: str = ""
     chat_template: str = ""
     merged: dict[str, Any] | None = None  # path, dtype, params, bytes, kept
