@@ -161,14 +161,14 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
         if name not in failed:
             cl.add(sec, name, "warn", w.message, w.fix or None)
             failed.add(name)
+    template = p.settings.get("dataset.chat_template")
     ok = {
         "enough samples": f"{stats.train_examples} samples (minimum {p.settings['dataset.min_samples'].value})",
-        "chat template suits the model": f"{p.settings['dataset.chat_template'].value}: "
-        f"{p.settings['dataset.chat_template'].reason}",
+        "chat template suits the model": f"{template.value}: {template.reason}" if template else "",
         "model suits the hardware": _memory_line(p, cfg, facts),
     }
     for name, detail in ok.items():
-        if name not in failed and (name != "enough samples" or stats.train_examples):
+        if name not in failed and detail and (name != "enough samples" or stats.train_examples):
             cl.add(ITEMS_BY_NAME[name], name, "ok", detail)
     bound = char_bound(cfg.model.max_seq_length)
     if stats.longest_chars > bound:

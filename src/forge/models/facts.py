@@ -229,15 +229,14 @@ def _json(path: Path) -> Any:
         return None
 
 
-def weight_module_names(folder: str | Path | None) -> set[str] | None:
-    """The last name of every module holding a weight (q_proj, down_proj, ...), from the
-    safetensors headers or their index: what LoRA's target_modules can name. None: unknown."""
+def weight_module_paths(folder: str | Path | None) -> list[str] | None:
+    """The path of every module holding a weight (model.layers.0.self_attn.q_proj, ...), from the
+    safetensors headers or their index: what LoRA can adapt, without loading any. None: unknown."""
     import struct
 
     if not folder:
         return None
     folder = Path(folder)
-    names: set[str] = set()
     index = _json(folder / "model.safetensors.index.json")
     if isinstance(index, dict) and isinstance(index.get("weight_map"), dict):
         tensors = list(index["weight_map"])
@@ -252,8 +251,5 @@ def weight_module_names(folder: str | Path | None) -> set[str] | None:
                     tensors += [k for k in json.loads(fh.read(n)) if k != "__metadata__"]
             except (OSError, ValueError, struct.error):
                 continue
-    for t in tensors:
-        parts = t.split(".")
-        if len(parts) >= 2 and parts[-1] in ("weight", "qweight"):
-            names.add(parts[-2])
-    return names or None
+    paths = [t.rsplit(".", 1)[0] for t in tensors if t.endswith((".weight", ".qweight"))]
+    return list(dict.fromkeys(paths)) or None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from forge.config import ForgeConfig
 from forge.errors import ForgeError
-from forge.models.facts import ModelFacts, weight_module_names
+from forge.models.facts import ModelFacts, weight_module_paths
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import estimate_memory
 from forge.plan.settings import Plan, Refusal, Setting
@@ -154,22 +154,23 @@ def _truncation(p: Plan, config: ForgeConfig, data: DataStats) -> None:
 
 
 def _lora_targets(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
-    present = weight_module_names(facts.folder) if facts.source == "files" else None
-    if present is None:
+    """The same choice training makes (forge.train.lora_targets.choose), on the module paths the
+    checkpoint's headers list: a config that selects no module is refused with training's words."""
+    from forge.train.lora_targets import choose
+
+    paths = weight_module_paths(facts.folder) if facts.source == "files" else None
+    if paths is None:
         return
-    targets = list(config.lora.target_modules)
-    found = [t for t in targets if t in present]
-    linear = sorted(n for n in present if n.endswith("proj") or n in ("c_attn", "c_proj", "c_fc", "fc1", "fc2"))
-    if not found:
-        _refuse(
-            p,
-            "lora_targets",
-            "lora.target_modules",
-            f"none of lora.target_modules ({', '.join(targets)}) is a module of {config.model.name}",
-            "set lora.target_modules to the model's linear layer names" + (f": {', '.join(linear)}" if linear else ""),
-        )
-    elif len(found) < len(targets):
-        missing = sorted(set(targets) - set(found))
+    try:
+        chosen = choose(paths, config.lora)
+    except ForgeError as e:
+        leaves = sorted({n.rsplit(".", 1)[-1] for n in paths if n.rsplit(".", 1)[-1].endswith("proj")})
+        fix = (e.fix or "") + (f" (this model's: {', '.join(leaves)})" if leaves else "")
+        _refuse(p, "lora_targets", "lora.target_modules", e.message, fix)
+        return
+    leaves = {n.rsplit(".", 1)[-1] for n in chosen.names}
+    missing = sorted(set(config.lora.target_modules) - leaves)
+    if missing:
         _warn(p, "lora_targets", "lora.target_modules", f"not in this model, skipped: {', '.join(missing)}", "")
 
 
@@ -180,8 +181,9 @@ def _memory(p: Plan, config: ForgeConfig, facts: ModelFacts, hw: HardwareInfo) -
         _warn(p, "memory", "model.name", f"cannot check that {config.model.name} fits: {why}", "run `forge plan`")
         return
     r = p.settings["lora.r"].value
-    smallest = min(min(io) for n, io in shape.linear_shapes().items() if n in config.lora.target_modules) or 1
-    if r > smallest:
+    dims = [min(io) for n, io in shape.linear_shapes().items() if n in config.lora.target_modules]
+    smallest = min(dims) if dims else None
+    if smallest and r > smallest:
         _warn(
             p,
             "sizes",

@@ -1,0 +1,124 @@
+"""Issue 15.2: `forge check` says ready exactly when `forge train` would start.
+
+One test per refusal class: check fails the item, and train, on the same project and --set, stops
+before any weights load with the same sentence (the status file's `error`). Measured on 8bff25f,
+each of these passed check (or failed it) while train did the opposite.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from model_folders import chat_rows, write_rows
+
+from forge.cli import main
+from forge.plan.hardware import GPUInfo, HardwareInfo
+
+CPU = HardwareInfo(torch_version="2.13.0", cpu_count=2, ram_gb=16, problem="no CUDA GPU visible")
+SMALL_GPU = HardwareInfo(torch_version="2.13.0", gpus=[GPUInfo("Small GPU", 7.6, "8.6", True)], ram_gb=16)
+TINY = ["model.name=builtin:tiny-llama", "model.load_in_4bit=false", "training.max_steps=1"]
+LONG_SYSTEM = " ".join(["please tell me the answer to the question"] * 12)
+
+
+def _sets(items):
+    out = []
+    for s in items:
+        out += ["--set", s]
+    return out
+
+
+def _check(project, sets, capsys):
+    rc = main(["check", str(project.root), "--json", *_sets(sets)])
+    out = json.loads(capsys.readouterr().out)
+    failed = [i for sec in out["sections"].values() for i in sec if i["status"] == "fail"]
+    return rc, failed
+
+
+def _train(project, sets, capsys):
+    rc = main(["train", str(project.root), *_sets(sets)])
+    capsys.readouterr()
+    status = json.loads(project.status_file.read_text())
+    return rc, status
+
+
+CASES = {
+    # kind: (extra --set, hardware, text in both)
+    "unknown template": (["dataset.chat_template=gemma-33"], CPU, "unknown template 'gemma-33'"),
+    "template markers": (["dataset.chat_template=gemma-3"], CPU, "<start_of_turn>, <end_of_turn> are not single"),
+    "sizes": (["lora.r=1000000000"], CPU, "lora.r (now 1000000000"),
+    "lora targets": (['lora.target_modules=["c_attn"]'], CPU, "no LoRA target module left"),
+    "sample minimum": (["dataset.min_samples=200"], CPU, "120 usable training conversation(s); at least 200"),
+    "shape and memory": (
+        ["model.name=unsloth/gemma-3-27b-it", "model.load_in_4bit=true"],
+        SMALL_GPU,
+        "the GPU has 7.6 GB",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_check_fails_what_train_refuses(project, monkeypatch, capsys, case):
+    import forge.plan.hardware as hw
+
+    sets, hardware, text = CASES[case]
+    monkeypatch.setattr(hw, "probe", lambda: hardware)
+    rc, failed = _check(project, TINY + sets, capsys)
+    assert rc == 1
+    assert any(text in (i["detail"] + " " + (i["fix"] or "")) for i in failed), failed
+    rc, status = _train(project, TINY + sets, capsys)
+    assert rc == 2 and status["phase"] == "failed"
+    assert text in status["error"] + " " + (status["solution"] or "")
+    assert status["backend"] is None  # refused before a backend (or any weights) was set up
+    detail = next(i["detail"] for i in failed if text in i["detail"] + " " + (i["fix"] or ""))
+    assert detail.splitlines()[0] in status["error"]  # the same words
+
+
+def test_max_seq_length_shorter_than_every_prompt(tmp_path, monkeypatch, capsys):
+    import forge.plan.hardware as hw
+    from forge.commands.init import init_project
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    proj, _ = init_project(tmp_path / "p")
+    write_rows(proj.train_file, chat_rows(120, system=LONG_SYSTEM))
+    write_rows(proj.val_file, chat_rows(8, "v"))
+    sets = [*TINY, "dataset.chat_template=llama-3", "model.max_seq_length=32"]
+    rc, failed = _check(proj, sets, capsys)
+    assert rc == 1 and any("every assistant turn starts after token 32" in i["detail"] for i in failed), failed
+    rc, status = _train(proj, sets, capsys)
+    assert rc == 2 and "every assistant turn starts after token 32" in status["error"]
+    assert status["backend"] is None
+
+
+def test_empty_model_name(project, monkeypatch, capsys):
+    import forge.plan.hardware as hw
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    rc, failed = _check(project, ["model.name= "], capsys)
+    assert rc == 1 and any("model.name: value error, empty" in i["detail"] for i in failed)  # 8bff25f: ready
+    assert main(["train", str(project.root), "--set", "model.name= "]) == 2
+
+
+def test_sample_minimum_auto_agrees_for_a_real_model(tmp_path, monkeypatch, capsys):
+    # 8bff25f: check failed 40 rows, train trained them without a word
+    import forge.plan.hardware as hw
+    from forge.commands.init import init_project
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    proj, _ = init_project(tmp_path / "p")
+    write_rows(proj.train_file, chat_rows(40))
+    write_rows(proj.val_file, chat_rows(8, "v"))
+    sets = ["model.name=builtin:gemma-3-270m", "model.load_in_4bit=false"]
+    rc, failed = _check(proj, sets, capsys)
+    assert rc == 1 and any("40 usable training conversation(s); at least 100" in i["detail"] for i in failed)
+    rc, status = _train(proj, sets, capsys)
+    assert rc == 2 and "at least 100" in status["error"] and "dataset.min_samples to 40" in status["solution"]
+
+
+def test_tiny_test_models_need_no_minimum(project, monkeypatch, capsys):
+    import forge.plan.hardware as hw
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    write_rows(project.train_file, chat_rows(40))
+    rc, failed = _check(project, TINY, capsys)
+    assert rc == 0, failed
