@@ -152,22 +152,10 @@ class Recipe:
             stats = self.save()
             return self.finish(stats)
         except Interrupted:
-            self.previous.restore()
-            self.status.phase(
-                "interrupted",
-                error_kind="interrupted",
-                message=f"{self.stop.name} before training started; nothing to resume",
-            )
-            self.log.warning("%s before training started: stopped", self.stop.name)
+            self._interrupted(f"{self.stop.name} before training started; nothing to resume")
             return RunResult(self.stop.exit_code, self.status.status)
-        except KeyboardInterrupt:
-            self.previous.restore()
-            self.status.phase(
-                "interrupted",
-                error_kind="interrupted",
-                message="stopped at once; resume from the newest complete checkpoint",
-            )
-            self.log.warning("stopped at once (second signal)")
+        except KeyboardInterrupt:  # a second signal
+            self._interrupted("stopped at once; resume from the newest complete checkpoint")
             return RunResult(self.stop.exit_code if self.stop.requested else 130, self.status.status)
         except ForgeError as e:
             self._fail(e.message, e.kind, e.fix)
@@ -365,6 +353,11 @@ class Recipe:
         return RunResult(EXIT_OK, self.status.status, stats)
 
     # ------------------------------------------------------------------------------------ failure
+    def _interrupted(self, message: str) -> None:
+        self.previous.restore()  # no-op once this run has a complete checkpoint
+        self.status.phase("interrupted", error_kind="interrupted", message=message)
+        self.log.warning("%s", message)
+
     def _fail(self, message: str, kind: str, fix: str | None) -> None:
         # not echoed to the console: the CLI prints the error and its fix itself
         self.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
