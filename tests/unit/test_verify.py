@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from fake_outputs import safetensors_bytes, write_gguf
+
 from forge.check.outputs import loss_trend, run_verify
 from forge.commands.init import init_project
 from forge.status import Status, write_status
@@ -14,7 +16,7 @@ def _artifacts(root, final_loss=0.3, losses=(2.0, 1.5, 1.0, 0.6, 0.3)):
     lora = proj.lora_dir
     lora.mkdir(parents=True, exist_ok=True)
     (lora / "adapter_config.json").write_text("{}")
-    (lora / "adapter_model.safetensors").write_bytes(b"x" * 16)
+    (lora / "adapter_model.safetensors").write_bytes(safetensors_bytes())
     proj.training_stats_file.write_text(json.dumps({"final_loss": final_loss, "total_steps": len(losses)}))
     proj.history_file.write_text(
         "".join(json.dumps({"step": i + 1, "loss": v, "eval_loss": None}) + "\n" for i, v in enumerate(losses))
@@ -65,8 +67,8 @@ def test_optional_artifacts_detected(tmp_path):
     proj = _artifacts(tmp_path / "p")
     proj.merged_dir.mkdir(parents=True)
     (proj.merged_dir / "config.json").write_text("{}")
-    (proj.merged_dir / "model.safetensors").write_bytes(b"x")
-    (proj.quantized_dir / "model-q8_0.gguf").write_bytes(b"GGUF")
+    (proj.merged_dir / "model.safetensors").write_bytes(safetensors_bytes())
+    write_gguf(proj.quantized_dir / "model-q8_0.gguf")  # verify opens it: a real GGUF, not b"GGUF"
     items = _items(run_verify(proj))
     assert items["merged model"].status == "ok" and items["GGUF files"].status == "ok"
 

@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 from statistics import fmean
 
+from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint, gguf_header, real_file, safetensors_header
 from forge.check.before import Checklist
+from forge.check.export_report import FAILED, NOT_CHECKED, PASSED, read_export_report
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.project import Project
 from forge.status import read_status
 
 SECTIONS = ("Required", "Optional", "Quality")
+EXPORT_HINT = "install llama-cpp-python (pip install 'factory-forge[export]') and export again to run these"
 GOOD_LOSS = 0.5
 MAX_LOSS = 1.0
 
@@ -68,13 +71,14 @@ def loss_trend(losses: list[float]) -> tuple[float, float] | None:
 def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
     sec = "Required"
     lora = project.path(cfg.save.lora_path)
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
+    for name in ADAPTER_FILES:
         f = lora / name
-        if f.is_file() and f.stat().st_size > 0:
+        why = _broken(project, f)
+        if not why:
             cl.add(sec, name, "ok", _rel(project, f))
         else:
             cl.add(
-                sec, name, "fail", f"{_rel(project, f)} missing", "run `forge train` (it saves the adapter at the end)"
+                sec, name, "fail", f"{_rel(project, f)} {why}", "run `forge train` (it saves the adapter at the end)"
             )
     stats = _read_json(project.training_stats_file)
     rel = _rel(project, project.training_stats_file)
@@ -87,20 +91,129 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
     return stats
 
 
-def _optional(project: Project, cfg: ForgeConfig, cl: Checklist) -> None:
+def _json_object(path: Path) -> tuple[dict | None, str]:
+    data = _read_json(path)
+    return (data, "") if data is not None else (None, "is not a JSON object")
+
+
+def _broken(project: Project, f: Path) -> str:
+    """Why a JSON or safetensors output is not what its name says ("" when it is)."""
+    real, why = real_file(project.root, f)
+    if real is not None:
+        _, why = safetensors_header(real) if f.suffix == ".safetensors" else _json_object(real)
+    return why
+
+
+def merged_folder(project: Project, cfg: ForgeConfig) -> Path:
+    return project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
+
+
+def gguf_folder(project: Project, cfg: ForgeConfig) -> Path:
+    return project.path(cfg.save.gguf_path) if cfg.save.gguf_path else project.quantized_dir
+
+
+def _optional(project: Project, cfg: ForgeConfig, cl: Checklist) -> list[Path]:
+    """The merged model and GGUF items; returns the outputs present (for the provenance check)."""
     sec = "Optional"
-    merged = project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
-    if (merged / "config.json").is_file() and any(merged.glob("*.safetensors")):
-        cl.add(sec, "merged model", "ok", _rel(project, merged))
+    present: list[Path] = []
+    merged = merged_folder(project, cfg)
+    shards = sorted(merged.glob("*.safetensors"))
+    if (merged / "config.json").exists() or shards:
+        bad = [f"{f.name} {why}" for f in [merged / "config.json", *shards] if (why := _broken(project, f))]
+        if not shards:
+            bad.append("no *.safetensors weights")
+        if bad:
+            cl.add(sec, "merged model", "fail", f"{_rel(project, merged)}: {'; '.join(bad)}", "`forge export --merged`")
+        else:
+            cl.add(sec, "merged model", "ok", f"{_rel(project, merged)} ({len(shards)} safetensors file(s))")
+        present.append(merged)
     else:
         cl.add(
             sec, "merged model", "warn", f"{_rel(project, merged)} not present", "`forge export --merged` (for vLLM)"
         )
-    ggufs = sorted(project.quantized_dir.glob("*.gguf"))
-    if ggufs:
-        cl.add(sec, "GGUF files", "ok", ", ".join(p.name for p in ggufs))
+    ggufs = sorted(gguf_folder(project, cfg).glob("*.gguf"))
+    good, bad = [], []
+    for g in ggufs:
+        real, why = real_file(project.root, g)
+        header = None
+        if real is not None:
+            header, why = gguf_header(real)
+        if header is None:
+            bad.append(f"{g.name} {why}")
+        else:
+            good.append(f"{g.name} (v{header['version']}, {header['tensors']} tensors)")
+            present.append(g)
+    if bad:
+        cl.add(
+            sec,
+            "GGUF files",
+            "fail",
+            "; ".join(bad + good),
+            "delete the broken files and run `forge export --gguf q8_0` again",
+        )
+    elif good:
+        cl.add(sec, "GGUF files", "ok", ", ".join(good))
     else:
-        cl.add(sec, "GGUF files", "warn", "none in models/quantized/", "`forge export --gguf q8_0` (llama.cpp, Ollama)")
+        cl.add(
+            sec,
+            "GGUF files",
+            "warn",
+            f"none in {_rel(project, gguf_folder(project, cfg))}/",
+            "`forge export --gguf q8_0` (llama.cpp, Ollama)",
+        )
+    return present
+
+
+def _provenance(project: Project, cfg: ForgeConfig, present: list[Path], cl: Checklist) -> None:
+    """Whether the merged model and GGUF files come from the adapter that is there now, and which
+    of the export's own checks ran (a check that did not run is "not checked", never passed)."""
+    sec = "Optional"
+    if not present:
+        return
+    facts, why = read_export_report(project)
+    name = "outputs made from this adapter"
+    again = "`forge export` again (the adapter changed after the outputs were made)"
+    if facts is None:
+        cl.add(sec, name, "skip", f"not checked: {why or 'no metrics/export-report.json'}", "`forge export` writes it")
+        return
+    if not facts.ok:
+        cl.add(
+            sec,
+            "last export",
+            "warn",
+            f"failed ({facts.error or 'see the report'}); the outputs present are from an earlier export",
+            "see metrics/export-report.json and run `forge export` again",
+        )
+    states = facts.states()
+    if facts.ok and facts.checks:
+        counts = f"{len(states[PASSED])} passed"
+        if states[FAILED]:
+            counts += f", {len(states[FAILED])} failed"
+        if states[NOT_CHECKED] or facts.not_inferred:
+            skipped = states[NOT_CHECKED] + [f"GGUF {n}: llama.cpp inference" for n in facts.not_inferred]
+            cl.add(sec, "export checks", "skip", f"{counts}; not checked: {'; '.join(skipped)}", EXPORT_HINT)
+        else:
+            cl.add(sec, "export checks", "ok", counts)
+    current = adapter_fingerprint(project.path(cfg.save.lora_path))
+    kept = {str(p.resolve()) for p in present}
+    made = kept & set(facts.outputs) if facts.ok else set()
+    unknown = sorted(Path(p).name for p in kept - made)
+    if not facts.fingerprint or current is None:
+        what = "the export report records no adapter fingerprint" if not facts.fingerprint else "no adapter"
+        cl.add(sec, name, "skip", f"not checked: {what}", again)
+    elif facts.fingerprint != current["sha256"]:
+        cl.add(
+            sec,
+            name,
+            "fail",
+            f"made from another adapter: the export of {facts.completed_at or '?'} loaded adapter "
+            f"{facts.fingerprint[:12]}, the adapter now is {current['sha256'][:12]}",
+            again,
+        )
+    elif unknown:
+        cl.add(sec, name, "skip", f"not checked: {', '.join(unknown)} not made by the last export", again)
+    else:
+        cl.add(sec, name, "ok", f"adapter {current['sha256'][:12]}, exported {facts.completed_at}")
 
 
 def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
@@ -166,6 +279,7 @@ def run_verify(project: Project) -> Checklist:
     cfg = _config(project)
     cl = Checklist(config=cfg)
     stats = _required(project, cfg, cl)
-    _optional(project, cfg, cl)
+    present = _optional(project, cfg, cl)
+    _provenance(project, cfg, present, cl)
     _quality(project, stats, cl)
     return cl

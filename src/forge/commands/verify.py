@@ -9,7 +9,8 @@ from pathlib import Path
 from forge.errors import EXIT_FAIL, EXIT_OK
 from forge.project import Project
 
-MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+# "skip": a check that could not run (shown as not checked, never as passed)
+MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "[dim]–[/]"}
 
 
 def run(directory: Path | None, json_out: bool = False) -> int:
@@ -32,7 +33,7 @@ def run(directory: Path | None, json_out: bool = False) -> int:
         console.print(f"\n[bold]{name}[/]")
         for item in sections.get(name, []):
             detail = f": {escape(item.detail)}" if item.detail else ""
-            console.print(f"  {MARKS[item.status]} {escape(item.name)}{detail}")
+            console.print(f"  {MARKS.get(item.status, '?')} {escape(item.name)}{detail}")
             if item.fix and item.status != "ok":
                 console.print(f"      [dim]fix:[/] {escape(item.fix)}")
     console.print("\n" + ("[bold green]outputs verified[/]" if cl.ready else "[bold red]outputs not ready[/]"))
