@@ -133,7 +133,9 @@ def test_a_signal_during_a_long_eval_stops_within_seconds_with_a_checkpoint(tmp_
     val.write_text("".join(json.dumps(rows[i % len(rows)]) + "\n" for i in range(400)))
     # each eval batch sleeps 0.2 s: an eval takes ~20 s, the whole run minutes
     env = {**INJECT, "FORGE_TEST_EVAL_DELAY": "0.2"}
-    cmd = [sys.executable, "-m", "forge", "train", str(root), *sets("training.eval_steps=2", "training.save_steps=5")]
+    # every eval scores all 400 rows (no plan sample): the eval is long on purpose
+    long_eval = ("training.eval_steps=2", "training.save_steps=5", "training.eval_samples=null")
+    cmd = [sys.executable, "-m", "forge", "train", str(root), *sets(*long_eval)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and status(root).get("phase") != "evaluating":
@@ -156,7 +158,7 @@ def test_a_signal_during_a_long_eval_stops_within_seconds_with_a_checkpoint(tmp_
     assert f"checkpoint-{step}" in flat(st["message"])
     assert eta is not None
     # the checkpoint written in the middle of the eval resumes (without the slow eval this time)
-    res = forge("train", str(root), *sets("training.eval_steps=2", "training.save_steps=5"), "--resume")
+    res = forge("train", str(root), *sets(*long_eval), "--resume")
     assert res.returncode == 0, res.stderr[-3000:]
     assert status(root)["resumed_from"] == f"checkpoint-{step}"
 
@@ -180,3 +182,17 @@ def test_the_eta_counts_the_evals_still_to_come():
     # an end off the cadence adds the recipe's final eval
     state.max_steps = 95
     assert cb._eta(state, args) == pytest.approx(85.0 + 9 * 20.0)
+
+
+def test_the_plans_val_sample_count_is_applied_logged_and_in_the_status(tmp_path):
+    root = make_project(tmp_path / "proj", n=16)
+    val = root / "data" / "splits" / "val.jsonl"
+    rows = [json.loads(line) for line in val.read_text().splitlines()]
+    val.write_text("".join(json.dumps(rows[i % len(rows)]) + "\n" for i in range(200)))
+    res = forge("train", str(root), *sets("training.max_steps=2", "training.eval_samples=16"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    st = status(root)
+    assert st["extra"]["eval_samples"] == 16 and st["extra"]["val_samples"] == 200
+    assert "eval on 16 of 200 val examples" in (root / "logs" / "training.log").read_text()
+    stats = json.loads((root / "metrics" / "training-stats.json").read_text())
+    assert stats["val_samples"] == 200 and stats["val_samples_used"] == 16
