@@ -75,10 +75,33 @@ def fsdp_kwargs() -> dict:
 
 
 def trainer_class(world, cls):
-    """The Trainer class for the World: `cls` itself, or for fsdp a subclass (`sharded_trainer_class`)."""
-    if not (world.distributed and world.strategy == "fsdp"):
+    """The Trainer class for the World: `cls` on one process; for ranks `rank_trainer_class`, for fsdp
+    also `sharded_trainer_class`."""
+    if not world.distributed:
         return cls
-    return sharded_trainer_class(cls)
+    cls = rank_trainer_class(cls)
+    return sharded_trainer_class(cls) if world.strategy == "fsdp" else cls
+
+
+def rank_trainer_class(cls):
+    class RankTrainer(cls):
+        def _load_optimizer_and_scheduler(self, checkpoint):
+            """The Trainer maps a resumed optimizer state onto args.device, which on CPU ranks is
+            `cpu:N`: a location torch.load cannot restore ("don't know how to restore data location
+            ... cpu:0"), so `--nproc N --resume` failed. For this call the ranks' device reads `cpu`."""
+            dev = self.args.device
+            if checkpoint is None or dev.type != "cpu" or dev.index is None:
+                return super()._load_optimizer_and_scheduler(checkpoint)
+            import torch
+
+            self.args.__dict__["_setup_devices"] = torch.device("cpu")  # the cached_property's slot
+            try:
+                return super()._load_optimizer_and_scheduler(checkpoint)
+            finally:
+                self.args.__dict__["_setup_devices"] = dev
+
+    RankTrainer.__name__ = RankTrainer.__qualname__ = f"Rank{cls.__name__}"
+    return RankTrainer
 
 
 def sharded_trainer_class(cls):
@@ -97,6 +120,11 @@ def sharded_trainer_class(cls):
                 state.distributed_type = PartialState().distributed_type = DistributedType.FSDP
                 state.fsdp_plugin = FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)
                 self.is_fsdp_enabled = True
+            if _already_sharded(self.model) and getattr(state, "fsdp_plugin", None) is not None:
+                # the OOM backoff rebuilds the Trainer over the model it already sharded: accelerate
+                # keeps a sharded model as it is, but first looks for the layer classes to wrap, which
+                # fully_shard renamed (FSDPLlamaDecoderLayer), and refuses. Nothing is left to wrap.
+                state.fsdp_plugin.set_auto_wrap_policy = lambda model: None
 
         def train(self, *args, **kwargs):
             out = super().train(*args, **kwargs)
@@ -139,6 +167,14 @@ def sharded_trainer_class(cls):
 
     ShardedTrainer.__name__ = ShardedTrainer.__qualname__ = f"Sharded{cls.__name__}"
     return ShardedTrainer
+
+
+def _already_sharded(model) -> bool:
+    try:
+        from torch.distributed.fsdp import FSDPModule
+    except ImportError:
+        return False
+    return isinstance(model, FSDPModule)
 
 
 def _native_fsdp2(model) -> bool:
