@@ -79,11 +79,28 @@ def remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def readable_modes(path: Path) -> None:
+    """Give the files of an output (a file or a folder) mode 0644 where a library left them 0600.
+
+    safetensors (through save_pretrained) writes its file via a private temporary file, so the
+    adapter, the merged model and the checkpoints' weights came out 0600 while every other output
+    is 0644: other tools (vLLM, llama.cpp, a serving user) must read them. Other modes are the
+    user's and stay."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    for f in files:
+        try:
+            if f.stat().st_mode & 0o777 == 0o600:
+                os.chmod(f, FILE_MODE)
+        except OSError:
+            continue
+
+
 def swap_into_place(tmp: Path, final: Path) -> None:
     """Move a complete, checked output from `tmp` to `final`; an old `final` goes only once the new
     one is in place, so a kill at any moment leaves the old or the new output, never neither.
     Leftovers of a killed swap (`.NAME.old`) are what `clean_swap_leftovers` below removes."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    readable_modes(tmp)
     if final.exists() or final.is_symlink():
         old = final.with_name(f".{final.name}.old")
         remove_path(old)

@@ -32,8 +32,9 @@ def _write_new(path: Path, text: str, written: list[str]) -> None:
     """Never overwrite: an existing file is the user's."""
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    from forge.files import atomic_write_text
+
+    atomic_write_text(path, text)  # a killed init leaves no torn file that the next init would keep
     written.append(str(path))
 
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from forge.errors import UsageError
+from forge.files import atomic_write_text
 from forge.project import Project
 
 EXAMPLES: dict[str, str] = {
@@ -75,14 +76,11 @@ def write_example_data(name: str, project: Project) -> list[str]:
         text = rows_to_jsonl(rows)
         if path.exists():
             continue  # the user's (or an earlier init's identical) file is kept
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)  # never a torn file that a later init would keep as the user's
         written.append(str(path))
     marker = project.root / DEMO_MARKER
     if not marker.exists():
-        marker.write_text(
-            json.dumps({"example": name, "train": len(train), "val": len(val)}, indent=2) + "\n", encoding="utf-8"
-        )
+        atomic_write_text(marker, json.dumps({"example": name, "train": len(train), "val": len(val)}, indent=2) + "\n")
         written.append(str(marker))
     return written
 

@@ -52,6 +52,9 @@ def mark_complete(path: Path, info: dict) -> None:
     """Written last, after the trainer finished the folder; fsync so a power cut cannot fake it."""
     import os
 
+    from forge.files import readable_modes
+
+    readable_modes(path)  # the trainer's safetensors come out 0600; outputs are 0644
     tmp = path / f".{MARKER}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)
