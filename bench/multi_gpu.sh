@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
-# 1 GPU vs 2 GPUs (DDP, `forge train --gpus 2`) on the 1B-shape Llama (random init, bench/common.py),
-# real tokens per second from the run's own history (rank 0's count is the global count: the
-# Trainer sums the input tokens over ranks). For the lent 2-GPU H100 machine (kind nvidia-h100-x2):
+# 1 GPU vs 2 GPUs, DDP and FSDP (`forge train --gpus 2 [--strategy fsdp]`) on a Llama shape (random
+# init, bench/common.py), real tokens per second from each run's own history (rank 0's count is the
+# global count: the Trainer sums the input tokens over ranks), per GPU against 1 GPU, in one call.
+# For a lent kind with 2+ GPUs (nvidia-h200-x2 or larger):
 #
-#     bash bench/multi_gpu.sh [STEPS] [OUT]        # default 60 steps, /tmp/forge-mgpu
+#     bash bench/multi_gpu.sh [STEPS] [OUT] [SHAPE]   # default 60 steps, /tmp/forge-mgpu, llama-1b
+#     bash bench/multi_gpu.sh 20 /tmp/mg llama-8b     # the issue-19 shape
 #
-# Both runs use the same global batch (per-device 8 x accumulation 2 = 16 on one GPU; 8 x 1 x 2
-# on two): forge divides the accumulation across ranks. Prints a markdown table for
-# docs/gpu-validation.md and leaves each project's logs/metrics under OUT.
+# All runs use the same global batch (per-device 8 x accumulation 2 = 16 on one GPU; 8 x 1 x 2
+# on two): forge divides the accumulation across ranks. The fsdp arm takes --backend auto, so it
+# runs Unsloth's native FSDP2 where Unsloth is installed (the hf arms: accelerate's DDP). Prints
+# a markdown table for docs/multi-gpu.md and leaves each project's logs/metrics under OUT.
 set -euo pipefail
 STEPS=${1:-60}
 OUT=${2:-/tmp/forge-mgpu}
+SHAPE=${3:-llama-1b}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"
 
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$SHAPE" <<'PY'
 import sys
 from pathlib import Path
 from bench.common import build_model, make_chat, write_jsonl
 from forge.commands.init import init_project
-out = Path(sys.argv[1])
-build_model("llama-1b", out / "model")
+out, shape = Path(sys.argv[1]), sys.argv[2]
+build_model(shape, out / "model")
 rows = make_chat(4000, seed=0)
-for name in ("gpu1", "gpu2"):
+for name in ("gpu1", "ddp2", "fsdp2"):
     proj, _ = init_project(out / name)
     write_jsonl(proj.train_file, rows)
 PY
@@ -34,22 +38,34 @@ SETS=(--set "model.name=$OUT/model" --set model.load_in_4bit=false --set model.m
       --set training.optim=adamw_torch --set training.bf16=true)
 
 CUDA_VISIBLE_DEVICES=0 forge train "$OUT/gpu1" --backend hf --force "${SETS[@]}" --json > "$OUT/gpu1.json"
-forge train "$OUT/gpu2" --backend hf --force --gpus 2 "${SETS[@]}" --json > "$OUT/gpu2.json"
+forge train "$OUT/ddp2" --backend hf --force --gpus 2 "${SETS[@]}" --json > "$OUT/ddp2.json"
+forge train "$OUT/fsdp2" --force --gpus 2 --strategy fsdp "${SETS[@]}" --json > "$OUT/fsdp2.json" || true
 
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$SHAPE" <<'PY'
 import json, statistics, sys
 from pathlib import Path
-out = Path(sys.argv[1])
+out, shape = Path(sys.argv[1]), sys.argv[2]
 def tps(name):
-    rows = [json.loads(l) for l in (out / name / "metrics/training-history.jsonl").read_text().splitlines() if l]
+    path = out / name / "metrics/training-history.jsonl"
+    if not path.is_file():
+        return None, 0
+    rows = [json.loads(l) for l in path.read_text().splitlines() if l]
     v = [r["tokens_per_second"] for r in rows if r.get("tokens_per_second")][5:]  # skip warm-up steps
-    return statistics.median(v), len(v)
-gpus = (out / "gpus.txt").read_text().strip().splitlines()
-a, n1 = tps("gpu1"); b, n2 = tps("gpu2")
-print(f"\n| run | GPUs | median tokens/s (steps) | scaling |\n|---|---|---|---|")
-print(f"| llama-1b shape, hf backend, global batch 16, seq 1024 | 1 x {gpus[0]} | {a:,.0f} ({n1}) | 1.00 |")
-print(f"| same, `--gpus 2` (DDP, NCCL) | 2 x {gpus[0]} | {b:,.0f} ({n2}) | {b / a:.2f} |")
-for name in ("gpu1", "gpu2"):
-    s = json.loads((out / name / "metrics/training-stats.json").read_text())
-    print(f"{name}: final loss {s['final_loss']:.4f}, {s['total_steps']} steps, {s['duration_seconds']} s")
+    return (statistics.median(v) if v else None), len(v)
+gpu = (out / "gpus.txt").read_text().strip().splitlines()[0]
+base, n1 = tps("gpu1")
+print("\n| run | GPUs | median tokens/s (steps) | per GPU | per GPU vs 1 GPU |\n|---|---|---|---|---|")
+for name, label, n in (("gpu1", "1 GPU, hf", 1), ("ddp2", "`--gpus 2` (DDP, NCCL)", 2),
+                       ("fsdp2", "`--gpus 2 --strategy fsdp`", 2)):
+    t, k = tps(name)
+    if t is None:
+        print(f"| {shape}, {label} | {n} x {gpu} | failed: see {out / name / 'logs/training.log'} | | |")
+        continue
+    print(f"| {shape}, {label} | {n} x {gpu} | {t:,.0f} ({k}) | {t / n:,.0f} | {t / n / base:.2f} |")
+for name in ("gpu1", "ddp2", "fsdp2"):
+    f = out / name / "metrics/training-stats.json"
+    if f.is_file():
+        s = json.loads(f.read_text())
+        print(f"{name}: final loss {s['final_loss']:.4f}, {s['total_steps']} steps, {s['duration_seconds']} s, "
+              f"backend {s.get('backend')}")
 PY
