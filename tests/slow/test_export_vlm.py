@@ -1,0 +1,205 @@
+"""The Gemma 3 VLM path end to end on CPU: builtin:tiny-gemma3-vlm trained by `forge train`, then
+`forge export --merged --gguf q8_0` (slow: about a minute for the module)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forge.cli import main
+from forge.commands.init import init_project
+
+pytestmark = pytest.mark.slow
+
+VLM = "builtin:tiny-gemma3-vlm"
+TRAIN = [
+    "model.max_seq_length=64",
+    "training.max_steps=3",
+    "training.learning_rate=5e-3",
+    "training.warmup_steps=1",
+    "training.per_device_train_batch_size=4",
+    "training.gradient_accumulation_steps=1",
+]
+
+
+def _project(root: Path, model: str = VLM) -> Path:
+    proj, _ = init_project(root)
+    rows = lambda n, p: [  # noqa: E731
+        {"conversations": [{"from": "human", "value": f"{p} question {i}?"}, {"from": "gpt", "value": "Forty-two."}]}
+        for i in range(n)
+    ]
+    for path, r in ((proj.train_file, rows(32, "q")), (proj.val_file, rows(4, "v"))):
+        path.write_text("".join(json.dumps(x) + "\n" for x in r), encoding="utf-8")
+    cfg = json.loads(proj.config_file.read_text())
+    cfg["model"]["name"], cfg["model"]["load_in_4bit"] = model, False
+    proj.config_file.write_text(json.dumps(cfg, indent=2))
+    return proj.root
+
+
+def _train(root: Path, *sets: str) -> None:
+    args = [sys.executable, "-m", "forge", "train", str(root)] + [a for s in (*TRAIN, *sets) for a in ("--set", s)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _adapter_keys(root: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(root / "models/checkpoints/lora/adapter_model.safetensors"), "pt") as f:
+        return list(f.keys())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    root = _project(tmp_path_factory.mktemp("vlm") / "p")
+    _train(root)
+    return root
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("outputs", "merged", "quantized"))
+    return dst
+
+
+def _report(root: Path) -> dict:
+    return json.loads((root / "metrics" / "export-report.json").read_text())
+
+
+def test_default_switches_keep_lora_out_of_the_vision_tower(trained):
+    keys = _adapter_keys(trained)
+    assert keys and not [k for k in keys if "vision" in k or "multi_modal" in k]
+    assert all("language_model" in k for k in keys)
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory) -> Path:
+    root = _copy(trained, tmp_path_factory.mktemp("vlm-export") / "e")
+    assert main(["export", str(root), "--merged", "--gguf", "q8_0"]) == 0
+    return root
+
+
+def test_vlm_export_merged_gguf_and_mmproj(exported):
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    root = exported
+    report = _report(root)
+    assert report["ok"] and all(c["ok"] for c in report["checks"])
+    names = {(c.get("target"), c["name"]) for c in report["checks"]}
+    assert {
+        (None, "processor"),
+        (None, "vision tower"),
+        ("GGUF Q8_0", "GGUF tensors vs merged weights"),
+        ("mmproj F16", "GGUF tensors vs merged weights"),
+        ("mmproj F16", "mmproj metadata"),
+    } <= names
+    tensors = [c for c in report["checks"] if c["name"] == "GGUF tensors vs merged weights"]
+    assert all(c["tensors"] > 0 for c in tensors)
+
+    merged = root / "models" / "checkpoints" / "merged"
+    quant = root / "models" / "quantized"
+    text_gguf, mmproj = quant / "tiny-gemma3-vlm-Q8_0.gguf", quant / "mmproj-tiny-gemma3-vlm-F16.gguf"
+    assert text_gguf.is_file() and mmproj.is_file()
+    assert report["merged"]["kept"] and report["mmproj"]["path"] == str(mmproj)
+    for name in ("preprocessor_config.json", "processor_config.json", "tokenizer.model"):
+        assert (merged / name).is_file(), name
+
+    processor = AutoProcessor.from_pretrained(merged)
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}]}]
+    text = processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    assert "<start_of_image>What colour?<end_of_turn>" in text
+    inputs = processor(text=text, images=[Image.new("RGB", (40, 30), (9, 200, 9))], return_tensors="pt")
+    model = AutoModelForImageTextToText.from_pretrained(merged)
+    assert type(model).__name__ == "Gemma3ForConditionalGeneration"
+    assert model(**inputs).logits.shape[-1] == model.config.text_config.vocab_size
+
+    modelfile = (quant / "Modelfile").read_text()
+    assert f"FROM ./{text_gguf.name}" in modelfile and f"FROM ./{mmproj.name}" in modelfile
+    assert 'TEMPLATE """' in modelfile and 'PARAMETER stop "<end_of_turn>"' in modelfile
+
+    import gguf
+
+    fields = gguf.GGUFReader(str(text_gguf)).fields
+    assert "<start_of_image>" in fields["tokenizer.chat_template"].contents()  # the official template
+
+
+@pytest.mark.skipif(
+    not __import__("forge.export.gguf", fromlist=["x"]).llama_cpp_available(), reason="needs llama-cpp-python"
+)
+def test_llama_cpp_answers_a_chat_from_the_text_gguf(exported):
+    import llama_cpp
+
+    root = exported
+    assert next(c for c in _report(root)["checks"] if c["name"].startswith("llama.cpp greedy"))["ok"]
+    llm = llama_cpp.Llama(
+        model_path=str(root / "models/quantized/tiny-gemma3-vlm-Q8_0.gguf"), n_ctx=256, verbose=False, n_threads=2
+    )
+    out = llm.create_chat_completion(messages=[{"role": "user", "content": "Hello?"}], max_tokens=8, temperature=0)
+    assert out["choices"][0]["message"]["role"] == "assistant"
+    assert isinstance(out["choices"][0]["message"]["content"], str)
+
+
+def test_failed_gguf_step_keeps_the_verified_merged_model(trained, tmp_path, capsys, monkeypatch):
+    """The converter stops on what it does not know (here: llama.cpp's own message for an unknown
+    BPE pre-tokenizer, raised where the converter writes): a clear error, the merged model kept."""
+    from forge.export import gguf as G
+
+    def refuse(*a, **k):
+        raise NotImplementedError("BPE pre-tokenizer was not recognized - update get_vocab_base_pre()")
+
+    monkeypatch.setattr(G, "_write", refuse)
+    root = _copy(trained, tmp_path / "f")
+    assert main(["export", str(root), "--merged", "--gguf", "q8_0"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "pre-tokenizer" in err and "tokenizer.model" in err and "Traceback" not in err
+    merged = root / "models" / "checkpoints" / "merged"
+    assert (merged / "model.safetensors").is_file() and "kept, verified" in err
+    report = _report(root)
+    assert report["ok"] is False and report["merged"]["kept"] is True and report["merged"]["path"] == str(merged)
+    assert report["gguf"] == [] and report["mmproj"] is None and report["modelfile"] is None
+    assert "pre-tokenizer" in report["error"]
+    assert not list(root.rglob("*.gguf")) and not list(root.rglob("*.partial"))
+
+
+def test_switches_vision_on_mlp_off(tmp_path):
+    root = _project(tmp_path / "s")
+    _train(root, "training.max_steps=1", "lora.finetune_vision_layers=true", "lora.finetune_mlp_modules=false")
+    keys = _adapter_keys(root)
+    assert [k for k in keys if "vision_tower" in k]
+    assert not [k for k in keys if ".mlp." in k]
+
+
+@pytest.mark.parametrize(
+    "config,hf,expected",
+    [
+        (
+            {"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2},
+            "model.layers.1.self_attn.v_proj.weight",
+            "blk.1.attn_v.weight",
+        ),
+        (
+            {"architectures": ["Gemma3ForCausalLM"], "num_hidden_layers": 2},
+            "model.layers.1.mlp.down_proj.weight",
+            "blk.1.ffn_down.weight",
+        ),
+        ("vlm", "language_model.model.layers.1.self_attn.o_proj.weight", "blk.1.attn_output.weight"),
+        ("vlm", "model.language_model.layers.0.mlp.up_proj.weight", "blk.0.ffn_up.weight"),
+        ("vlm-mmproj", "vision_tower.encoder.layers.1.self_attn.v_proj.weight", "v.blk.1.attn_v.weight"),
+        ("vlm-mmproj", "vision_tower.vision_model.encoder.layers.0.mlp.fc2.weight", "v.blk.0.ffn_down.weight"),
+    ],
+)
+def test_gguf_names_follow_the_converter_for_every_architecture(tmp_path, config, hf, expected):
+    from forge.export.gguf import gguf_names
+    from forge.models.loader import resolve_model_path
+
+    if isinstance(config, dict):
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        folder = tmp_path
+    else:
+        folder = Path(resolve_model_path(VLM))
+    assert gguf_names(folder, [hf], mmproj=config == "vlm-mmproj") == {hf: expected}
