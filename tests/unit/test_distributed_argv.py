@@ -160,3 +160,14 @@ def test_torchrun_command_single_node_and_rendezvous():
     node0 = LaunchPlan(2, "gloo", "ddp", 2, 0, "127.0.0.1:29555").torchrun_command(["train"])
     assert "--rdzv_conf=is_host=true" in node0
     json.dumps(node0)  # plain strings
+
+
+def test_fsdp_on_one_process_says_it_shards_nothing(tmp_path):
+    from forge.commands.init import init_project
+    from forge.train.start import TrainRequest, launch_if_asked
+
+    proj, _ = init_project(tmp_path / "p")
+    said = []
+    assert launch_if_asked(proj, TrainRequest(strategy="fsdp"), warn=said.append) is None
+    assert len(said) == 1 and "nothing to shard" in said[0] and "--nproc" in said[0]
+    assert launch_if_asked(proj, TrainRequest(), warn=said.append) is None and len(said) == 1

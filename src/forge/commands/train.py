@@ -27,6 +27,9 @@ def run(
     rdzv_endpoint: str | None = None,
     argv: list[str] | None = None,
 ) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console, err_console
     from forge.train.distributed import World
     from forge.train.start import TrainRequest, exit_code, launch_if_asked, load_run_config, train_here
 
@@ -45,13 +48,12 @@ def run(
         argv=list(sys.argv[1:] if argv is None else argv),
     )
     project = Project.at(directory)
-    code = launch_if_asked(project, request, echo=None if json_out else print)
+    warn = lambda m: err_console.print(f"[yellow]{escape(m)}[/]", highlight=False)  # noqa: E731
+    code = launch_if_asked(project, request, echo=None if json_out else print, warn=warn)
     if code is not None:
         return code
     world = World.current()
     cfg = load_run_config(project, request)
-
-    from forge.commands.console import console, err_console
 
     if json_out:
         result = train_here(project, cfg, request, world)

@@ -56,8 +56,10 @@ def load_run_config(project, request: TrainRequest):
     return load_config(path, request.overrides or [])
 
 
-def launch_if_asked(project, request: TrainRequest, echo=None) -> int | None:
-    """With --gpus/--nproc/--nnodes asking for more than one process: run them, return their exit code."""
+def launch_if_asked(project, request: TrainRequest, echo=None, warn=None) -> int | None:
+    """With --gpus/--nproc/--nnodes asking for more than one process: run them, return their exit code.
+
+    `warn` hears of options that change nothing (fsdp on one process: nothing to shard)."""
     from forge.train.distributed.argv import child_args
     from forge.train.distributed.launch import launch, plan_launch
     from forge.train.distributed.world import World
@@ -67,6 +69,8 @@ def launch_if_asked(project, request: TrainRequest, echo=None) -> int | None:
     r = request
     plan = plan_launch(r.gpus, r.nproc, r.strategy, r.nnodes, r.node_rank, r.rdzv_endpoint)
     if plan is None:
+        if (r.strategy or "ddp").strip().lower() == "fsdp" and warn is not None:
+            warn("--strategy fsdp: one process, nothing to shard; training unsharded (add --gpus N or --nproc N)")
         return None
     load_run_config(project, request)  # a bad config is refused here, once, not by every rank
     return launch(project, plan, child_args(request.argv), echo=echo)
