@@ -55,8 +55,9 @@ def example_config_overrides(name: str, model: str | None) -> dict:
         },
         "lora": {"r": 8, "lora_alpha": 16, "use_gradient_checkpointing": False},
         "training": dict(CPU_TRAINING),
-        # the built-ins carry their family's template; a hub model keeps the configured one
-        "dataset": {"chat_template": "tokenizer"} if builtin else {},
+        # the built-ins carry their family's template; a Gemma hub model gets gemma-3 as the example
+        # always wrote (the example's data and its gate were measured with it); others follow the model
+        "dataset": {"chat_template": "tokenizer" if builtin else ("gemma-3" if "gemma" in model.lower() else "auto")},
         "evaluation": {"generation_samples": 8, "max_new_tokens": 64},
     }
 
