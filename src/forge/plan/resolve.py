@@ -262,6 +262,9 @@ def resolve(
                 f"estimated {mem.total_gb:.1f} GB exceeds the budget of {budget_gb:.1f} GB ({budget_why}): "
                 "expect OOM backoff"
             )
+            if len(hw.gpus) > 1:  # FSDP divides weights, gradients and optimizer state over the cards
+                n = len(hw.gpus)
+                notes.append(f"the model does not fit one card: shard it with `forge train --gpus {n} --strategy fsdp`")
         tps = tokens_per_second(
             shape,
             gpu_name,
