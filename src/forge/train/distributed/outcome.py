@@ -39,6 +39,10 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
     else:
         ours = bool(st.started_at and st.run_id is not None and _after(st.last_updated or st.started_at, started))
 
+    if not ours and not write_status:
+        # a node without rank 0 and without its status (no shared folder): torchrun's word, and ours
+        return _signal_code(got) if got else (EXIT_FAIL if rc else EXIT_OK)
+
     def writer() -> StatusWriter:
         w = StatusWriter(project.status_file)
         w.status = st if ours else Status(started_at=utcnow())
