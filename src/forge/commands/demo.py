@@ -88,7 +88,23 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     if not quick and model == CPU_MODEL:
         _convert_cpu_model(demo)
 
-    failed = None
+    from forge.lock import project_lock
+
+    # one writer for the whole workflow: no other verb slips in between two steps (the steps'
+    # own locks nest inside this one, forge.lock is re-entrant within a process)
+    with project_lock(project, "demo"):
+        failed = _workflow(demo, project, quick, json_out)
+    total = time.monotonic() - t_start
+    code = failed.code if failed is not None else EXIT_OK
+    if json_out:
+        sys.stdout.write(json.dumps(_summary_dict(demo, total, code), indent=2, default=str) + "\n")
+    else:
+        _print_summary(demo, total, code)
+    return code
+
+
+def _workflow(demo: _Demo, project: Project, quick: bool, json_out: bool) -> Step | None:
+    """check -> baseline -> train -> evaluate, then export and verify; the first failed step, or None."""
     for name, call in (
         ("check", lambda: demo_steps.check(project)),
         ("baseline", lambda: demo_steps.baseline(project)),
@@ -97,25 +113,17 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     ):
         step = demo.step(name, call)
         if step.code:
-            failed = step
-            break
-    if failed is None:
-        why_not = demo_steps.export_available()
-        if why_not:
-            demo.steps.append(Step("export", "skipped", detail=why_not))
-        else:
-            # the adapter is the product: a failed export is reported, and verify still runs
-            demo.step("export", lambda: demo_steps.export(project, None if json_out else _say))
-        step = demo.step("verify", lambda: demo_steps.verify(project, quick))
-        if step.code:
-            failed = step
-    total = time.monotonic() - t_start
-    code = failed.code if failed is not None else EXIT_OK
-    if json_out:
-        sys.stdout.write(json.dumps(_summary_dict(demo, total, code), indent=2, default=str) + "\n")
+            return step
+    why_not = demo_steps.export_available()
+    if why_not:
+        demo.steps.append(Step("export", "skipped", detail=why_not))
     else:
-        _print_summary(demo, total, code)
-    return code
+        # the adapter is the product: a failed export is reported, and verify still runs
+        demo.step("export", lambda: demo_steps.export(project, None if json_out else _say))
+    step = demo.step("verify", lambda: demo_steps.verify(project, quick))
+    if step.code:
+        return step
+    return None
 
 
 def _convert_cpu_model(demo: _Demo) -> None:
