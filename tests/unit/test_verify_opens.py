@@ -5,6 +5,7 @@ flagged, and an export check that did not run reads "not checked", never passed 
 from __future__ import annotations
 
 import json
+import os
 
 from fake_outputs import safetensors_bytes, write_gguf, write_safetensors
 
@@ -145,3 +146,46 @@ def test_an_export_check_that_did_not_run_is_not_checked_never_passed(tmp_path, 
     assert main(["verify", str(proj.root)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "– export checks: 1 passed; not checked" in out
+
+
+def test_records_linked_out_of_the_project_are_not_this_runs(tmp_path):
+    proj = _project(tmp_path)
+    foreign = tmp_path / "other-run"
+    foreign.mkdir()
+    for f in (proj.training_stats_file, proj.history_file):
+        (foreign / f.name).write_bytes(f.read_bytes())
+        f.unlink()
+        f.symlink_to(foreign / f.name)
+    cl, items = _items(proj)
+    assert items["training-stats.json"].status == "fail" and items["loss decreased"].status == "fail"
+
+
+def test_forge_export_prints_a_check_that_did_not_run_as_not_checked():
+    from rich.console import Console
+
+    from forge.commands.export import _print
+
+    report = ExportReport(
+        ok=False,
+        checks=[
+            {"name": "merge", "ok": True, "detail": "fine"},
+            {"name": "llama.cpp stops at end of turn", "ok": True, "detail": "not checked (API missing)"},
+        ],
+    )
+    console = Console(record=True, width=200)
+    _print(console, report)
+    lines = console.export_text().splitlines()
+    assert any(line.strip().startswith("✓ merge") for line in lines)
+    stop = next(line for line in lines if "end of turn" in line)
+    assert "not checked" in stop.split("llama.cpp")[0] and "✓" not in stop
+
+
+def test_a_merged_model_saved_after_the_export_is_not_judged_by_its_report(tmp_path):
+    proj = _project(tmp_path)
+    _export(proj)
+    (proj.lora_dir / "adapter_model.safetensors").write_bytes(safetensors_bytes("retrained"))
+    later = proj.export_report_file.stat().st_mtime + 60  # `forge train` saved a new merged model since
+    for f in (proj.merged_dir, proj.quantized_dir / "m-Q8_0.gguf"):
+        os.utime(f, (later, later))
+    item = _items(proj)[1]["outputs made from this adapter"]
+    assert item.status == "skip" and "not made by the last export" in item.detail

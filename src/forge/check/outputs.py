@@ -80,7 +80,7 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
             cl.add(
                 sec, name, "fail", f"{_rel(project, f)} {why}", "run `forge train` (it saves the adapter at the end)"
             )
-    stats = _read_json(project.training_stats_file)
+    stats = _read_json(project.training_stats_file) if _inside(project, project.training_stats_file) else None
     rel = _rel(project, project.training_stats_file)
     if stats is None:
         cl.add(sec, "training-stats.json", "fail", f"{rel} missing or unreadable", "run `forge train` to completion")
@@ -89,6 +89,11 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
     else:
         cl.add(sec, "training-stats.json", "ok", f"{stats['total_steps']} steps, final loss {stats['final_loss']:.4f}")
     return stats
+
+
+def _inside(project: Project, path: Path) -> bool:
+    """Whether a project file resolves inside the project: a link out is not this run's record."""
+    return real_file(project.root, path)[1] != "links outside the project"
 
 
 def _json_object(path: Path) -> tuple[dict | None, str]:
@@ -195,10 +200,14 @@ def _provenance(project: Project, cfg: ForgeConfig, present: list[Path], cl: Che
         else:
             cl.add(sec, "export checks", "ok", counts)
     current = adapter_fingerprint(project.path(cfg.save.lora_path))
-    kept = {str(p.resolve()) for p in present}
-    made = kept & set(facts.outputs) if facts.ok else set()
-    unknown = sorted(Path(p).name for p in kept - made)
-    if not facts.fingerprint or current is None:
+    # an output counts as the last export's when the report lists it and it is not newer than the
+    # report: a merged model that `forge train` saved afterwards is another run's, not this export's
+    written = project.export_report_file.stat().st_mtime + 2
+    made = sorted(p.name for p in present if facts.ok and str(p.resolve()) in facts.outputs and _mtime(p) <= written)
+    unknown = sorted(p.name for p in present if p.name not in made)
+    if not made:
+        cl.add(sec, name, "skip", f"not checked: {', '.join(unknown)} not made by the last export", again)
+    elif not facts.fingerprint or current is None:
         what = "the export report records no adapter fingerprint" if not facts.fingerprint else "no adapter"
         cl.add(sec, name, "skip", f"not checked: {what}", again)
     elif facts.fingerprint != current["sha256"]:
@@ -206,14 +215,21 @@ def _provenance(project: Project, cfg: ForgeConfig, present: list[Path], cl: Che
             sec,
             name,
             "fail",
-            f"made from another adapter: the export of {facts.completed_at or '?'} loaded adapter "
-            f"{facts.fingerprint[:12]}, the adapter now is {current['sha256'][:12]}",
+            f"{', '.join(made)} made from another adapter: the export of {facts.completed_at or '?'} loaded "
+            f"adapter {facts.fingerprint[:12]}, the adapter now is {current['sha256'][:12]}",
             again,
         )
     elif unknown:
         cl.add(sec, name, "skip", f"not checked: {', '.join(unknown)} not made by the last export", again)
     else:
         cl.add(sec, name, "ok", f"adapter {current['sha256'][:12]}, exported {facts.completed_at}")
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
@@ -240,7 +256,7 @@ def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
             "train longer (epochs / max_steps), check the data and chat template, or raise the learning rate",
         )
 
-    losses = train_losses(project.history_file)
+    losses = train_losses(project.history_file) if _inside(project, project.history_file) else []
     trend = loss_trend(losses)
     if trend is None and stats and stats.get("first_train_loss") is not None and final is not None:
         trend = (stats["first_train_loss"], final)
@@ -259,7 +275,7 @@ def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
 
     st = read_status(project.status_file)
     oom_log = False
-    if project.log_file.exists():
+    if project.log_file.exists() and _inside(project, project.log_file):
         text = project.log_file.read_text(encoding="utf-8", errors="replace").lower()
         oom_log = "cuda out of memory" in text or "outofmemoryerror" in text
     if st.error_kind == "oom" or oom_log:

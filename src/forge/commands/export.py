@@ -53,11 +53,14 @@ def run(directory: Path | None, merged: bool = False, gguf: str | None = None, j
 def _print(console, report) -> None:
     from rich.markup import escape
 
+    from forge.check.export_report import NOT_CHECKED, check_state
     from forge.export.disk import human
 
     console.print("\n[bold]verification[/]")
     for c in report.checks:
         mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
+        if check_state(c) == NOT_CHECKED:  # a check that did not run is never shown as passed
+            mark = "[dim]– not checked:[/]"
         target = f"{c['target']}: " if c.get("target") else ""
         console.print(f"  {mark} {escape(target + c['name'])}: {escape(c['detail'])}", highlight=False)
     for note in report.notes:
