@@ -19,12 +19,12 @@ reading RANK/WORLD_SIZE or calling `is_main()` here and there:
     world.agree_to_stop(flag)          # all-reduce MAX: True on every rank when any rank wants to stop
     world.barrier()                    # no-op on one process
     world.status_writer(path, **init)  # StatusWriter on rank 0, an in-memory SilentStatusWriter elsewhere
-    world.rank_logger(handler)         # the log of a rank other than 0: warnings on stderr, tagged
+    world.rank_logger()                # the log of a rank other than 0: warnings on stderr, tagged
     world.main_only(fn)                # fn on rank 0, a no-op returning None elsewhere (run file, stats...)
     world.write_pid(project)           # ranks under the launcher: .factory/dist/rank-K.pid
     world.write_rank_error(project, message, kind, fix)   # rank != 0: its error for the launcher
     world.write_exit(project, code)    # rank 0: its exit code for the launcher
-    world.backend_name(requested, log) # data-parallel runs use the hf backend (logged)
+    world.backend_name(requested, log) # ddp: hf; fsdp: unsloth (native FSDP2) on GPUs, else hf (logged)
     world.trainer_kwargs()             # TrainingArguments options of the strategy (DDP / FSDP)
     world.trainer_class(cls)           # the Trainer class to build (fsdp: one that saves one adapter)
     world.checkpoint_problem(path)     # a checkpoint of the other strategy cannot resume here: why
@@ -179,6 +179,7 @@ class World:
         return (StatusWriter if self.is_main else SilentStatusWriter)(path, **initial)
 
     def rank_logger(self, console_handler=None):
+        """console_handler is not used: only rank 0 talks to the console (kept for callers that pass it)."""
         from forge.train.distributed.quiet import rank_logger
 
         return rank_logger(self.rank)
