@@ -10,8 +10,12 @@
 
 The web UI's path-traversal refusals and its localhost default are tested in
 tests/unit/test_web_api.py (test_file_route_refuses_escapes, test_static_and_ids_refuse_escapes,
-test_forge_ui_warns_when_bound_beyond_localhost); checkpoints forge did not write are refused in
-tests/unit/test_security_checkpoints.py and tests/slow/test_reliability_faults.py.
+test_forge_ui_warns_when_bound_beyond_localhost); symlinks out of the project on every route, the
+Host check (DNS rebinding), no CORS, offline /docs and the busy port in
+tests/unit/test_web_security.py; checkpoints forge did not write are refused in
+tests/unit/test_security_checkpoints.py and tests/slow/test_reliability_faults.py. The project
+lock, 0644 outputs and verify's provenance check: tests/unit/test_project_lock.py,
+tests/slow/test_reliability_outputs.py.
 """
 
 from __future__ import annotations
