@@ -239,7 +239,7 @@ def test_metrics_refuses_a_foreign_evaluation_with_the_fix(proj, client):
 
 def test_history_rows_go_through_the_one_row_parser(proj, client):
     with open(proj.history_file, "w", encoding="utf-8") as f:
-        f.write(json.dumps({"global_step": 3, "lr": 1e-4, "train_loss": 1.5}) + "\n")  # older spellings
+        f.write(json.dumps({"global_step": 3, "lr": 1e-4, "train_loss": 1.5, "time": 3.6}) + "\n")  # older spellings
         f.write(json.dumps({"step": 4, "loss": float("nan")}) + "\n")
         f.write(json.dumps({"loss": 1.0}) + "\n")  # no step: skipped, counted
     h = client.get("/api/projects/0/history").json()

@@ -73,6 +73,8 @@ class HistoryRow(Record):
                         if data.get(name) is not None:
                             data[key] = data[name]
                             break
+            if not isinstance(data.get("time"), (str, type(None))):
+                data["elapsed"] = data.pop("time")  # another trainer's seconds, kept beside; `time` is a clock string
             step = data.get("step")
             if isinstance(step, float) and step.is_integer():
                 data["step"] = int(step)
