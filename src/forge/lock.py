@@ -109,7 +109,8 @@ class ProjectLock:
     def _refusal(self, pid: int | None, verb: str | None) -> LockHeld:
         holder = f"forge {verb}" if verb else "another forge process"
         who = f"{holder} (pid {pid})" if pid else holder
-        mine = f"forge {self.verb}" if self.verb else "this forge process"
+        asking = self.verb or getattr(self, "asking", None)
+        mine = f"forge {asking}" if asking else "this forge process"
         stop = f"kill {pid}" if pid else "stop it"
         fix = f"wait for it to finish (`forge status` shows a run), or stop it ({stop})"
         if verb in (None, "train"):
@@ -131,6 +132,7 @@ class TrainLock(ProjectLock):
 
     def __init__(self, path: Path):
         super().__init__(path, None)
+        self.asking = "train"  # what a refusal names as the refused verb
 
 
 def lock_path(project) -> Path:
