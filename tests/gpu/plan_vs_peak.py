@@ -33,10 +33,10 @@ GEMMA_12B_TEXT = dict(hidden_size=3840, num_hidden_layers=48, num_attention_head
 # name -> (builder, emulated card GB or None, steps, template)
 CASES = {
     "gemma3-4b-vlm@16GB": ("vlm4b", 16, 30, "gemma-3"),
-    "gemma3-12b-vlm@24GB": ("vlm12b", 24, 30, "gemma-3"),
     "llama-1b": ("llama", None, 10, "llama-3"),
     "qwen2.5-0.5b": ("qwen", None, 10, "llama-3"),
     "gemma3-1b-text": ("gemma", None, 10, "gemma-3"),
+    "gemma3-12b-vlm@24GB": ("vlm12b", 24, 30, "gemma-3"),  # last: the longest build and load
 }
 
 
