@@ -114,8 +114,19 @@ def load_tiny_vlm_path() -> Path:
     return target
 
 
-def build_vlm(out: Path, shape: tuple = TINY, *, gguf_dir: Path, seed: int = 0, device: Any = None) -> Path:
-    """A Gemma3ForConditionalGeneration folder of `shape` (see TINY), random weights from `seed`."""
+def build_vlm(
+    out: Path,
+    shape: tuple = TINY,
+    *,
+    gguf_dir: Path,
+    seed: int = 0,
+    device: Any = None,
+    tokenizer_dir: Path | None = None,
+) -> Path:
+    """A Gemma3ForConditionalGeneration folder of `shape` (see TINY), random weights from `seed`.
+
+    `tokenizer_dir`: take the tokenizer (and tokenizer.model) from a folder this function made
+    before, instead of the GGUF package (a machine without the demo extra, e.g. the GPU one)."""
     import gguf
     import torch
     from transformers import (
@@ -131,11 +142,14 @@ def build_vlm(out: Path, shape: tuple = TINY, *, gguf_dir: Path, seed: int = 0, 
     from forge.models.builtin_gemma import tokenizer_from_gguf
 
     text, vision, mm_tokens = shape
-    reader = gguf.GGUFReader(str(assemble_gguf(gguf_dir)))
-    tokenizer_from_gguf(reader).save_pretrained(gguf_dir / "tokenizer")
+    reader = None
+    if tokenizer_dir is None:
+        reader = gguf.GGUFReader(str(assemble_gguf(gguf_dir)))
+        tokenizer_dir = gguf_dir / "tokenizer"
+        tokenizer_from_gguf(reader).save_pretrained(tokenizer_dir)
     # reloaded with the image tokens Gemma3Processor reads (boi/eoi/image): this adds
     # <image_soft_token> at id 262144, where gemma-3-4b-it has it
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir / "tokenizer"), extra_special_tokens=dict(IMAGE_TOKENS))
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), extra_special_tokens=dict(IMAGE_TOKENS))
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<bos>", "<eos>", "<pad>", "<end_of_turn>")}
     config = Gemma3Config(
         text_config=dict(
@@ -187,7 +201,10 @@ def build_vlm(out: Path, shape: tuple = TINY, *, gguf_dir: Path, seed: int = 0, 
     processor.save_pretrained(out)
     tokenizer.save_pretrained(out)
     image_processor.to_json_file(str(out / "preprocessor_config.json"))  # vLLM and older readers look here
-    write_sentencepiece_model(reader, out / "tokenizer.model")
+    if reader is not None:
+        write_sentencepiece_model(reader, out / "tokenizer.model")
+    else:
+        shutil.copyfile(Path(tokenizer_dir) / "tokenizer.model", out / "tokenizer.model")
     return out
 
 
