@@ -63,3 +63,28 @@ def test_plan_table_prints(project, capsys, monkeypatch):
     assert cmd.run(project.root, hardware=HardwareInfo(torch_version="2.x", cpu_count=2)) == 0
     text = capsys.readouterr().out
     assert "memory estimate" in text and "nothing written" in text
+
+
+def test_plan_json_shows_the_resolved_values_of_a_local_model(tmp_path, capsys):
+    # 15.2: `forge plan --json` shows every resolved value with its reason; the model is read, not named
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from model_folders import chat_rows, make_chatml, write_rows
+
+    from forge.commands import plan as cmd
+    from forge.commands.init import init_project
+
+    folder = make_chatml(tmp_path / "qwen-like")
+    proj, _ = init_project(tmp_path / "proj", model=str(folder))
+    write_rows(proj.train_file, chat_rows(150))
+    write_rows(proj.val_file, chat_rows(20, "v"))
+    assert cmd.run(proj.root, json_out=True, hardware=_h100(), vram_gb=24) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["dataset.chat_template"]["value"] == "tokenizer"
+    assert "own chat template" in out["settings"]["dataset.chat_template"]["reason"]
+    assert out["model_facts"]["source"] == "files" and out["model_shape"]["hidden"] == 32
+    assert out["memory_budget_gb"] == round(24 * 0.88, 2)
+    assert out["data"]["measured_with"].startswith("tokenizer of")
+    assert out["ready"] is True and out["refusals"] == []
