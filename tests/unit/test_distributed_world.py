@@ -108,6 +108,8 @@ def test_fsdp_on_gpus_goes_through_unsloths_native_fsdp2(monkeypatch):
     assert "UNSLOTH_FSDP2" not in rank_env(LaunchPlan(2, "gloo", "fsdp"), {})  # CPU: accelerate's FSDP2
     assert "UNSLOTH_FSDP2" not in rank_env(LaunchPlan(2, "nccl", "ddp"), {})
     assert rank_env(LaunchPlan(2, "gloo", "ddp"), {})["FORGE_DIST_STRATEGY"] == "ddp"
+    assert rank_env(LaunchPlan(2, "gloo", "ddp"), {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == ""
+    assert rank_env(LaunchPlan(2, "nccl", "ddp"), {"CUDA_VISIBLE_DEVICES": "0,1"})["CUDA_VISIBLE_DEVICES"] == "0,1"
 
     monkeypatch.setattr(backends, "_unsloth_reason", lambda: None)
     assert fsdp.backend_name(None, log) == "unsloth" and fsdp.backend_name("hf", log) == "hf"

@@ -178,6 +178,10 @@ def rank_env(plan: LaunchPlan, base) -> dict[str, str]:
         from forge.train.distributed.strategy import UNSLOTH_FSDP_ENV
 
         env = {**UNSLOTH_FSDP_ENV, **env}  # Unsloth reads it from the launcher's env: every rank agrees
+    if plan.comm == "gloo":
+        # --nproc: CPU processes, also on a machine with GPUs (N ranks would otherwise all reach for
+        # cuda:LOCAL_RANK, which does not exist past the GPU count)
+        env["CUDA_VISIBLE_DEVICES"] = ""
     env.setdefault("OMP_NUM_THREADS", "1" if plan.comm == "gloo" else "4")
     return env
 
