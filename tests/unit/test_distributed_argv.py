@@ -171,3 +171,14 @@ def test_fsdp_on_one_process_says_it_shards_nothing(tmp_path):
     assert launch_if_asked(proj, TrainRequest(strategy="fsdp"), warn=said.append) is None
     assert len(said) == 1 and "nothing to shard" in said[0] and "--nproc" in said[0]
     assert launch_if_asked(proj, TrainRequest(), warn=said.append) is None and len(said) == 1
+
+
+def test_a_launch_without_the_command_line_is_refused(tmp_path):
+    from forge.commands.init import init_project
+    from forge.errors import ForgeError
+    from forge.train.start import TrainRequest, launch_if_asked
+
+    proj, _ = init_project(tmp_path / "p")
+    with pytest.raises(ForgeError) as e:
+        launch_if_asked(proj, TrainRequest(nproc=2))  # a caller (not the CLI) with no argv to hand over
+    assert e.value.exit_code == 2 and "forge train" in e.value.fix

@@ -73,6 +73,13 @@ def launch_if_asked(project, request: TrainRequest, echo=None, warn=None) -> int
             warn("--strategy fsdp: one process, nothing to shard; training unsharded (add --gpus N or --nproc N)")
         return None
     load_run_config(project, request)  # a bad config is refused here, once, not by every rank
+    if not request.argv or request.argv[0] != "train":
+        # the ranks re-run the user's own command line: a caller without one cannot launch them
+        raise ForgeError(
+            "data-parallel launch without the `forge train` command line (TrainRequest.argv)",
+            "run `forge train DIR --gpus N` (or --nproc N) from the command line",
+            exit_code=EXIT_USAGE,
+        )
     return launch(project, plan, child_args(request.argv), echo=echo)
 
 
