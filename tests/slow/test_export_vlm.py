@@ -41,8 +41,9 @@ def _project(root: Path, model: str = VLM) -> Path:
     return proj.root
 
 
-def _train(root: Path, *sets: str) -> None:
-    args = [sys.executable, "-m", "forge", "train", str(root)] + [a for s in (*TRAIN, *sets) for a in ("--set", s)]
+def _train(root: Path, *sets: str, extra: tuple[str, ...] = ()) -> None:
+    args = [sys.executable, "-m", "forge", "train", str(root), *extra]
+    args += [a for s in (*TRAIN, *sets) for a in ("--set", s)]
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -166,11 +167,15 @@ def test_failed_gguf_step_keeps_the_verified_merged_model(trained, tmp_path, cap
     assert not list(root.rglob("*.gguf")) and not list(root.rglob("*.partial"))
 
 
-def test_switches_vision_on_mlp_off(tmp_path):
+def test_switches_vision_on_mlp_off_under_data_parallel(tmp_path):
+    """The same lora_targets choice on every rank (--nproc 2: two CPU processes over gloo)."""
     root = _project(tmp_path / "s")
-    _train(root, "training.max_steps=1", "lora.finetune_vision_layers=true", "lora.finetune_mlp_modules=false")
+    sets = ("training.max_steps=1", "training.per_device_train_batch_size=2")
+    _train(root, *sets, "lora.finetune_vision_layers=true", "lora.finetune_mlp_modules=false", extra=("--nproc", "2"))
     keys = _adapter_keys(root)
-    assert [k for k in keys if "vision_tower" in k]
+    # SigLIP q/k/v (its out_proj is not a default target) and the decoder's attention, no MLP
+    assert len([k for k in keys if "vision_tower" in k]) == 2 * 3 * 2
+    assert len([k for k in keys if "language_model" in k]) == 2 * 4 * 2
     assert not [k for k in keys if ".mlp." in k]
 
 
