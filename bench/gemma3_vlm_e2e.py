@@ -75,6 +75,10 @@ def main() -> int:
         rc, s = sh(args, a.out / f"{name}.log", limit)
         res[name] = {"rc": rc, "seconds": s}
         save()
+        if rc != 0 and name == "train" and s < 120:  # a quick failure of the auto backend: the hf one
+            rc, s = sh([*args, "--backend", "hf"], a.out / "train-hf.log", limit)
+            res["train_hf"] = {"rc": rc, "seconds": s}
+            save()
         if rc != 0:
             break
     stats = proj / "metrics" / "training-stats.json"
