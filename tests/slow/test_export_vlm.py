@@ -208,3 +208,23 @@ def test_gguf_names_follow_the_converter_for_every_architecture(tmp_path, config
     else:
         folder = Path(resolve_model_path(VLM))
     assert gguf_names(folder, [hf], mmproj=config == "vlm-mmproj") == {hf: expected}
+
+
+def test_tokenizer_model_is_a_valid_sentencepiece_model():
+    """sentencepiece 0.2.2 (the GPU machine's) refuses a model without an unknown piece: 'unk is not defined'."""
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    from transformers import AutoTokenizer
+
+    from forge.models.loader import resolve_model_path
+
+    folder = Path(resolve_model_path(VLM))
+    proto = pb.ModelProto()
+    proto.ParseFromString((folder / "tokenizer.model").read_bytes())
+    unknown = [i for i, p in enumerate(proto.pieces) if p.type == pb.ModelProto.SentencePiece.UNKNOWN]
+    assert unknown == [proto.trainer_spec.unk_id] and proto.pieces[unknown[0]].piece == "<unk>"
+    sp = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert sp.unk_id() == 3 and sp.vocab_size() == 262144
+    for text in ("The capital of France is", "Hello  world\n\nfoo   bar\t<b>x</b>", "naïve café 1234 🚀"):
+        assert sp.encode(text) == tok(text, add_special_tokens=False)["input_ids"]

@@ -112,3 +112,8 @@ def test_converter_errors_name_the_piece_and_the_fix():
         ValueError("Can not map tensor 'vision_tower.x.weight'"), "Gemma3ForConditionalGeneration", True
     )
     assert "vision_tower.x.weight" in e.message and "--merged" in e.fix
+
+
+def test_any_converter_exception_becomes_a_forge_error_naming_the_piece():
+    e = converter_error(RuntimeError("INTERNAL: unk is not defined."), "Gemma3ForConditionalGeneration", False)
+    assert "tokenizer.model" in e.message and "unk is not defined" in e.message and e.kind == "export_unsupported"

@@ -208,7 +208,9 @@ def convert(
     logging.getLogger("gguf").setLevel(logging.ERROR)
     try:
         _write(model_cls, model_dir, ftype, out_file, model_name)
-    except (NotImplementedError, ValueError, KeyError, AssertionError, FileNotFoundError) as e:
+    except (MemoryError, ForgeError):
+        raise
+    except Exception as e:  # the converter signals what it cannot do with assorted exception types
         raise converter_error(e, notes["architecture"], mmproj) from e
     return notes
 
@@ -223,6 +225,12 @@ def converter_error(e: BaseException, arch: str, mmproj: bool) -> ForgeError:
             "keep the model's SentencePiece tokenizer.model in the base model folder (Gemma, Llama 2 and "
             "Mistral checkpoints ship one; forge copies it into the merged folder), or convert the merged "
             "model with a newer llama.cpp; the merged model itself is usable as it is (vLLM, transformers)"
+        )
+    elif "unk is not defined" in text or "sentencepiece" in type(e).__module__.lower():
+        piece = f"the tokenizer's SentencePiece model (tokenizer.model): {text[:200]}"
+        fix = (
+            "replace tokenizer.model in the base model folder with the model's original one (or remove it, "
+            "so the converter reads tokenizer.json); the merged model itself is usable as it is"
         )
     elif "Can not map tensor" in text or "tensor" in text.lower():
         piece = f"a tensor of the {what} ({text[:200]})"

@@ -16,7 +16,7 @@ without a GPU or a hub:
   identifying google/gemma-3-* checkpoints.
 
 `build_vlm` also builds any other shape (the GPU validation builds the 4B-it layout with it).
-Cached in `$FORGE_CACHE/builtin/tiny-gemma3-vlm-v1`, built in a temporary sibling and moved into
+Cached in `$FORGE_CACHE/builtin/tiny-gemma3-vlm-v2`, built in a temporary sibling and moved into
 place with one os.replace. torch and transformers are imported inside functions only.
 """
 
@@ -32,9 +32,9 @@ from typing import Any
 from forge.models.builtin_gemma import assemble_gguf, cache_root
 
 NAME = "builtin:tiny-gemma3-vlm"
-VERSION = "v1"
+VERSION = "v2"  # v2: <unk> is the unknown piece of tokenizer.model (sentencepiece 0.2.2 refused v1)
 MARKER = "forge-builtin.json"
-_USER_DEFINED = 4  # GGUF / SentencePiece piece type
+_UNKNOWN, _USER_DEFINED = 2, 4  # GGUF / SentencePiece piece types
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
 
 # (text config, vision config, image tokens per image); vocab 262208 is gemma-3-4b-it's padded size
@@ -238,6 +238,7 @@ def write_sentencepiece_model(reader, path: Path) -> None:
     norm.add_dummy_prefix = False
     norm.remove_extra_whitespaces = False
     norm.escape_whitespaces = True
+    types[spec.unk_id] = _UNKNOWN  # the GGUF marks <unk> as control; SentencePiece needs one unknown piece
     for tok, score, ty in zip(tokens, scores, types, strict=True):
         piece = proto.pieces.add()
         # llama.cpp's converter writes user-defined pieces with plain spaces; SentencePiece keeps U+2581
