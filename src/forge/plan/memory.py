@@ -94,10 +94,15 @@ def activation_bytes_per_token(
 
 
 def fused_loss(shape: ModelShape, backend: str) -> bool:
-    """Unsloth's chunked cross-entropy never holds the logits of the whole micro-batch; a
-    vision-language model's forward goes through the multimodal wrapper, which computes them whole
-    (counted in full until a measurement shows otherwise: the estimate errs high)."""
-    return backend == "unsloth" and not shape.vision_params
+    """Unsloth's chunked cross-entropy never holds the logits of the whole micro-batch. Measured on
+    an H200 (2026-12-01, docs/gpu-validation.md): the same holds for Gemma 3 4B-it's multimodal
+    wrapper (5.16 GB peak where full logits alone would have been 7.5 GB)."""
+    return backend == "unsloth"
+
+
+# Gemma 3 vision-language shapes without checkpointing: the issue's H200 run measured 80.7 GB
+# where the per-layer count gave 62.8 (activations about 1.4x what the text shapes save per token)
+VLM_ACTIVATION_FACTOR = 1.4
 
 
 def logits_bytes_per_token(shape: ModelShape, backend: str) -> float:
@@ -136,6 +141,8 @@ def estimate_memory(
     opt_bytes = 2 if "8bit" in optim else 8
     optimizer = lora_n * opt_bytes
     acts = tokens_per_micro_batch * activation_bytes_per_token(shape, gradient_checkpointing, backend, lora_r)
+    if shape.vision_params and not gradient_checkpointing:
+        acts *= VLM_ACTIVATION_FACTOR
     logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
     if fused_loss(shape, backend):
         logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk

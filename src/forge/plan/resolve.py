@@ -59,7 +59,7 @@ MAX_MICRO_TOKENS = 32768  # beyond this an H100 gains little per token and optim
 MIN_MICRO_TOKENS_NO_GC = 8192  # turn checkpointing off if this many tokens fit without it (measured: 8B, H100)
 TARGET_STEPS = 150  # optimizer steps a run should have, for the effective batch
 ORIGINAL_EFFECTIVE_EXAMPLES = 8  # batch 2 x accumulation 4
-FIT_TOKENS = 2048  # a model "fits" when one micro-batch of the original max_seq_length does (with checkpointing)
+FIT_TOKENS = 4096  # a model "fits" when a micro-batch of this many tokens does (with checkpointing)
 
 
 def memory_budget(hw: HardwareInfo, config: ForgeConfig, vram_gb: float | None = None) -> tuple[float, str]:
