@@ -13,29 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from forge.models.builtin_vlm import GEMMA3_4B
+
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
-TEXT = dict(
-    vocab_size=262208,
-    hidden_size=2560,
-    intermediate_size=10240,
-    num_hidden_layers=34,
-    num_attention_heads=8,
-    num_key_value_heads=4,
-    head_dim=256,
-    query_pre_attn_scalar=256,
-    sliding_window=1024,
-    max_position_embeddings=131072,
-    rope_scaling={"rope_type": "linear", "factor": 8.0},
-)
-VISION = dict(
-    hidden_size=1152,
-    intermediate_size=4304,
-    num_hidden_layers=27,
-    num_attention_heads=16,
-    image_size=896,
-    patch_size=14,
-)
-MM_TOKENS = 256
+# the one hand-written copy of unsloth/gemma-3-4b-it's shape (forge.models.builtin_vlm)
+TEXT, VISION, MM_TOKENS = GEMMA3_4B
 
 
 def build_gemma3_4b(folder: Path, device: str = "cuda") -> Path:

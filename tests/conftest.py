@@ -25,7 +25,7 @@ def chat_rows(n: int, prefix: str = "q"):
 @pytest.fixture
 def project(tmp_path):
     """A project folder with 120 train and 12 val ShareGPT rows."""
-    from forge.commands.init import init_project
+    from forge.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "proj")
     write_jsonl(proj.train_file, chat_rows(120))

@@ -140,3 +140,18 @@ def resolve_inside(root: Path, relative: str | Path) -> Path | None:
     if target != root and root not in target.parents:
         return None
     return target
+
+
+def publish_built_folder(built: Path, target: Path, marker: str) -> None:
+    """Move a freshly built cache folder (a built-in model) to `target` in one `os.replace`.
+
+    The folder is either absent or complete; when a concurrent builder got there first (its copy
+    carries `marker`), theirs is kept and ours is left for the caller's cleanup.
+    """
+    built.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
+    try:
+        os.replace(built, target)
+    except OSError:
+        if not (target / marker).exists():  # not a concurrent builder's finished copy
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(built, target)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forge.errors import EXIT_FAIL, ForgeError
+from forge.processes import pid_alive
 
 LOCK_NAME = "train.lock"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,12 +186,8 @@ def holder(project) -> tuple[int, str | None] | None:
         os.close(fd)
     if not pid:
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return None  # a dead holder's line: the next writer takes the lock over
-    except PermissionError:
-        pass  # alive, another user's
     return pid, verb
 
 

@@ -9,7 +9,6 @@ is tolerant: a missing or foreign file gives an idle Status rather than an excep
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from forge.clock import parse_time, utcnow
 from forge.files import atomic_write_json
+from forge.processes import pid_alive
 
 SCHEMA_VERSION = 1
 
@@ -95,18 +95,6 @@ class Status:
 
     def effective_phase(self) -> str:
         return "crashed" if self.is_crashed() else self.phase
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_status(path: Path, status: Status) -> None:

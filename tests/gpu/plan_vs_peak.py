@@ -84,8 +84,8 @@ def run_case(name: str, root: Path) -> dict:
     from bench.common import make_chat, write_jsonl
 
     from forge.commands import plan as plan_cmd
-    from forge.commands.init import init_project
     from forge.config import load_config
+    from forge.scaffold import init_project
     from forge.train.recipe import train
 
     kind, card, steps, template = CASES[name]

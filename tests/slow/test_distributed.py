@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from forge.commands.init import init_project
+from forge.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from forge.cli import main
-from forge.commands.init import init_project
+from forge.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

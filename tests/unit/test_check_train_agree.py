@@ -76,7 +76,7 @@ def test_check_fails_what_train_refuses(project, monkeypatch, capsys, case):
 
 def test_max_seq_length_shorter_than_every_prompt(tmp_path, monkeypatch, capsys):
     import forge.plan.hardware as hw
-    from forge.commands.init import init_project
+    from forge.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     proj, _ = init_project(tmp_path / "p")
@@ -102,7 +102,7 @@ def test_empty_model_name(project, monkeypatch, capsys):
 def test_sample_minimum_auto_agrees_for_a_real_model(tmp_path, monkeypatch, capsys):
     # 8bff25f: check failed 40 rows, train trained them without a word
     import forge.plan.hardware as hw
-    from forge.commands.init import init_project
+    from forge.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     proj, _ = init_project(tmp_path / "p")

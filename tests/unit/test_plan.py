@@ -8,6 +8,7 @@ import random
 import pytest
 
 from forge.config import ForgeConfig, validate_dict
+from forge.plan.eval_budget import cadence
 from forge.plan.hardware import GPUInfo, HardwareInfo
 from forge.plan.memory import estimate_memory, shape_for
 from forge.plan.resolve import DataStats, plan
@@ -121,7 +122,7 @@ def test_hyperparameters_by_dataset_size(n, epochs, lr, r):
     assert p.value("training.learning_rate") == lr
     assert p.value("lora.r") == r
     assert p.value("lora.lora_alpha") == 2 * r
-    assert p.value("training.eval_steps") == max(1, p.total_steps // 10)
+    assert p.value("training.eval_steps") == cadence(p.total_steps)  # the one rule (train uses it too)
     assert p.value("training.save_steps") == p.value("training.eval_steps")
     assert p.value("training.warmup_steps") >= 5
 

@@ -12,9 +12,9 @@ from fake_outputs import safetensors_bytes, write_gguf, write_safetensors
 from forge.check.artifacts import adapter_fingerprint
 from forge.check.outputs import run_verify
 from forge.cli import main
-from forge.commands.init import init_project
 from forge.records.base import write_record
 from forge.records.export import ExportReport
+from forge.scaffold import init_project
 
 
 def _project(tmp_path):

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forge.errors import ForgeError
-from forge.files import sha256_file
+from forge.files import publish_built_folder, sha256_file
 
 NAME = "builtin:gemma-3-270m"
 VERSION = "v1"
@@ -93,13 +93,7 @@ def load_gemma_270m_path() -> Path:
             )
             + "\n"
         )
-        model_dir.chmod(0o755)
-        try:
-            os.replace(model_dir, target)  # atomic: the folder is either absent or complete
-        except OSError:
-            if not (target / MARKER).exists():  # not a concurrent builder's finished copy
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(model_dir, target)
+        publish_built_folder(model_dir, target, MARKER)  # atomic: absent or complete
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -23,12 +23,12 @@ place with one os.replace. torch and transformers are imported inside functions 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from forge.files import publish_built_folder
 from forge.models.builtin_gemma import assemble_gguf, cache_root
 
 NAME = "builtin:tiny-gemma3-vlm"
@@ -102,13 +102,7 @@ def load_tiny_vlm_path() -> Path:
     try:
         model_dir = build_vlm(tmp / "model", TINY, gguf_dir=tmp / "gguf")
         (model_dir / MARKER).write_text(json.dumps({"name": NAME, "version": VERSION}) + "\n")
-        model_dir.chmod(0o755)
-        try:
-            os.replace(model_dir, target)  # atomic: the folder is either absent or complete
-        except OSError:
-            if not (target / MARKER).exists():  # not a concurrent builder's finished copy
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(model_dir, target)
+        publish_built_folder(model_dir, target, MARKER)  # atomic: absent or complete
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import ForgeError
+from forge.files import publish_built_folder
 
 BUILTIN_VERSION = "v1"
 TINY = {
@@ -203,13 +204,7 @@ def builtin_path(name: str) -> Path:
     try:
         build_tiny(key, tmp)
         (tmp / "forge-builtin.json").write_text(json.dumps({"name": name, "version": BUILTIN_VERSION}))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
-        try:
-            os.replace(tmp, target)  # atomic: a folder is either absent or complete
-        except OSError:
-            if not (target / "forge-builtin.json").exists():  # not a concurrent builder's finished copy
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(tmp, target)
+        publish_built_folder(tmp, target, "forge-builtin.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -26,6 +26,11 @@ TARGET_EVALS = 10
 MIN_EVAL_SAMPLES = 32  # below this an eval loss is too noisy to compare (unless val is smaller)
 
 
+def cadence(total_steps: int, target_evals: int = TARGET_EVALS) -> int:
+    """Every how many steps for about `target_evals` evals (or auto saves) a run: the one rule."""
+    return max(1, round(total_steps / target_evals))
+
+
 @dataclass
 class EvalBudget:
     eval_steps: int | None
@@ -46,7 +51,7 @@ def eval_budget(total_steps: int, examples_per_step: float, val_examples: int, s
         return EvalBudget(None, 0, "no val split: no eval", "no val split")
     total_steps = max(1, total_steps)
     per_step = max(examples_per_step, 1e-9)
-    every = max(1, total_steps // TARGET_EVALS)
+    every = cadence(total_steps)
     affordable = math.floor(share / FORWARD_SHARE * per_step * every)
     floor = min(val_examples, MIN_EVAL_SAMPLES)
     samples = max(floor, min(val_examples, affordable))

@@ -32,7 +32,7 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts, read_facts
-from forge.plan.eval_budget import eval_budget
+from forge.plan.eval_budget import cadence, eval_budget
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import (
     estimate_memory,
@@ -332,7 +332,7 @@ def _eval_settings(b: Builder, config: ForgeConfig, total_steps: int, per_step: 
         b.settings["training.eval_samples"] = Setting("training.eval_samples", None, "explicit", "set by you: all")
     else:
         b.set("training.eval_samples", samples, budget.samples_reason)
-    save_default = every or max(1, round(total_steps / 10))
+    save_default = every or cadence(total_steps)
     b.set("training.save_steps", save_default, "a resumable checkpoint at every eval" if every else "ten a run")
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.plan.eval_budget import cadence
 from forge.train.settings import RunSettings
 
 BACKENDS = ("auto", "unsloth", "hf")
@@ -66,15 +67,6 @@ def cuda_available() -> bool:
         return torch.cuda.is_available()
     except Exception:
         return False
-
-
-def cadence(total_steps: int, target_evals: int = 10) -> int:
-    """Every how many steps to evaluate for about `target_evals` evals per run.
-
-    The one rule of the eval (and auto save) cadence: `forge plan` calls it too, so plan and train
-    agree. It is kept a plain function of numbers so that the resolver can own it.
-    """
-    return max(1, round(total_steps / target_evals))
 
 
 class Backend:

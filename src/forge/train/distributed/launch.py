@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.processes import pid_alive
 from forge.train.distributed import ranks
 from forge.train.distributed.world import CHILD_ENV, STRATEGIES, STRATEGY_ENV
 
@@ -236,7 +237,7 @@ def launch(project, plan: LaunchPlan, forge_args: list[str], *, echo=None) -> in
             signal.signal(s, h)
         # nothing left behind: any rank of this node still alive once torchrun is gone is killed
         for pid in mine.values():
-            if ranks.alive(pid):
+            if pid_alive(pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

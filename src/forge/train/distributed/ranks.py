@@ -74,17 +74,3 @@ def clear(project) -> None:
             if p.is_file():
                 p.unlink(missing_ok=True)
     d.mkdir(parents=True, exist_ok=True)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
