@@ -13,10 +13,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import forge.export.steps_gguf as steps_gguf
+import forge.export.steps_model as steps_model
 from forge.check.artifacts import adapter_fingerprint
 from forge.clock import utcnow
 from forge.errors import ForgeError
-from forge.export import steps_gguf, steps_model
 from forge.export.gguf import parse_types
 from forge.export.job import ExportJob
 from forge.lock import writes_project

@@ -7,7 +7,7 @@ an earlier step kept.
 
 from __future__ import annotations
 
-from forge.export import gguf as G
+import forge.export.gguf as G
 from forge.export.job import ExportJob, final_name, partial
 from forge.export.steps_model import fail_on_checks
 

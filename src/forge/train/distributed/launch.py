@@ -22,9 +22,9 @@ import sys
 import time
 from dataclasses import dataclass
 
+import forge.train.distributed.ranks as ranks
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.processes import pid_alive
-from forge.train.distributed import ranks
 from forge.train.distributed.world import CHILD_ENV, STRATEGIES, STRATEGY_ENV
 
 

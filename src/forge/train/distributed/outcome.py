@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import signal
 
+import forge.train.distributed.ranks as ranks
 from forge.errors import EXIT_FAIL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from forge.train.distributed import ranks
 
 
 def _after(iso: str, t: float) -> bool:

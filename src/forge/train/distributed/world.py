@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from forge.train.distributed import ranks
+import forge.train.distributed.ranks as ranks
 from forge.train.distributed.batch import divide_batch
 
 CHILD_ENV = "FORGE_DIST_CHILD"
