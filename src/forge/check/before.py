@@ -10,12 +10,12 @@ is imported only by hardware.probe() (and by building a tiny built-in the first 
 
 from __future__ import annotations
 
-import json
-
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
+from forge.records.base import try_read_record
 from forge.records.checklists import Checklist, Item
+from forge.records.evaluate import BaselineRecord
 
 SECTIONS = ("Data Ready", "Hardware Ready", "Config Ready", "Baseline Done")
 __all__ = ["Checklist", "Item", "SECTIONS", "run_checklist"]
@@ -203,12 +203,12 @@ def _check_baseline(project: Project, cl: Checklist) -> None:
             sec, "metrics/baseline.json", "warn", "no baseline yet; evaluate's gate needs one", "run `forge baseline`"
         )
         return
-    try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-        model = data.get("model", "?")
-        cl.add(sec, "metrics/baseline.json", "ok", f"model {model}, val loss {data.get('val_loss', '?')}")
-    except (OSError, ValueError) as e:
-        cl.add(sec, "metrics/baseline.json", "fail", f"unreadable: {e}", "rerun `forge baseline`")
+    # read as `forge evaluate` reads it: a file evaluate would refuse is not a done baseline
+    record, refused = try_read_record(f, BaselineRecord)
+    if record is None:
+        cl.add(sec, "metrics/baseline.json", "fail", f"unreadable: {refused}", "rerun `forge baseline`")
+        return
+    cl.add(sec, "metrics/baseline.json", "ok", f"model {record.model}, val loss {record.val_loss}")
 
 
 def run_checklist(

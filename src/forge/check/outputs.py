@@ -16,6 +16,8 @@ from forge.check.before import Checklist
 from forge.check.export_report import FAILED, NOT_CHECKED, PASSED, read_export_report
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.project import Project
+from forge.records.base import try_read_record
+from forge.records.train import TrainingStats, read_history
 from forge.status import read_status
 
 SECTIONS = ("Required", "Optional", "Quality")
@@ -47,17 +49,8 @@ def _read_json(path: Path) -> dict | None:
 
 
 def train_losses(history: Path) -> list[float]:
-    out = []
-    if not history.exists():
-        return out
-    for line in history.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("loss"), (int, float)):
-            out.append(float(row["loss"]))
-    return out
+    """The train loss of every logged step, through the one history reader (records.train)."""
+    return [row.loss for row in read_history(history) if row.loss is not None]
 
 
 def loss_trend(losses: list[float]) -> tuple[float, float] | None:
@@ -80,10 +73,16 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
             cl.add(
                 sec, name, "fail", f"{_rel(project, f)} {why}", "run `forge train` (it saves the adapter at the end)"
             )
-    stats = _read_json(project.training_stats_file) if _inside(project, project.training_stats_file) else None
     rel = _rel(project, project.training_stats_file)
+    record, refused = (
+        try_read_record(project.training_stats_file, TrainingStats)
+        if _inside(project, project.training_stats_file)
+        else (None, None)
+    )
+    stats = record.to_data() if record is not None else None
     if stats is None:
-        cl.add(sec, "training-stats.json", "fail", f"{rel} missing or unreadable", "run `forge train` to completion")
+        why = refused or f"{rel} missing or unreadable"
+        cl.add(sec, "training-stats.json", "fail", why, "run `forge train` to completion")
     elif stats.get("final_loss") is None or not stats.get("total_steps"):
         cl.add(sec, "training-stats.json", "fail", f"{rel} has no final metrics", "run `forge train` to completion")
     else:

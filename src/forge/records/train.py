@@ -131,7 +131,7 @@ def write_history(path: Path, rows: list[HistoryRow]) -> None:
 class TrainingStats(Record):
     """metrics/training-stats.json. The first six keys are the original script's; the rest forge's.
 
-    Everything but `model` may be absent in an older file, so a stats file of the original script
+    Any key may be absent in an older file, so a stats file of the original script
     (or of an older forge) still reads. The batch keys record what actually ran: after an OOM retry
     they hold the halved micro-batch and doubled accumulation, not the configured values.
     """
@@ -139,7 +139,7 @@ class TrainingStats(Record):
     REMAKE: ClassVar[str] = "rerun `forge train` to write metrics/training-stats.json again"
 
     # the original keys
-    model: str
+    model: str | None = None  # always written by forge; a hand-made or foreign file may lack it
     dataset_samples: int | None = None
     final_loss: float | None = None
     total_steps: int | None = None
