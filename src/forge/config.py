@@ -89,7 +89,9 @@ class LoraSection(_Section):
     )
     random_state: int = Field(3407, description="Seed for the LoRA weight initialisation.")
     use_rslora: bool = Field(False, description="Rank-stabilised LoRA scaling (lora_alpha / sqrt(r)).")
-    finetune_vision_layers: bool = Field(False, description="Adapt the vision tower of a vision-language model (both backends).")
+    finetune_vision_layers: bool = Field(
+        False, description="Adapt the vision tower of a vision-language model (both backends)."
+    )
     finetune_language_layers: bool = Field(True, description="Adapt the language model (both backends).")
     finetune_attention_modules: bool = Field(True, description="Adapt the attention projections (both backends).")
     finetune_mlp_modules: bool = Field(True, description="Adapt the MLP projections (both backends).")
