@@ -93,6 +93,29 @@ def assert_none_left(root: Path) -> None:
             pass
 
 
+def sigterm_once_training(root, target, watch, at_step: int = 2, timeout: float = 300) -> None:
+    """SIGTERM to `target` once the status shows training at `at_step` (while every `watch` runs)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and all(p.poll() is None for p in watch):
+        try:
+            st = status(root)
+        except (OSError, ValueError):
+            st = {}
+        if st.get("phase") == "training" and st.get("step", 0) >= at_step:
+            target.send_signal(signal.SIGTERM)
+            return
+        time.sleep(0.05)
+
+
+def assert_both_ranks_checkpointed(root, st: dict) -> int:
+    """The step the run stopped at has one complete checkpoint holding both ranks' RNG states."""
+    stopped = st["step"]
+    ckpt = root / "outputs" / f"checkpoint-{stopped}"
+    assert (ckpt / "forge-complete.json").is_file(), sorted(p.name for p in (root / "outputs").iterdir())
+    assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file(), "a rank stopped elsewhere"
+    return stopped
+
+
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     one, two = make_project(tmp_path / "one"), make_project(tmp_path / "two")
     t0 = time.time()
@@ -137,24 +160,12 @@ def test_sigterm_stops_all_ranks_at_one_step_and_resumes_on_one_process(tmp_path
         text=True,
         env=ENV,
     )
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            st = status(root)
-        except (OSError, ValueError):
-            st = {}
-        if st.get("phase") == "training" and st.get("step", 0) >= 2:
-            proc.send_signal(signal.SIGTERM)
-            break
-        time.sleep(0.05)
+    sigterm_once_training(root, proc, watch=[proc])
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-3000:]
     st = status(root)
     assert st["phase"] == "interrupted" and st["running"] is False
-    stopped = st["step"]
-    ckpt = root / "outputs" / f"checkpoint-{stopped}"
-    assert (ckpt / "forge-complete.json").is_file(), sorted(p.name for p in (root / "outputs").iterdir())
-    assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file(), "a rank stopped elsewhere"
+    stopped = assert_both_ranks_checkpointed(root, st)
     assert len(list((root / "outputs").glob("checkpoint-*"))) == 1
     assert_none_left(root)
 

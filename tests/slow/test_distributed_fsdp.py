@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,18 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_distributed import ENV, assert_none_left, cmd, losses, make_project, rank_pids, run, status  # noqa: E402
+from test_distributed import (  # noqa: E402
+    ENV,
+    assert_both_ranks_checkpointed,
+    assert_none_left,
+    cmd,
+    losses,
+    make_project,
+    rank_pids,
+    run,
+    sigterm_once_training,
+    status,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -85,24 +95,12 @@ def test_fsdp_sigterm_stops_both_ranks_with_a_checkpoint_and_resumes(tmp_path):
         text=True,
         env=ENV,
     )
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            st = status(root)
-        except (OSError, ValueError):
-            st = {}
-        if st.get("phase") == "training" and st.get("step", 0) >= 2:
-            proc.send_signal(signal.SIGTERM)
-            break
-        time.sleep(0.05)
+    sigterm_once_training(root, proc, watch=[proc])
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-3000:]
     st = status(root)
     assert st["phase"] == "interrupted" and st["running"] is False
-    stopped = st["step"]
-    ckpt = root / "outputs" / f"checkpoint-{stopped}"
-    assert (ckpt / "forge-complete.json").is_file(), sorted(p.name for p in (root / "outputs").iterdir())
-    assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file(), "a rank stopped elsewhere"
+    stopped = assert_both_ranks_checkpointed(root, st)
     assert sorted(rank_pids(root)) == [0, 1]
     assert_none_left(root)
 

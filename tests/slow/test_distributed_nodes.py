@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_distributed import ENV, assert_none_left, cmd, make_project, rank_pids, run, status  # noqa: E402
+from test_distributed import (  # noqa: E402
+    ENV,
+    assert_both_ranks_checkpointed,
+    assert_none_left,
+    cmd,
+    make_project,
+    rank_pids,
+    run,
+    sigterm_once_training,
+    status,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,25 +54,13 @@ def test_sigterm_to_one_node_stops_both_with_a_checkpoint(tmp_path):
     nodes = [node(root, 0, port, sets)]
     time.sleep(1.0)  # node 0 hosts the rendezvous store; node 1 would wait for it anyway
     nodes.append(node(root, 1, port, sets))
-    deadline = time.time() + 240
-    while time.time() < deadline and all(p.poll() is None for p in nodes):
-        try:
-            st = status(root)
-        except (OSError, ValueError):
-            st = {}
-        if st.get("phase") == "training" and st.get("step", 0) >= 2:
-            nodes[1].send_signal(signal.SIGTERM)  # node 1 only
-            break
-        time.sleep(0.05)
+    sigterm_once_training(root, nodes[1], watch=nodes, timeout=240)  # node 1 only
     results = [p.communicate(timeout=240) for p in nodes]
     codes = [p.returncode for p in nodes]
     assert codes == [143, 143], (codes, results[0][1][-2000:], results[1][1][-2000:])
     st = status(root)
     assert st["phase"] == "interrupted" and st["running"] is False
-    stopped = st["step"]
-    ckpt = root / "outputs" / f"checkpoint-{stopped}"
-    assert (ckpt / "forge-complete.json").is_file(), sorted(p.name for p in (root / "outputs").iterdir())
-    assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file(), "a rank stopped elsewhere"
+    stopped = assert_both_ranks_checkpointed(root, st)
     assert sorted(rank_pids(root)) == [0, 1]
     log = (root / "logs" / "training.log").read_text()
     assert "per-device batch 2 x accumulation 1 x 2 processes = 4" in log
