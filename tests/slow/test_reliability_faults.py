@@ -1,7 +1,8 @@
 """Faults a run must survive without losing anything (CPU, builtin:tiny-llama, in-process CLI):
 
-- disk full (ENOSPC injected) while saving a checkpoint, the adapter, the merged model: a clear
-  error_kind "disk_full", the previous checkpoint and adapter intact and loadable, the status valid;
+- disk full (ENOSPC injected) while saving a checkpoint, the adapter, the merged model (forge
+  export's pipeline, which `forge train` runs for save.merged_path): a clear error_kind
+  "disk_full", the previous checkpoint, adapter and merged model intact and loadable, the status valid;
 - corrupted checkpoints (truncated safetensors, missing optimizer state, empty trainer state,
   no forge marker) are skipped with a warning naming the file, and when none is left `--resume`
   fails rather than starting over;
@@ -138,19 +139,25 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     assert not list(lora.parent.glob(".lora.*")), "temporary adapter folder left behind"
     survived.append("adapter")
 
-    # 3. the merged model: the new adapter is complete and in place, the previous merged model stays
-    def full_merged(self, model, tokenizer, path):
-        Path(path).mkdir(parents=True, exist_ok=True)
-        Path(path, "config.json").write_text("{}")
+    # 3. the merged model (forge export's pipeline, as `forge export --merged`): its save hits a full
+    # disk half-way; the new adapter is complete and in place, the previous merged model stays
+    from forge.export import merge as export_merge
+
+    def full_merged(model, tokenizer, out_dir, **_k):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        Path(out_dir, "config.json").write_text("{}")
         _enospc()
 
     with monkeypatch.context() as m:
-        m.setattr(HFBackend, "save_merged", full_merged)
+        m.setattr(export_merge, "save", full_merged)
         code = main(_args(root, *more, flags=("--resume",)))
     st = _status(root)
     assert code == 1 and st["error_kind"] == "disk_full", st
     assert _sha(merged / "model.safetensors") == merged_sha
     assert not list(merged.parent.glob(".merged.*")), "temporary merged folder left behind"
+    assert not list(merged.parent.glob("merged.partial*")), "the export's temporary merged folder left behind"
+    report = json.loads((root / "metrics" / "export-report.json").read_text())
+    assert report["ok"] is False and "No space left" in report["error"], report  # the fault hit the export
     _loadable_adapter(lora)
     survived.append("merged")
 

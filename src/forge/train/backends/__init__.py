@@ -11,7 +11,9 @@ GPUs). A backend is a subclass of `Backend` with these methods, called in this o
     trainer = backend.make_trainer(model, tokenizer, train_ds, eval_ds, plan, callbacks)
     trainer.train(resume_from_checkpoint=...)            # the recipe calls this (retry loop wraps it)
     backend.save_adapter(model, tokenizer, tmp_dir)      # adapter_config.json, adapter_model.safetensors, tokenizer
-    backend.save_merged(model, tokenizer, tmp_dir)       # merged 16-bit safetensors (optional)
+
+The merged model is no backend's: `forge export`'s pipeline makes it from the saved adapter
+(forge.train.saving), for every backend and strategy alike.
 
 Rules every backend keeps: the examples arrive tokenized with forge's labels (-100 outside the
 assistant turns) and must be trained as they are (no second masking pass such as Unsloth's
@@ -109,9 +111,6 @@ class Backend:
         raise NotImplementedError
 
     def save_adapter(self, model, tokenizer, path) -> None:
-        raise NotImplementedError
-
-    def save_merged(self, model, tokenizer, path) -> None:
         raise NotImplementedError
 
     # -- shared arithmetic -----------------------------------------------------------------

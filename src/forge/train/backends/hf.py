@@ -240,29 +240,3 @@ class HFBackend(Backend):
     def save_adapter(self, model, tokenizer, path) -> None:
         model.save_pretrained(str(path), safe_serialization=True)
         tokenizer.save_pretrained(str(path))
-
-    def save_merged(self, model, tokenizer, path) -> None:
-        import torch
-
-        dtype = torch.bfloat16 if (not self.cuda or torch.cuda.is_bf16_supported()) else torch.float16
-        base = model.get_base_model()
-        if getattr(base, "is_quantized", False) or getattr(base.config, "quantization_config", None):
-            # 4-bit (bitsandbytes) weights can be neither merged exactly nor cast: fold the adapter
-            # into a fresh 16-bit copy of the base model instead
-            import tempfile
-
-            from peft import PeftModel
-
-            from forge.models.loader import load_model_and_tokenizer
-
-            with tempfile.TemporaryDirectory(dir=str(path.parent)) as adapter:
-                model.save_pretrained(adapter, safe_serialization=True)
-                base16, _ = load_model_and_tokenizer(
-                    self.cfg.model.model_copy(update={"load_in_4bit": False}), dtype=dtype, device=self.device
-                )
-                model = PeftModel.from_pretrained(base16, adapter)
-            self.note("merged model: adapter folded into a 16-bit reload of the base (the training weights were 4-bit)")
-        merged = model.merge_and_unload()  # folds the adapter into the base weights (in place)
-        merged = merged.to(dtype)
-        merged.save_pretrained(str(path), safe_serialization=True)
-        tokenizer.save_pretrained(str(path))

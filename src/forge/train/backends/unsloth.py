@@ -212,15 +212,6 @@ class UnslothBackend(HFBackend):
             raise refusal
         self.note("FP8 base weights (row-wise e4m3, torchao) under bf16 LoRA: Unsloth load_in_fp8")
 
-    # ---------------------------------------------------------------- save
-    def save_merged(self, model, tokenizer, path) -> None:
-        if self.cfg.model.load_in_fp8:
-            _merge_into_bf16_base(self.cfg.model, model, tokenizer, Path(path))
-            self.note("merged model: the bf16 adapter folded into a bf16 reload of the base (training held it in FP8)")
-            return
-        # Unsloth dequantises a 4-bit base before merging; the result is 16-bit safetensors
-        model.save_pretrained_merged(str(path), tokenizer, save_method="merged_16bit")
-
 
 def _name_bf16_base(model, path: str) -> None:
     """Point the adapter at the bf16 base it was trained over.
@@ -231,21 +222,3 @@ def _name_bf16_base(model, path: str) -> None:
     """
     for peft_cfg in getattr(model, "peft_config", {}).values():
         peft_cfg.base_model_name_or_path = path
-
-
-def _merge_into_bf16_base(model_cfg, model, tokenizer, path: Path) -> None:
-    """Merge at bf16, never at FP8: the adapter is saved, then folded into a bf16 load of the base."""
-    import tempfile
-
-    import torch
-    from peft import PeftModel
-
-    from forge.models.loader import load_model_and_tokenizer
-
-    with tempfile.TemporaryDirectory(dir=str(path.parent)) as adapter:
-        model.save_pretrained(adapter, safe_serialization=True)
-        bf16_cfg = model_cfg.model_copy(update={"load_in_4bit": False, "load_in_fp8": False})
-        base, _ = load_model_and_tokenizer(bf16_cfg, dtype=torch.bfloat16, device="cuda")
-        merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    merged.save_pretrained(str(path), safe_serialization=True)
-    tokenizer.save_pretrained(str(path))
