@@ -7,7 +7,7 @@ pipeline (forge.train.saving.export_merged): the same files, the same checks, th
 - the tiny Llama: generation_config.json stops at the template's end-of-turn token and the
   tokenizer's eos.
 
-CPU, two optimizer steps each, in-process CLI (slow: about 20 s for the module).
+CPU, two optimizer steps each, in-process CLI (slow: about 30 s for the module, most of it the VLM).
 """
 
 from __future__ import annotations
