@@ -40,6 +40,29 @@ CASES = {
 }
 
 
+def bpe_tokenizer(folder: Path):
+    """Qwen2's tokenizer class (which transformers 5 picks from config.json's model_type) rebuilds a
+    byte-level BPE from tokenizer.json and turns the bench's word-level vocabulary into no tokens at
+    all; a byte-level BPE trained on the synthetic chats has the same specials and loads as Qwen2's."""
+    from bench.common import SPECIALS, make_chat
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [t["value"] for r in make_chat(600) for t in r["conversations"]]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    tok.train_from_iterator(
+        texts, trainers.BpeTrainer(vocab_size=16000, special_tokens=SPECIALS, initial_alphabet=alphabet)
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
+                                   bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>",
+                                   additional_special_tokens=SPECIALS[2:])  # fmt: skip
+    fast.save_pretrained(str(folder))
+    return fast
+
+
 def build(kind: str, folder: Path) -> Path:
     import torch
     from bench.common import build_tokenizer
@@ -53,7 +76,7 @@ def build(kind: str, folder: Path) -> Path:
             v.TEXT = dict(v.TEXT, **GEMMA_12B_TEXT)
         return v.build_gemma3_4b(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer(folder)
+    tok = bpe_tokenizer(folder) if kind == "qwen" else build_tokenizer(folder)
     ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     if kind == "llama":
         from transformers import LlamaConfig as C
@@ -118,6 +141,9 @@ def run_case(name: str, root: Path) -> dict:
     t1 = time.time()
     result = train(proj, cfg, force=True)
     s = result.stats or {}
+    log = proj.log_file
+    if log.is_file():  # step times and the recipe's own account, for reading afterwards
+        (OUT / f"{name.replace('@', '-')}.training.log").write_bytes(log.read_bytes())
     row = {
         "case": name,
         "card_gb": card,
@@ -142,8 +168,21 @@ def run_case(name: str, root: Path) -> dict:
     return row
 
 
+OUT = Path(".")
+
+
 def main(argv: list[str]) -> int:
-    out = Path(argv[0])
+    global OUT
+    out = OUT = Path(argv[0])
+    try:  # Unsloth before transformers (building the models imports it), as forge train does
+        import torch
+
+        if torch.cuda.is_available():
+            from forge.train.backends.unsloth import _import_unsloth
+
+            _import_unsloth()
+    except Exception as e:  # noqa: BLE001  the cases report their own failure
+        print(f"unsloth not imported first: {e}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     names = argv[1:] or list(CASES)
     root = Path("/tmp/forge-plan-vs-peak")

@@ -174,10 +174,14 @@ class Recipe:
         from forge.train.resume import start_point
         from forge.train.run_log import quiet_libraries
 
-        quiet_libraries()
         s, log, status = self.settings, self.log, self.status
         # data first: bad data should cost a second, not a model load
         self.splits = validate_data(self.project, s, log)
+        # the backend before the resolver: Unsloth patches transformers / TRL / PEFT when imported
+        # and runs slower where they came first, and the resolver loads the tokenizer (transformers)
+        self.backend = select_backend(self.world.backend_name(self.backend_name, log), s, log, self.output_dir)
+        status.update(backend=self.backend.name)
+        quiet_libraries()  # imports transformers and datasets: after the backend for that reason
         # then the one resolver (forge.plan.for_run), still before any weights load: what `forge
         # check` refused, this refuses with the same words; its "auto" values are what trains
         from forge.plan.for_run import resolve_for_run, run_config
@@ -185,8 +189,6 @@ class Recipe:
         self.resolution = resolve_for_run(
             s.cfg, self.splits.train_convs, self.splits.val_convs, log=log, world_size=s.world_size
         )
-        self.backend = select_backend(self.world.backend_name(self.backend_name, log), s, log, self.output_dir)
-        status.update(backend=self.backend.name)
         self.fp = fingerprint(s.cfg, self.splits.train_path, self.splits.val_path, s.world_size)
         s.cfg = run_config(self.resolution, s.cfg)  # after the fingerprint: it keeps the config as written
         self.start = start_point(
