@@ -35,6 +35,17 @@ def _check(project, sets, capsys):
     return rc, failed
 
 
+def _no_weights(monkeypatch):
+    """A refusal comes before any weights load (the backend is chosen first, so that Unsloth is
+    imported before transformers; choosing it loads nothing)."""
+    from forge.train.backends.hf import HFBackend
+
+    def load(self):
+        raise AssertionError("weights loaded before the refusal")
+
+    monkeypatch.setattr(HFBackend, "load", load)
+
+
 def _train(project, sets, capsys):
     rc = main(["train", str(project.root), *_sets(sets)])
     capsys.readouterr()
@@ -66,10 +77,10 @@ def test_check_fails_what_train_refuses(project, monkeypatch, capsys, case):
     rc, failed = _check(project, TINY + sets, capsys)
     assert rc == 1
     assert any(text in (i["detail"] + " " + (i["fix"] or "")) for i in failed), failed
+    _no_weights(monkeypatch)
     rc, status = _train(project, TINY + sets, capsys)
     assert rc == 2 and status["phase"] == "failed"
     assert text in status["error"] + " " + (status["solution"] or "")
-    assert status["backend"] is None  # refused before a backend (or any weights) was set up
     detail = next(i["detail"] for i in failed if text in i["detail"] + " " + (i["fix"] or ""))
     assert detail.splitlines()[0] in status["error"]  # the same words
 
@@ -85,9 +96,9 @@ def test_max_seq_length_shorter_than_every_prompt(tmp_path, monkeypatch, capsys)
     sets = [*TINY, "dataset.chat_template=llama-3", "model.max_seq_length=32"]
     rc, failed = _check(proj, sets, capsys)
     assert rc == 1 and any("every assistant turn starts after token 32" in i["detail"] for i in failed), failed
+    _no_weights(monkeypatch)
     rc, status = _train(proj, sets, capsys)
     assert rc == 2 and "every assistant turn starts after token 32" in status["error"]
-    assert status["backend"] is None
 
 
 def test_empty_model_name(project, monkeypatch, capsys):

@@ -16,6 +16,11 @@ MEASURED = [
     # shape, tokens per micro-batch, 4-bit, checkpointing, measured GB (H200, 2026-12-01, tests/gpu/plan_vs_peak.py)
     ("gemma-3-4b", 3072, True, "unsloth", 5.16),  # Gemma3ForConditionalGeneration under a 16 GB cap, 30 steps
     ("llama-3.2-1b", 12288, False, False, 15.32 - 1.35),
+    # H200, 2026-12-01, second session: 4 packed rows of 3,072 tokens each, 16-bit, no checkpointing
+    ("qwen2.5-0.5b", 12288, False, False, 11.21 - 0.03),  # 10 steps
+    ("gemma-3-1b", 12288, False, False, 21.22 - 0.03),  # Gemma3ForCausalLM, interrupted after step 1
+    # bench.run --model llama-1b --arms c,a: (c) at 9 packed rows (the bench's own plan)
+    ("llama-3.2-1b", 9 * 3072, False, False, 27.9),
 ]
 
 
@@ -32,3 +37,17 @@ def test_estimate_errs_high_within_15_percent(shape, tokens, four, gc, measured)
         backend="unsloth",
     )
     assert measured <= est.torch_peak_gb <= 1.15 * measured, est.to_dict()
+
+
+def test_gemma3_layers_are_read_from_config_json_not_the_folder_name():
+    from forge.models.shape import from_config
+
+    text = dict(hidden_size=1152, num_hidden_layers=26, num_attention_heads=4, num_key_value_heads=1,
+                intermediate_size=6912, vocab_size=262144, head_dim=256)  # fmt: skip
+    vlm = from_config({"model_type": "gemma3", "text_config": dict(text, model_type="gemma3_text")}, "my-model")
+    assert vlm.family == "gemma3_text" and vlm.gemma3
+    llama = from_config(dict(text, model_type="llama"), "gemma-3-but-not-really")
+    assert llama.family == "llama" and not llama.gemma3
+    kw = dict(tokens_per_micro_batch=4096, load_in_4bit=False, lora_r=16, targets=ALL, gradient_checkpointing=False)
+    ratio = estimate_memory(vlm, **kw).activations_gb / estimate_memory(llama, **kw).activations_gb
+    assert 1.3 < ratio < 1.5  # sandwich norms and GeGLU: what the H200 measured for Gemma 3

@@ -30,6 +30,15 @@ class ModelShape:
     max_positions: int = 8192
     vision_params: int = 0  # a vision tower and its projector (Gemma 3 4B+), counted in the weights only
     source: str = "table"  # "config.json" when read from the model's files
+    family: str = ""  # config.json's (text) model_type, e.g. "llama", "qwen2", "gemma3_text"; "" unknown
+
+    @property
+    def gemma3(self) -> bool:
+        """Gemma 3's decoder layer (text or the decoder of the vision-language model): sandwich
+        norms around attention and MLP, and a GeGLU MLP; the memory estimate counts what they save."""
+        if self.family:  # read from config.json: the model's word, not its name
+            return self.family in ("gemma3", "gemma3_text")
+        return self.name.startswith("gemma-3")
 
     @property
     def hd(self) -> int:
@@ -126,6 +135,7 @@ def from_config(config: dict[str, Any], name: str = "") -> ModelShape:
         raise ShapeUnreadable("config.json has no 'vocab_size'")
     tied = config.get("tie_word_embeddings", text.get("tie_word_embeddings", True))
     vision = config.get("vision_config")
+    family = str(text.get("model_type") or config.get("model_type") or "")
     return ModelShape(
         name=name,
         hidden=hidden,
@@ -139,6 +149,7 @@ def from_config(config: dict[str, Any], name: str = "") -> ModelShape:
         max_positions=int(text.get("max_position_embeddings") or 8192),
         vision_params=_vision_params(vision, hidden) if isinstance(vision, dict) else 0,
         source="config.json",
+        family=family,
     )
 
 

@@ -74,6 +74,11 @@ ALLOCATOR_SLACK = 0.08  # reserved over allocated, from fragmentation
 LOGIT_CHUNK = 1024  # tokens of float32 logits Unsloth's chunked cross-entropy holds at once
 
 
+# The per-layer counts below match the measured peaks to a few percent (docs/gpu-validation.md:
+# Qwen 2.5 0.5B came out 0.3% under); this margin keeps the estimate on the high side.
+ACTIVATION_MARGIN = 1.03
+
+
 def activation_bytes_per_token(
     shape: ModelShape, gradient_checkpointing: bool | str, backend: str = "unsloth", lora_r: int = 16
 ) -> float:
@@ -86,7 +91,12 @@ def activation_bytes_per_token(
     else:
         # transformers eager modules: each op's output is saved for backward.
         per_layer = 6 * h + 2 * q + 2 * kv + 4 * i + 7 * lora_r
-    full = 2 * shape.layers * per_layer
+    if shape.gemma3:
+        # the two extra (post-attention, post-MLP) norms keep their inputs, and GeGLU keeps the
+        # activated gate beside gate and up: about 1.4x a Llama layer of the same size, which is
+        # what the H200 measured for Gemma 3 1B text and 4B-it (docs/gpu-validation.md)
+        per_layer += 2 * h + i
+    full = 2 * shape.layers * per_layer * ACTIVATION_MARGIN
     if not gradient_checkpointing:
         return full
     kept_inputs = 0 if gradient_checkpointing == "unsloth" and backend == "unsloth" else 2 * shape.layers * h
@@ -98,11 +108,6 @@ def fused_loss(shape: ModelShape, backend: str) -> bool:
     an H200 (2026-12-01, docs/gpu-validation.md): the same holds for Gemma 3 4B-it's multimodal
     wrapper (5.16 GB peak where full logits alone would have been 7.5 GB)."""
     return backend == "unsloth"
-
-
-# Gemma 3 vision-language shapes without checkpointing: the issue's H200 run measured 80.7 GB
-# where the per-layer count gave 62.8 (activations about 1.4x what the text shapes save per token)
-VLM_ACTIVATION_FACTOR = 1.4
 
 
 def logits_bytes_per_token(shape: ModelShape, backend: str) -> float:
@@ -141,8 +146,6 @@ def estimate_memory(
     opt_bytes = 2 if "8bit" in optim else 8
     optimizer = lora_n * opt_bytes
     acts = tokens_per_micro_batch * activation_bytes_per_token(shape, gradient_checkpointing, backend, lora_r)
-    if shape.vision_params and not gradient_checkpointing:
-        acts *= VLM_ACTIVATION_FACTOR
     logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
     if fused_loss(shape, backend):
         logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk
