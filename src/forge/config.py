@@ -61,14 +61,12 @@ class ModelSection(_Section):
 
     @model_validator(mode="after")
     def _fp8_replaces_4bit(self):
-        # FP8 and 4-bit are two ways of holding the same frozen weights; a file that asks for both
-        # is ambiguous, but the default load_in_4bit (true) must not block a plain `load_in_fp8: true`
+        # FP8 and 4-bit are two ways of holding the same frozen weights, so asking for FP8 replaces
+        # 4-bit. `load_in_4bit: true` is the original template's default, which `forge init` writes
+        # into every project; as for the plan (forge.commands.plan.explicit_from_files), a file value
+        # equal to the default is not a choice, so it must not turn `--set model.load_in_fp8=true`
+        # into an error
         if self.load_in_fp8 and self.load_in_4bit:
-            if "load_in_4bit" in self.model_fields_set:
-                raise ValueError(
-                    "model.load_in_fp8 and model.load_in_4bit are both true; they are two ways of holding the "
-                    "base weights: set model.load_in_4bit to false (FP8) or model.load_in_fp8 to false (4-bit)"
-                )
             object.__setattr__(self, "load_in_4bit", False)  # no re-validation loop (validate_assignment)
         return self
 

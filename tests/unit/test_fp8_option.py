@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from forge.config import ConfigError, ModelSection, validate_dict
+from forge.config import ModelSection, validate_dict
 from forge.errors import ForgeError
 from forge.train.backends.unsloth_fp8 import PARITY_SHOWN, fp8_refusal, parity_ok, plan_may_choose_fp8
 
@@ -23,11 +23,17 @@ def test_fp8_replaces_the_default_4bit():
     assert cfg.model.load_in_fp8 is True and cfg.model.load_in_4bit is False
 
 
-def test_fp8_and_explicit_4bit_is_an_error_naming_both_keys_and_the_fix():
-    with pytest.raises(ConfigError) as e:
-        validate_dict({"model": {"load_in_fp8": True, "load_in_4bit": True}})
-    text = str(e.value)
-    assert "model.load_in_fp8" in text and "model.load_in_4bit" in text and "set model.load_in_4bit to false" in text
+def test_fp8_on_a_project_forge_init_wrote(tmp_path):
+    # forge init writes load_in_4bit: true (the template's default); --set model.load_in_fp8=true
+    # on that project must mean FP8, as the plan reads a default in the file as no choice
+    from forge.config import load_config
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "p")
+    cfg = load_config(proj.config_file, ["model.load_in_fp8=true"])
+    assert cfg.model.load_in_fp8 is True and cfg.model.load_in_4bit is False
+    both = validate_dict({"model": {"load_in_fp8": True, "load_in_4bit": True}})
+    assert both.model.load_in_fp8 and not both.model.load_in_4bit
 
 
 def test_fp8_with_explicit_16bit_is_fine():
