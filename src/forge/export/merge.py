@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import ForgeError
+from forge.models.facts import stored_dtype
 
 SIXTEEN_BIT = ("bfloat16", "float16")
 
@@ -44,11 +45,7 @@ def save_dtype_name(base_path: str, configured: str | None) -> str:
     """The dtype of the merged model: the config's 16-bit dtype, else the base's, else bfloat16."""
     if configured in SIXTEEN_BIT:
         return configured
-    try:
-        cfg = json.loads((Path(base_path) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cfg = {}
-    base = cfg.get("dtype") or cfg.get("torch_dtype") or (cfg.get("text_config") or {}).get("dtype")
+    base = stored_dtype(base_path)  # None when config.json is missing or unreadable
     return base if base in SIXTEEN_BIT else "bfloat16"
 
 

@@ -7,12 +7,12 @@ nothing; a failed check raises ExportVerificationError once the step that found 
 from __future__ import annotations
 
 import gc
-import json
 from pathlib import Path
 
 from forge.errors import ForgeError
 from forge.export.gguf import CONVERTER_TYPES, EXTRA_HINT, llama_cpp_available
 from forge.export.job import ExportJob, partial, size, slug
+from forge.models.facts import has_vision
 
 
 class ExportVerificationError(ForgeError):
@@ -59,7 +59,7 @@ def plan(job: ExportJob) -> None:
     job.merged_final = project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
     job.gguf_dir = project.path(cfg.save.gguf_path) if cfg.save.gguf_path else project.quantized_dir
     job.slug = slug(base_name)
-    job.vision = _has_vision(job.base_path)
+    job.vision = has_vision(job.base_path)
     k_types = [t for t in job.gguf_types if t not in CONVERTER_TYPES]
     if k_types and not llama_cpp_available():
         raise ForgeError(
@@ -227,13 +227,6 @@ def verify_merged(job: ExportJob) -> None:
         "bytes": nbytes,
         "kept": job.want_merged,
     }
-
-
-def _has_vision(path: str) -> bool:
-    try:
-        return "vision_config" in json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
 
 
 def _same_model(path: str, name: str) -> bool:

@@ -13,8 +13,9 @@ name: the official Gemma 3 template gets the gemma-3 Go twin.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from forge.models.facts import own_chat_template
 
 PROBES: list[list[dict]] = [
     [{"role": "user", "content": "Hello there."}, {"role": "assistant", "content": "Hi! How can I help?"}],
@@ -25,21 +26,6 @@ PROBES: list[list[dict]] = [
         {"role": "user", "content": "And 3 + 3?"},
     ],
 ]
-
-
-def own_template(folder: str | Path) -> str | None:
-    """The chat template a model folder ships (chat_template.jinja, or tokenizer_config.json's)."""
-    folder = Path(folder)
-    jinja = folder / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
-    try:
-        value = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
-    except (OSError, ValueError):
-        return None
-    if isinstance(value, list):  # [{"name": "default", "template": ...}, ...]
-        value = next((t.get("template") for t in value if t.get("name") == "default"), None)
-    return value if isinstance(value, str) else None
 
 
 def renders_alike(a: str, b: str, special: dict[str, str]) -> bool:
@@ -58,7 +44,7 @@ def renders_alike(a: str, b: str, special: dict[str, str]) -> bool:
 
 def keep_template(trained_jinja: str, base_folder: str | Path, special: dict[str, str]) -> tuple[str, str | None]:
     """(the template to export, a note when it is the base model's own instead of the trained one)."""
-    own = own_template(base_folder)
+    own = own_chat_template(Path(base_folder))  # the model's own, as read_facts reads it
     if not own or own.strip() == trained_jinja.strip():
         return trained_jinja, None
     if renders_alike(own, trained_jinja, special):

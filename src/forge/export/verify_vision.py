@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from forge.export.verify import check
+from forge.models.facts import vision_config
 
 _VISION_PREFIXES = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.")
 
@@ -98,8 +98,7 @@ def _dtype(tensors: dict[str, Any]) -> str:
 
 
 def mmproj_metadata_check(meta: dict[str, Any], merged_dir: Path) -> dict[str, Any]:
-    cfg = json.loads((merged_dir / "config.json").read_text(encoding="utf-8"))
-    vision = cfg.get("vision_config") or {}
+    vision = vision_config(merged_dir, strict=True)  # the folder was just saved: unreadable is an error
     expect = {
         "general.architecture": "clip",
         "clip.has_vision_encoder": True,

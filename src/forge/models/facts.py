@@ -1,6 +1,7 @@
 """Model facts read from the model's own files, without loading weights and without torch.
 
-    config.json                 architecture, model_type, the text (and vision) shape
+    config.json                 architecture, model_type, the text (and vision) shape, whether there
+                                is a vision tower (has_vision), the weights' dtype
     tokenizer.json              the tokens that are never split (added tokens), the vocabulary size
     tokenizer_config.json,      bos / eos / pad / unk, the chat template (or chat_template.jinja,
     special_tokens_map.json     chat_template.json beside it, as transformers 5 saves them)
@@ -11,6 +12,11 @@
 The files come from a local folder, a built-in's folder, or the local Hugging Face cache (offline:
 `try_to_load_from_cache` reads the cache layout and never touches the network). Only a model not on
 disk yet falls back to the name table (forge.models.shape.shape_for_name), and says so.
+
+Callers that need one fact of a folder, not all of them, ask the small functions below read_facts
+(model_config, has_vision, vision_config, stored_dtype, own_chat_template): they read the same
+files in the same places with the same helpers, so export, training and planning cannot disagree
+about what a vision-language model is or which template is the model's own.
 
 A ModelFacts also stands in for a tokenizer where forge.models.templates needs one (chat_template,
 bos_token, eos_token, ..., single_tokens), so that the template check before training gives the
@@ -45,7 +51,9 @@ class ModelFacts:
     end_of_turn: str | None = None  # what the own template writes after an assistant turn
     eos_ids: tuple[int, ...] = ()  # generation_config.json
     eos_tokens: tuple[str, ...] = ()  # the same ids as tokens, where known
-    processor: bool = False
+    processor: bool = False  # processor files beside it (an image or an audio processor)
+    vision_tower: bool = False  # config.json has a vision_config: see has_vision
+    dtype: str | None = None  # the dtype config.json records for the weights (stored_dtype)
     problem: str | None = None  # why the files could not be read (the table or nothing was used)
 
     # --- what forge.models.templates reads from a tokenizer
@@ -67,7 +75,11 @@ class ModelFacts:
 
     @property
     def is_vision(self) -> bool:
-        return bool(self.shape and self.shape.vision_params) or self.processor
+        """A vision-language model: config.json's vision_config where the files were read (the test of
+        has_vision), the name table's vision tower where they were not."""
+        if self.source == "files":
+            return self.vision_tower
+        return bool(self.shape and self.shape.vision_params)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,10 +164,12 @@ def read_facts(name: str) -> ModelFacts:
 def read_folder(folder: Path, name: str | None = None) -> ModelFacts:
     folder = Path(folder)
     facts = ModelFacts(name=name or str(folder), folder=str(folder), source="files")
-    config = _json(folder / "config.json") or {}
+    config = _config(folder) or {}
     archs = config.get("architectures") or []
     facts.architecture = archs[0] if archs else None
     facts.model_type = config.get("model_type")
+    facts.vision_tower = _has_vision_config(config)
+    facts.dtype = _stored_dtype(config)
     try:
         facts.shape = from_config(config, facts.name)
     except ShapeUnreadable as e:
@@ -175,8 +189,8 @@ def read_folder(folder: Path, name: str | None = None) -> ModelFacts:
 
 def _read_tokenizer(folder: Path, facts: ModelFacts) -> dict[int, str]:
     """Fill the tokenizer facts; return the ids of the added (never split) tokens."""
-    tc = _json(folder / "tokenizer_config.json") or {}
-    stm = _json(folder / "special_tokens_map.json") or {}
+    tc = _json_object(folder / "tokenizer_config.json") or {}
+    stm = _json_object(folder / "special_tokens_map.json") or {}
     for key in SPECIAL_KEYS:
         value = _token_text(tc.get(key)) or _token_text(stm.get(key))
         if value:
@@ -207,7 +221,7 @@ def _chat_template(folder: Path, tc: dict) -> str | None:
         return jinja_file.read_text(encoding="utf-8")
     ct = tc.get("chat_template")
     if ct is None:
-        ct = (_json(folder / "chat_template.json") or {}).get("chat_template")
+        ct = (_json_object(folder / "chat_template.json") or {}).get("chat_template")
     if isinstance(ct, list):  # [{"name": "default", "template": ...}, ...]
         named = {d.get("name"): d.get("template") for d in ct if isinstance(d, dict)}
         ct = named.get("default") or next(iter(named.values()), None)
@@ -227,6 +241,80 @@ def _json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    data = _json(path)
+    return data if isinstance(data, dict) else None
+
+
+# ------------------------------------------------------------------------------ one fact at a time
+
+
+def _folder_of(path_or_name: str | Path) -> Path | None:
+    """The folder to read: a local folder as it is (with or without config.json), else a built-in's
+    or the Hugging Face cache's folder, found as read_facts finds it (model_folder)."""
+    local = Path(path_or_name).expanduser()
+    if local.is_dir():
+        return local
+    if isinstance(path_or_name, Path):
+        return None
+    return model_folder(path_or_name)[0]
+
+
+def _config(folder: Path) -> dict[str, Any] | None:
+    return _json_object(folder / "config.json")
+
+
+def model_config(path_or_name: str | Path, *, strict: bool = False) -> dict[str, Any] | None:
+    """config.json of a model folder, a built-in or a cached hub id, as a dict; None when it is
+    missing, unreadable or not a JSON object. strict (a folder only): a missing or unreadable file
+    raises OSError / ValueError instead, for callers whose folder was just written."""
+    if strict:
+        data = json.loads((Path(path_or_name) / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{Path(path_or_name) / 'config.json'} is not a JSON object")
+        return data
+    folder = _folder_of(path_or_name)
+    return _config(folder) if folder is not None else None
+
+
+def _has_vision_config(config: dict[str, Any] | None) -> bool:
+    return isinstance(config, dict) and "vision_config" in config
+
+
+def has_vision(path_or_name: str | Path) -> bool:
+    """Whether the model has a vision tower: its config.json has a vision_config. The one test of a
+    vision-language model (export's processor, vision and mmproj steps, the Unsloth backend's
+    FastModel, ModelFacts.is_vision). False when config.json is missing or unreadable."""
+    return _has_vision_config(model_config(path_or_name))
+
+
+def vision_config(path_or_name: str | Path, *, strict: bool = False) -> dict[str, Any]:
+    """config.json's vision_config (image_size, patch_size, num_hidden_layers, ...); {} when there is
+    none. strict: as model_config's."""
+    vision = (model_config(path_or_name, strict=strict) or {}).get("vision_config")
+    return vision if isinstance(vision, dict) else {}
+
+
+def _stored_dtype(config: dict[str, Any]) -> str | None:
+    text = config.get("text_config")
+    dtype = config.get("dtype") or config.get("torch_dtype") or (text.get("dtype") if isinstance(text, dict) else None)
+    return dtype if isinstance(dtype, str) else None
+
+
+def stored_dtype(path_or_name: str | Path) -> str | None:
+    """The dtype config.json records for the weights (dtype, torch_dtype, or its text_config's)."""
+    return _stored_dtype(model_config(path_or_name) or {})
+
+
+def own_chat_template(path_or_name: str | Path) -> str | None:
+    """The model's own chat template, as read_facts reads it: chat_template.jinja, else
+    tokenizer_config.json's chat_template (a list: its "default"), else chat_template.json's."""
+    folder = _folder_of(path_or_name)
+    if folder is None:
+        return None
+    return _chat_template(folder, _json_object(folder / "tokenizer_config.json") or {})
 
 
 def weight_module_paths(folder: str | Path | None) -> list[str] | None:

@@ -23,9 +23,7 @@ assistant turns, markers from forge.models.templates for the template in use), s
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.train.backends import TrainPlan, _unsloth_reason
@@ -56,14 +54,6 @@ def _import_unsloth():
     return unsloth
 
 
-def _has_vision(path: str) -> bool:
-    cfg = Path(path) / "config.json"
-    try:
-        return "vision_config" in json.loads(cfg.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-
-
 class UnslothBackend(HFBackend):
     name = "unsloth"
 
@@ -81,12 +71,13 @@ class UnslothBackend(HFBackend):
         import torch
         from unsloth import FastLanguageModel, FastModel
 
+        from forge.models.facts import has_vision
         from forge.models.loader import resolve_model_path
         from forge.models.templates import apply_chat_template, template_for
 
         m = self.cfg.model
         path = resolve_model_path(m.name)
-        vision = _has_vision(path)
+        vision = has_vision(path)
         loader = FastModel if vision else FastLanguageModel
         dtype = getattr(torch, m.dtype) if m.dtype else None  # None: Unsloth picks bf16 where supported
         precision = {"load_in_4bit": m.load_in_4bit}
