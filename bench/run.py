@@ -31,25 +31,15 @@ def plan_for(model_dir: Path, data: Path, template: str):
     from forge.data import load_conversations
     from forge.models.facts import read_facts
     from forge.plan.hardware import probe
-    from forge.plan.measure import measure
+    from forge.plan.measure import stats_for
     from forge.plan.resolve import resolve
-    from forge.plan.stats import DataStats
 
     cfg = validate_dict(
         {"model": {"name": str(model_dir)}, "lora": {"r": 16, "lora_alpha": 32}, "dataset": {"chat_template": template}}
     )
     facts = read_facts(cfg.model.name)
     convs = load_conversations(data)
-    lengths, prompts, no_assistant, measured, how = measure(convs, cfg, facts)
-    stats = DataStats(
-        train_examples=len(convs),
-        val_examples=0,
-        lengths=lengths,
-        measured_with=how,
-        prompt_lengths=prompts,
-        no_assistant=no_assistant,
-        measured=measured,
-    )
+    stats = stats_for(convs, cfg, facts)
     return resolve(cfg, stats, probe(), explicit={"model.name", "lora.r", "lora.lora_alpha"}, facts=facts)
 
 

@@ -133,3 +133,44 @@ def test_tiny_test_models_need_no_minimum(project, monkeypatch, capsys):
     write_rows(project.train_file, chat_rows(40))
     rc, failed = _check(project, TINY, capsys)
     assert rc == 0, failed
+
+
+def test_a_tokenizer_that_does_not_fit_the_text(tmp_path, monkeypatch, capsys):
+    # A model folder whose tokenizer reads this data as its unknown token (a word-level vocabulary
+    # of other words): on 2026-12-01 the same kind of mismatch (Qwen2's tokenizer class over a
+    # word-level tokenizer.json) measured 31 tokens for 900-word chats, and training ran on them.
+    from model_folders import make_model
+
+    import forge.plan.hardware as hw
+    from forge.scaffold import init_project
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+    folder = make_model(tmp_path / "m", specials=specials, model_type="llama", architecture="LlamaForCausalLM")
+    proj, _ = init_project(tmp_path / "p")
+    words = "zebra giraffe pelican walrus"
+    rows = [
+        {"conversations": [{"from": "human", "value": f"{words} {i}"}, {"from": "gpt", "value": words}]}
+        for i in range(128)
+    ]
+    write_rows(proj.train_file, rows[:120])
+    write_rows(proj.val_file, rows[120:])
+    sets = [f"model.name={folder}", "model.load_in_4bit=false", "dataset.min_samples=1", "training.max_steps=1"]
+    rc, failed = _check(proj, sets, capsys)
+    text = "as its unknown token"
+    assert rc == 1 and any(text in i["detail"] and i["name"] == "tokenizer fits the data" for i in failed), failed
+    _no_weights(monkeypatch)
+    rc, status = _train(proj, sets, capsys)
+    assert rc == 2 and text in status["error"] and "tokenizer.json" in status["solution"]
+    assert "data/splits/train.jsonl" in status["error"]
+
+
+def test_a_fitting_tokenizer_is_reported_in_check(project, monkeypatch, capsys):
+    import forge.plan.hardware as hw
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    rc = main(["check", str(project.root), "--json", *_sets(TINY)])
+    out = json.loads(capsys.readouterr().out)
+    items = {i["name"]: i for sec in out["sections"].values() for i in sec}
+    assert rc == 0 and items["tokenizer fits the data"]["status"] == "ok"
+    assert "characters a token" in items["tokenizer fits the data"]["detail"]

@@ -23,6 +23,7 @@ __all__ = ["Checklist", "Item", "SECTIONS", "run_checklist"]
 # refusal kind -> (section, item name) of the checklist line it fails
 ITEMS = {
     "samples": ("Data Ready", "enough samples"),
+    "tokenizer": ("Data Ready", "tokenizer fits the data"),
     "truncation": ("Data Ready", "examples fit max_seq_length"),
     "template": ("Config Ready", "chat template suits the model"),
     "lora_targets": ("Config Ready", "LoRA targets exist"),
@@ -166,6 +167,7 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
         "enough samples": f"{stats.train_examples} samples (minimum {p.settings['dataset.min_samples'].value})",
         "chat template suits the model": f"{template.value}: {template.reason}" if template else "",
         "model suits the hardware": _memory_line(p, cfg, facts),
+        "tokenizer fits the data": _fit_line(stats),
     }
     for name, detail in ok.items():
         if name not in failed and detail and (name != "enough samples" or stats.train_examples):
@@ -184,6 +186,13 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
 
 
 ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
+
+
+def _fit_line(stats) -> str:
+    if not stats.text_tokens:
+        return ""  # not measured with the model's tokenizer
+    unk = f", {stats.unk_tokens / stats.text_tokens:.1%} unknown" if stats.unk_tokens else ""
+    return f"{stats.text_chars / stats.text_tokens:.1f} characters a token{unk} ({stats.measured_with})"
 
 
 def _memory_line(p, cfg: ForgeConfig, facts) -> str:

@@ -17,7 +17,6 @@ import logging
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.plan.settings import Plan
-from forge.plan.stats import DataStats
 
 # refusal kind -> the error kind the status file and the CLI report
 ERROR_KIND = {
@@ -27,6 +26,7 @@ ERROR_KIND = {
     "memory": "config",
     "sizes": "config",
     "lora_targets": "config",
+    "tokenizer": "config",
     "model": "model_not_found",
 }
 # keys the run takes from the resolver where the config says "auto" (or null for the eval batch)
@@ -62,7 +62,7 @@ def resolve_for_run(
 ) -> Plan:
     """The resolved plan of this run; RunRefused when training would not start."""
     from forge.models.facts import read_facts
-    from forge.plan.measure import measure
+    from forge.plan.measure import stats_for
     from forge.plan.resolve import resolve
 
     if hardware is None:
@@ -72,16 +72,7 @@ def resolve_for_run(
     if hardware.has_gpu and world_size < len(hardware.gpus):  # the GPUs this run uses, not all of them
         hardware.gpus = hardware.gpus[: max(1, world_size)]
     facts = read_facts(cfg.model.name)
-    lengths, prompts, no_assistant, measured, how = measure(train_convs, cfg, facts, tokenizer)
-    stats = DataStats(
-        train_examples=len(train_convs),
-        val_examples=len(val_convs),
-        lengths=lengths,
-        measured_with=how,
-        prompt_lengths=prompts,
-        no_assistant=no_assistant,
-        measured=measured,
-    )
+    stats = stats_for(train_convs, cfg, facts, tokenizer, val_examples=len(val_convs))
     plan = resolve(cfg, stats, hardware, facts=facts, as_configured=True)
     if log is not None:
         for w in plan.warnings:

@@ -42,24 +42,35 @@ def offline_tokenizer(folder: str):
             os.environ["HF_HUB_OFFLINE"] = old
 
 
-def measure(
-    conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None
-) -> tuple[list[int], list[int | None], int, int, str]:
-    """(lengths, prompt_lengths, no_assistant, measured, how) for the training conversations."""
+def stats_for(
+    conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None, **counts
+) -> DataStats:
+    """DataStats of the training conversations as training will see them (check, plan, train and
+    bench all build theirs here); `counts`: val_examples, longest_chars, longest_line."""
+    fields = measure(conversations, cfg, facts, tokenizer)
+    return DataStats(train_examples=len(conversations), **fields, **counts)
+
+
+def measure(conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None) -> dict:
+    """DataStats' measured fields: lengths, prompt_lengths, no_assistant, measured, measured_with and
+    the tokenizer's fit to the text (text_chars, text_tokens, unk_tokens)."""
     if not conversations:
-        return [], [], 0, 0, "none"
+        return dict(measured_with="none")
     if tokenizer is None and facts is not None and facts.folder:
         try:
             tokenizer = offline_tokenizer(facts.folder)
         except Exception:
             tokenizer = None
     if tokenizer is None:
-        return [estimate_len(m) for m in conversations], [], 0, 0, "chars/4 (tokenizer not available offline)"
+        return _estimated(conversations, "chars/4 (tokenizer not available offline)")
     try:
         return _with_tokenizer(conversations, cfg, facts, tokenizer)
     except Exception as e:  # a template or tokenizer problem: the resolver's template check names it
-        how = f"chars/4 (tokenizer failed: {type(e).__name__})"
-        return [estimate_len(m) for m in conversations], [], 0, 0, how
+        return _estimated(conversations, f"chars/4 (tokenizer failed: {type(e).__name__})")
+
+
+def _estimated(conversations, how: str) -> dict:
+    return dict(lengths=[estimate_len(m) for m in conversations], measured_with=how)
 
 
 def _with_tokenizer(conversations, cfg, facts, tok):
@@ -84,7 +95,46 @@ def _with_tokenizer(conversations, cfg, facts, tok):
         lengths = [lengths[i % len(lengths)] for i in range(len(conversations))]
     name = facts.name if facts else cfg.model.name
     how = f"tokenizer of {name}" + (f" (1 in {step} sampled)" if step > 1 else "")
-    return lengths, prompts, no_assistant, len(sample), how
+    return dict(
+        lengths=lengths,
+        prompt_lengths=prompts,
+        no_assistant=no_assistant,
+        measured=len(sample),
+        measured_with=how,
+        **_fit(tok, sample[:FIT_SAMPLE]),
+    )
+
+
+def _unk_id(tok, backend) -> int | None:
+    """The unknown token's id: the tokenizer's, else its model's (a tokenizer.json whose
+    tokenizer_config.json names no unk_token still maps unknown words to it)."""
+    unk = getattr(tok, "unk_token_id", None)
+    if unk is None and backend is not None:
+        name = getattr(backend.model, "unk_token", None)
+        unk = backend.token_to_id(name) if isinstance(name, str) else None
+    return unk
+
+
+FIT_SAMPLE = 500  # conversations whose message text the fit check tokenizes
+
+
+def _fit(tok, sample: list[list[dict]]) -> dict:
+    """Characters, tokens and unknown tokens of the messages' own text, without the template (whose
+    markers are long strings of one token each and would blur the ratio)."""
+    contents = [m["content"] for msgs in sample for m in msgs if isinstance(m.get("content"), str) and m["content"]]
+    if not contents:
+        return {}
+    backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
+    if backend is not None:
+        ids = [e.ids for e in backend.encode_batch(contents, add_special_tokens=False)]
+    else:
+        ids = tok(contents, add_special_tokens=False)["input_ids"]
+    unk = _unk_id(tok, backend)
+    return dict(
+        text_chars=sum(len(c) for c in contents),
+        text_tokens=sum(len(x) for x in ids),
+        unk_tokens=sum(x.count(unk) for x in ids) if unk is not None else 0,
+    )
 
 
 def _token_counts(tok, texts: list[str], starts: list[int | None]) -> tuple[list[int], list[int | None]]:
@@ -126,15 +176,12 @@ def gather_stats(project, cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=
             n_val = len(load_split(project.path(cfg.dataset.val_path), max_chars=bound)[0])
         except DataError:
             n_val = 0
-    lengths, prompts, no_assistant, measured, how = measure(convs, cfg, facts, tokenizer)
-    return DataStats(
-        train_examples=len(convs),
+    return stats_for(
+        convs,
+        cfg,
+        facts,
+        tokenizer,
         val_examples=n_val,
-        lengths=lengths,
-        measured_with=how,
-        prompt_lengths=prompts,
-        no_assistant=no_assistant,
-        measured=measured,
         longest_chars=report.longest_chars if report else 0,
         longest_line=report.longest_line if report else None,
     )

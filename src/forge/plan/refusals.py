@@ -51,6 +51,7 @@ def add_refusals(
             "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
         )
     _template(p, config, facts)
+    _tokenizer_fit(p, config, data)
     _samples(p, config, data)
     _truncation(p, config, data)
     _lora_targets(p, config, facts)
@@ -94,6 +95,43 @@ def _template(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
     if refusal:
         _refuse(p, "template", key, *refusal)
     return None
+
+
+# Real tokenizers make 1 to about 6 characters a token of natural text or code (CJK near 1, English
+# near 4); a tokenizer that makes far longer tokens, or mostly its unknown token, is not the one this
+# text was meant for: transformers picks the tokenizer class from config.json's model_type, and a
+# class that does not match tokenizer.json can turn whole words into nothing. Training would run on it.
+MAX_CHARS_PER_TOKEN = 16.0
+MAX_UNK_FRACTION = 0.1
+
+
+def _tokenizer_fit(p: Plan, config: ForgeConfig, data: DataStats) -> None:
+    if not data.text_chars:
+        return
+    where = f"{config.dataset.path} (the messages' text, {data.text_chars:,} characters)"
+    fix = (
+        "check that the model folder's tokenizer files (tokenizer.json, tokenizer_config.json) belong to "
+        "the model its config.json names (model_type); or use the model's original tokenizer"
+    )
+    if data.text_tokens == 0 or data.text_chars / data.text_tokens > MAX_CHARS_PER_TOKEN:
+        per = f"{data.text_chars / data.text_tokens:.0f} characters a token" if data.text_tokens else "no tokens"
+        return _refuse(
+            p,
+            "tokenizer",
+            "model.name",
+            f"the tokenizer of {config.model.name} makes {data.text_tokens:,} tokens of {where}: {per}, where a "
+            f"tokenizer that fits the text makes 1 to 6; training would see almost none of the data",
+            fix,
+        )
+    if data.unk_tokens / data.text_tokens > MAX_UNK_FRACTION:
+        return _refuse(
+            p,
+            "tokenizer",
+            "model.name",
+            f"the tokenizer of {config.model.name} reads {data.unk_tokens / data.text_tokens:.0%} of {where} as its "
+            f"unknown token: the model would train on {data.unk_tokens:,} unknown tokens",
+            fix,
+        )
 
 
 def _samples(p: Plan, config: ForgeConfig, data: DataStats) -> None:

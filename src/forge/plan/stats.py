@@ -25,6 +25,10 @@ class DataStats:
     measured: int = 0  # examples the prompt/no_assistant figures were measured on (a sample of large sets)
     longest_chars: int = 0  # the longest train record, in characters
     longest_line: int | None = None  # ... and its line
+    # the tokenizer on the messages' own text (no template): does it fit this data at all?
+    text_chars: int = 0  # characters of the measured messages' contents
+    text_tokens: int = 0  # the tokens the model's tokenizer made of them
+    unk_tokens: int = 0  # ... of which its unknown token
 
     def quantile(self, q: float) -> int:
         if not self.lengths:
@@ -60,4 +64,7 @@ class DataStats:
             "tokens_max": max(self.lengths) if self.lengths else None,
             "prompt_tokens_min": min((n for n in self.prompt_lengths if n is not None), default=None),
             "longest_chars": self.longest_chars,
+            # the tokenizer on the messages' text (null where it was not measured with one)
+            "chars_per_token": round(self.text_chars / self.text_tokens, 2) if self.text_tokens else None,
+            "unknown_tokens": self.unk_tokens if self.text_tokens else None,
         }
