@@ -159,6 +159,9 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     report = json.loads((root / "metrics" / "export-report.json").read_text())
     assert report["ok"] is False and "No space left" in report["error"], report  # the fault hit the export
     _loadable_adapter(lora)
+    # the training itself finished: its stats are on record before the export ran
+    stats = json.loads((root / "metrics" / "training-stats.json").read_text())
+    assert stats["run_id"] == st["run_id"] and stats["total_steps"] == 8, stats
     survived.append("merged")
 
     # and with the disk freed, the same command finishes

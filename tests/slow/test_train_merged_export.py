@@ -1,5 +1,5 @@
 """`forge train` with save.merged_path makes its merged model through `forge export --merged`'s
-pipeline (forge.train.saving.export_merged): the same files, the same checks, the same report.
+pipeline (forge.train.saving.export_after_training): the same files, the same checks, the same report.
 
 - the tiny Gemma 3 VLM: the merged folder carries the processor files and tokenizer.model, loads
   with AutoProcessor, and `forge verify` and metrics/export-report.json agree that it was made and
@@ -88,7 +88,7 @@ def test_train_merged_vlm_is_exports_merged_model(tmp_path, capsys):
     stats = json.loads((root / "metrics" / "training-stats.json").read_text())
     assert stats["total_steps"] == 2
     log = (root / "logs" / "training.log").read_text()
-    assert "export: merging the adapter" in log and "merged model verified and saved" in log
+    assert "export: merging the adapter" in log and "export verified: merged model" in log
 
     # forge verify, with the config naming the same folder, agrees: present, whole, this adapter's
     cfg_file = root / "training-config.json"
@@ -119,7 +119,7 @@ def test_train_merged_text_model_stops_at_the_template_eos(tmp_path, monkeypatch
     monkeypatch.setattr(StatusWriter, "phase", record)
     root = _project(tmp_path / "llama", "builtin:tiny-llama", "llama-3")
     _train(root)
-    assert phases[-3:] == ["exporting", "saving", "done"] and "saving" in phases[:-3], phases
+    assert phases[-3:] == ["saving", "exporting", "done"], phases  # the stats are written before the export
     merged = root / MERGED
     gen = json.loads((merged / "generation_config.json").read_text())
     eos = gen["eos_token_id"] if isinstance(gen["eos_token_id"], list) else [gen["eos_token_id"]]

@@ -336,10 +336,9 @@ class Recipe:
 
     # ------------------------------------------------------------------------------------ finish
     def finish(self, stats: dict) -> RunResult:
-        cfg = self.settings.cfg
-        if cfg.save.gguf_path:
-            from forge.train.saving import export_after_training
+        from forge.train.saving import export_after_training, wants_export
 
+        if wants_export(self.settings.cfg):
             export_after_training(self)
         self.status.phase(
             "done",
@@ -353,6 +352,25 @@ class Recipe:
             "done: %d steps, final loss %s, eval loss %s", stats["total_steps"], stats["final_loss"], stats["eval_loss"]
         )
         return RunResult(EXIT_OK, self.status.status, stats)
+
+    def release_model(self) -> None:
+        """Let go of the trained model, its optimizer state and their GPU memory (the trainer's state,
+        its step counts, stays): what follows, the export, loads the base model again."""
+        import gc
+
+        if self.trainer is not None:
+            for name in ("model", "model_wrapped", "optimizer", "lr_scheduler"):
+                if hasattr(self.trainer, name):
+                    setattr(self.trainer, name, None)
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
 
     # ------------------------------------------------------------------------------------ failure
     def _interrupted(self, message: str) -> None:

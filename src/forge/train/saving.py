@@ -21,6 +21,8 @@ def adapter_complete(path: Path) -> bool:
 
 
 def save_models(recipe) -> None:
+    """The adapter, swapped in whole. A merged model or GGUF files come from export_after_training,
+    after the stats are written: training that finished is recorded even when an export fails."""
     from forge.train.integrity import clean_swap_leftovers
 
     cfg, log = recipe.settings.cfg, recipe.log
@@ -29,37 +31,34 @@ def save_models(recipe) -> None:
     clean_swap_leftovers(lora_dir)  # what a run killed in the middle of an earlier swap left
     write_swapped(lora_dir, recipe.run_id, lambda tmp: backend.save_adapter(model, tok, tmp), adapter_complete)
     log.info("adapter saved: %s", lora_dir)
-    # with save.gguf_path set, export_after_training makes the merged model with the GGUF files (merged once)
-    if cfg.save.merged_path and not cfg.save.gguf_path:
-        export_merged(recipe)
 
 
-def export_merged(recipe) -> None:
-    """save.merged_path set: `forge export --merged` from the adapter just saved (verified, swapped in)."""
-    from forge.export import export_project
-    from forge.train.integrity import clean_swap_leftovers
-
-    cfg, log = recipe.settings.cfg, recipe.log
-    merged_dir = recipe.project.path(cfg.save.merged_path)
-    clean_swap_leftovers(merged_dir)  # a kill in the middle of an older forge's swap of this folder
-    recipe.status.phase("exporting", message=f"merged 16-bit model -> {cfg.save.merged_path}")
-    report = export_project(recipe.project, cfg, True, [], progress=lambda m: log.info("export: %s", m))
-    log.info("merged model verified and saved (%s): %s", (report.merged or {}).get("dtype", "16-bit"), merged_dir)
-    recipe.status.phase("saving")  # the stats and the loss plot follow
+def wants_export(cfg) -> bool:
+    return bool(cfg.save.merged_path or cfg.save.gguf_path)
 
 
 def export_after_training(recipe) -> None:
-    """save.gguf_path set: the same export as `forge export`, verified, once the adapter is safe on disk.
-
-    The export reloads base + adapter from disk, so what it verifies is exactly what was saved.
-    """
+    """save.merged_path and/or save.gguf_path set: the same pipeline as `forge export` (merged once,
+    verified, swapped into place), from the adapter just saved, so what it verifies is exactly what
+    was saved. The trained model is let go first: the export reloads the base and needs the memory."""
     from forge.export import export_project
     from forge.export.gguf import parse_types
+    from forge.train.integrity import clean_swap_leftovers
 
     cfg, log = recipe.settings.cfg, recipe.log
-    recipe.status.phase("exporting", message=f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}")
-    types = parse_types(cfg.save.gguf_quantization)
-    report = export_project(
-        recipe.project, cfg, bool(cfg.save.merged_path), types, progress=lambda m: log.info("export: %s", m)
+    merged = bool(cfg.save.merged_path)
+    types = parse_types(cfg.save.gguf_quantization) if cfg.save.gguf_path else []
+    if merged:
+        clean_swap_leftovers(recipe.project.path(cfg.save.merged_path))  # an older forge's half-done swap
+    what = ", ".join(
+        [f"merged 16-bit model -> {cfg.save.merged_path}"] * merged
+        + [f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}"] * bool(types)
     )
-    log.info("export verified: %d GGUF file(s)%s", len(report.gguf), ", merged model" if report.merged else "")
+    recipe.status.phase("exporting", message=what)
+    recipe.release_model()
+    report = export_project(recipe.project, cfg, merged, types, progress=lambda m: log.info("export: %s", m))
+    log.info(
+        "export verified: %s%s",
+        f"merged model ({(report.merged or {}).get('dtype', '16-bit')})" if report.merged else "",
+        (", " if report.merged and report.gguf else "") + (f"{len(report.gguf)} GGUF file(s)" if report.gguf else ""),
+    )
