@@ -95,6 +95,8 @@ class ModelFacts:
             "end_of_turn": self.end_of_turn,
             "eos_tokens": list(self.eos_tokens),
             "processor": self.processor,
+            "vision_tower": self.is_vision,
+            "dtype": self.dtype,
             "problem": self.problem,
         }
 
