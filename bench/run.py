@@ -109,6 +109,10 @@ def main(argv=None) -> int:
         arm_settings["b"] = arm_settings["b"] | json.loads(a.b)
     # (c0): forge's plan on Unsloth's attention dispatch as it ships (no torch varlen adapter)
     arm_settings["c0"] = plan_settings
+    # (ce): forge's plan with Unsloth's per-decoder-block torch.compile off: on torch 2.11 Gemma 3
+    # layers took minutes to reach their first step (docs/gpu-validation.md); this arm says how much
+    # of (c)'s time to first step and speed the compile accounts for
+    arm_settings["ce"] = plan_settings
     # (f): forge's plan with the frozen base in FP8 (model.load_in_fp8, Unsloth's FP8 LoRA)
     fp8 = {"model.load_in_fp8": True, "model.load_in_4bit": False}
     arm_settings["f"] = plan_settings | fp8
@@ -123,7 +127,7 @@ def main(argv=None) -> int:
     arm_settings["p16"] = parity | {"model.load_in_4bit": False}
     arm_settings["p8"] = parity | fp8
     budgets = json.loads(a.budget)
-    arm_env = {"c0": {"FORGE_TORCH_VARLEN": "0"}}
+    arm_env = {"c0": {"FORGE_TORCH_VARLEN": "0"}, "ce": {"UNSLOTH_BLOCK_COMPILE": "0"}}
     results = {}
     for arm in a.arms.split(","):
         rfile = out / f"arm-{a.model}-{a.profile}-{arm}.json"
@@ -194,7 +198,16 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
             r["mfu_nemo"] = mfu(tps, flops_nemo_lora(shape, 16, targets, att))
     ratios = {}
     tok = {k: r.get("real_tokens_per_s") for k, r in results.items()}
-    for top, base in (("c", "a"), ("c", "b"), ("c", "c0"), ("f", "a"), ("f", "c"), ("c2", "a"), ("c2", "c")):
+    for top, base in (
+        ("c", "a"),
+        ("c", "b"),
+        ("c", "c0"),
+        ("c", "ce"),
+        ("f", "a"),
+        ("f", "c"),
+        ("c2", "a"),
+        ("c2", "c"),
+    ):
         if tok.get(top) and tok.get(base):
             ratios[f"{top}/{base}"] = tok[top] / tok[base]
     p16, p8 = results.get("p16", {}).get("final_eval_loss"), results.get("p8", {}).get("final_eval_loss")
@@ -252,6 +265,7 @@ def markdown(s: dict) -> str:
         "c": "(c) forge",
         "c0": "(c0) forge, Unsloth's per-segment attention",
         "c2": "(c2) forge variant",
+        "ce": "(ce) forge, Unsloth's block compile off",
         "f": "(f) forge, FP8 base",
         "p16": "(p16) parity, bf16",
         "p8": "(p8) parity, FP8",
