@@ -66,13 +66,12 @@ def gather(project: Project, overrides: list[str]):
     raw = load_config_dict(project.config_file)
     data = apply_overrides(raw, overrides) if overrides else raw
     cfg = validate_dict(data, str(project.config_file) if project.config_file.exists() else "defaults")
-    record_file = project.factory_dir / PLAN_RECORD
-    record = None
-    if record_file.exists():
-        try:
-            record = json.loads(record_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            record = None
+    from forge.records.base import try_read_record
+    from forge.records.plan import PlanRecord
+
+    # a torn or foreign record only costs the memory of what the last --write chose
+    found, _ = try_read_record(project.factory_dir / PLAN_RECORD, PlanRecord)
+    record = {"written": found.written} if found else None
     explicit = explicit_from_files(raw, overrides, record)
     facts = read_facts(cfg.model.name)
     return cfg, raw, explicit, gather_stats(project, cfg, facts), facts
@@ -89,7 +88,10 @@ def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
     atomic_write_text(project.config_file, json.dumps(new, indent=2) + "\n")
     written = {k: s.value for k, s in result.settings.items() if s.source == "plan" and k not in RESOLVED_EACH_RUN}
     project.factory_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(project.factory_dir / PLAN_RECORD, json.dumps({"written": written}, indent=2) + "\n")
+    from forge.records.base import write_record
+    from forge.records.plan import PlanRecord
+
+    write_record(project.factory_dir / PLAN_RECORD, PlanRecord(written=written))
     return written
 
 
