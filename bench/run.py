@@ -213,7 +213,7 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
     p16, p8 = results.get("p16", {}).get("final_eval_loss"), results.get("p8", {}).get("final_eval_loss")
     parity = None
     if p16 and p8:
-        from forge.train.backends.unsloth_fp8 import parity_ok
+        from forge.plan.fp8 import parity_ok
 
         parity = {"bf16": p16, "fp8": p8, "relative": p8 / p16 - 1, "within_1pct": parity_ok(p16, p8)}
     est = p.memory.to_dict() if p.memory else None

@@ -59,6 +59,9 @@ CASES = {
     "template markers": (["dataset.chat_template=gemma-3"], CPU, "<start_of_turn>, <end_of_turn> are not single"),
     "sizes": (["lora.r=1000000000"], CPU, "lora.r (now 1000000000"),
     "lora targets": (['lora.target_modules=["c_attn"]'], CPU, "no LoRA target module left"),
+    # 2026-12-01: check said "ready to train" for both, train refused them
+    "backend": (["training.backend=unsloth"], CPU, "--backend unsloth cannot run here"),
+    "fp8": (["model.load_in_fp8=true"], CPU, "the hf backend has no FP8 path"),
     "sample minimum": (["dataset.min_samples=200"], CPU, "120 usable training conversation(s); at least 200"),
     "shape and memory": (
         ["model.name=unsloth/gemma-3-27b-it", "model.load_in_4bit=true"],

@@ -8,7 +8,7 @@ import pytest
 
 from forge.config import ModelSection, validate_dict
 from forge.errors import ForgeError
-from forge.train.backends.unsloth_fp8 import PARITY_SHOWN, fp8_refusal, parity_ok, plan_may_choose_fp8
+from forge.plan.fp8 import PARITY_SHOWN, fp8_refusal, parity_ok, plan_may_choose_fp8
 
 
 def test_default_is_off_and_documented():

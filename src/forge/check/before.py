@@ -30,6 +30,8 @@ ITEMS = {
     "memory": ("Config Ready", "model suits the hardware"),
     "sizes": ("Config Ready", "model suits the hardware"),
     "model": ("Config Ready", "model found"),
+    "backend": ("Hardware Ready", "backend can run here"),
+    "fp8": ("Hardware Ready", "FP8 suits the backend and GPU"),
 }
 
 

@@ -27,6 +27,8 @@ ERROR_KIND = {
     "sizes": "config",
     "lora_targets": "config",
     "tokenizer": "config",
+    "backend": "config",
+    "fp8": "config",
     "model": "model_not_found",
 }
 # keys the run takes from the resolver where the config says "auto" (or null for the eval batch)

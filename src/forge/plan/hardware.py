@@ -28,6 +28,7 @@ class HardwareInfo:
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
     ram_gb: float | None = None
     problem: str | None = None  # why there is no usable GPU / torch, when there is not
+    unsloth: bool | None = None  # Unsloth importable (probe: find_spec); None: not looked at
 
     @property
     def has_gpu(self) -> bool:
@@ -67,7 +68,9 @@ def _ram_gb() -> float | None:
 
 
 def probe() -> HardwareInfo:
-    info = HardwareInfo(ram_gb=_ram_gb())
+    from forge.plan.backend_choice import unsloth_installed
+
+    info = HardwareInfo(ram_gb=_ram_gb(), unsloth=unsloth_installed())
     try:
         import torch
     except ImportError:

@@ -50,12 +50,30 @@ def add_refusals(
             f"model not found: {facts.problem}",
             "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
         )
+    _backend(p, config, hw)
     _template(p, config, facts)
     _tokenizer_fit(p, config, data)
     _samples(p, config, data)
     _truncation(p, config, data)
     _lora_targets(p, config, facts)
     _memory(p, config, facts, hw)
+
+
+def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
+    """What select_backend refuses at run time, in its words: Unsloth asked for where it cannot
+    run, and FP8 where the backend or the GPU has no FP8 path."""
+    from forge.plan.backend_choice import UNSLOTH_FIX, choose
+    from forge.plan.fp8 import fp8_refusal
+
+    installed = True if hw.unsloth is None else hw.unsloth
+    backend, refusal = choose(config.training.backend, hw.has_gpu, installed)
+    if refusal:
+        return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
+    if config.model.load_in_fp8:
+        gpu = hw.gpus[0] if hw.gpus else None
+        err = fp8_refusal(backend, gpu.capability if gpu else None, gpu.name if gpu else "")
+        if err is not None:
+            _refuse(p, "fp8", "model.load_in_fp8", err.message, err.fix or "")
 
 
 def _not_a_download(name: str) -> bool:

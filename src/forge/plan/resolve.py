@@ -119,6 +119,9 @@ def _choose_model(b: Builder, hw: HardwareInfo, budget_card_gb: float, fits) -> 
     return ladder[-1], why + "; nothing on the ladder fits the estimate comfortably"
 
 
+from forge.plan.backend_choice import choose  # noqa: E402
+
+
 def resolve(
     config: ForgeConfig,
     data: DataStats,
@@ -142,10 +145,8 @@ def resolve(
     budget_gb, budget_why = memory_budget(hw, config, vram_gb)
 
     # 1. backend
-    requested = config.training.backend
-    backend = requested if requested != "auto" else ("unsloth" if gpu else "hf")
-    if backend == "unsloth" and not gpu:
-        notes.append("backend unsloth was asked for but there is no CUDA GPU; `forge train` will refuse it")
+    # (forge.plan.backend_choice: the rule train applies; a described machine, hw.unsloth None, has it)
+    backend, _ = choose(config.training.backend, gpu, True if hw.unsloth is None else hw.unsloth)
     targets = list(config.lora.target_modules)
     rules = _data_rules(data.train_examples)
     optim_default = "adamw_8bit" if gpu else "adamw_torch"

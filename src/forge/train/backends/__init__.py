@@ -27,7 +27,6 @@ the data-parallel division change, so what the backend builds is what the stats 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 from dataclasses import asdict, dataclass, field
@@ -36,10 +35,9 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.plan.backend_choice import BACKENDS  # the one list (re-exported)
 from forge.plan.eval_budget import cadence
 from forge.train.settings import RunSettings
-
-BACKENDS = ("auto", "unsloth", "hf")
 
 
 @dataclass
@@ -140,11 +138,9 @@ class Backend:
 
 
 def _unsloth_reason() -> str | None:
-    if importlib.util.find_spec("unsloth") is None:
-        return "Unsloth is not installed (pip install 'factory-forge[unsloth]')"
-    if not cuda_available():
-        return "Unsloth needs an NVIDIA GPU with CUDA and none is visible"
-    return None
+    from forge.plan.backend_choice import unsloth_reason
+
+    return unsloth_reason(cuda_available())
 
 
 def select_backend(
@@ -158,14 +154,11 @@ def select_backend(
         raise ForgeError(
             f"unknown backend {requested!r}", f"use one of: {', '.join(BACKENDS)}", exit_code=EXIT_USAGE, kind="usage"
         )
+    from forge.plan.backend_choice import UNSLOTH_FIX, unsloth_refusal_message
+
     reason = _unsloth_reason()
     if requested == "unsloth" and reason:
-        raise ForgeError(
-            f"--backend unsloth cannot run here: {reason}",
-            "use --backend hf (transformers+PEFT+TRL), or run on a machine with an NVIDIA GPU and Unsloth installed",
-            exit_code=EXIT_USAGE,
-            kind="backend",
-        )
+        raise ForgeError(unsloth_refusal_message(reason), UNSLOTH_FIX, exit_code=EXIT_USAGE, kind="backend")
     if requested == "unsloth" or (requested == "auto" and reason is None):
         try:
             from forge.train.backends.unsloth import UnslothBackend
@@ -179,7 +172,7 @@ def select_backend(
             log.info("backend %s: unsloth (Unsloth is installed and CUDA is present)", requested)
             return UnslothBackend(settings, log, output_dir)
     if cfg.model.load_in_fp8:  # FP8 LoRA is Unsloth's; refused before any weights load
-        from forge.train.backends.unsloth_fp8 import fp8_refusal
+        from forge.plan.fp8 import fp8_refusal
 
         raise fp8_refusal("hf", None)
     from forge.train.backends.hf import HFBackend

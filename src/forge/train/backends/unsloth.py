@@ -195,7 +195,7 @@ class UnslothBackend(HFBackend):
     def _check_fp8(self) -> None:
         import torch
 
-        from forge.train.backends.unsloth_fp8 import fp8_refusal
+        from forge.plan.fp8 import fp8_refusal
 
         major, minor = torch.cuda.get_device_capability()
         refusal = fp8_refusal(self.name, f"{major}.{minor}", torch.cuda.get_device_name())

@@ -1,0 +1,42 @@
+"""Which training backend a run gets here, and why a requested one cannot run (pure: no torch).
+
+One rule for the resolver (so `forge check` and `forge plan` say what `forge train` will do) and for
+`forge.train.backends.select_backend` (which applies it at run time): "auto" is Unsloth where
+Unsloth is installed and a CUDA GPU is visible, transformers+PEFT+TRL elsewhere; "unsloth" asked for
+where it cannot run is refused with the fix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+BACKENDS = ("auto", "unsloth", "hf")
+UNSLOTH_FIX = "use --backend hf (transformers+PEFT+TRL), or run on a machine with an NVIDIA GPU and Unsloth installed"
+
+
+def unsloth_installed() -> bool:
+    return importlib.util.find_spec("unsloth") is not None
+
+
+def unsloth_reason(has_gpu: bool, installed: bool | None = None) -> str | None:
+    """Why Unsloth cannot run here, or None. `installed` None: look it up. No GPU comes first:
+    installing Unsloth would not help there."""
+    if not has_gpu:
+        return "Unsloth needs an NVIDIA GPU with CUDA and none is visible"
+    if not (unsloth_installed() if installed is None else installed):
+        return "Unsloth is not installed (pip install 'factory-forge[unsloth]')"
+    return None
+
+
+def unsloth_refusal_message(reason: str) -> str:
+    return f"--backend unsloth cannot run here: {reason}"
+
+
+def choose(requested: str, has_gpu: bool, installed: bool | None = None) -> tuple[str, str | None]:
+    """(backend, refusal message or None) for the requested backend on this machine."""
+    reason = unsloth_reason(has_gpu, installed)
+    if requested == "unsloth":
+        return "unsloth", unsloth_refusal_message(reason) if reason else None
+    if requested == "hf":
+        return "hf", None
+    return ("unsloth" if reason is None else "hf"), None
