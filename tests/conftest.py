@@ -22,6 +22,19 @@ def chat_rows(n: int, prefix: str = "q"):
     ]
 
 
+def export_report(root: Path) -> dict:
+    """metrics/export-report.json of a project, as the export wrote it."""
+    return json.loads((root / "metrics" / "export-report.json").read_text())
+
+
+def copy_trained(src: Path, dst: Path) -> Path:
+    """A trained project copied without its outputs (checkpoints, merged model, GGUF files)."""
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("outputs", "merged", "quantized"))
+    return dst
+
+
 @pytest.fixture
 def project(tmp_path):
     """A project folder with 120 train and 12 val ShareGPT rows."""

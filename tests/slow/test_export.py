@@ -7,12 +7,13 @@ project are exported, damaged and re-exported. tiny-gemma3 gets an adapter built
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import copy_trained as _copy
+from tests.conftest import export_report as _report
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -66,15 +67,6 @@ def trained(tmp_path_factory) -> Path:
     assert r.returncode == 0, r.stdout + r.stderr
     assert (root / "models" / "checkpoints" / "lora" / "adapter_model.safetensors").is_file()
     return root
-
-
-def _copy(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("outputs", "merged", "quantized"))
-    return dst
-
-
-def _report(root: Path) -> dict:
-    return json.loads((root / "metrics" / "export-report.json").read_text())
 
 
 def flat(text: str) -> str:

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import copy_trained as _copy
+from tests.conftest import export_report as _report
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -60,15 +61,6 @@ def trained(tmp_path_factory) -> Path:
     root = _project(tmp_path_factory.mktemp("vlm") / "p")
     _train(root)
     return root
-
-
-def _copy(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("outputs", "merged", "quantized"))
-    return dst
-
-
-def _report(root: Path) -> dict:
-    return json.loads((root / "metrics" / "export-report.json").read_text())
 
 
 def test_default_switches_keep_lora_out_of_the_vision_tower(trained):

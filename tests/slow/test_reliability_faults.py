@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import export_report
 
 from forge.cli import main
 
@@ -156,7 +157,7 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     assert _sha(merged / "model.safetensors") == merged_sha
     assert not list(merged.parent.glob(".merged.*")), "temporary merged folder left behind"
     assert not list(merged.parent.glob("merged.partial*")), "the export's temporary merged folder left behind"
-    report = json.loads((root / "metrics" / "export-report.json").read_text())
+    report = export_report(root)
     assert report["ok"] is False and "No space left" in report["error"], report  # the fault hit the export
     _loadable_adapter(lora)
     # the training itself finished: its stats are on record before the export ran

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import export_report as _report
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -58,10 +59,6 @@ def _train(root: Path) -> None:
     assert main(args) == 0, (root / "logs" / "training.log").read_text()[-3000:]
     status = json.loads((root / ".factory" / "training-status.json").read_text())
     assert status["phase"] == "done", status
-
-
-def _report(root: Path) -> dict:
-    return json.loads((root / "metrics" / "export-report.json").read_text())
 
 
 def test_train_merged_vlm_is_exports_merged_model(tmp_path, capsys):

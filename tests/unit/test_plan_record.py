@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import chat_rows, write_jsonl
+from tests.conftest import chat_rows, write_jsonl
+
 from forge.cli import main
 from forge.commands.plan import gather
 from forge.scaffold import init_project

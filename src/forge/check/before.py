@@ -192,9 +192,9 @@ ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
 
 def _fit_line(stats) -> str:
     if not stats.text_tokens:
-        return ""  # not measured with the model's tokenizer
-    unk = f", {stats.unk_tokens / stats.text_tokens:.1%} unknown" if stats.unk_tokens else ""
-    return f"{stats.text_chars / stats.text_tokens:.1f} characters a token{unk} ({stats.measured_with})"
+        return ""  # not measured with the model's tokenizer (or a refusal says why not)
+    unk = f", {stats.unk_fraction:.1%} unknown" if stats.unk_tokens else ""
+    return f"{stats.chars_per_token:.1f} characters a token{unk} ({stats.measured_with})"
 
 
 def _memory_line(p, cfg: ForgeConfig, facts) -> str:

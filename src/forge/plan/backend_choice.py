@@ -28,15 +28,11 @@ def unsloth_reason(has_gpu: bool, installed: bool | None = None) -> str | None:
     return None
 
 
-def unsloth_refusal_message(reason: str) -> str:
-    return f"--backend unsloth cannot run here: {reason}"
-
-
-def choose(requested: str, has_gpu: bool, installed: bool | None = None) -> tuple[str, str | None]:
-    """(backend, refusal message or None) for the requested backend on this machine."""
-    reason = unsloth_reason(has_gpu, installed)
+def choose(requested: str, reason: str | None) -> tuple[str, str | None]:
+    """(backend, refusal message or None) for the requested backend, where `reason` is why Unsloth
+    cannot run on this machine (unsloth_reason) or None."""
     if requested == "unsloth":
-        return "unsloth", unsloth_refusal_message(reason) if reason else None
+        return "unsloth", f"--backend unsloth cannot run here: {reason}" if reason else None
     if requested == "hf":
         return "hf", None
     return ("unsloth" if reason is None else "hf"), None

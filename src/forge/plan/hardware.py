@@ -31,6 +31,14 @@ class HardwareInfo:
     unsloth: bool | None = None  # Unsloth importable (probe: find_spec); None: not looked at
 
     @property
+    def unsloth_reason(self) -> str | None:
+        """Why Unsloth cannot run on this machine, or None; a described machine (unsloth None, as
+        tests and `--vram-gb` plans describe one) is taken to have it installed."""
+        from forge.plan.backend_choice import unsloth_reason
+
+        return unsloth_reason(self.has_gpu, True if self.unsloth is None else self.unsloth)
+
+    @property
     def has_gpu(self) -> bool:
         return bool(self.gpus)
 

@@ -124,12 +124,8 @@ def _fit(tok, sample: list[list[dict]]) -> dict:
     contents = [m["content"] for msgs in sample for m in msgs if isinstance(m.get("content"), str) and m["content"]]
     if not contents:
         return {}
-    backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
-    if backend is not None:
-        ids = [e.ids for e in backend.encode_batch(contents, add_special_tokens=False)]
-    else:
-        ids = tok(contents, add_special_tokens=False)["input_ids"]
-    unk = _unk_id(tok, backend)
+    ids = _ids(tok, contents)
+    unk = _unk_id(tok, _fast_backend(tok))
     return dict(
         text_chars=sum(len(c) for c in contents),
         text_tokens=sum(len(x) for x in ids),
@@ -137,13 +133,25 @@ def _fit(tok, sample: list[list[dict]]) -> dict:
     )
 
 
+def _fast_backend(tok):
+    """The `tokenizers` object of a fast tokenizer (batch encoding in Rust, char offsets), or None."""
+    return getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
+
+
+def _ids(tok, texts: list[str]) -> list[list[int]]:
+    backend = _fast_backend(tok)
+    if backend is not None:
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return tok(texts, add_special_tokens=False)["input_ids"]
+
+
 def _token_counts(tok, texts: list[str], starts: list[int | None]) -> tuple[list[int], list[int | None]]:
-    backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
+    backend = _fast_backend(tok)
     if backend is not None:
         encodings = backend.encode_batch(texts, add_special_tokens=False)
         prompts = [None if s is None else _token_at(e, s) for e, s in zip(encodings, starts, strict=True)]
         return [len(e.ids) for e in encodings], prompts
-    lengths = [len(x) for x in tok(texts, add_special_tokens=False)["input_ids"]]
+    lengths = [len(x) for x in _ids(tok, texts)]
     prompts = [
         None if s is None else len(tok(t[:s], add_special_tokens=False)["input_ids"])
         for t, s in zip(texts, starts, strict=True)

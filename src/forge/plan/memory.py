@@ -93,8 +93,8 @@ def activation_bytes_per_token(
         per_layer = 6 * h + 2 * q + 2 * kv + 4 * i + 7 * lora_r
     if shape.gemma3:
         # the two extra (post-attention, post-MLP) norms keep their inputs, and GeGLU keeps the
-        # activated gate beside gate and up: about 1.4x a Llama layer of the same size, which is
-        # what the H200 measured for Gemma 3 1B text and 4B-it (docs/gpu-validation.md)
+        # activated gate beside gate and up: about 1.4x a Llama layer of the same size, as the H200
+        # measured for Gemma 3 1B text and the figure for 4B-it says (docs/gpu-validation.md)
         per_layer += 2 * h + i
     full = 2 * shape.layers * per_layer * ACTIVATION_MARGIN
     if not gradient_checkpointing:

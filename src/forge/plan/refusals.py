@@ -65,13 +65,12 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
     from forge.plan.backend_choice import UNSLOTH_FIX, choose
     from forge.plan.fp8 import fp8_refusal
 
-    installed = True if hw.unsloth is None else hw.unsloth
-    backend, refusal = choose(config.training.backend, hw.has_gpu, installed)
+    _, refusal = choose(config.training.backend, hw.unsloth_reason)
     if refusal:
         return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
     if config.model.load_in_fp8:
         gpu = hw.gpus[0] if hw.gpus else None
-        err = fp8_refusal(backend, gpu.capability if gpu else None, gpu.name if gpu else "")
+        err = fp8_refusal(p.backend, gpu.capability if gpu else None, gpu.name if gpu else "")
         if err is not None:
             _refuse(p, "fp8", "model.load_in_fp8", err.message, err.fix or "")
 
@@ -124,15 +123,16 @@ MAX_UNK_FRACTION = 0.1
 
 
 def _tokenizer_fit(p: Plan, config: ForgeConfig, data: DataStats) -> None:
-    if not data.text_chars:
+    per_token = data.chars_per_token
+    if per_token is None:
         return
     where = f"{config.dataset.path} (the messages' text, {data.text_chars:,} characters)"
     fix = (
         "check that the model folder's tokenizer files (tokenizer.json, tokenizer_config.json) belong to "
         "the model its config.json names (model_type); or use the model's original tokenizer"
     )
-    if data.text_tokens == 0 or data.text_chars / data.text_tokens > MAX_CHARS_PER_TOKEN:
-        per = f"{data.text_chars / data.text_tokens:.0f} characters a token" if data.text_tokens else "no tokens"
+    if per_token > MAX_CHARS_PER_TOKEN:
+        per = f"{per_token:.0f} characters a token" if data.text_tokens else "no tokens"
         return _refuse(
             p,
             "tokenizer",
@@ -141,12 +141,12 @@ def _tokenizer_fit(p: Plan, config: ForgeConfig, data: DataStats) -> None:
             f"tokenizer that fits the text makes 1 to 6; training would see almost none of the data",
             fix,
         )
-    if data.unk_tokens / data.text_tokens > MAX_UNK_FRACTION:
+    if data.unk_fraction > MAX_UNK_FRACTION:
         return _refuse(
             p,
             "tokenizer",
             "model.name",
-            f"the tokenizer of {config.model.name} reads {data.unk_tokens / data.text_tokens:.0%} of {where} as its "
+            f"the tokenizer of {config.model.name} reads {data.unk_fraction:.0%} of {where} as its "
             f"unknown token: the model would train on {data.unk_tokens:,} unknown tokens",
             fix,
         )

@@ -32,6 +32,7 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts, read_facts
+from forge.plan.backend_choice import choose
 from forge.plan.eval_budget import cadence, eval_budget
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import (
@@ -119,9 +120,6 @@ def _choose_model(b: Builder, hw: HardwareInfo, budget_card_gb: float, fits) -> 
     return ladder[-1], why + "; nothing on the ladder fits the estimate comfortably"
 
 
-from forge.plan.backend_choice import choose  # noqa: E402
-
-
 def resolve(
     config: ForgeConfig,
     data: DataStats,
@@ -145,8 +143,7 @@ def resolve(
     budget_gb, budget_why = memory_budget(hw, config, vram_gb)
 
     # 1. backend
-    # (forge.plan.backend_choice: the rule train applies; a described machine, hw.unsloth None, has it)
-    backend, _ = choose(config.training.backend, gpu, True if hw.unsloth is None else hw.unsloth)
+    backend, _ = choose(config.training.backend, hw.unsloth_reason)  # the rule train applies
     targets = list(config.lora.target_modules)
     rules = _data_rules(data.train_examples)
     optim_default = "adamw_8bit" if gpu else "adamw_torch"

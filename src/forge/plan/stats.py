@@ -52,6 +52,17 @@ class DataStats:
         """Measured examples whose first trained token comes at or after `cap` (dropped by training)."""
         return sum(1 for n in self.prompt_lengths if n is not None and n >= cap)
 
+    @property
+    def chars_per_token(self) -> float | None:
+        """Characters a token of the messages' text (inf: no tokens at all); None: not measured."""
+        if not self.text_chars:
+            return None
+        return self.text_chars / self.text_tokens if self.text_tokens else float("inf")
+
+    @property
+    def unk_fraction(self) -> float:
+        return self.unk_tokens / self.text_tokens if self.text_tokens else 0.0
+
     def to_dict(self) -> dict:
         return {
             "train_examples": self.train_examples,
@@ -65,6 +76,6 @@ class DataStats:
             "prompt_tokens_min": min((n for n in self.prompt_lengths if n is not None), default=None),
             "longest_chars": self.longest_chars,
             # the tokenizer on the messages' text (null where it was not measured with one)
-            "chars_per_token": round(self.text_chars / self.text_tokens, 2) if self.text_tokens else None,
+            "chars_per_token": round(self.chars_per_token, 2) if self.text_tokens else None,
             "unknown_tokens": self.unk_tokens if self.text_tokens else None,
         }

@@ -50,15 +50,13 @@ def export_after_training(recipe) -> None:
     types = parse_types(cfg.save.gguf_quantization) if cfg.save.gguf_path else []
     if merged:
         clean_swap_leftovers(recipe.project.path(cfg.save.merged_path))  # an older forge's half-done swap
-    what = ", ".join(
-        [f"merged 16-bit model -> {cfg.save.merged_path}"] * merged
-        + [f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}"] * bool(types)
-    )
-    recipe.status.phase("exporting", message=what)
+    parts = [f"merged 16-bit model -> {cfg.save.merged_path}"] if merged else []
+    if types:
+        parts.append(f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}")
+    recipe.status.phase("exporting", message=", ".join(parts))
     recipe.release_model()
     report = export_project(recipe.project, cfg, merged, types, progress=lambda m: log.info("export: %s", m))
-    log.info(
-        "export verified: %s%s",
-        f"merged model ({(report.merged or {}).get('dtype', '16-bit')})" if report.merged else "",
-        (", " if report.merged and report.gguf else "") + (f"{len(report.gguf)} GGUF file(s)" if report.gguf else ""),
-    )
+    done = [f"merged model ({report.merged.get('dtype', '16-bit')})"] if report.merged else []
+    if report.gguf:
+        done.append(f"{len(report.gguf)} GGUF file(s)")
+    log.info("export verified: %s", ", ".join(done))

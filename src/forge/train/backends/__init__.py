@@ -154,12 +154,13 @@ def select_backend(
         raise ForgeError(
             f"unknown backend {requested!r}", f"use one of: {', '.join(BACKENDS)}", exit_code=EXIT_USAGE, kind="usage"
         )
-    from forge.plan.backend_choice import UNSLOTH_FIX, unsloth_refusal_message
+    from forge.plan.backend_choice import UNSLOTH_FIX, choose
 
     reason = _unsloth_reason()
-    if requested == "unsloth" and reason:
-        raise ForgeError(unsloth_refusal_message(reason), UNSLOTH_FIX, exit_code=EXIT_USAGE, kind="backend")
-    if requested == "unsloth" or (requested == "auto" and reason is None):
+    chosen, refusal = choose(requested, reason)  # the resolver's rule (forge check says the same)
+    if refusal:
+        raise ForgeError(refusal, UNSLOTH_FIX, exit_code=EXIT_USAGE, kind="backend")
+    if chosen == "unsloth":
         try:
             from forge.train.backends.unsloth import UnslothBackend
         except ImportError as e:
