@@ -59,6 +59,12 @@ def main(argv=None) -> int:
     ap.add_argument("--profile-arms", default="c,f", help="the arms --torch-profile applies to")
     ap.add_argument("--parity-steps", type=int, default=200, help="steps of the loss-parity arms p16 / p8")
     ap.add_argument("--parity-batch", type=int, default=2, help="micro-batch (packed rows) of the parity arms")
+    ap.add_argument(
+        "--stacks",
+        type=float,
+        default=0,
+        help="sample each arm's main-thread stack every N seconds (bench/probes/stacks.py)",
+    )
     ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -113,6 +119,9 @@ def main(argv=None) -> int:
     # layers took minutes to reach their first step (docs/gpu-validation.md); this arm says how much
     # of (c)'s time to first step and speed the compile accounts for
     arm_settings["ce"] = plan_settings
+    # (cd): the same with every torch.compile off (TORCHDYNAMO_DISABLE): Unsloth's model compile
+    # too, which (ce) keeps; with (c) and (ce) it places a slow first step in or out of dynamo
+    arm_settings["cd"] = plan_settings
     # (f): forge's plan with the frozen base in FP8 (model.load_in_fp8, Unsloth's FP8 LoRA)
     fp8 = {"model.load_in_fp8": True, "model.load_in_4bit": False}
     arm_settings["f"] = plan_settings | fp8
@@ -127,7 +136,11 @@ def main(argv=None) -> int:
     arm_settings["p16"] = parity | {"model.load_in_4bit": False}
     arm_settings["p8"] = parity | fp8
     budgets = json.loads(a.budget)
-    arm_env = {"c0": {"FORGE_TORCH_VARLEN": "0"}, "ce": {"UNSLOTH_BLOCK_COMPILE": "0"}}
+    arm_env = {
+        "c0": {"FORGE_TORCH_VARLEN": "0"},
+        "ce": {"UNSLOTH_BLOCK_COMPILE": "0"},
+        "cd": {"TORCHDYNAMO_DISABLE": "1"},
+    }
     results = {}
     for arm in a.arms.split(","):
         rfile = out / f"arm-{a.model}-{a.profile}-{arm}.json"
@@ -154,11 +167,24 @@ def main(argv=None) -> int:
             "--budget",
             str(budgets.get(arm, 0)),
         ]
+        if a.stacks:
+            stacks = out / f"arm-{a.model}-{a.profile}-{arm}.stacks.txt"
+            cmd[1:3] = [
+                "-m",
+                "bench.probes.stacks",
+                "--every",
+                str(a.stacks),
+                "--to",
+                str(stacks),
+                "--",
+                "-m",
+                "bench.arm",
+            ]
         if arm in ("p16", "p8"):
             cmd += ["--max-steps", str(a.parity_steps), "--holdout", "128", "--warmup-steps", "10"]
         if arm == "p8":
             cmd.append("--export-check")
-        print(f"== arm {arm}: {' '.join(cmd[3:5])}", flush=True)
+        print(f"== arm {arm}", flush=True)
         started = time.time()
         try:
             env = os.environ | arm_env.get(arm, {})
@@ -203,6 +229,7 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
         ("c", "b"),
         ("c", "c0"),
         ("c", "ce"),
+        ("c", "cd"),
         ("f", "a"),
         ("f", "c"),
         ("c2", "a"),
@@ -266,6 +293,7 @@ def markdown(s: dict) -> str:
         "c0": "(c0) forge, Unsloth's per-segment attention",
         "c2": "(c2) forge variant",
         "ce": "(ce) forge, Unsloth's block compile off",
+        "cd": "(cd) forge, torch.compile off",
         "f": "(f) forge, FP8 base",
         "p16": "(p16) parity, bf16",
         "p8": "(p8) parity, FP8",

@@ -68,6 +68,12 @@ class ModelSection(_Section):
         # into an error
         if self.load_in_fp8 and self.load_in_4bit:
             object.__setattr__(self, "load_in_4bit", False)  # no re-validation loop (validate_assignment)
+        if self.load_in_fp8 and self.dtype not in (None, "bfloat16"):
+            # torchao's row-wise FP8 quantises from bf16 weights, and the LoRA over them trains in bf16
+            raise ValueError(
+                f"load_in_fp8 needs bfloat16 weights, but dtype is {self.dtype}: "
+                "set model.dtype to bfloat16 (or leave it null), or set model.load_in_fp8 to false"
+            )
         return self
 
 

@@ -96,3 +96,16 @@ def test_unsloth_backend_dead_code_is_gone():
 
     assert "_flash_attention" not in UnslothBackend.__dict__  # its plan() never asked it (issue 14.6)
     assert "unavailable_reason" not in UnslothBackend.__dict__
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_fp8_needs_bfloat16_weights(dtype):
+    # torchao's row-wise FP8 quantises bf16 weights only: on the H200 a float32 load failed layer
+    # by layer ("PerRow quantization only works for bfloat16"); say it at config time, by key
+    from forge.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        validate_dict({"model": {"load_in_fp8": True, "dtype": dtype}})
+    assert "model" in str(err.value) and "load_in_fp8 needs bfloat16" in str(err.value)
+    for ok in (None, "bfloat16"):
+        assert validate_dict({"model": {"load_in_fp8": True, "dtype": ok}}).model.load_in_fp8

@@ -54,6 +54,33 @@ def _import_unsloth():
     return unsloth
 
 
+def attention_for(path) -> tuple[str | None, str]:
+    """The attention forge asks Unsloth for, with the reason, or (None, "") for Unsloth's own pick.
+
+    Unsloth 2026.10.9 prefers flex_attention for the Gemma 3 family. On the lent H200 (torch 2.11,
+    2026-12-01) the Gemma 3 4B-it shape then spent its first minutes in Inductor compiling the
+    flex block-mask kernels and did not reach a training step in 200 s; with torch.compile off
+    instead, flex ran its unfused fallback and ran out of 139 GB. SDPA takes the same packed
+    batches (transformers builds the sliding-window, per-example causal mask) with no compile.
+    FORGE_GEMMA3_ATTENTION=flex_attention gives Unsloth its choice back.
+    """
+    import os
+
+    from forge.models.facts import model_config
+
+    cfg = model_config(path) or {}
+    types = {cfg.get("model_type"), (cfg.get("text_config") or {}).get("model_type")}
+    if not types & {"gemma3", "gemma3_text"}:
+        return None, ""
+    choice = os.environ.get("FORGE_GEMMA3_ATTENTION", "sdpa").strip() or "sdpa"
+    if choice == "flex_attention":
+        return None, ""
+    return choice, (
+        f"attention: {choice} for Gemma 3 (Unsloth's flex_attention compiled for minutes before "
+        "the first step on torch 2.11; FORGE_GEMMA3_ATTENTION=flex_attention restores it)"
+    )
+
+
 class UnslothBackend(HFBackend):
     name = "unsloth"
 
@@ -85,6 +112,13 @@ class UnslothBackend(HFBackend):
             self._check_fp8()
             # Unsloth's own switch (row-wise torchao FP8); 4-bit off (the config made sure it was not asked)
             precision = {"load_in_4bit": False, "load_in_fp8": True}
+            # torchao quantises row-wise from bf16 only; a model stored in float32 (builtin:tiny-llama,
+            # many small checkpoints) would otherwise load as float32 and fail layer by layer
+            dtype = torch.bfloat16
+        attention, why = attention_for(path)
+        if attention:
+            precision["attn_implementation"] = attention
+            self.note(why)
         model, tokenizer = loader.from_pretrained(
             model_name=path,
             max_seq_length=m.max_seq_length,
