@@ -20,6 +20,7 @@ from forge.clock import utcnow
 from forge.records.train import HistoryRow, append_history
 from forge.status import Status, StatusWriter
 from forge.train.checkpoints import mark_complete
+from forge.train.first_step import FirstStepWatch
 from forge.train.signals import StopRequest
 
 
@@ -58,6 +59,7 @@ class ForgeCallback(TrainerCallback):
         self.eval_steps = eval_steps
         # called after each checkpoint is marked complete (the recipe drops a --force'd old run there)
         self.on_checkpoint = on_checkpoint
+        self.first_step_watch: FirstStepWatch | None = None
         self.status = status
         self.history_path = history_path
         self.log = log
@@ -129,6 +131,11 @@ class ForgeCallback(TrainerCallback):
             self.keep_checkpoints, args.save_total_limit = args.save_total_limit, None
         if not state.is_world_process_zero:
             return
+        # a retry after an OOM starts a new trainer: one watch per start of the loop
+        if self.first_step_watch is not None:
+            self.first_step_watch.done()
+        self.first_step_watch = FirstStepWatch(self.status, self.log)
+        self.first_step_watch.start()
         self.status.phase(
             "training",
             step=state.global_step,
@@ -140,10 +147,18 @@ class ForgeCallback(TrainerCallback):
             self.log.info("resumed at step %d of %d", state.global_step, state.max_steps)
         self._notify()
 
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.first_step_watch is not None:  # a run that ended before any step finished
+            self.first_step_watch.done()
+            self.first_step_watch = None
+
     def on_step_begin(self, args, state, control, **kwargs):
         self._step_started = time.time()
 
     def on_step_end(self, args, state, control, **kwargs):
+        if self.first_step_watch is not None:
+            self.first_step_watch.done()
+            self.first_step_watch = None
         if self._step_started is not None:
             self.step_seconds += time.time() - self._step_started
             self._step_started = None

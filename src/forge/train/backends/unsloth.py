@@ -57,28 +57,27 @@ def _import_unsloth():
 def attention_for(path) -> tuple[str | None, str]:
     """The attention forge asks Unsloth for, with the reason, or (None, "") for Unsloth's own pick.
 
-    Unsloth 2026.10.9 prefers flex_attention for the Gemma 3 family. On the lent H200 (torch 2.11,
-    2026-12-01) the Gemma 3 4B-it shape then spent its first minutes in Inductor compiling the
-    flex block-mask kernels and did not reach a training step in 200 s; with torch.compile off
-    instead, flex ran its unfused fallback and ran out of 139 GB. SDPA takes the same packed
-    batches (transformers builds the sliding-window, per-example causal mask) with no compile.
-    FORGE_GEMMA3_ATTENTION=flex_attention gives Unsloth its choice back.
+    Unsloth picks by itself unless FORGE_ATTENTION names an implementation (sdpa, eager,
+    flex_attention, ...). What was measured for Gemma 3 on the lent H200 (torch 2.11, Unsloth
+    2026.10.9, 2026-12-01; docs/gpu-validation.md) is why this is a switch and not a default:
+    - Unsloth's own choice, flex_attention, sat in Inductor compiling its block-mask kernels and
+      reached no training step of the 4B-it shape in 200 s; with torch.compile off, flex ran its
+      unfused fallback and ran out of 139 GB;
+    - sdpa (which Unsloth turns into its "fast eager" Gemma 3 attention, in float32) reached its
+      first step after 79 s with the per-block compile off, at 9,385 tokens/s, well under the
+      26,126 that issue 18 reports through the CLI on the default path;
+    so a short run may want FORGE_ATTENTION=sdpa with UNSLOTH_BLOCK_COMPILE=0, a long one not.
+    `path` is the model folder, for the family named in the note.
     """
     import os
 
     from forge.models.facts import model_config
 
-    cfg = model_config(path) or {}
-    types = {cfg.get("model_type"), (cfg.get("text_config") or {}).get("model_type")}
-    if not types & {"gemma3", "gemma3_text"}:
+    choice = os.environ.get("FORGE_ATTENTION", "").strip()
+    if not choice:
         return None, ""
-    choice = os.environ.get("FORGE_GEMMA3_ATTENTION", "sdpa").strip() or "sdpa"
-    if choice == "flex_attention":
-        return None, ""
-    return choice, (
-        f"attention: {choice} for Gemma 3 (Unsloth's flex_attention compiled for minutes before "
-        "the first step on torch 2.11; FORGE_GEMMA3_ATTENTION=flex_attention restores it)"
-    )
+    family = (model_config(path) or {}).get("model_type") or "this model"
+    return choice, f"attention: {choice} for {family}, as FORGE_ATTENTION asks (unset, Unsloth picks)"
 
 
 class UnslothBackend(HFBackend):

@@ -1,0 +1,79 @@
+"""FirstStepWatch: the status and the log say that a long first step (a compile) is not a hang."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from forge.status import StatusWriter
+from forge.train.first_step import FirstStepWatch
+
+
+def _status(tmp_path, phase="training"):
+    w = StatusWriter(tmp_path / "training-status.json", run_id="r1")
+    w.phase(phase, step=0, total_steps=10)
+    return w
+
+
+def _on_disk(tmp_path):
+    return json.loads((tmp_path / "training-status.json").read_text())
+
+
+def _until(cond, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_long_first_step_is_said_and_then_taken_back(tmp_path, caplog):
+    w = _status(tmp_path)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.05, every=0.05)
+    with caplog.at_level(logging.INFO, logger="forge.test"):
+        watch.start()
+        assert _until(lambda: "no training step has finished" in (_on_disk(tmp_path).get("message") or ""))
+    data = _on_disk(tmp_path)
+    assert "compile" in data["message"] and "not a hang" in data["message"]
+    assert data["extra"]["first_step_wait_s"] >= 0.05
+    assert any("no training step has finished" in r.getMessage() for r in caplog.records)
+    first = data["extra"]["first_step_wait_s"]
+    assert _until(lambda: _on_disk(tmp_path)["extra"]["first_step_wait_s"] > first)  # it keeps updating
+    watch.done()
+    assert _on_disk(tmp_path)["message"] is None
+    time.sleep(0.15)
+    assert _on_disk(tmp_path)["message"] is None  # nothing after done()
+
+
+def test_a_quick_first_step_writes_nothing(tmp_path):
+    w = _status(tmp_path)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.5, every=0.05)
+    watch.start()
+    watch.done()
+    time.sleep(0.6)
+    assert _on_disk(tmp_path).get("message") is None
+    assert "first_step_wait_s" not in _on_disk(tmp_path).get("extra", {})
+
+
+def test_a_failed_run_is_never_written_over(tmp_path):
+    w = _status(tmp_path)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.1, every=0.05)
+    watch.start()
+    w.phase("failed", error="CUDA out of memory", message="training failed: see the log")
+    time.sleep(0.3)
+    assert _on_disk(tmp_path)["message"] == "training failed: see the log"
+    watch.done()  # the message is not the watch's: kept
+    assert _on_disk(tmp_path)["message"] == "training failed: see the log"
+
+
+def test_someone_elses_message_is_not_cleared(tmp_path):
+    w = _status(tmp_path)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.02, every=0.02)
+    watch.start()
+    assert _until(lambda: bool(_on_disk(tmp_path).get("message")))
+    watch.done()
+    w.update(message="out of memory: micro-batch halved")  # the OOM retry's line
+    watch.done()
+    assert _on_disk(tmp_path)["message"] == "out of memory: micro-batch halved"
