@@ -1,5 +1,5 @@
 """model.load_in_fp8 on a real Hopper card (skipped elsewhere): `forge train` with FP8 base weights
-finishes, its adapter names the bf16 base folder (not Unsloth's private FP8 copy), and
+finishes on a bf16 copy of builtin:tiny-llama, its adapter names the bf16 base folder (not Unsloth's private FP8 copy), and
 `forge export --merged` folds it into the bf16 weights: each merged weight equals base + scale x B A.
 
 The loss parity and the speed of FP8 are measured in bench/ (`python -m bench.run --arms p16,p8`),
@@ -23,15 +23,32 @@ pytestmark = [
 ]
 
 
+def _bf16_copy(tmp_path) -> Path:
+    """builtin:tiny-llama in bfloat16: the built-in is stored in float32, which FP8 refuses (Unsloth
+    quantises the weights as stored; torchao's row-wise FP8 takes bf16 only)."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    from forge.models.loader import resolve_model_path
+
+    src, dst = Path(resolve_model_path("builtin:tiny-llama")), tmp_path / "tiny-llama-bf16"
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors"):
+            shutil.copy2(f, dst / f.name)
+    AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16).save_pretrained(dst)  # config says bf16
+    return dst
+
+
 def test_fp8_train_then_export_merges_into_the_bf16_base(tmp_path):
     from safetensors.torch import load_file
     from tests.conftest import chat_rows
 
-    from forge.models.loader import resolve_model_path
-
+    base = _bf16_copy(tmp_path)
     proj = _project(tmp_path, chat_rows(120), chat_rows(12, "v"))
     sets = _sets(
-        "model.name=builtin:tiny-llama",
+        f"model.name={base}",
         "dataset.chat_template=llama-3",
         "model.load_in_4bit=false",
         "model.load_in_fp8=true",
@@ -42,7 +59,6 @@ def test_fp8_train_then_export_merges_into_the_bf16_base(tmp_path):
     code, out = _forge(["train", str(proj.root), "--backend", "unsloth"] + sets)
     assert code == 0, out[-6000:]
     info = json.loads((proj.lora_dir / "adapter_config.json").read_text())
-    base = resolve_model_path("builtin:tiny-llama")
     assert Path(info["base_model_name_or_path"]).resolve() == Path(base).resolve()
 
     code, out = _forge(["export", str(proj.root), "--merged"] + sets)

@@ -109,3 +109,38 @@ def test_fp8_needs_bfloat16_weights(dtype):
     assert "model" in str(err.value) and "load_in_fp8 needs bfloat16" in str(err.value)
     for ok in (None, "bfloat16"):
         assert validate_dict({"model": {"load_in_fp8": True, "dtype": ok}}).model.load_in_fp8
+
+
+@pytest.mark.parametrize("stored", ["float32", "float16", "torch.float32"])
+def test_fp8_is_refused_for_weights_not_stored_in_bf16(stored):
+    # Unsloth's FP8 copy is loaded as stored (torch_dtype="auto"): on the H200, builtin:tiny-llama
+    # (float32) failed layer by layer inside torchao; say it before any weights load, with the fix
+    err = fp8_refusal("unsloth", "9.0", "NVIDIA H200", stored, "builtin:tiny-llama")
+    assert err is not None and "builtin:tiny-llama stores its weights in" in err.message
+    assert "bfloat16 copy" in err.fix and "model.load_in_fp8 to false" in err.fix
+    assert fp8_refusal("unsloth", "9.0", "NVIDIA H200", "bfloat16", "m") is None
+    assert fp8_refusal("unsloth", "9.0", "NVIDIA H200", None, "m") is None  # not recorded: let it try
+
+
+def test_check_refuses_fp8_on_a_float32_model(tmp_path, monkeypatch, capsys):
+    # the resolver reads the stored dtype from config.json, as train's backend does before loading
+    import json as _json
+
+    from model_folders import chat_rows, write_rows
+
+    import forge.plan.hardware as hw
+    from forge.cli import main
+    from forge.plan.hardware import GPUInfo, HardwareInfo
+    from forge.scaffold import init_project
+
+    h200 = HardwareInfo(torch_version="2.13.0", gpus=[GPUInfo("NVIDIA H200", 139.8, "9.0", True)], ram_gb=128)
+    monkeypatch.setattr(hw, "probe", lambda: h200)
+    proj, _ = init_project(tmp_path / "p")
+    write_rows(proj.train_file, chat_rows(120))
+    write_rows(proj.val_file, chat_rows(8, "v"))
+    sets = ["model.name=builtin:tiny-llama", "model.load_in_fp8=true", "training.backend=unsloth"]
+    rc = main(["check", str(proj.root), "--json", *[x for s in sets for x in ("--set", s)]])
+    out = _json.loads(capsys.readouterr().out)
+    failed = [i for sec in out["sections"].values() for i in sec if i["status"] == "fail"]
+    assert rc == 1
+    assert any("stores its weights in float32" in i["detail"] for i in failed), failed

@@ -37,8 +37,11 @@ def _capability(text: str | None) -> tuple[int, int] | None:
     return major, minor
 
 
-def fp8_refusal(backend: str, capability: str | None, gpu_name: str = "") -> ForgeError | None:
-    """Why `model.load_in_fp8: true` cannot run on this backend and GPU, or None when it can."""
+def fp8_refusal(
+    backend: str, capability: str | None, gpu_name: str = "", stored_dtype: str | None = None, model: str = ""
+) -> ForgeError | None:
+    """Why `model.load_in_fp8: true` cannot run on this backend and GPU with these weights, or
+    None when it can. stored_dtype: what config.json records (forge.models.facts.stored_dtype)."""
     if backend != "unsloth":
         return ForgeError(
             f"model.load_in_fp8 is true but the {backend} backend has no FP8 path "
@@ -54,6 +57,19 @@ def fp8_refusal(backend: str, capability: str | None, gpu_name: str = "") -> For
             f"model.load_in_fp8 is true but this GPU, {card}, has no FP8 matrix units "
             f"(needs {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]}+: H100, H200 or newer)",
             "set model.load_in_fp8 to false (bf16, or model.load_in_4bit for less memory)",
+            exit_code=EXIT_USAGE,
+            kind="config",
+        )
+    dtype = (stored_dtype or "").removeprefix("torch.")
+    if dtype and dtype != "bfloat16":
+        # Unsloth quantises a copy loaded with torch_dtype="auto", i.e. as stored, whatever dtype
+        # forge passes; torchao's row-wise Float8 then refuses every layer ("PerRow quantization
+        # only works for bfloat16 precision input weight"), as builtin:tiny-llama did on the H200
+        return ForgeError(
+            f"model.load_in_fp8 is true but {model or 'the model'} stores its weights in {dtype}: "
+            "Unsloth quantises the weights as stored, and row-wise FP8 is made from bfloat16 only",
+            "save a bfloat16 copy (AutoModelForCausalLM.from_pretrained(M, dtype=torch.bfloat16)"
+            ".save_pretrained(DIR)) and set model.name to DIR, or set model.load_in_fp8 to false",
             exit_code=EXIT_USAGE,
             kind="config",
         )

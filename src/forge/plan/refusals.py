@@ -70,7 +70,10 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
         return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
     if config.model.load_in_fp8:
         gpu = hw.gpus[0] if hw.gpus else None
-        err = fp8_refusal(p.backend, gpu.capability if gpu else None, gpu.name if gpu else "")
+        from forge.models.facts import stored_dtype
+
+        name = config.model.name
+        err = fp8_refusal(p.backend, gpu.capability if gpu else None, gpu.name if gpu else "", stored_dtype(name), name)
         if err is not None:
             _refuse(p, "fp8", "model.load_in_fp8", err.message, err.fix or "")
 

@@ -108,12 +108,10 @@ class UnslothBackend(HFBackend):
         dtype = getattr(torch, m.dtype) if m.dtype else None  # None: Unsloth picks bf16 where supported
         precision = {"load_in_4bit": m.load_in_4bit}
         if m.load_in_fp8:
-            self._check_fp8()
+            self._check_fp8(path)
             # Unsloth's own switch (row-wise torchao FP8); 4-bit off (the config made sure it was not asked)
             precision = {"load_in_4bit": False, "load_in_fp8": True}
-            # torchao quantises row-wise from bf16 only; a model stored in float32 (builtin:tiny-llama,
-            # many small checkpoints) would otherwise load as float32 and fail layer by layer
-            dtype = torch.bfloat16
+            dtype = torch.bfloat16  # the LoRA over the FP8 weights trains in bf16 (config refuses others)
         attention, why = attention_for(path)
         if attention:
             precision["attn_implementation"] = attention
@@ -225,13 +223,16 @@ class UnslothBackend(HFBackend):
             callbacks=callbacks,
         )
 
-    def _check_fp8(self) -> None:
+    def _check_fp8(self, path) -> None:
         import torch
 
+        from forge.models.facts import stored_dtype
         from forge.plan.fp8 import fp8_refusal
 
         major, minor = torch.cuda.get_device_capability()
-        refusal = fp8_refusal(self.name, f"{major}.{minor}", torch.cuda.get_device_name())
+        refusal = fp8_refusal(
+            self.name, f"{major}.{minor}", torch.cuda.get_device_name(), stored_dtype(path), self.cfg.model.name
+        )
         if refusal:
             raise refusal
         self.note("FP8 base weights (row-wise e4m3, torchao) under bf16 LoRA: Unsloth load_in_fp8")
