@@ -10,8 +10,8 @@ from forge.status import StatusWriter
 from forge.train.first_step import FirstStepWatch
 
 
-def _status(tmp_path, phase="training"):
-    w = StatusWriter(tmp_path / "training-status.json", run_id="r1")
+def _status(tmp_path, phase="training", backend="unsloth"):
+    w = StatusWriter(tmp_path / "training-status.json", run_id="r1", backend=backend)
     w.phase(phase, step=0, total_steps=10)
     return w
 
@@ -77,3 +77,11 @@ def test_someone_elses_message_is_not_cleared(tmp_path):
     w.update(message="out of memory: micro-batch halved")  # the OOM retry's line
     watch.done()
     assert _on_disk(tmp_path)["message"] == "out of memory: micro-batch halved"
+
+
+def test_the_reason_follows_the_backend():
+    from forge.train.first_step import wait_message
+
+    assert "Unsloth compiles" in wait_message(75, "unsloth")
+    hf = wait_message(75, "hf")
+    assert "Unsloth" not in hf and "CPU" in hf and "75 s" in hf

@@ -23,10 +23,16 @@ UPDATE_EVERY_S = 30.0
 LOG_EVERY_S = 180.0
 
 
-def wait_message(seconds: float) -> str:
+def wait_message(seconds: float, backend: str | None = None) -> str:
+    if backend == "unsloth":
+        why = (
+            "the first steps compile kernels (Unsloth compiles each decoder block; "
+            "for Gemma 3 on torch 2.11 that took minutes)"
+        )
+    else:  # the hf backend compiles nothing: a first step is slow for its size or the device
+        why = "the first step of a large model (or of any model on a CPU) can take this long"
     return (
-        f"no training step has finished after {seconds:.0f} s: the first steps compile kernels "
-        "(Unsloth compiles each decoder block; for Gemma 3 on torch 2.11 that took minutes); "
+        f"no training step has finished after {seconds:.0f} s: {why}; "
         f"not a hang while this line keeps updating (every {UPDATE_EVERY_S:.0f} s)"
     )
 
@@ -73,7 +79,7 @@ class FirstStepWatch:
                 # a failed, interrupted or finished run says so itself: never write over it
                 if self._done.is_set() or self.status.status.phase not in ("training", "evaluating"):
                     return
-                message = wait_message(waited)
+                message = wait_message(waited, self.status.status.backend)
                 try:
                     self.status.update(message=message, first_step_wait_s=round(waited, 1))
                 except OSError:  # a full or vanished disk is the run's to report, not this watch's
