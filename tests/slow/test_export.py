@@ -164,6 +164,14 @@ def test_export_gemma3_f16_and_q8_0(tmp_path):
     meta = next(c for c in report["checks"] if c["name"] == "GGUF metadata")
     assert meta["architecture"] == "gemma3" and meta["chat_template_matches"]
     _no_partials(root)
+    # the converter names general.finetune from the folder it reads: not forge's scratch folder
+    import gguf
+
+    fields = gguf.GGUFReader(str(root / "models" / "quantized" / "tiny-gemma3-Q8_0.gguf")).fields
+    if "general.finetune" in fields:
+        f = fields["general.finetune"]
+        value = bytes(f.parts[f.data[0]]).decode()
+        assert "forge" not in value and "partial" not in value, value
 
 
 @pytest.mark.skipif(

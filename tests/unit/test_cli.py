@@ -74,3 +74,14 @@ def test_check_gpu_too_small_for_model(project, monkeypatch, capsys):
     assert rc == 1
     fits = [i for i in out["sections"]["Config Ready"] if i["name"] == "model suits the hardware"][0]
     assert fits["status"] == "fail" and "gemma-3-4b-it" in fits["fix"]
+
+
+def test_export_with_an_empty_gguf_list_is_a_usage_error(tmp_path, capsys):
+    # QA: `--gguf ""` / `--gguf ,` silently ran the config's default export (merged + Q8_0)
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "p")
+    for spec in ("", ",", " , "):
+        assert main(["export", str(proj.root), "--gguf", spec]) == 2
+        err = capsys.readouterr().err
+        assert "names no GGUF type" in err and "--gguf q8_0" in err

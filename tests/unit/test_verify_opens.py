@@ -12,6 +12,7 @@ from fake_outputs import safetensors_bytes, write_gguf, write_safetensors
 from forge.check.artifacts import adapter_fingerprint
 from forge.check.outputs import run_verify
 from forge.cli import main
+from forge.clock import utcnow
 from forge.records.base import write_record
 from forge.records.export import ExportReport
 from forge.scaffold import init_project
@@ -41,7 +42,7 @@ def _export(proj, fingerprint="current", checks=None, llama_cpp_verified=True):
     fp = adapter_fingerprint(proj.lora_dir) if fingerprint == "current" else fingerprint
     report = ExportReport(
         ok=True,
-        completed_at="2026-12-01T10:00:00Z",
+        completed_at=utcnow(),  # after the files it lists, as a real export writes it
         adapter_fingerprint=fp,
         merged={"path": str(proj.merged_dir), "kept": True},
         gguf=[{"type": "Q8_0", "path": str(gguf), "llama_cpp_verified": llama_cpp_verified}],
@@ -188,4 +189,4 @@ def test_a_merged_model_saved_after_the_export_is_not_judged_by_its_report(tmp_p
     for f in (proj.merged_dir, proj.quantized_dir / "m-Q8_0.gguf"):
         os.utime(f, (later, later))
     item = _items(proj)[1]["outputs made from this adapter"]
-    assert item.status == "skip" and "not made by the last export" in item.detail
+    assert item.status == "skip" and "not made by an export on record" in item.detail

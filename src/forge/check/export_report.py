@@ -27,6 +27,9 @@ class ExportFacts:
     error: str | None = None
     fingerprint: str | None = None  # sha256 of the adapter the export loaded (check.artifacts)
     outputs: list[str] = field(default_factory=list)  # the files and folders it kept, resolved
+    # every output on record (this export's and earlier ones' it did not remake): resolved path ->
+    # {kind, adapter_sha256, exported_at} (forge.records.export.ExportReport.made)
+    made: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     not_inferred: list[str] = field(default_factory=list)  # GGUF files llama.cpp did not run
 
@@ -49,7 +52,7 @@ def check_state(c: dict[str, Any]) -> str:
 
 def read_export_report(project: Any) -> tuple[ExportFacts | None, str]:
     """(facts, "") of the project's export report, or (None, why): why is "" when there is none."""
-    from forge.records.export import ExportReport
+    from forge.records.export import ExportReport, resolve_output
 
     path: Path = project.export_report_file
     if not path.exists() and not path.is_symlink():
@@ -79,6 +82,7 @@ def read_export_report(project: Any) -> tuple[ExportFacts | None, str]:
         outputs=outputs,
         checks=[c for c in report.checks if isinstance(c, dict)],
         not_inferred=not_inferred,
+        made={str(resolve_output(project.root, m["path"])): m for m in report.ledger(project.root)},
     )
     return facts, ""
 

@@ -14,6 +14,7 @@ from statistics import fmean
 from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint, gguf_header, real_file, safetensors_header
 from forge.check.before import Checklist
 from forge.check.export_report import FAILED, NOT_CHECKED, PASSED, read_export_report
+from forge.clock import parse_time
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.project import Project
 from forge.records.base import try_read_record
@@ -199,29 +200,44 @@ def _provenance(project: Project, cfg: ForgeConfig, present: list[Path], cl: Che
         else:
             cl.add(sec, "export checks", "ok", counts)
     current = adapter_fingerprint(project.path(cfg.save.lora_path))
-    # an output counts as the last export's when the report lists it and it is not newer than the
-    # report: a merged model that `forge train` saved afterwards is another run's, not this export's
-    written = project.export_report_file.stat().st_mtime + 2
-    made = sorted(p.name for p in present if facts.ok and str(p.resolve()) in facts.outputs and _mtime(p) <= written)
-    unknown = sorted(p.name for p in present if p.name not in made)
-    if not made:
-        cl.add(sec, name, "skip", f"not checked: {', '.join(unknown)} not made by the last export", again)
-    elif not facts.fingerprint or current is None:
-        what = "the export report records no adapter fingerprint" if not facts.fingerprint else "no adapter"
-        cl.add(sec, name, "skip", f"not checked: {what}", again)
-    elif facts.fingerprint != current["sha256"]:
+    now_sha = current["sha256"] if current else None
+    # each output against the export that made it (the report's ledger, which carries earlier
+    # exports' outputs on): not on record, or changed on disk after that export, is "not made by
+    # an export"; made from an adapter other than today's is stale
+    unknown, stale, unvouched, shas = [], [], [], set()
+    for p in present:
+        entry = facts.made.get(str(p.resolve()))
+        made_at = parse_time(entry.get("exported_at")) if entry else None
+        if entry is None or made_at is None or _mtime(p) > made_at.timestamp() + 2:
+            unknown.append(p.name)
+        elif not entry.get("adapter_sha256") or now_sha is None:
+            unvouched.append(p.name)
+        elif entry["adapter_sha256"] != now_sha:
+            stale.append(p.name)
+            shas.add(entry["adapter_sha256"][:12])
+    if stale:
         cl.add(
             sec,
             name,
             "fail",
-            f"{', '.join(made)} made from another adapter: the export of {facts.completed_at or '?'} loaded "
-            f"adapter {facts.fingerprint[:12]}, the adapter now is {current['sha256'][:12]}",
+            f"{', '.join(sorted(stale))} made from another adapter ({', '.join(sorted(shas))}); "
+            f"the adapter now is {now_sha[:12]}",
             again,
         )
     elif unknown:
-        cl.add(sec, name, "skip", f"not checked: {', '.join(unknown)} not made by the last export", again)
+        cl.add(
+            sec,
+            name,
+            "skip",
+            f"not checked: {', '.join(sorted(unknown))} not made by an export on record "
+            "(metrics/export-report.json), or changed since",
+            "`forge export` makes, verifies and records them",
+        )
+    elif unvouched:
+        what = "no adapter" if now_sha is None else "the export report records no adapter fingerprint"
+        cl.add(sec, name, "skip", f"not checked: {what}", again)
     else:
-        cl.add(sec, name, "ok", f"adapter {current['sha256'][:12]}, exported {facts.completed_at}")
+        cl.add(sec, name, "ok", f"adapter {now_sha[:12]}, exported {facts.completed_at}")
 
 
 def _mtime(p: Path) -> float:

@@ -17,6 +17,18 @@ def run(directory: Path | None, merged: bool = False, gguf: str | None = None, j
     project = Project.at(directory)
     cfg = load_config(project.config_file if project.config_file.exists() else None)
     types = parse_types(gguf)
+    if gguf is not None and not types:
+        # `--gguf ""` or `--gguf ,` asked for GGUF and named no type: it is not "no --gguf" (the
+        # config's default export), which it silently became
+        from forge.errors import EXIT_USAGE
+        from forge.export.gguf import ALL_TYPES
+
+        raise ForgeError(
+            f"--gguf {gguf!r} names no GGUF type",
+            "name one or more, e.g. --gguf q8_0 or --gguf q8_0,q4_k_m (any of: " + ", ".join(ALL_TYPES) + ")",
+            exit_code=EXIT_USAGE,
+            kind="usage",
+        )
     if not merged and not types:
         merged, types = default_request(cfg)
 

@@ -26,6 +26,7 @@ class ExportJob:
     gguf_types: list[str]
     say: Callable[[str], None]
     report: ExportReport = field(default_factory=ExportReport)
+    previous_report: ExportReport | None = None  # the one on disk before this export
 
     # where things go (the plan step)
     lora_dir: Path | None = None

@@ -52,6 +52,7 @@ def export_project(
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
     job.report.started_at = utcnow()
     job.report.adapter_fingerprint = adapter_fingerprint(project.path(cfg.save.lora_path))
+    job.previous_report = _previous_report(project)  # its ledger carries on (ExportReport.made)
     t0 = time.monotonic()
     try:
         for step in STEPS:
@@ -80,8 +81,17 @@ def _finish(job: ExportJob, t0: float, *, write: bool) -> None:
     job.report.keep_only_existing()
     job.report.completed_at = utcnow()
     job.report.seconds = round(time.monotonic() - t0, 2)
+    job.report.carry_ledger(job.previous_report, job.project.root)
     if write:
         write_record(job.project.export_report_file, job.report)
+
+
+def _previous_report(project: Any) -> ExportReport | None:
+    """The report this export replaces, or None (missing or unreadable: then nothing carries on)."""
+    from forge.records.base import try_read_record
+
+    path = project.export_report_file
+    return try_read_record(path, ExportReport)[0] if path.is_file() else None
 
 
 def _kept(report: ExportReport) -> list[str]:

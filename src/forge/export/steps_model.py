@@ -168,7 +168,15 @@ def merge(job: ExportJob) -> None:
             tolerance_text=f"max |Δlogit| ≤ {V.MERGE_ATOL:g} × max(1, max |logit|); top-1 identical",
         )
     )
-    scratch = job.merged_final if job.want_merged else job.gguf_dir / ".forge-merged"
+    if job.want_merged:
+        scratch = job.merged_final
+    else:
+        # the converter names the GGUF's general.finetune from the folder it reads, and a leading
+        # dot or a dash in that name is parsed as one (".forge-merged.partial" was): keep the dot
+        # on a parent, discarded with it, and give the folder a plain name
+        hidden = job.temp(job.gguf_dir / ".forge-merged")
+        hidden.mkdir(parents=True)
+        scratch = hidden / "merged"
     job.merged_dir = job.temp(partial(scratch))
     job.say(f"saving the merged model ({job.dtype_name}, safetensors)")
     M.save(

@@ -35,6 +35,11 @@ class ExportReport(Record):
     notes: list[str] = []
     error: str | None = None
     seconds: float = 0.0
+    # every output an export verified and kept that is still on disk, each with the adapter it
+    # was made from: this export's, and earlier exports' that this one did not remake (a
+    # `--gguf q4_k_m` export, or a failed one, leaves the earlier Q8_0 vouched for). Paths are
+    # relative to the project, so a copied or moved project keeps its provenance.
+    made: list[dict[str, Any]] = []  # {path, kind, adapter_sha256, exported_at}
 
     @classmethod
     def _migrate(cls, data: dict, version: int) -> dict | None:
@@ -56,6 +61,69 @@ class ExportReport(Record):
             self.mmproj = None
         if self.modelfile and not _exists(self.modelfile):
             self.modelfile = None
+
+    def own_outputs(self, root: Path) -> list[dict[str, Any]]:
+        """What this export itself kept, as ledger entries (merged folder, GGUF files, mmproj)."""
+        sha = (self.adapter_fingerprint or {}).get("sha256") if isinstance(self.adapter_fingerprint, dict) else None
+        kept: list[tuple[str, Any]] = []
+        if self.merged and self.merged.get("kept") and self.merged.get("path"):
+            kept.append(("merged", self.merged["path"]))
+        kept += [("gguf", g.get("path")) for g in self.gguf if isinstance(g, dict) and g.get("path")]
+        if self.mmproj and self.mmproj.get("path"):
+            kept.append(("mmproj", self.mmproj["path"]))
+        return [
+            {
+                "path": project_relative(root, path),
+                "kind": kind,
+                "adapter_sha256": sha,
+                "exported_at": self.completed_at,
+            }
+            for kind, path in kept
+            if isinstance(path, str)
+        ]
+
+    def ledger(self, root: Path) -> list[dict[str, Any]]:
+        """What this export kept, then the `made` entries for other paths (a report written before
+        `made` existed, or by a writer that did not fill it, still vouches for its own outputs)."""
+        own = self.own_outputs(root)
+        seen = {str(resolve_output(root, m["path"])) for m in own}
+        rest = [
+            m
+            for m in self.made
+            if isinstance(m, dict)
+            and isinstance(m.get("path"), str)
+            and str(resolve_output(root, m["path"])) not in seen
+        ]
+        return own + rest
+
+    def carry_ledger(self, previous: ExportReport | None, root: Path) -> None:
+        """Set `made`: this export's outputs, then the previous ledger's still on disk and not remade."""
+        own = self.own_outputs(root)
+        seen = {str(resolve_output(root, m["path"])) for m in own}
+        carried = []
+        for m in previous.ledger(root) if previous is not None else []:
+            where = resolve_output(root, m["path"])
+            if str(where) not in seen and where.exists():
+                carried.append({**m, "path": project_relative(root, str(where))})
+                seen.add(str(where))
+        self.made = own + carried
+
+
+def project_relative(root: Path, path: str) -> str:
+    """`path` relative to the project root where it lies inside it, else as given (absolute)."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
+def resolve_output(root: Path, stored: str) -> Path:
+    """A ledger path on disk: relative ones under the project root, absolute ones as they are."""
+    p = Path(stored)
+    try:
+        return (p if p.is_absolute() else Path(root) / p).resolve()
+    except OSError:
+        return p
 
 
 def _exists(path: str | None) -> bool:

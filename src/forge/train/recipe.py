@@ -123,6 +123,7 @@ class Recipe:
             self.run_id, self.started_at = run_id or self.run_id, started_at or self.started_at
         self.settings.divide_for_world(self.world, self.log)
         cfg = self.settings.cfg
+        before = previous_run_summary(p.status_file, self.run_id) if self.world.is_main else None
         self.status = self.world.status_writer(
             p.status_file,
             running=True,
@@ -133,7 +134,9 @@ class Recipe:
             model=cfg.model.name,
             total_epochs=cfg.training.num_train_epochs,
         )
-        self.status.update()
+        # this run's status replaces the last one's; what that run ended as stays on record, so a
+        # run refused before it starts (old checkpoints, bad data) does not hide a finished one
+        self.status.update(**({"previous_run": before} if before else {}))
         self.stop.install()
         if self.progress is not None:
             self.status = NotifyingStatus(self.status, self.progress)
@@ -388,6 +391,18 @@ class Recipe:
             self.status.phase("failed", error=message, error_kind=kind, solution=fix)
         except OSError:
             pass
+
+
+def previous_run_summary(status_file, run_id: str) -> dict | None:
+    """What the last run (another run_id) ended as, from the status file this run replaces: its
+    run_id, phase, steps and times; None when there was none or it had not ended."""
+    from forge.status import FINAL_PHASES, read_status
+
+    old = read_status(status_file)
+    if not old.run_id or old.run_id == run_id or old.phase not in FINAL_PHASES:
+        return None
+    keep = ("run_id", "phase", "step", "total_steps", "started_at", "completed_at", "error")
+    return {k: getattr(old, k) for k in keep if getattr(old, k) is not None}
 
 
 def train(
