@@ -6,6 +6,7 @@ import json
 import stat
 
 import pytest
+from test_evaluate_seams import write_adapter
 
 from evaluate_files import scores, write_metrics
 from forge.records.base import RecordError, read_record
@@ -28,8 +29,7 @@ def fake_scoring(project, monkeypatch):
     cfg = json.loads(project.config_file.read_text())
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))
-    project.lora_dir.mkdir(parents=True)
-    (project.lora_dir / "adapter_config.json").write_text("{}")
+    write_adapter(project.lora_dir, "builtin:tiny-llama")  # evaluate checks the adapter's files and base
     return project
 
 

@@ -66,6 +66,9 @@ def scored_on(project: Project, val: ValSplit) -> ScoredOn:
             generation_samples=cfg.evaluation.generation_samples,
             max_new_tokens=cfg.evaluation.max_new_tokens,
             chat_template=cfg.dataset.chat_template,
+            dtype=cfg.model.dtype,
+            load_in_4bit=cfg.model.load_in_4bit,
+            load_in_fp8=cfg.model.load_in_fp8,
         ),
     )
 
@@ -77,10 +80,19 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
 
     cfg = val.cfg
     model, tokenizer = load_model_and_tokenizer(cfg.model)
+    precision = loaded_precision(model)
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+        except Exception as e:  # past check_adapter's header checks: tensors that fit no module of the base
+            raise ForgeError(
+                f"the adapter in {adapter} cannot be applied to {cfg.model.name}: {type(e).__name__}: {str(e)[:400]}",
+                fix="the adapter file is damaged or belongs to another base model: re-run `forge train`",
+                exit_code=EXIT_USAGE,
+                kind="adapter_corrupt",
+            ) from None
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
     scores = score_model(
         model,
@@ -92,7 +104,14 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     )
     scores["template"] = template
     scores["device"] = str(next(model.parameters()).device)
+    scores["precision"] = precision
     return ScoreDetail.model_validate(scores)
+
+
+def loaded_precision(model) -> str:
+    """The base weights' precision as loaded: "float32", "bfloat16", or "nf4/bfloat16" (4-bit)."""
+    dtype = str(model.dtype).removeprefix("torch.")
+    return f"nf4/{dtype}" if getattr(model, "is_loaded_in_4bit", False) else dtype
 
 
 @writes_project("baseline")  # one writer per project (forge.lock)
@@ -118,6 +137,9 @@ def read_baseline(project: Project) -> BaselineRecord:
         raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_USAGE, kind="record") from None
 
 
+REBASE = "run `forge baseline` again (it rescores the base model with the current model, val file and settings)"
+
+
 def check_baseline(baseline: BaselineRecord, now: ScoredOn, baseline_file: Path) -> None:
     """Refuse a baseline made for another model, val file or settings (ForgeError, exit 2)."""
     problems = []
@@ -138,7 +160,27 @@ def check_baseline(baseline: BaselineRecord, now: ScoredOn, baseline_file: Path)
         raise ForgeError(
             f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
             + "\n  - ".join(problems),
-            fix="run `forge baseline` again (it rescores the base model with the current model, val file and settings)",
+            fix=REBASE,
+            exit_code=EXIT_USAGE,
+            kind="baseline_mismatch",
+        )
+
+
+def check_precision(baseline: BaselineRecord, now: ScoreDetail, baseline_file: Path) -> None:
+    """Refuse scores measured in another precision than the baseline's (ForgeError, exit 2).
+
+    model.dtype null means the device's default (float32 on CPU, bfloat16 on most GPUs), so equal
+    settings can still load unlike weights (a baseline made on another machine); only the loaded
+    model can say, so this runs after the scoring pass. A baseline of an older forge records no
+    precision and is not refused for it.
+    """
+    before, after = baseline.scores.precision, now.precision
+    if before is not None and after is not None and before != after:
+        raise ForgeError(
+            f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
+            f"precision of the loaded weights: baseline {before}, now {after} (model.dtype null loads the "
+            "device's default)",
+            fix=REBASE + ", or set model.dtype to the baseline's precision",
             exit_code=EXIT_USAGE,
             kind="baseline_mismatch",
         )

@@ -1,8 +1,9 @@
 """`forge evaluate`'s work: score the fine-tuned adapter, compare with the baseline, apply the gate.
 
 It scores the adapter on the same examples with the same settings as the baseline, refuses a
-baseline made for another model, val file or settings (it would compare unlike things), and writes
-metrics/evaluation.json. `build_evaluation` is the pure part (scores in, record out), so the file
+baseline made for another model, val file, settings or precision and an adapter that is damaged
+or was trained on another base (either would compare unlike things), and writes
+metrics/evaluation.json with the fingerprint of the adapter it scored. `build_evaluation` is the pure part (scores in, record out), so the file
 layout can be produced in tests without a model.
 """
 
@@ -11,14 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from forge.clock import utcnow
-from forge.errors import EXIT_USAGE, ForgeError
-from forge.evaluate.baseline import check_baseline, load_val, read_baseline, score_with, scored_on
-from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate
+from forge.evaluate.adapter import check_adapter
+from forge.evaluate.baseline import check_baseline, check_precision, load_val, read_baseline, score_with, scored_on
+from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate, check_threshold
 from forge.lock import writes_project
 from forge.project import Project
-from forge.records.base import try_read_record, write_record
-from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, Scores
-from forge.records.train import TrainingStats
+from forge.records.base import write_record
+from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, ScoredOn, Scores
 
 
 def build_evaluation(
@@ -27,19 +27,25 @@ def build_evaluation(
     threshold: float,
     *,
     adapter: str | None = None,
+    adapter_fingerprint: dict | None = None,
+    scored: ScoredOn | None = None,
     gguf: dict | None = None,
     created_at: str | None = None,
 ) -> EvaluationRecord:
-    """The evaluation record of `fine_tuned` against `baseline` (both scored on the same split)."""
-    if threshold < 0:
-        raise ForgeError("--threshold must be >= 0", fix="e.g. --threshold 0.05 (5% lower val loss)", exit_code=2)
+    """The evaluation record of `fine_tuned` against `baseline` (both scored on the same split).
+
+    `scored`: what the fine-tuned pass was scored on (default: the baseline's identity). The two
+    agree on every key check_baseline compares; a key an older baseline lacks is known only here.
+    """
+    check_threshold(threshold)
     base = baseline.headline()
     tuned = Scores(**fine_tuned.headline())
     gate = apply_gate(base.headline(), tuned.headline(), threshold, GENERATION_TOLERANCE)
     return EvaluationRecord(
         created_at=created_at or utcnow(),
-        **baseline.scored_on.model_dump(),
+        **(scored or baseline.scored_on).model_dump(),
         adapter=adapter,
+        adapter_fingerprint=adapter_fingerprint,
         baseline=base,
         fine_tuned=tuned,
         deltas=gate.deltas,
@@ -59,45 +65,31 @@ def build_evaluation(
 def compute_evaluation(
     project: Project, threshold: float | None = None, overrides: list[str] | None = None
 ) -> EvaluationRecord:
+    # every refusal comes before the model loads: a typo should not cost a scoring pass
     val = load_val(project, overrides)
+    cfg = val.cfg
+    if threshold is None:
+        thr = check_threshold(cfg.evaluation.gate_threshold, "evaluation.gate_threshold in training-config.json")
+    else:
+        thr = check_threshold(threshold)
     now = scored_on(project, val)
     baseline = read_baseline(project)
     check_baseline(baseline, now, project.baseline_file)
-    cfg = val.cfg
     adapter = project.path(cfg.save.lora_path)
-    if not (adapter / "adapter_config.json").exists():
-        raise ForgeError(
-            f"no LoRA adapter at {adapter} (adapter_config.json missing)",
-            fix="run `forge train` first",
-            exit_code=EXIT_USAGE,
-        )
-    trained_on = _trained_model(project)
-    if trained_on and trained_on != cfg.model.name:
-        raise ForgeError(
-            f"the adapter in {adapter} was trained on {trained_on!r}, but model.name is {cfg.model.name!r}",
-            fix="set model.name back, or run `forge train` and `forge baseline` for the new model",
-            exit_code=EXIT_USAGE,
-            kind="baseline_mismatch",
-        )
-    thr = cfg.evaluation.gate_threshold if threshold is None else threshold
-    if thr < 0:  # before the model loads: a typo should not cost a scoring pass
-        raise ForgeError("--threshold must be >= 0", fix="e.g. --threshold 0.05 (5% lower val loss)", exit_code=2)
+    fingerprint = check_adapter(project, adapter, cfg.model.name)
     fine_tuned = score_with(val, adapter=adapter)
+    check_precision(baseline, fine_tuned, project.baseline_file)
     record = build_evaluation(
         baseline,
         fine_tuned,
         thr,
         adapter=str(adapter.relative_to(project.root)) if adapter.is_relative_to(project.root) else str(adapter),
+        adapter_fingerprint=fingerprint,
+        scored=now,
         gguf=_gguf_note(project),
     )
     write_record(project.evaluation_file, record)
     return record
-
-
-def _trained_model(project: Project) -> str | None:
-    """The model the adapter was trained on, from training-stats.json (None when it cannot say)."""
-    stats, _ = try_read_record(project.training_stats_file, TrainingStats)
-    return stats.model if stats is not None else None
 
 
 def _gguf_note(project: Project) -> dict | None:

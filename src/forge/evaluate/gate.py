@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from forge.errors import EXIT_USAGE, ForgeError
+
 GENERATION_TOLERANCE = 0.02
 GENERATION_SCORES = ("token_f1", "exact_match")
 
@@ -45,6 +47,24 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def check_threshold(threshold: float, option: str = "--threshold") -> float:
+    """`threshold` when the gate can use it, else ForgeError (exit 2) naming `option` and the range.
+
+    NaN compares False with everything, so `threshold < 0` alone let it through (the gate then
+    "needed nan%" and the record held a bare NaN); at 1 or more the gate needs a val loss of 0 or
+    below, which cross-entropy never reaches, so such a gate could never pass.
+    """
+    if not _finite(threshold) or not 0 <= threshold < 1:
+        raise ForgeError(
+            f"{option} is {threshold!r}; it must be a finite number with 0 <= threshold < 1 "
+            "(the relative val-loss improvement the gate needs; 0: no worse than the baseline)",
+            fix=f"e.g. {option} 0.05 (the fine-tuned val loss 5% below the baseline's)",
+            exit_code=EXIT_USAGE,
+            kind="usage",
+        )
+    return float(threshold)
+
+
 def deltas(baseline: dict, fine_tuned: dict, keys=("val_loss", "perplexity", *GENERATION_SCORES)) -> dict:
     """fine_tuned - baseline for every score both have (None where either is missing)."""
     out: dict[str, float | None] = {}
@@ -58,8 +78,8 @@ def apply_gate(
     baseline: dict, fine_tuned: dict, threshold: float, tolerance: float = GENERATION_TOLERANCE
 ) -> GateResult:
     """Decide the gate from two score dicts (keys: val_loss, token_f1, exact_match, ...)."""
-    if threshold < 0:
-        raise ValueError("threshold must be >= 0")
+    if not _finite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, not {threshold!r}")
     base_loss, ft_loss = baseline.get("val_loss"), fine_tuned.get("val_loss")
     result = GateResult(
         passed=False,

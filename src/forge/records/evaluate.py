@@ -28,8 +28,19 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("exact_match", "exact match"),
 )
 HEADLINE_KEYS = tuple(k for k, _ in HEADLINE)
-# settings that must be equal for two score sets to be comparable
-COMPARED_SETTINGS = ("max_seq_length", "generation_samples", "max_new_tokens", "chat_template")
+# settings that must be equal for two score sets to be comparable: what the examples are cut to,
+# what is generated, the template, and how the weights are loaded (a bf16 or 4-bit pass scores
+# differently from a float32 one, so gating one against the other measures the precision, not
+# the training)
+COMPARED_SETTINGS = (
+    "max_seq_length",
+    "generation_samples",
+    "max_new_tokens",
+    "chat_template",
+    "dtype",
+    "load_in_4bit",
+    "load_in_fp8",
+)
 
 
 def _finite(v: Any) -> Any:
@@ -85,13 +96,22 @@ class ScoreDetail(Scores):
     samples: list[Sample] = Field(default_factory=list)
     template: str | None = None
     device: str | None = None
+    # the precision the weights were scored in, as loaded ("float32", "bfloat16", "nf4/bfloat16"):
+    # model.dtype null means "the device's default", so only the loaded model can say
+    precision: str | None = None
 
 
 class ScoreSettings(_Open):
+    """The settings a score set was measured with. A key an older file lacks is unknown, not null:
+    readers compare only the keys a file sets (model_dump(exclude_unset=True))."""
+
     max_seq_length: int | None = None
     generation_samples: int | None = None
     max_new_tokens: int | None = None
     chat_template: str | None = None
+    dtype: str | None = None  # model.dtype (null: the device's default)
+    load_in_4bit: bool | None = None
+    load_in_fp8: bool | None = None
 
 
 class ScoredOn(_Open):
@@ -165,6 +185,9 @@ class EvaluationRecord(_ScoreRecord):
 
     kind: Literal["evaluation"] = "evaluation"
     adapter: str | None = None
+    # forge.check.artifacts.adapter_fingerprint of the adapter scored (None in files of an older
+    # forge): what tells readers that the adapter has been retrained since
+    adapter_fingerprint: dict[str, str] | None = None
     baseline: Scores
     fine_tuned: Scores
     deltas: dict[str, float | None] = Field(default_factory=dict)

@@ -1,12 +1,18 @@
 """The metrics view of a project for the web UI: the three metrics files read as records (torch-free).
 
-    metrics_view(project) -> {baseline, training_stats, evaluation, gate, comparison, problems, loss_plot}
+    metrics_view(project) -> {baseline, training_stats, evaluation, evaluation_stale, gate, comparison,
+                              problems, loss_plot}
 
 Each file is read through its record (forge.records.evaluate, forge.records.train), so the page
 shows what `forge baseline`, `forge train` and `forge evaluate` wrote, never a guess at its shape:
 a file that is not the record it should be is left out and named in `problems` with its fix.
 The comparison rows come from EvaluationRecord.comparison(): val loss, perplexity, token F1 and
 exact match for the base model, the fine-tuned one and the change.
+
+`evaluation_stale` says whether evaluation.json (and so the gate) is of another adapter than the
+one saved now: true when the adapter it recorded (adapter_fingerprint) was retrained or removed
+since, with the fix in `problems`; null when it cannot say (no evaluation, or a file of an older
+forge that recorded no fingerprint).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint
+from forge.files import resolve_inside
 from forge.project import Project
 from forge.records.base import Record, try_read_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord
@@ -39,16 +47,75 @@ def gate_verdict(evaluation: EvaluationRecord | None) -> dict[str, Any] | None:
     }
 
 
+# (lora_dir, stat of each adapter file) -> fingerprint: the page asks for the metrics on every
+# change of the project's files, and an adapter can be hundreds of MB, so it is hashed again only
+# when one of its files changed
+_fingerprints: dict[tuple, dict | None] = {}
+
+
+def _current_fingerprint(lora_dir: Path) -> dict | None:
+    key: list = [str(lora_dir)]
+    for name in ADAPTER_FILES:
+        try:
+            st = (lora_dir / name).stat()
+        except OSError:
+            return None
+        key.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    if tuple(key) not in _fingerprints:
+        if len(_fingerprints) > 64:  # one entry per project and adapter version; bounded all the same
+            _fingerprints.clear()
+        _fingerprints[tuple(key)] = adapter_fingerprint(lora_dir)
+    return _fingerprints[tuple(key)]
+
+
+def _adapter_dir(project: Project, recorded: str | None) -> Path | None:
+    """The folder evaluation.json names; a relative one only while it stays inside the project
+    (the page must not be steered into hashing files elsewhere by an edited file)."""
+    if not recorded:
+        return project.lora_dir
+    if Path(recorded).is_absolute():
+        return Path(recorded)  # save.lora_path set to a folder outside the project: evaluate wrote it
+    return resolve_inside(project.root, recorded)
+
+
+def evaluation_staleness(project: Project, evaluation: EvaluationRecord | None) -> tuple[bool | None, str | None]:
+    """(stale, why): whether `evaluation` scored another adapter than the one saved now."""
+    scored = (evaluation.adapter_fingerprint or {}).get("sha256") if evaluation is not None else None
+    if not scored:
+        return None, None
+    lora = _adapter_dir(project, evaluation.adapter)
+    if lora is None:
+        return None, None
+    current = _current_fingerprint(lora)
+    fix = "run `forge evaluate` to score the adapter saved now (and gate it)"
+    if current is None:
+        return True, (
+            f"scored adapter {scored[:12]} on {evaluation.created_at or '?'}, but there is no complete adapter in "
+            f"{evaluation.adapter or lora} now: its scores and gate verdict are of an adapter that is gone; fix: "
+            "run `forge train`, then `forge evaluate`"
+        )
+    if current["sha256"] != scored:
+        return True, (
+            f"scored adapter {scored[:12]} on {evaluation.created_at or '?'}; the adapter now is "
+            f"{current['sha256'][:12]} (trained since): its scores and gate verdict are of the old adapter; fix: {fix}"
+        )
+    return False, None
+
+
 def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str, Any]:
     problems: dict[str, str] = {}
     baseline = _read(project.baseline_file, BaselineRecord, problems)
     stats = _read(project.training_stats_file, TrainingStats, problems)
     evaluation = _read(project.evaluation_file, EvaluationRecord, problems)
+    stale, why = evaluation_staleness(project, evaluation)
+    if why:
+        problems[project.evaluation_file.name] = why
     return finite(
         {
             "baseline": baseline.to_data() if baseline else None,
             "training_stats": stats.to_data() if stats else None,
             "evaluation": evaluation.to_data() if evaluation else None,
+            "evaluation_stale": stale,
             "gate": gate_verdict(evaluation),
             "comparison": evaluation.comparison() if evaluation else [],
             "problems": problems,
