@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 
+# pid_t is a signed 32-bit int: a larger number names no process (os.kill would overflow on it).
+PID_MAX = 2**31 - 1
+
 
 def pid_alive(pid: int | None) -> bool:
-    """True while `pid` runs (another user's process counts); a zombie or an absent pid is gone."""
-    if not pid:
+    """True while `pid` runs (another user's process counts); a zombie or an absent pid is gone.
+
+    Anything but a positive int in pid_t's range is no process: the pid comes from files other
+    programs can write, and kill(0 or negative) would ask about whole process groups instead."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= PID_MAX:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

@@ -1,7 +1,9 @@
 """`forge status [DIR] [--watch] [--json]`: the live training status in the terminal.
 
-Exit codes: 1 when the last run failed or crashed (a dead pid and a stale status file); 0 for
-everything else (no run yet, running, done, interrupted with a checkpoint to resume from).
+Exit codes: 1 when the last run failed or crashed (a stale running status whose writer no longer
+holds the project lock), or when the status file is damaged (unreadable, or values of the wrong
+type: the problems are shown with the fix); 0 for everything else (no run yet, running, done,
+interrupted with a checkpoint to resume from).
 `--watch` refreshes in place until the run reaches a final phase (or Ctrl-C) and exits by the
 same rule; `--watch --json` prints one JSON line per change instead.
 """
@@ -50,6 +52,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
 
     phase = view["effective_phase"]
     title = Text.assemble(("forge status ", "bold"), (str(project.root), ""))
+    problems = _problems(view)
+    if phase == "unreadable":  # nothing in it can be shown: only what is wrong and what to do
+        head = Text(f" {phase} ", style="bold red reverse")
+        return Panel(Group(head, *problems), title=title, title_align="left")
     if not view["exists"]:
         body = Text.from_markup(
             "[dim]no run yet[/] (.factory/training-status.json is missing)\n"
@@ -101,8 +107,8 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
     if phase == "crashed":
         parts.append(
             Text.from_markup(
-                f"[bold red]crashed:[/] the status says {escape(view['phase'])}, but process {view.get('pid')} is gone "
-                f"and the file has not changed for {format_duration(age)}.\n"
+                f"[bold red]crashed:[/] the status says {escape(view['phase'])}, but {_writer_gone(view)} "
+                f"and {_unchanged(age)}.\n"
                 "[bold]fix:[/] `forge train --resume` continues from the newest complete checkpoint"
             )
         )
@@ -113,7 +119,34 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
             parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
     if view.get("message"):
         parts.append(Text(str(view["message"]), style="dim"))
+    parts.extend(problems)
     return Panel(Group(*parts), title=title, title_align="left")
+
+
+def _writer_gone(view: dict[str, Any]) -> str:
+    if view.get("pid_alive") is False or not view.get("pid"):
+        return f"process {view.get('pid')} is gone"
+    # the pid lives, but another process was given the dead writer's number
+    return f"no forge process holds the project lock (process {view.get('pid')} is not the writer)"
+
+
+def _unchanged(age: float | None) -> str:
+    return f"the file has not changed for {format_duration(age)}" if age is not None else "the file has no last_updated"
+
+
+def _problems(view: dict[str, Any]) -> list[Any]:
+    """The damaged-file lines: each problem, then the fix once (it is the same for all)."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    problems = view.get("problems") or []
+    if not problems:
+        return []
+    lines: list[Any] = [
+        Text.from_markup(f"[bold red]damaged status file:[/] {escape(str(p.get('message')))}") for p in problems
+    ]
+    lines.append(Text.from_markup(f"[bold]fix:[/] {escape(str(problems[0].get('fix')))}"))
+    return lines
 
 
 def _json_view(view: dict[str, Any]) -> dict[str, Any]:

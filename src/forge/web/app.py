@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -40,9 +41,11 @@ from forge.web.readers import (
     safe_project_file,
     status_view,
     tail_lines,
+    unreadable_view,
 )
 from forge.web.registry import HardwareProbe, ProjectEntry, Registry
 
+_log = logging.getLogger("forge.web")
 STATIC_DIR = Path(__file__).with_name("static")
 POLL_SECONDS = 0.5
 # what /history answers for a history file that links out of the project: no records
@@ -66,7 +69,13 @@ def _inside(root: Path, path: Path) -> bool:
 
 
 def _status(entry: ProjectEntry) -> dict[str, Any]:
-    view = status_view(entry.project)
+    """The project's status view; a project whose view fails reads as unreadable, so that it
+    cannot take the project list, the event stream or the other projects' tabs down with it."""
+    try:
+        view = status_view(entry.project)
+    except Exception as e:  # status_view never raises on file content: this is a bug or a vanished folder
+        _log.exception("status of %s", entry.project.root)
+        view = unreadable_view(entry.project, e)
     view["eta_human"] = format_duration(view.get("eta_seconds"))
     return view
 
@@ -121,7 +130,7 @@ def create_app(
     def projects() -> list[dict]:
         out = []
         for e in registry.entries:
-            st = status_view(e.project)
+            st = _status(e)
             out.append(
                 {
                     "id": e.id,
@@ -138,7 +147,7 @@ def create_app(
 
     @app.get("/api/projects/{project_id}/status", response_model=schemas.StatusOut, tags=["projects"])
     def status(project_id: str) -> dict:
-        """The status file, with `effective_phase` ('crashed' for a dead pid and a stale file)."""
+        """The status file, with `effective_phase` ('crashed': stale and its writer holds no lock; 'unreadable') and `problems`."""
         return _status(entry_or_404(project_id))
 
     @app.get("/api/projects/{project_id}/history", response_model=schemas.HistoryOut, tags=["projects"])
@@ -233,7 +242,16 @@ def create_app(
         started = last_beat = time.monotonic()
         while True:
             for e in entries:
-                snap = await asyncio.to_thread(snapshot, e)
+                try:
+                    snap = await asyncio.to_thread(snapshot, e)
+                except Exception as exc:  # one project's failure must not end the stream of the others
+                    _log.exception("event snapshot of %s", e.project.root)
+                    snap = {
+                        "project": e.id,
+                        "status": {**unreadable_view(e.project, exc), "eta_human": "—"},
+                        "history_size": 0,
+                        "files_version": "",
+                    }
                 key = json.dumps({k: v for k, v in snap.items() if k != "status"}) + json.dumps(
                     {k: v for k, v in snap["status"].items() if k != "age_seconds"}, sort_keys=True, default=str
                 )

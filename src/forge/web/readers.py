@@ -18,9 +18,10 @@ from typing import Any
 
 from forge.clock import parse_time, utc_from_timestamp
 from forge.files import resolve_inside
+from forge.lock import holder as lock_holder
 from forge.project import Project
 from forge.records.train import parse_history_line
-from forge.status import FINAL_PHASES, Status, read_status
+from forge.status import FINAL_PHASES, Status, StatusProblem, read_status_checked
 
 # --------------------------------------------------------------------------- status
 
@@ -37,31 +38,58 @@ def finite(obj: Any) -> Any:
 
 
 def status_view(project: Project, now: datetime | None = None) -> dict[str, Any]:
-    """The status file as a dict, plus what a reader needs: the effective phase ('crashed' when
-    the writer is gone and the file is stale), whether a status file exists, and its age."""
+    """The status file as a dict, plus what a reader needs: the effective phase, whether a status
+    file exists, its age, and its `problems` (each a dict with message and fix; empty for a sound
+    file). The effective phase is 'unreadable' for a file that is not a JSON object, 'crashed' for
+    a stale running file whose writer no longer holds the project lock, else the file's phase.
+    Never raises on what the file holds."""
     path = project.status_file
     # a status file that links out of the project is not this project's: it reads as no status
     inside = resolve_inside(project.root, path.relative_to(project.root)) is not None
-    st = read_status(path) if inside else Status()
+    st, problems = read_status_checked(path) if inside else (Status(), [])
     out = st.to_dict()
     now = now or datetime.now(timezone.utc)
     last = parse_time(st.last_updated)
-    crashed = st.is_crashed(now)
+    unreadable = any(p.unreadable for p in problems)
+    # a lock "file" that is not a file (a FIFO would block the open) has no holder
+    crashed = st.is_crashed(now, lock_holder=lambda: lock_holder(project) if project.lock_file.is_file() else None)
     out.update(
         exists=inside and path.is_file(),
-        effective_phase="crashed" if crashed else st.phase,
+        effective_phase="unreadable" if unreadable else "crashed" if crashed else st.phase,
         crashed=crashed,
         pid_alive=st.pid_alive() if st.pid else None,
         age_seconds=round((now - last).total_seconds(), 1) if last else None,
         progress=round(st.step / st.total_steps, 4) if st.total_steps else None,
-        final=crashed or st.phase in FINAL_PHASES,
+        final=unreadable or crashed or st.phase in FINAL_PHASES,
+        problems=[p.to_dict() for p in problems],
     )
     return finite(out)
 
 
+def unreadable_view(project: Project, error: BaseException) -> dict[str, Any]:
+    """What a reader shows for a project whose status could not be made into a view at all (a bug,
+    or a folder that vanished mid-read): that project reads as unreadable, the others carry on."""
+    problem = StatusProblem(
+        str(project.status_file), None, f"could not be read ({type(error).__name__}: {error})", "a readable status"
+    )
+    out = Status().to_dict()
+    out.update(
+        exists=False,
+        effective_phase="unreadable",
+        crashed=False,
+        pid_alive=None,
+        age_seconds=None,
+        progress=None,
+        final=True,
+        problems=[problem.to_dict()],
+    )
+    return out
+
+
 def status_failed(view: dict[str, Any]) -> bool:
-    """Whether a status view describes a run that went wrong (failed, or crashed)."""
-    return view.get("effective_phase") in ("failed", "crashed")
+    """Whether a status view describes a run that went wrong (failed, or crashed), or a status
+    file that is damaged (unreadable, or with values of the wrong type)."""
+    return view.get("effective_phase") in ("failed", "crashed", "unreadable") or bool(view.get("problems"))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -5,7 +5,7 @@
 
 const MAX_DRAW_POINTS = 800; // points per line drawn; longer histories are thinned (eval points kept)
 const FIRST_FETCH_POINTS = 3000; // the first history fetch is thinned server-side to about this many
-const FINAL = new Set(["done", "failed", "interrupted", "crashed"]);
+const FINAL = new Set(["done", "failed", "interrupted", "crashed", "unreadable"]);
 const ACTIVE = new Set(["validating", "loading", "preparing", "training", "evaluating", "saving", "exporting"]);
 
 const state = {
@@ -82,6 +82,7 @@ function ageSeconds(iso) {
 function phaseClass(phase) {
   if (phase === "done") return "done";
   if (phase === "failed" || phase === "crashed") return phase;
+  if (phase === "unreadable") return "failed";
   if (phase === "interrupted") return "interrupted";
   if (ACTIVE.has(phase)) return "active";
   return "";
@@ -177,20 +178,32 @@ function renderStatus(s) {
   }
 
   const alert = $("alert");
-  const showError = phase === "failed" || phase === "interrupted" || phase === "crashed" || !!s.error;
+  // a damaged status file (unreadable, or values of the wrong type): its problems and the fix
+  const problems = Array.isArray(s.problems) ? s.problems : [];
+  const showError = phase === "failed" || phase === "interrupted" || phase === "crashed" || !!s.error || problems.length > 0;
   alert.hidden = !showError;
   if (showError) {
     alert.className = `alert ${phase === "interrupted" ? "interrupted" : ""}`;
-    if (phase === "crashed") {
-      $("alert-title").textContent = `Crashed: the status says “${s.phase}”, but process ${s.pid ?? "?"} is gone and the file has not changed for ${fmtDuration(s.age_seconds)}.`;
+    if (phase === "unreadable") {
+      $("alert-title").textContent = "Unreadable status file: nothing in it can be shown.";
+      $("error").textContent = problems.map((p) => p.message).join("\n");
+      $("error-kind").textContent = "damaged status file";
+      $("solution").textContent = (problems[0] && problems[0].fix) || "—";
+    } else if (phase === "crashed") {
+      const who = s.pid_alive === false ? `process ${s.pid ?? "?"} is gone` : `no forge process holds the project lock (process ${s.pid ?? "?"} is not the writer)`;
+      $("alert-title").textContent = `Crashed: the status says “${s.phase}”, but ${who} and the file has not changed for ${fmtDuration(s.age_seconds)}.`;
       $("error").textContent = s.error || "The training process stopped without writing a final status (killed, out of host memory, or the machine rebooted).";
       $("error-kind").textContent = s.error_kind || "crashed";
       $("solution").textContent = s.solution || "forge train --resume continues from the newest complete checkpoint.";
     } else {
-      $("alert-title").textContent = phase === "interrupted" ? "Interrupted" : phase === "failed" ? "Failed" : "Error";
-      $("error").textContent = s.error || "(no error message)";
-      $("error-kind").textContent = s.error_kind || "—";
-      $("solution").textContent = s.solution || (phase === "interrupted" ? "forge train --resume" : "—");
+      $("alert-title").textContent = phase === "interrupted" ? "Interrupted" : phase === "failed" ? "Failed" : s.error ? "Error" : "Damaged status file";
+      $("error").textContent = s.error || (problems.length ? "" : "(no error message)");
+      $("error-kind").textContent = s.error_kind || (problems.length ? "damaged status file" : "—");
+      $("solution").textContent = s.solution || (phase === "interrupted" ? "forge train --resume" : problems.length ? problems[0].fix : "—");
+    }
+    if (phase !== "unreadable" && problems.length) {
+      const lines = problems.map((p) => p.message).join("\n");
+      $("error").textContent = $("error").textContent ? `${$("error").textContent}\n${lines}` : lines;
     }
   }
 }
