@@ -22,8 +22,10 @@ def scored(project, monkeypatch):
     cfg = json.loads(project.config_file.read_text())
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))
-    project.lora_dir.mkdir(parents=True)
-    (project.lora_dir / "adapter_config.json").write_text("{}")
+    # a well-formed adapter of that base: evaluate checks the adapter before it scores
+    from test_evaluate_seams import write_adapter
+
+    write_adapter(project.lora_dir, "builtin:tiny-llama")
     return project
 
 

@@ -49,20 +49,22 @@ def test_a_long_first_step_is_said_and_then_taken_back(tmp_path, caplog):
 
 def test_a_quick_first_step_writes_nothing(tmp_path):
     w = _status(tmp_path)
-    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.5, every=0.05)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=30, every=30)
     watch.start()
     watch.done()
-    time.sleep(0.6)
+    watch._thread.join(timeout=5)  # done() wakes it at once: it leaves without a write
+    assert not watch._thread.is_alive()
     assert _on_disk(tmp_path).get("message") is None
     assert "first_step_wait_s" not in _on_disk(tmp_path).get("extra", {})
 
 
 def test_a_failed_run_is_never_written_over(tmp_path):
     w = _status(tmp_path)
-    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.1, every=0.05)
-    watch.start()
     w.phase("failed", error="CUDA out of memory", message="training failed: see the log")
-    time.sleep(0.3)
+    watch = FirstStepWatch(w, logging.getLogger("forge.test"), after=0.05, every=0.05)
+    watch.start()
+    watch._thread.join(timeout=5)  # it woke, saw a final phase and left
+    assert not watch._thread.is_alive()
     assert _on_disk(tmp_path)["message"] == "training failed: see the log"
     watch.done()  # the message is not the watch's: kept
     assert _on_disk(tmp_path)["message"] == "training failed: see the log"

@@ -74,14 +74,13 @@ def same_base(adapter_base: str, model_name: str) -> bool:
     both are resolved (a built-in's adapter records the resolved folder, not `builtin:...`)."""
     if adapter_base == model_name:
         return True
-    from forge.export.steps_model import _same_model  # export's comparison, so both verbs agree
-    from forge.models.loader import resolve_model_path
+    from forge.models.loader import resolve_model_path, same_model  # export's comparison too
 
     try:
         base_path = resolve_model_path(adapter_base)
     except ForgeError:
         return False  # a base that is not here is not model.name, which is about to load
-    return _same_model(base_path, model_name)
+    return same_model(base_path, model_name)
 
 
 def _rel(project: Project, p: Path) -> str:

@@ -32,6 +32,12 @@ def adapter_info(lora_dir: Path) -> dict[str, Any]:
         raise ForgeError(
             f"{cfg_file} is not valid JSON: {e}", fix="re-run `forge train`", kind="adapter_corrupt"
         ) from e
+    if not isinstance(info, dict):
+        raise ForgeError(
+            f"{cfg_file} is not a JSON object (it holds a {type(info).__name__})",
+            fix="re-run `forge train`",
+            kind="adapter_corrupt",
+        )
     if not info.get("base_model_name_or_path"):
         raise ForgeError(
             f"{cfg_file} does not name its base model (base_model_name_or_path)",

@@ -7,7 +7,6 @@ nothing; a failed check raises ExportVerificationError once the step that found 
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 
 from forge.errors import ForgeError
 from forge.export.gguf import CONVERTER_TYPES, EXTRA_HINT, llama_cpp_available
@@ -41,14 +40,14 @@ def fail_on_checks(job: ExportJob) -> None:
 def plan(job: ExportJob) -> None:
     """Where everything goes; refuse what cannot be made here before anything is written."""
     from forge.export import merge as M
-    from forge.models.loader import resolve_model_path
+    from forge.models.loader import resolve_model_path, same_model
 
     cfg, project = job.cfg, job.project
     job.lora_dir = project.path(cfg.save.lora_path)
     base_name = M.adapter_info(job.lora_dir)["base_model_name_or_path"]
     job.base_path = resolve_model_path(base_name)
     if base_name != cfg.model.name:
-        if _same_model(job.base_path, cfg.model.name):
+        if same_model(job.base_path, cfg.model.name):
             base_name = cfg.model.name  # the adapter names the resolved folder of the config's model
         else:
             job.report.notes.append(
@@ -235,15 +234,6 @@ def verify_merged(job: ExportJob) -> None:
         "bytes": nbytes,
         "kept": job.want_merged,
     }
-
-
-def _same_model(path: str, name: str) -> bool:
-    from forge.models.loader import resolve_model_path
-
-    try:
-        return Path(resolve_model_path(name)).resolve() == Path(path).resolve()
-    except Exception:
-        return False
 
 
 def _prompts_source(project, cfg) -> list[list[dict]]:

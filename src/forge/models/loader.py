@@ -372,3 +372,12 @@ def _has_bitsandbytes() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("bitsandbytes") is not None
+
+
+def same_model(path: str, name: str) -> bool:
+    """Whether model name `name` (a hub id, a folder, a built-in) resolves to the folder `path`:
+    how export and evaluate compare an adapter's recorded base with model.name."""
+    try:
+        return Path(resolve_model_path(name)).resolve() == Path(path).resolve()
+    except Exception:  # a name that does not resolve here is not that folder
+        return False

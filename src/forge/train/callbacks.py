@@ -148,7 +148,12 @@ class ForgeCallback(TrainerCallback):
         self._notify()
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.first_step_watch is not None:  # a run that ended before any step finished
+        self.stop_watch()  # a run that ended before any step finished
+
+    def stop_watch(self) -> None:
+        """Stop the first-step watch (the recipe calls it before writing a failure or an
+        interruption, so the watch's line never lands on a final status)."""
+        if self.first_step_watch is not None:
             self.first_step_watch.done()
             self.first_step_watch = None
 
@@ -156,9 +161,7 @@ class ForgeCallback(TrainerCallback):
         self._step_started = time.time()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.first_step_watch is not None:
-            self.first_step_watch.done()
-            self.first_step_watch = None
+        self.stop_watch()
         if self._step_started is not None:
             self.step_seconds += time.time() - self._step_started
             self._step_started = None

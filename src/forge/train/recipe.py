@@ -376,7 +376,12 @@ class Recipe:
             pass
 
     # ------------------------------------------------------------------------------------ failure
+    def _stop_watch(self) -> None:
+        if self.callback is not None:
+            self.callback.stop_watch()
+
     def _interrupted(self, message: str) -> None:
+        self._stop_watch()
         self.previous.restore()  # no-op once this run has a complete checkpoint
         self.status.phase("interrupted", error_kind="interrupted", message=message)
         self.log.warning("%s", message)
@@ -384,6 +389,7 @@ class Recipe:
     def _fail(self, message: str, kind: str, fix: str | None) -> None:
         # not echoed to the console: the CLI prints the error and its fix itself
         self.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
+        self._stop_watch()
         self.previous.restore()  # a failure before this run's first checkpoint gives the old run back
         if not self.world.is_main:  # the launcher puts it into the status (rank 0 is the one writer)
             self.world.write_rank_error(self.project, message, kind, fix)
