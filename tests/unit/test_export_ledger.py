@@ -41,7 +41,9 @@ def _export(proj, *, merged=True, gguf=("Q8_0",), ok=True):
         (proj.merged_dir / "config.json").write_text("{}")
         write_safetensors(proj.merged_dir / "model.safetensors")
     for t in gguf:
-        kept.append({"type": t, "path": str(write_gguf(proj.quantized_dir / f"m-{t}.gguf")), "llama_cpp_verified": True})
+        kept.append(
+            {"type": t, "path": str(write_gguf(proj.quantized_dir / f"m-{t}.gguf")), "llama_cpp_verified": True}
+        )
     report = ExportReport(
         ok=ok,
         adapter_fingerprint=adapter_fingerprint(proj.lora_dir),
