@@ -50,3 +50,14 @@ def test_a_refused_train_keeps_the_finished_run_on_record(tmp_path, capsys):
     assert st["phase"] == "failed" and "val.jsonl" in st["error"]
     prev = st["extra"]["previous_run"]
     assert prev["run_id"] == "old-run" and prev["phase"] == "done" and prev["step"] == 4
+
+
+def test_forge_status_names_the_run_before(tmp_path, capsys):
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "p")
+    w = StatusWriter(proj.status_file, run_id="new-run")
+    w.phase("failed", error="refused", previous_run={"run_id": "old-run", "phase": "done", "step": 4, "total_steps": 4})
+    main(["status", str(proj.root)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the run before: old-run ended done at step 4/4" in out

@@ -119,6 +119,14 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
             parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
     if view.get("message"):
         parts.append(Text(str(view["message"]), style="dim"))
+    before = (view.get("extra") or {}).get("previous_run")
+    if isinstance(before, dict) and before.get("run_id"):
+        # the run this one replaced (a refused train writes "failed"; the finished run stays known)
+        steps = f" at step {before.get('step')}/{before.get('total_steps')}" if before.get("total_steps") else ""
+        when = f" ({before['completed_at']})" if before.get("completed_at") else ""
+        parts.append(
+            Text(f"the run before: {before['run_id']} ended {before.get('phase', '?')}{steps}{when}", style="dim")
+        )
     parts.extend(problems)
     return Panel(Group(*parts), title=title, title_align="left")
 
