@@ -110,6 +110,8 @@ class Status:
                 setattr(st, key, dict(value) if key == "extra" else value)
             else:
                 problems.append(StatusProblem(file, key, _shown(value), expected, _shown(getattr(st, key), kind=False)))
+        if "phase" not in data:
+            st.phase = _original_phase(st)
         return st, problems
 
     def pid_alive(self) -> bool:
@@ -265,6 +267,18 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "extra": (lambda v: isinstance(v, dict) and _shallow(v), f"an object (nested at most {MAX_EXTRA_DEPTH} deep)"),
 }
 assert set(CHECKS) == {f.name for f in fields(Status)}, "every key of the contract has its check"
+
+
+def _original_phase(st: Status) -> str:
+    """The phase of a document in the original layout (no `phase` key: the runner before forge,
+    or another writer keeping to the original keys), from the keys it does have."""
+    if st.running:
+        return "training"
+    if st.error:
+        return "failed"
+    if st.total_steps and st.step >= st.total_steps:
+        return "done"
+    return "idle"
 
 
 def write_status(path: Path, status: Status) -> None:

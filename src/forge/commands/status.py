@@ -112,7 +112,7 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
                 "[bold]fix:[/] `forge train --resume` continues from the newest complete checkpoint"
             )
         )
-    if view.get("error") or phase in ("failed", "interrupted"):
+    if view.get("error") or phase == "failed":
         kind = f" ({escape(str(view['error_kind']))})" if view.get("error_kind") else ""
         parts.append(Text.from_markup(f"[bold red]error{kind}:[/] {escape(_fmt(view.get('error')))}"))
         if view.get("solution"):
@@ -132,7 +132,9 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
 
 
 def _writer_gone(view: dict[str, Any]) -> str:
-    if view.get("pid_alive") is False or not view.get("pid"):
+    if not view.get("pid"):  # the original layout has no pid: only the lock and the file's age tell
+        return "no process holds the project lock (the status records no pid)"
+    if view.get("pid_alive") is False:
         return f"process {view.get('pid')} is gone"
     # the pid lives, but another process was given the dead writer's number
     return f"no forge process holds the project lock (process {view.get('pid')} is not the writer)"
