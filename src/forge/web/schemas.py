@@ -19,7 +19,9 @@ class ProjectOut(BaseModel):
     name: str = Field(description="The folder's name.")
     path: str = Field(description="The folder's absolute path (shown, never accepted as input).")
     exists: bool = Field(description="Whether the folder exists.")
-    phase: str = Field(description="Effective phase: the status file's phase, or 'crashed', or 'idle' without one.")
+    phase: str = Field(
+        description="Effective phase: the status file's phase, or 'crashed', 'unreadable', or 'idle' without one."
+    )
     step: int = 0
     total_steps: int = 0
 
@@ -55,13 +57,20 @@ class StatusOut(_Open):
     extra: dict[str, Any] = Field(default_factory=dict)
     exists: bool = Field(False, description="Whether the status file exists (false: no run yet).")
     effective_phase: str = Field(
-        "idle", description="'crashed' when running is true, the pid is dead and last_updated is stale; else phase."
+        "idle",
+        description="'crashed' when running is true, last_updated is stale and no live process with the status's "
+        "pid holds the project lock; 'unreadable' when the file is not a JSON object; else phase.",
+    )
+    problems: list[dict[str, Any]] = Field(
+        default_factory=list, description="What the reader could not take from the file, each with the fix."
     )
     crashed: bool = False
     pid_alive: Optional[bool] = None
     age_seconds: Optional[float] = Field(None, description="Seconds since last_updated.")
     progress: Optional[float] = Field(None, description="step / total_steps, 0..1.")
-    final: bool = Field(False, description="done, failed, interrupted or crashed: nothing more will change.")
+    final: bool = Field(
+        False, description="done, failed, interrupted, crashed or unreadable: nothing more will change."
+    )
     eta_human: str = Field("—", description="eta_seconds, human readable ('1h 02m').")
 
 
