@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.trainer_names import OPTIMIZERS, SCHEDULERS, TRACKER_WORDS, TRACKERS, check_name, tracker_list
 
 SCHEMA_URL = "https://factory-forge.dev/schema/training-config.schema.json"
 SCHEMA_FILE = Path(__file__).with_name("training-config.schema.json")
@@ -120,12 +121,15 @@ class TrainingSection(_Section):
     backend: Literal["auto", "unsloth", "hf"] = Field(
         "auto", description="auto: Unsloth where it imports and CUDA is present, else transformers+PEFT+TRL."
     )
-    eval_steps: Union[int, Auto, None] = Field(
+    # ge=1 on the int alone (as dataset.min_samples): 0 used to turn eval off without a word, and a
+    # negative cadence ran evals; "off" is spelt null, so that nobody turns it off by accident
+    eval_steps: Union[Annotated[int, Field(ge=1)], Auto, None] = Field(
         "auto",
-        description='Evaluate on the val split every N steps; "auto" gives about ten evals per run; null: never.',
+        description='Evaluate on the val split every N steps (N >= 1); "auto" gives about ten evals per run; '
+        "null: never.",
     )
-    save_steps: Union[int, Auto] = Field(
-        "auto", description='Save a resumable checkpoint every N steps; "auto" follows the eval cadence.'
+    save_steps: Union[Annotated[int, Field(ge=1)], Auto] = Field(
+        "auto", description='Save a resumable checkpoint every N steps (N >= 1); "auto" follows the eval cadence.'
     )
     save_total_limit: int = Field(3, ge=1, description="Complete checkpoints kept in output_dir.")
     per_device_eval_batch_size: int | None = Field(None, ge=1, description="Eval micro-batch; null: the train one.")
@@ -152,6 +156,35 @@ class TrainingSection(_Section):
         "or a smaller target card); `forge plan --vram-gb N` sets it for one plan.",
     )
 
+    @field_validator("eval_steps", "save_steps", mode="before")
+    @classmethod
+    def _cadence_positive(cls, v, info):
+        # before the union: one sentence with the fix, not one error per member of the union
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 1:
+            off = "; null turns eval off" if info.field_name == "eval_steps" else ""
+            raise ValueError(f'must be a number of steps of 1 or more, or "auto"{off}')
+        return v
+
+    # the Trainer checks these names only once the model has loaded: say it here, by key
+    @field_validator("optim")
+    @classmethod
+    def _known_optim(cls, v: str) -> str:
+        return check_name(v, OPTIMIZERS, "an optimizer")
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _known_scheduler(cls, v: str) -> str:
+        return check_name(v, SCHEDULERS, "a learning-rate schedule")
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, v):
+        # whether each one is installed is the resolver's question (forge.plan.environment):
+        # the same file is valid on a machine that has wandb
+        for name in tracker_list(v):
+            check_name(name, (*TRACKER_WORDS, *TRACKERS), "a tracker")
+        return v
+
 
 class DatasetSection(_Section):
     path: str = Field("data/splits/train.jsonl", description="Training split (ShareGPT or messages; JSONL or JSON).")
@@ -177,6 +210,18 @@ class SaveSection(_Section):
     merged_path: str | None = Field(None, description="If set, also save the merged 16-bit model there.")
     gguf_path: str | None = Field(None, description="If set, also export GGUF files there.")
     gguf_quantization: str = Field("Q8_0", description="GGUF types, comma separated (Q8_0, F16, BF16, Q4_K_M, ...).")
+
+    @field_validator("gguf_quantization")
+    @classmethod
+    def _known_gguf_types(cls, v: str) -> str:
+        # export's own parser: a typo here used to surface only after the whole run had trained
+        from forge.export.gguf import parse_types
+
+        try:
+            parse_types(v)
+        except ForgeError as e:
+            raise ValueError(f"{e.message}; {e.fix}") from None
+        return v
 
 
 class EvaluationSection(_Section):
@@ -256,7 +301,9 @@ def _describe(err: dict) -> str:
         return f"{path}: unknown key{hint}"
     got = err.get("input")
     got_s = json.dumps(got) if isinstance(got, (str, int, float, bool, type(None))) else type(got).__name__
-    return f"{path}: {err['msg'].lower()} (got {got_s})"
+    msg = err["msg"]
+    # only the first letter: a value error's own words keep their case (GGUF, Q8_0, ...)
+    return f"{path}: {msg[:1].lower() + msg[1:]} (got {got_s})"
 
 
 def validate_dict(data: dict[str, Any], source: str = "training-config.json") -> ForgeConfig:
@@ -315,6 +362,30 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return data
+
+
+def config_path(root: Path, given: str | Path | None) -> Path:
+    """The file `--config` names, for check, plan and train alike.
+
+    A relative path is read from the current folder, as every other command-line path is; where
+    nothing is there, from the project folder (what `forge train DIR --config F` always did, so
+    existing command lines keep working). Not found: the error names every path it tried.
+    """
+    if given is None:
+        return root / "training-config.json"
+    p = Path(given).expanduser()
+    tried = [p.resolve()] if p.is_absolute() else [(Path.cwd() / p).resolve(), (root / p).resolve()]
+    for candidate in dict.fromkeys(tried):
+        if candidate.is_file():
+            return candidate
+    where = " nor ".join(str(t) for t in dict.fromkeys(tried))
+    raise ForgeError(
+        f"--config {given}: no file at {where}",
+        "pass the path of an existing config file (relative paths start from the current folder, then the "
+        "project folder)",
+        exit_code=EXIT_USAGE,
+        kind="config",
+    )
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ForgeConfig:

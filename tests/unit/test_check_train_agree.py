@@ -68,6 +68,16 @@ CASES = {
         SMALL_GPU,
         "the GPU has 7.6 GB",
     ),
+    # 2026-12-02: check said "ready to train" for each; train failed after the model had loaded
+    "tracker not installed": (["training.report_to=wandb"], CPU, "training.report_to names wandb, which is not"),
+    "output_dir unwritable": (["training.output_dir=/proc/x"], CPU, "training.output_dir: /proc/x cannot be created"),
+    "lora_path unwritable": (["save.lora_path=/proc/nope"], CPU, "save.lora_path: /proc/nope cannot be created"),
+    "output_dir is a file": (["training.output_dir=/dev/null"], CPU, "/dev/null exists and is not a folder"),
+    "max_seq_length beyond the model": (
+        ["model.max_seq_length=1000000000"],
+        CPU,
+        "beyond the 4,096 positions builtin:tiny-llama was trained for",
+    ),
 }
 
 
@@ -177,3 +187,79 @@ def test_a_fitting_tokenizer_is_reported_in_check(project, monkeypatch, capsys):
     items = {i["name"]: i for sec in out["sections"].values() for i in sec}
     assert rc == 0 and items["tokenizer fits the data"]["status"] == "ok"
     assert "characters a token" in items["tokenizer fits the data"]["detail"]
+
+
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # and no cache: what a machine without network sees
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_default_model_neither_cached_nor_reachable(tmp_path, monkeypatch, capsys, with_file):
+    # 2026-12-02: no training-config.json (the default unsloth/gemma-3-4b-it), no network, no cache:
+    # check said ready, train exited 1 "model not found" once it tried to load
+    import forge.plan.hardware as hw
+    from forge.scaffold import init_project
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    _offline(monkeypatch)
+    proj, _ = init_project(tmp_path / "p")
+    write_rows(proj.train_file, chat_rows(120))
+    write_rows(proj.val_file, chat_rows(8, "v"))
+    if not with_file:
+        proj.config_file.unlink()
+    text = "model not found: 'unsloth/gemma-3-4b-it' is not in the local Hugging Face cache"
+    rc, failed = _check(proj, ["model.name=unsloth/gemma-3-4b-it"], capsys)
+    assert rc == 1 and any(text in i["detail"] and i["name"] == "model found" for i in failed), failed
+    _no_weights(monkeypatch)
+    rc, status = _train(proj, ["model.name=unsloth/gemma-3-4b-it"], capsys)
+    assert rc == 2 and text in status["error"] and status["error_kind"] == "model_not_found"
+
+
+def test_checkpoints_of_an_earlier_run(project, monkeypatch, capsys):
+    # 2026-12-02: check said ready over outputs/checkpoint-40; train refused it (--resume or --force)
+    import forge.plan.hardware as hw
+    from forge.train.checkpoints import mark_complete
+
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    ckpt = project.root / "outputs" / "checkpoint-40"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": 40}))
+    mark_complete(ckpt, {"step": 40})
+    text = "holds checkpoints of an earlier run (newest: checkpoint-40)"
+    rc, failed = _check(project, TINY, capsys)
+    item = next(i for i in failed if text in i["detail"])
+    assert rc == 1 and "--resume" in item["fix"] and "--force" in item["fix"]
+    assert ckpt.is_dir()  # check reads the folder; it moves nothing aside
+    _no_weights(monkeypatch)
+    rc = main(["train", str(project.root), *_sets(TINY)])
+    err = capsys.readouterr().err
+    assert rc == 2 and text in " ".join(err.split())
+
+
+CONFIG_CASES = {
+    # 2026-12-02: each passed check; train failed with "unexpected error ... ValueError" after the
+    # model had loaded, or (GGUF) after the whole run had trained
+    "optim": ("training.optim=bogus_optim", "'bogus_optim' is not an optimizer transformers knows"),
+    "scheduler": ("training.lr_scheduler_type=cosine_typo", "did you mean 'cosine'?"),
+    "tracker name": ("training.report_to=wandbb", "'wandbb' is not a tracker transformers knows"),
+    "gguf type": ("save.gguf_quantization=bogus", "unknown GGUF type 'bogus'"),
+    "eval_steps 0": ("training.eval_steps=0", "training.eval_steps: value error, must be a number of steps of 1"),
+    "eval_steps negative": ("training.eval_steps=-5", "null turns eval off (got -5)"),
+    "save_steps 0": ("training.save_steps=0", "training.save_steps: value error, must be a number of steps"),
+    "save_steps negative": ("training.save_steps=-3", "(got -3)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_config_refusals_agree(project, monkeypatch, capsys, case):
+    import forge.plan.hardware as hw
+
+    item, text = CONFIG_CASES[case]
+    monkeypatch.setattr(hw, "probe", lambda: CPU)
+    sets = [*TINY, "save.gguf_path=models/quantized", item]
+    rc, failed = _check(project, sets, capsys)
+    assert rc == 1 and any(text in i["detail"] and i["name"] == "config valid" for i in failed), failed
+    _no_weights(monkeypatch)
+    rc = main(["train", str(project.root), *_sets(sets)])
+    assert rc == 2 and text in " ".join(capsys.readouterr().err.split())

@@ -10,7 +10,10 @@ is imported only by hardware.probe() (and by building a tiny built-in the first 
 
 from __future__ import annotations
 
-from forge.config import ConfigError, ForgeConfig, load_config
+from pathlib import Path
+
+from forge.config import ConfigError, ForgeConfig, config_path, load_config
+from forge.errors import ForgeError
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
 from forge.records.base import try_read_record
@@ -32,16 +35,23 @@ ITEMS = {
     "model": ("Config Ready", "model found"),
     "backend": ("Hardware Ready", "backend can run here"),
     "fp8": ("Hardware Ready", "FP8 suits the backend and GPU"),
+    "seq_length": ("Config Ready", "max_seq_length within the model"),
+    "report_to": ("Config Ready", "trackers installed"),
+    "paths": ("Config Ready", "output folders writable"),
+    "checkpoints": ("Config Ready", "no earlier run in the output folder"),
 }
 
 
-def _check_config(project: Project, cl: Checklist, overrides: list[str] | None) -> None:
+def _check_config(project: Project, cl: Checklist, overrides: list[str] | None, config: Path | None) -> None:
     sec = "Config Ready"
-    path = project.config_file
     try:
+        path = config_path(project.root, config)  # --config: the file train would read
         cfg = load_config(path, overrides)
     except ConfigError as e:
         cl.add(sec, "config valid", "fail", e.render(), "fix the keys named above (`forge schema` lists them all)")
+        return
+    except ForgeError as e:  # --config names no file
+        cl.add(sec, "config valid", "fail", e.message, e.fix)
         return
     cl.config = cfg
     where = path.name if path.exists() else "defaults (no training-config.json)"
@@ -152,8 +162,9 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
     cfg = cl.config
     facts = read_facts(cfg.model.name)
     stats = gather_stats(project, cfg, facts)
-    p = resolve(cfg, stats, hw, facts=facts, as_configured=True)
+    p = resolve(cfg, stats, hw, facts=facts, as_configured=True, root=project.root)
     cl.plan = p
+    _earlier_run(project, cfg, p)
     failed = set()
     for r in p.refusals:
         sec, name = ITEMS.get(r.kind, ("Config Ready", r.kind))
@@ -190,6 +201,32 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
 ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
 
 
+def _earlier_run(project: Project, cfg: ForgeConfig, p) -> None:
+    """Train's own rule for a fresh run over complete checkpoints (forge.train.resume.start_point),
+    asked as a rank that is not the main one: it reads the folder and changes nothing in it."""
+    import logging
+
+    from forge.plan.settings import Refusal
+    from forge.train.previous_run import PreviousRun
+    from forge.train.resume import start_point
+
+    output_dir = project.path(cfg.training.output_dir)
+    history = project.history_file
+    try:
+        start_point(
+            output_dir,
+            history,
+            resume=False,
+            force=False,
+            fp={},
+            log=logging.getLogger("forge.check"),
+            is_main=False,
+            previous=PreviousRun(output_dir, history),
+        )
+    except ForgeError as e:
+        p.refusals.append(Refusal("checkpoints", "training.output_dir", e.message, e.fix or ""))
+
+
 def _fit_line(stats) -> str:
     if not stats.text_tokens:
         return ""  # not measured with the model's tokenizer (or a refusal says why not)
@@ -223,10 +260,14 @@ def _check_baseline(project: Project, cl: Checklist) -> None:
 
 
 def run_checklist(
-    project: Project, overrides: list[str] | None = None, hardware: HardwareInfo | None = None
+    project: Project,
+    overrides: list[str] | None = None,
+    hardware: HardwareInfo | None = None,
+    config: Path | None = None,
 ) -> Checklist:
+    """`config`: the file `--config` names (default: the project's training-config.json)."""
     cl = Checklist()
-    _check_config(project, cl, overrides)
+    _check_config(project, cl, overrides, config)
     _check_data(project, cl)
     if hardware is None:
         from forge.plan.hardware import probe

@@ -12,11 +12,14 @@ from forge.project import Project
 MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
-def run(directory: Path | None, json_out: bool = False, overrides: list[str] | None = None) -> int:
+def run(
+    directory: Path | None, json_out: bool = False, overrides: list[str] | None = None, config: Path | None = None
+) -> int:
+    """`config`: the file `--config` names, read as `forge train --config` reads it (forge.config.config_path)."""
     from forge.check.before import SECTIONS, run_checklist
 
     project = Project.at(directory)
-    cl = run_checklist(project, overrides)
+    cl = run_checklist(project, overrides, config=config)
     if json_out:
         out = cl.to_dict()
         out["project"] = str(project.root)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from forge.errors import EXIT_OK
+from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
 from forge.lock import writes_project
 from forge.project import Project
 
@@ -57,15 +57,29 @@ def explicit_from_files(raw: dict, overrides: list[str], record: dict | None) ->
     return explicit
 
 
-def gather(project: Project, overrides: list[str]):
-    """(config, raw file dict, explicit keys, DataStats, ModelFacts) for a project folder."""
-    from forge.config import apply_overrides, load_config_dict, validate_dict
+def require_project(project: Project, config_file: Path) -> None:
+    """A folder `forge init` (or the format step) made: plan never plans, nor writes, a typo."""
+    if not project.root.is_dir():
+        raise ForgeError(f"{project.root} is not a folder", "run `forge init DIR` first", exit_code=EXIT_USAGE)
+    if not (config_file.exists() or project.train_file.exists() or project.factory_dir.is_dir()):
+        raise ForgeError(
+            f"{project.root} is not a forge project: no {config_file.name}, no data/splits/train.jsonl",
+            "run `forge init DIR` there first, or name the project folder: forge plan DIR",
+            exit_code=EXIT_USAGE,
+        )
+
+
+def gather(project: Project, overrides: list[str], config: Path | None = None):
+    """(config, raw file dict, explicit keys, DataStats, ModelFacts) for a project folder;
+    `config`: the file --config names (forge.config.config_path), else training-config.json."""
+    from forge.config import apply_overrides, config_path, load_config_dict, validate_dict
     from forge.models.facts import read_facts
     from forge.plan.measure import gather_stats
 
-    raw = load_config_dict(project.config_file)
+    path = config_path(project.root, config)
+    raw = load_config_dict(path)
     data = apply_overrides(raw, overrides) if overrides else raw
-    cfg = validate_dict(data, str(project.config_file) if project.config_file.exists() else "defaults")
+    cfg = validate_dict(data, str(path) if path.exists() else "defaults")
     from forge.records.base import try_read_record
     from forge.records.plan import PlanRecord
 
@@ -78,14 +92,15 @@ def gather(project: Project, overrides: list[str]):
 
 
 @writes_project("plan --write")  # one writer per project (forge.lock)
-def write_plan(project: Project, raw: dict, result) -> dict[str, object]:
-    """Write the plan into training-config.json (explicit keys untouched) and remember what was written."""
+def write_plan(project: Project, raw: dict, result, target: Path | None = None) -> dict[str, object]:
+    """Write the plan into training-config.json (or the --config file; explicit keys untouched)
+    and remember what was written."""
     from forge.files import atomic_write_text
     from forge.plan.settings import RESOLVED_EACH_RUN
 
     new = result.apply_to(raw)
     new.setdefault("$schema", "./training-config.schema.json")
-    atomic_write_text(project.config_file, json.dumps(new, indent=2) + "\n")
+    atomic_write_text(target or project.config_file, json.dumps(new, indent=2) + "\n")
     written = {k: s.value for k, s in result.settings.items() if s.source == "plan" and k not in RESOLVED_EACH_RUN}
     project.factory_dir.mkdir(parents=True, exist_ok=True)
     from forge.records.base import write_record
@@ -102,17 +117,30 @@ def run(
     overrides: list[str] | None = None,
     hardware=None,
     vram_gb: float | None = None,
+    config: Path | None = None,
 ) -> int:
+    from forge.config import config_path
+    from forge.plan.data_check import data_refusals
     from forge.plan.resolve import resolve
 
     project = Project.at(directory)
-    cfg, raw, explicit, stats, facts = gather(project, overrides or [])
+    target = config_path(project.root, config)
+    require_project(project, target)
+    cfg, raw, explicit, stats, facts = gather(project, overrides or [], config)
     if hardware is None:
         from forge.plan.hardware import probe
 
         hardware = probe()
-    result = resolve(cfg, stats, hardware, explicit=explicit, facts=facts, vram_gb=vram_gb)
-    written = write_plan(project, raw, result) if write else None
+    result = resolve(cfg, stats, hardware, explicit=explicit, facts=facts, vram_gb=vram_gb, root=project.root)
+    bad_data = data_refusals(project, cfg)
+    result.refusals[:0] = bad_data  # first: every other number of this plan assumed no data
+    if write and bad_data:
+        # values planned over data that train refuses would be values planned for 0 examples
+        first = bad_data[0]
+        raise ForgeError(
+            f"plan --write: nothing written; {first.message}", first.fix or "fix the data", exit_code=EXIT_USAGE
+        )
+    written = write_plan(project, raw, result, target) if write else None
     if json_out:
         out = result.to_dict()
         out["project"] = str(project.root)
@@ -166,6 +194,10 @@ def _print(project: Project, result, written) -> None:
     )
     for n in result.notes:
         console.print(f"[yellow]![/] {escape(n)}")
+    for r in result.refusals:  # what `forge train` would stop with, as check says it
+        console.print(f"[red]✗[/] {escape(r.message)}")
+        if r.fix:
+            console.print(f"    [dim]fix:[/] {escape(r.fix)}")
     if written is not None:
         console.print(f"[green]wrote[/] {len(written)} value(s) into {project.config_file.name}; yours were kept")
     else:

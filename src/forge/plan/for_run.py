@@ -30,6 +30,9 @@ ERROR_KIND = {
     "backend": "config",
     "fp8": "config",
     "model": "model_not_found",
+    "seq_length": "config",
+    "report_to": "config",
+    "paths": "config",
 }
 # keys the run takes from the resolver where the config says "auto" (or null for the eval batch)
 RUN_KEYS = (
@@ -61,8 +64,10 @@ def resolve_for_run(
     hardware=None,
     world_size: int = 1,
     tokenizer=None,
+    project=None,
 ) -> Plan:
-    """The resolved plan of this run; RunRefused when training would not start."""
+    """The resolved plan of this run; RunRefused when training would not start. `project`: the
+    Project whose folder relative output paths are checked under (without it, only absolute ones)."""
     from forge.models.facts import read_facts
     from forge.plan.measure import stats_for
     from forge.plan.resolve import resolve
@@ -75,7 +80,8 @@ def resolve_for_run(
         hardware.gpus = hardware.gpus[: max(1, world_size)]
     facts = read_facts(cfg.model.name)
     stats = stats_for(train_convs, cfg, facts, tokenizer, val_examples=len(val_convs))
-    plan = resolve(cfg, stats, hardware, facts=facts, as_configured=True)
+    root = project.root if project is not None else None
+    plan = resolve(cfg, stats, hardware, facts=facts, as_configured=True, root=root)
     if log is not None:
         for w in plan.warnings:
             log.warning("%s%s", w.message, f" ({w.fix})" if w.fix else "")

@@ -40,9 +40,20 @@ def min_samples(config: ForgeConfig) -> tuple[int, str]:
 
 
 def add_refusals(
-    p: Plan, config: ForgeConfig, facts: ModelFacts, data: DataStats, hw: HardwareInfo, explicit: set[str]
+    p: Plan,
+    config: ForgeConfig,
+    facts: ModelFacts,
+    data: DataStats,
+    hw: HardwareInfo,
+    explicit: set[str],
+    root=None,
 ) -> None:
-    if facts.source == "unknown" and facts.problem and _not_a_download(config.model.name):
+    """Every refusal and warning of this plan; `root`: the project folder that relative output
+    paths are checked under (None: only absolute ones are)."""
+    from forge.plan.environment import add_environment_refusals
+
+    not_found = facts.source == "unknown" and bool(facts.problem) and _not_a_download(config.model.name)
+    if not_found:
         _refuse(
             p,
             "model",
@@ -50,6 +61,7 @@ def add_refusals(
             f"model not found: {facts.problem}",
             "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
         )
+    add_environment_refusals(p, config, facts, root, not_found)
     _backend(p, config, hw)
     _template(p, config, facts)
     _tokenizer_fit(p, config, data)
@@ -188,7 +200,7 @@ def _truncation(p: Plan, config: ForgeConfig, data: DataStats) -> None:
     dropped = away + data.no_assistant
     allowed = config.training.max_dropped_fraction
     if not dropped or (dropped < measured and dropped / measured <= allowed):
-        return
+        return _truncation_warning(p, config, data, dropped)
     share = "all" if dropped == measured else f"{dropped}/{measured}"
     if away >= data.no_assistant:
         earliest = min(n for n in data.prompt_lengths if n is not None)
@@ -210,6 +222,32 @@ def _truncation(p: Plan, config: ForgeConfig, data: DataStats) -> None:
             f"{share} examples would keep no trained (assistant) token: the chat template renders no assistant turn",
             "set dataset.chat_template to auto or to the model's family (gemma-3, llama-3, chatml, mistral, phi-3)",
         )
+
+
+def _truncation_warning(p: Plan, config: ForgeConfig, data: DataStats, dropped: int) -> None:
+    """What training will cut and drop, said before it does (never silent; never a refusal)."""
+    seq = config.model.max_seq_length
+    cut = data.truncated(seq)
+    if not cut and not dropped:
+        return
+    parts = []
+    if cut:
+        parts.append(
+            f"{cut} of {data.train_examples} training example(s) are longer than {seq} tokens and will be truncated"
+        )
+    if dropped:
+        parts.append(
+            f"{dropped} of {data.measured} measured example(s) keep no trained (assistant) token after templating "
+            "and truncation: training drops them"
+        )
+    _warn(
+        p,
+        "truncation",
+        "model.max_seq_length",
+        "; ".join(parts) + f" ({data.measured_with})",
+        f"raise model.max_seq_length (the p99 is {data.quantile(0.99)} tokens; `forge plan` shows it), "
+        "or shorten these examples",
+    )
 
 
 def _lora_targets(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:

@@ -129,8 +129,10 @@ def resolve(
     facts: ModelFacts | None = None,
     vram_gb: float | None = None,
     as_configured: bool = False,
+    root=None,
 ) -> Plan:
-    """Every setting for this config, data and hardware; `as_configured`: check's and train's view."""
+    """Every setting for this config, data and hardware; `as_configured`: check's and train's view;
+    `root`: the project folder (relative output paths are checked for writing under it)."""
     if as_configured:
         explicit = configured_keys(config)
     elif explicit is None:
@@ -309,7 +311,7 @@ def resolve(
     _eval_time(result, examples_per_step)
     from forge.plan.refusals import add_refusals
 
-    add_refusals(result, config, facts, data, hw, explicit)
+    add_refusals(result, config, facts, data, hw, explicit, root)
     return result
 
 

@@ -1,0 +1,148 @@
+"""Refusals that depend on this machine and folder rather than on the config's own values.
+
+Each of these used to pass `forge check` and then fail `forge train` after the model had loaded
+(or after the whole run): the model neither on disk nor downloadable; a tracker in
+training.report_to that is not installed; an output folder that cannot be created or written; a
+max_seq_length beyond the positions the model was trained for. Torch-free: the model's reach is
+forge.models.loader.resolve_model_path (the call training makes before it loads), trackers are
+looked up with importlib.util.find_spec, folders with one empty probe folder made and removed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from forge.config import ForgeConfig
+from forge.errors import ForgeError
+from forge.models.facts import ModelFacts
+from forge.plan.settings import Plan, Refusal
+from forge.trainer_names import TRACKER_ALTERNATIVES, TRACKERS, tracker_list
+
+# the keys of the folders a run writes, checked before it starts
+OUTPUT_KEYS = ("training.output_dir", "save.lora_path", "save.merged_path", "save.gguf_path")
+
+
+def add_environment_refusals(
+    p: Plan, config: ForgeConfig, facts: ModelFacts, root: Path | None, already_not_found: bool
+) -> None:
+    if not already_not_found:
+        _model_reach(p, config, facts)
+    _position_limit(p, config, facts)
+    _trackers(p, config)
+    _output_paths(p, config, root)
+
+
+def _refuse(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
+    p.refusals.append(Refusal(kind, key, message, fix))
+
+
+def _model_reach(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
+    """A model not on disk is fetched at load time; where it cannot be (no cache, no network, a
+    wrong name), training's own resolution says why, now, in the words training would use."""
+    if facts.source == "files":
+        return
+    from forge.models.loader import resolve_model_path
+
+    try:
+        resolve_model_path(config.model.name)
+    except ForgeError as e:
+        _refuse(p, "model", "model.name", e.message, e.fix or "")
+
+
+def trained_positions(facts: ModelFacts) -> int | None:
+    """The positions the model was trained for, where its files (or the name table) say so; None
+    where config.json names none (the shape's 8192 is then a guess, not a limit)."""
+    if facts.shape is None:
+        return None
+    if facts.source != "files":
+        return facts.shape.max_positions if facts.source == "table" else None
+    try:
+        config = json.loads((Path(facts.folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for section in (config.get("text_config") or {}, config):
+        value = section.get("max_position_embeddings") if isinstance(section, dict) else None
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _position_limit(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
+    # refused rather than capped: a silent cap is the silent truncation DESIGN.md rules out, and
+    # positions beyond the trained ones give the model inputs it has never seen
+    limit = trained_positions(facts)
+    seq = p.settings["model.max_seq_length"].value if "model.max_seq_length" in p.settings else None
+    if limit is None or not isinstance(seq, int) or seq <= limit:
+        return
+    _refuse(
+        p,
+        "seq_length",
+        "model.max_seq_length",
+        f"model.max_seq_length is {seq:,}, beyond the {limit:,} positions {config.model.name} was trained for "
+        "(max_position_embeddings)",
+        f"set model.max_seq_length to {limit} or less (or leave it to `forge plan`)",
+    )
+
+
+def _installed(tracker: str) -> bool:
+    modules = TRACKER_ALTERNATIVES.get(tracker, (TRACKERS[tracker],))
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return True
+        except (ImportError, ValueError):
+            continue
+    return False
+
+
+def _trackers(p: Plan, config: ForgeConfig) -> None:
+    missing = [t for t in tracker_list(config.training.report_to) if t in TRACKERS and not _installed(t)]
+    if missing:
+        names = ", ".join(missing)
+        _refuse(
+            p,
+            "report_to",
+            "training.report_to",
+            f"training.report_to names {names}, which is not installed here",
+            f"pip install {' '.join(TRACKERS[t] for t in missing)}, or set training.report_to to none",
+        )
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why a run could not create or write the folder `path` (None: it can). Probes with an empty
+    folder made and removed at once: os.access says yes to root for /proc, where mkdir fails."""
+    if path.exists() and not path.is_dir():
+        return f"{path} exists and is not a folder"
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            return f"{path}: no existing folder above it"
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{path}: {parent} is a file, not a folder"
+    try:
+        probe = tempfile.mkdtemp(prefix=".forge-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as e:
+        return f"{path} cannot be created or written ({e.strerror or type(e).__name__} in {parent})"
+    return None
+
+
+def _output_paths(p: Plan, config: ForgeConfig, root: Path | None) -> None:
+    for key in OUTPUT_KEYS:
+        section, name = key.split(".", 1)
+        value = getattr(getattr(config, section), name)
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            if root is None:
+                continue  # relative to a project the caller did not name
+            path = root / path
+        problem = writable_problem(path)
+        if problem:
+            _refuse(p, "paths", key, f"{key}: {problem}", f"point {key} at a folder this user can write")
