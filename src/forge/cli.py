@@ -54,11 +54,18 @@ def init(
 
 
 @app.command()
-def check(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt, set_: Optional[List[str]] = SetOpt) -> None:
+def check(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    set_: Optional[List[str]] = SetOpt,
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Config file to check (as `forge train --config` reads it)."
+    ),
+) -> None:
     """The pre-training checklist: Data Ready, Hardware Ready, Config Ready, Baseline Done."""
     from forge.commands.check import run
 
-    _run(run, directory, json_out=json_out, overrides=set_ or [])
+    _run(run, directory, json_out=json_out, overrides=set_ or [], config=config)
 
 
 @app.command()
@@ -72,11 +79,14 @@ def plan(
     vram_gb: Optional[float] = typer.Option(
         None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
     ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Config file to plan from (and --write into), as `forge train --config` reads it."
+    ),
 ) -> None:
     """Hardware + data -> model, LoRA rank, batch, accumulation, epochs, learning rate, sequence length."""
     from forge.commands.plan import run
 
-    _run(run, directory, write=write, json_out=json_out, overrides=set_ or [], vram_gb=vram_gb)
+    _run(run, directory, write=write, json_out=json_out, overrides=set_ or [], vram_gb=vram_gb, config=config)
 
 
 @app.command()

@@ -85,3 +85,16 @@ def test_export_with_an_empty_gguf_list_is_a_usage_error(tmp_path, capsys):
         assert main(["export", str(proj.root), "--gguf", spec]) == 2
         err = capsys.readouterr().err
         assert "names no GGUF type" in err and "--gguf q8_0" in err
+
+
+def test_check_and_plan_take_the_config_train_would_read(tmp_path, capsys):
+    # QA: `forge train --config F` existed, but the config it reads could not be checked or planned
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "p")
+    missing = tmp_path / "nothere.json"
+    for verb, code in (("check", 1), ("plan", 2)):  # check reports a failed item, plan refuses
+        rc = main([verb, str(proj.root), "--config", str(missing)])
+        out = capsys.readouterr()
+        text = " ".join((out.err + out.out).split())
+        assert rc == code and str(missing) in text, (verb, out)

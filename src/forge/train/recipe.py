@@ -190,7 +190,12 @@ class Recipe:
         from forge.plan.for_run import resolve_for_run, run_config
 
         self.resolution = resolve_for_run(
-            s.cfg, self.splits.train_convs, self.splits.val_convs, log=log, world_size=s.world_size
+            s.cfg,
+            self.splits.train_convs,
+            self.splits.val_convs,
+            log=log,
+            world_size=s.world_size,
+            project=self.project,  # relative output paths are checked under the project, as check does
         )
         self.fp = fingerprint(s.cfg, self.splits.train_path, self.splits.val_path, s.world_size)
         s.cfg = run_config(self.resolution, s.cfg)  # after the fingerprint: it keeps the config as written
