@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from forge.config import ForgeConfig
@@ -113,8 +112,10 @@ def _trackers(p: Plan, config: ForgeConfig) -> None:
 
 
 def writable_problem(path: Path) -> str | None:
-    """Why a run could not create or write the folder `path` (None: it can). Probes with an empty
-    folder made and removed at once: os.access says yes to root for /proc, where mkdir fails."""
+    """Why a run could not create or write the folder `path` (None: it can), without writing
+    anything: check and the web UI are readers, and a probe folder changed the project's
+    folders under them. os.access says yes to root almost everywhere, so a read-only mount and
+    the kernel's pseudo-filesystems (/proc, /sys, where mkdir fails even for root) are named too."""
     if path.exists() and not path.is_dir():
         return f"{path} exists and is not a folder"
     parent = path
@@ -124,11 +125,16 @@ def writable_problem(path: Path) -> str | None:
         parent = parent.parent
     if not parent.is_dir():
         return f"{path}: {parent} is a file, not a folder"
+    where = parent.resolve()
+    if where.parts[:2] in (("/", "proc"), ("/", "sys")):
+        return f"{path} cannot be created or written ({where} is a kernel pseudo-filesystem, not storage)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path} cannot be created or written (no write permission in {parent})"
     try:
-        probe = tempfile.mkdtemp(prefix=".forge-probe-", dir=parent)
-        os.rmdir(probe)
-    except OSError as e:
-        return f"{path} cannot be created or written ({e.strerror or type(e).__name__} in {parent})"
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            return f"{path} cannot be created or written ({parent} is on a read-only filesystem)"
+    except (OSError, AttributeError):  # no statvfs (Windows): the access check is the answer
+        pass
     return None
 
 
