@@ -196,3 +196,19 @@ def test_the_plans_val_sample_count_is_applied_logged_and_in_the_status(tmp_path
     assert "eval on 16 of 200 val examples" in (root / "logs" / "training.log").read_text()
     stats = json.loads((root / "metrics" / "training-stats.json").read_text())
     assert stats["val_samples"] == 200 and stats["val_samples_used"] == 16
+
+
+def test_logging_steps_above_the_runs_steps_still_records_the_final_loss(tmp_path):
+    # QA: logging_steps 5 (the support example's) with max_steps 2 ended "done, final loss -", an
+    # empty history and final_loss null, so `forge verify` said "has no final metrics"
+    root = make_project(tmp_path / "proj", n=16)
+    res = forge("train", str(root), *sets("training.max_steps=2", "training.logging_steps=5"), "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    stats = json.loads(res.stdout)
+    assert isinstance(stats["final_loss"], float) and stats["total_steps"] == 2
+    lines = (root / "metrics" / "training-history.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    assert [r["step"] for r in rows if r["loss"] is not None] == [2]  # the last step, logged
+    assert status(root)["loss"] == pytest.approx(stats["final_loss"], rel=1e-4)
+    res = forge("verify", str(root), "--json")
+    assert "no final metrics" not in res.stdout

@@ -185,15 +185,6 @@ def prune(output_dir: Path, keep_n: int | None) -> list[str]:
     return [c.path.name for c in doomed]
 
 
-def finished(path: Path, max_steps: int) -> bool:
-    """The checkpoint is at (or past) the last step of the run about to resume it."""
-    try:
-        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-        return max_steps > 0 and int(state["global_step"]) >= max_steps
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
 def planned_steps(trainer) -> int:
     """The optimizer steps Trainer.train will run in all (the Trainer's own formula; torch)."""
     import math

@@ -51,12 +51,27 @@ def loss_summary(history: list[HistoryRow]) -> dict:
     }
 
 
+def trainer_final_loss(state) -> float | None:
+    """The last loss the Trainer logged, else its end-of-run mean `train_loss` (from log_history).
+
+    The fallback for a history without a train row (a run checkpointed by an older forge whose
+    logging_steps was above its steps): the final loss is recorded whenever the Trainer has one."""
+    for entry in reversed(getattr(state, "log_history", None) or []):
+        for key in ("loss", "train_loss"):
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
 def build_stats(recipe) -> TrainingStats:
     """The stats of a finished run, from the recipe's RunSettings: the batch that actually ran
     (after OOM retries and the data-parallel division), not the one configured."""
     state, settings = recipe.trainer.state, recipe.settings
     cfg, t = settings.cfg, settings.cfg.training
     losses = loss_summary(read_history(recipe.project.history_file))
+    if losses["final_train_loss"] is None:
+        losses["final_train_loss"] = trainer_final_loss(state)
     labels = recipe.trainer.train_dataset["labels"]
     n_train, n_val = len(recipe.data.train), recipe.data.val_total
     ckpt = recipe.start.checkpoint if recipe.start else None

@@ -32,6 +32,14 @@ class RunSettings:
         """Per device x accumulation x processes: the optimisation the run does, on any number of GPUs."""
         return self.cfg.effective_batch() * self.world_size
 
+    def announce_origin(self, log: logging.Logger) -> None:
+        """Where a resumed run's config came from (forge.train.resolved.resume_config's notes).
+
+        Called from divide_for_world: the first call that hands the settings the run log, before
+        any phase, so the log (and the console) say it before anything is loaded."""
+        for level, message in getattr(self.configured, "resume_notes", ()):
+            (log.warning if level == "warning" else log.info)("%s", message)
+
     # ---------------------------------------------------------------- changing
     def _train_update(self, **values) -> None:
         t = self.cfg.training
@@ -39,6 +47,8 @@ class RunSettings:
 
     def divide_for_world(self, world, log: logging.Logger | None = None) -> None:
         """Data-parallel: each rank's share of the planned global batch (forge.train.distributed)."""
+        if log is not None:
+            self.announce_origin(log)
         self.world_size = world.world_size
         self.cfg = world.divide(self.cfg, log)
 

@@ -45,6 +45,12 @@ def _require_folder(project) -> None:
 
 
 def load_run_config(project, request: TrainRequest):
+    """The config this call trains with.
+
+    A new run: the config file (or --config) + --set. `--resume` onto a valid checkpoint: the run's
+    own recorded config (outputs/forge-run.json) + the --set values that are safe to change on
+    resume (forge.train.resolved.resume_config); the file only locates the output folder.
+    """
     from forge.config import load_config
 
     _require_folder(project)
@@ -53,7 +59,17 @@ def load_run_config(project, request: TrainRequest):
         raise ForgeError(
             f"--config {request.config}: file not found", "pass an existing training-config.json", exit_code=EXIT_USAGE
         )
-    return load_config(path, request.overrides or [])
+    cfg = load_config(path, request.overrides or [])
+    if not request.resume:
+        return cfg
+    from forge.train.integrity import newest_valid
+    from forge.train.resolved import resume_config
+
+    output_dir = project.path(cfg.training.output_dir)
+    ckpt = newest_valid(output_dir)  # quietly: start_point names every checkpoint it skips
+    if ckpt is None:  # nothing to continue: a new run (or the no_valid_checkpoint refusal), from the file
+        return cfg
+    return resume_config(cfg, request.overrides or [], output_dir, ckpt.step, force=request.force)
 
 
 def launch_if_asked(project, request: TrainRequest, echo=None, warn=None) -> int | None:
