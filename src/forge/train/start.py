@@ -54,11 +54,10 @@ def load_run_config(project, request: TrainRequest):
     from forge.config import load_config
 
     _require_folder(project)
-    path = project.path(request.config) if request.config else project.config_file
-    if request.config and not path.exists():
-        raise ForgeError(
-            f"--config {request.config}: file not found", "pass an existing training-config.json", exit_code=EXIT_USAGE
-        )
+    from forge.config import config_path
+
+    # the same rule as check and plan: the file they checked is the file this run reads
+    path = config_path(project.root, request.config) if request.config else project.config_file
     cfg = load_config(path, request.overrides or [])
     if not request.resume:
         return cfg
