@@ -107,3 +107,12 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def write_adapter(lora_dir: Path, base: str, payload: bytes = b"\0\0\0\0") -> Path:
+    """adapter_config.json naming `base`, and an adapter_model.safetensors with one F32 tensor."""
+    lora_dir.mkdir(parents=True, exist_ok=True)
+    (lora_dir / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base, "r": 8}))
+    header = json.dumps({"lora_A": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    (lora_dir / "adapter_model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + payload)
+    return lora_dir

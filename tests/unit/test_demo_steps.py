@@ -23,7 +23,7 @@ def scored(project, monkeypatch):
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))
     # a well-formed adapter of that base: evaluate checks the adapter before it scores
-    from test_evaluate_seams import write_adapter
+    from model_folders import write_adapter
 
     write_adapter(project.lora_dir, "builtin:tiny-llama")
     return project

@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
-from pathlib import Path
 
 import pytest
+from model_folders import write_adapter
 
 from evaluate_files import scores, write_metrics
 from forge.check.artifacts import adapter_fingerprint
 from forge.cli import main
 
 SCORED: list = []  # the adapters the stand-in scoring pass was asked to score
-
-
-def write_adapter(lora_dir: Path, base: str, payload: bytes = b"\0\0\0\0") -> Path:
-    """adapter_config.json naming `base`, and an adapter_model.safetensors with one F32 tensor."""
-    lora_dir.mkdir(parents=True, exist_ok=True)
-    (lora_dir / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base, "r": 8}))
-    header = json.dumps({"lora_A": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
-    (lora_dir / "adapter_model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + payload)
-    return lora_dir
 
 
 def set_config(project, **model):

@@ -6,7 +6,7 @@ import json
 import stat
 
 import pytest
-from test_evaluate_seams import write_adapter
+from model_folders import write_adapter
 
 from evaluate_files import scores, write_metrics
 from forge.records.base import RecordError, read_record
