@@ -121,6 +121,8 @@ class Recipe:
 
             run_id, started_at = resumed_identity(self.output_dir)
             self.run_id, self.started_at = run_id or self.run_id, started_at or self.started_at
+        # the run's header first: what follows (a resume's notes, the batch split) belongs to it
+        self.log.info("=" * 20 + " forge train %s (pid %d) in %s", self.run_id, os.getpid(), p.root)
         self.settings.divide_for_world(self.world, self.log)
         cfg = self.settings.cfg
         before = previous_run_summary(p.status_file, self.run_id) if self.world.is_main else None
@@ -140,7 +142,6 @@ class Recipe:
         self.stop.install()
         if self.progress is not None:
             self.status = NotifyingStatus(self.status, self.progress)
-        self.log.info("=" * 20 + " forge train %s (pid %d) in %s", self.run_id, os.getpid(), p.root)
         if lock and lock.previous_pid:
             self.log.info("took over the lock left by pid %d (no longer running)", lock.previous_pid)
 
