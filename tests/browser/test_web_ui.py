@@ -227,3 +227,19 @@ def test_ten_thousand_steps_stay_fast(tmp_path, open_page):
         StatusWriter(proj.status_file, pid=os.getpid()).phase("training", step=total + 1, total_steps=total + 500)
         expect(page.get_by_test_id("loss-last-point")).to_have_attribute("data-step", str(total + 1), timeout=FOLLOW_MS)
         shot(page, "web-ui-long")
+
+
+def test_a_gate_of_a_replaced_adapter_reads_stale(tmp_path, open_page):
+    # evaluation.json records the adapter it scored; a retrained adapter makes its verdict stale
+    from forge.records.base import read_record, write_record
+    from forge.records.evaluate import EvaluationRecord
+
+    proj = finished_project(tmp_path / "retrained")
+    record = read_record(proj.evaluation_file, EvaluationRecord)
+    record.adapter_fingerprint = {"sha256": "0" * 64}  # not the adapter saved now
+    write_record(proj.evaluation_file, record)
+    with Server([proj.root]) as srv:
+        page = open_page(srv.url)
+        gate = page.get_by_test_id("gate")
+        expect(gate).to_have_text("gate passed (stale: another adapter)")
+        expect(gate).to_have_attribute("data-stale", "true")

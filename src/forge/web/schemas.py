@@ -149,6 +149,11 @@ class MetricsOut(BaseModel):
     evaluation: Optional[dict[str, Any]] = Field(
         description="metrics/evaluation.json (forge.records.evaluate.EvaluationRecord), or null."
     )
+    evaluation_stale: Optional[bool] = Field(
+        None,
+        description="True when evaluation.json scored another adapter than the one saved now (retrained or gone): "
+        "its gate verdict is stale; false when it is this adapter's; null when unknown (no fingerprint recorded).",
+    )
     gate: Optional[GateOut] = Field(description="The evaluate gate's verdict, once `forge evaluate` ran.")
     comparison: list[ComparisonRow] = Field(
         description="Val loss, perplexity, token F1 and exact match: base, fine-tuned, change (empty before evaluate)."

@@ -398,9 +398,12 @@ function lowerIsBetter(metric) {
 function renderMetrics(m) {
   const gate = $("gate");
   if (m.gate) {
-    gate.textContent = m.gate.passed ? "gate passed" : "gate failed";
-    gate.className = `badge ${m.gate.passed ? "ok" : "fail"}`;
+    // an evaluation of an adapter that has since been replaced says nothing about the one there now
+    const stale = m.evaluation_stale === true;
+    gate.textContent = (m.gate.passed ? "gate passed" : "gate failed") + (stale ? " (stale: another adapter)" : "");
+    gate.className = `badge ${stale ? "" : m.gate.passed ? "ok" : "fail"}`;
     gate.dataset.passed = String(m.gate.passed);
+    gate.dataset.stale = String(stale);
     const bits = Object.entries(m.gate).filter(([k]) => k !== "passed").map(([k, v]) => `${k}: ${typeof v === "number" ? fmtNum(v) : v}`);
     $("gate-detail").textContent = bits.join(" · ");
   } else {
