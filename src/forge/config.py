@@ -181,8 +181,13 @@ class TrainingSection(_Section):
     def _known_trackers(cls, v):
         # whether each one is installed is the resolver's question (forge.plan.environment):
         # the same file is valid on a machine that has wandb
-        for name in tracker_list(v):
+        names = tracker_list(v)
+        for name in names:
             check_name(name, (*TRACKER_WORDS, *TRACKERS), "a tracker")
+        words = [n for n in names if n in TRACKER_WORDS]
+        if words and len(names) > 1:
+            # the Trainer takes "none" / "all" alone only (a list holding one fails after the model loaded)
+            raise ValueError(f"{words[0]!r} stands alone: give report_to as {words[0]!r}, or a list of trackers")
         return v
 
 
@@ -218,15 +223,23 @@ class SaveSection(_Section):
         from forge.export.gguf import parse_types
 
         try:
-            parse_types(v)
+            types = parse_types(v)
         except ForgeError as e:
             raise ValueError(f"{e.message}; {e.fix}") from None
+        if not types:
+            # as `forge export --gguf ""`: with save.gguf_path set it silently exported no GGUF
+            raise ValueError("names no GGUF type: give one or more, e.g. Q8_0 or Q8_0,Q4_K_M")
         return v
 
 
 class EvaluationSection(_Section):
     gate_threshold: float = Field(
-        0.05, ge=0, description="The gate: relative drop of val loss vs baseline needed to pass (0.05 = 5%)."
+        0.05,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="The gate: relative drop of val loss vs baseline needed to pass (0.05 = 5%; below 1, "
+        "as a drop of 100% or more cannot happen).",
     )
     generation_samples: int = Field(16, ge=0, description="Val examples scored by greedy generation.")
     max_new_tokens: int = Field(128, ge=1, description="Token budget of each scored generation.")

@@ -129,3 +129,23 @@ def test_every_schema_field_has_description():
             assert prop.get("description"), f"{name}.{key} has no description"
     for key, prop in schema["properties"].items():
         assert prop.get("description"), key
+
+
+@pytest.mark.parametrize(
+    "data, text",
+    [
+        ({"training": {"report_to": ["tensorboard", "none"]}}, "'none' stands alone"),
+        ({"training": {"report_to": ["all", "wandb"]}}, "'all' stands alone"),
+        ({"save": {"gguf_path": "models/q", "gguf_quantization": ""}}, "names no GGUF type"),
+        ({"save": {"gguf_quantization": " , "}}, "names no GGUF type"),
+        ({"evaluation": {"gate_threshold": 1}}, "gate_threshold"),
+        ({"evaluation": {"gate_threshold": float("inf")}}, "finite"),
+    ],
+)
+def test_values_train_or_evaluate_would_refuse_late_are_config_errors(data, text):
+    # QA, 2026-12-01: each passed check and failed only after a model loaded (or a run trained)
+    from forge.config import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        validate_dict(data)
+    assert text in str(e.value)

@@ -178,7 +178,7 @@ def resume_config(
     `configured` is training-config.json (or --config) + this call's --set, the config a new run
     would get; it is what runs only when the output folder has no recorded config (an older
     forge, or a deleted forge-run.json). A `--set` that differs from the run and is not in
-    RESUME_SAFE_KEYS is refused (exit 2) unless `force`; an end at or behind the checkpoint's step
+    RESUME_SAFE_KEYS (nor fingerprinted) is refused (exit 2), `force` or not; an end at or behind the checkpoint's step
     is refused always: it would end the run at once and call it done.
     """
     from forge.config import apply_overrides, parse_override, validate_dict
@@ -208,9 +208,10 @@ def resume_config(
             applied.append(f"{key}: {was!r} -> {now!r}")
         elif key in FINGERPRINTED_KEYS:
             applied.append(f"{key}: {was!r} -> {now!r} (checked against the run's fingerprint)")
-        elif force:
-            applied.append(f"{key}: {was!r} -> {now!r} (--force: not safe to change on resume)")
         else:
+            # refused with --force too: the Trainer restores the optimizer, the schedule and the
+            # cadences from the checkpoint, so such a value would be recorded but not used (QA:
+            # --resume --force --set training.learning_rate=0.05 trained on at the old rate)
             refused.append(f"--set {item}: the run was trained with {key}={was!r}")
     if refused:
         lines = "\n".join(f"- {r}" for r in refused)
@@ -219,7 +220,8 @@ def resume_config(
             f"--resume continues the run in {output_dir} with the settings recorded in {run_file}; "
             f"these --set values would change what its checkpoint was trained with:\n{lines}",
             f"drop those --set values to continue the run, or start a new run with them: "
-            f"`forge train --force --set ...` (without --resume). A resume may change only: {safe}",
+            f"`forge train --force --set ...` (without --resume; --resume --force cannot apply them either: "
+            f"the checkpoint restores them). A resume may change only: {safe}",
             exit_code=EXIT_USAGE,
             kind="resume_mismatch",
         )
