@@ -30,6 +30,8 @@ def run(
     from rich.markup import escape
 
     from forge.commands.console import console, err_console
+
+    _train_on_after_a_broken_pipe(console, err_console)
     from forge.train.distributed import World
     from forge.train.start import TrainRequest, exit_code, launch_if_asked, load_run_config, train_here
 
@@ -78,15 +80,37 @@ def run(
     return exit_code(result, world)
 
 
+def _train_on_after_a_broken_pipe(*consoles) -> None:
+    """`forge train ... | head`: when the reader goes away, Rich's default is SystemExit(1), which
+    went up through the recipe and left the status "validating", running, with no error. A run
+    must not stop for its console: the console goes quiet (its file pointed at /dev/null, so the
+    interpreter's last flush prints nothing either), the log file keeps every line."""
+    import os
+
+    def quiet(c):
+        def on_broken_pipe() -> None:
+            c.quiet = True
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), c.file.fileno())
+            except (OSError, ValueError, AttributeError):  # no real file descriptor: quiet is enough
+                pass
+
+        return on_broken_pipe
+
+    for c in consoles:
+        c.on_broken_pipe = quiet(c)
+
+
 class _ConsoleHandler(logging.Handler):
     """The recipe's notable lines (warnings, and the few info lines about choices) on stderr."""
 
     def __init__(self, console):
         super().__init__(logging.INFO)
         self.console = console
+        self.gone = False  # the reader went away (`forge train ... | head`): train on, log only
 
     def emit(self, record):
-        if not getattr(record, "console", True):
+        if self.gone or not getattr(record, "console", True):
             return
         msg = record.getMessage()
         if record.levelno < logging.WARNING and not msg.startswith(
@@ -97,7 +121,10 @@ class _ConsoleHandler(logging.Handler):
         from rich.markup import escape
 
         # escape: messages carry text like "pip install 'factory-forge[unsloth]'" that is not markup
-        self.console.print(f"[{style}]{escape(msg.splitlines()[0])}[/]", highlight=False, markup=True)
+        try:
+            self.console.print(f"[{style}]{escape(msg.splitlines()[0])}[/]", highlight=False, markup=True)
+        except OSError:  # BrokenPipeError: a closed pipe must not stop a run (the log file has every line)
+            self.gone = True
 
 
 class _ProgressBar:
