@@ -289,8 +289,10 @@ def list_artifacts(project: Project) -> list[dict[str, Any]]:
     if not base.is_dir():
         return out
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
+        # an export's or a save's work in progress (or what a killed one left, which the next one
+        # clears) is not an output: `*.partial` and the hidden `.forge-*` scratch folders
+        dirnames[:] = sorted(d for d in dirnames if not _in_progress(d))
+        for name in sorted(n for n in filenames if not _in_progress(n)):
             p = Path(dirpath) / name
             try:
                 real = p.resolve(strict=True)
@@ -309,6 +311,10 @@ def list_artifacts(project: Project) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _in_progress(name: str) -> bool:
+    return name.endswith(".partial") or name.startswith(".forge-")
 
 
 def artifact_kind(rel: str) -> str:
