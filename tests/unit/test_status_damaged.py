@@ -260,12 +260,17 @@ def test_a_damaged_project_keeps_the_others_on_the_page(tmp_path, doc):
     r = c.get("/api/projects/bad/status")
     assert r.status_code == 200 and r.json()["problems"]
     assert c.get("/api/projects/good/status").json()["effective_phase"] == "training"
+    assert _projects_in_events(c) == {"good", "bad"}
+
+
+def _projects_in_events(c) -> set[str]:
+    """The projects the event stream sent a snapshot of within 0.3 s."""
     seen = set()
     with c.stream("GET", "/api/events", params={"max_seconds": 0.3}) as s:
         for line in s.iter_lines():
             if line.startswith("data: "):
                 seen.add(json.loads(line[6:])["project"])
-    assert seen == {"good", "bad"}
+    return seen
 
 
 def test_a_view_that_fails_anyway_reads_as_unreadable_for_that_project_only(tmp_path, monkeypatch):
@@ -284,12 +289,7 @@ def test_a_view_that_fails_anyway_reads_as_unreadable_for_that_project_only(tmp_
     assert [p["phase"] for p in c.get("/api/projects").json()] == ["training", "unreadable"]
     st = c.get("/api/projects/bad/status").json()
     assert st["effective_phase"] == "unreadable" and "a bug" in st["problems"][0]["message"]
-    seen = set()
-    with c.stream("GET", "/api/events", params={"max_seconds": 0.3}) as s:
-        for line in s.iter_lines():
-            if line.startswith("data: "):
-                seen.add(json.loads(line[6:])["project"])
-    assert seen == {"good", "bad"}
+    assert _projects_in_events(c) == {"good", "bad"}
 
 
 def test_verify_reads_a_damaged_status_without_raising(tmp_path):

@@ -26,7 +26,6 @@ class ExportFacts:
     completed_at: str = ""
     error: str | None = None
     fingerprint: str | None = None  # sha256 of the adapter the export loaded (check.artifacts)
-    outputs: list[str] = field(default_factory=list)  # the files and folders it kept, resolved
     # every output on record (this export's and earlier ones' it did not remake): resolved path ->
     # {kind, adapter_sha256, exported_at} (forge.records.export.ExportReport.made)
     made: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -63,32 +62,14 @@ def read_export_report(project: Any) -> tuple[ExportFacts | None, str]:
     if report is None:
         return None, why or f"{path.name} is unreadable"
     fp = report.adapter_fingerprint
-    outputs: list[str] = []
-    if report.merged and report.merged.get("kept") and report.merged.get("path"):
-        outputs.append(_resolved(report.merged["path"]))
-    not_inferred = []
-    for g in report.gguf:
-        if g.get("path"):
-            outputs.append(_resolved(g["path"]))
-            if not g.get("llama_cpp_verified"):
-                not_inferred.append(Path(g["path"]).name)
-    if report.mmproj and report.mmproj.get("path"):
-        outputs.append(_resolved(report.mmproj["path"]))
+    not_inferred = [Path(g["path"]).name for g in report.gguf if g.get("path") and not g.get("llama_cpp_verified")]
     facts = ExportFacts(
         ok=report.ok,
         completed_at=report.completed_at,
         error=report.error,
         fingerprint=fp.get("sha256") if isinstance(fp, dict) else None,
-        outputs=outputs,
         checks=[c for c in report.checks if isinstance(c, dict)],
         not_inferred=not_inferred,
         made={str(resolve_output(project.root, m["path"])): m for m in report.ledger(project.root)},
     )
     return facts, ""
-
-
-def _resolved(p: str) -> str:
-    try:
-        return str(Path(p).resolve())
-    except OSError:
-        return p
