@@ -60,6 +60,7 @@ def main(argv=None) -> int:
         "--max-steps", type=int, default=0, help="train exactly this many steps (loss parity), not --seconds"
     )
     ap.add_argument("--holdout", type=int, default=0, help="keep the last N examples out of training; eval on them")
+    ap.add_argument("--no-init-eval", action="store_true", help="no loss-parity eval before training")
     ap.add_argument("--budget", type=float, default=0, help="stop training after this many seconds whatever happened")
     ap.add_argument(
         "--export-check", action="store_true", help="save the adapter, merge it into the bf16 base, compare"
@@ -139,7 +140,7 @@ def _run(a, result: dict) -> None:
     torch.cuda.synchronize()
     t_data = time.perf_counter()
     # loss parity: the same 64 examples through each arm's own forward and loss, before training
-    ev = trainer.evaluate()
+    ev = {} if a.no_init_eval else trainer.evaluate()
     result["init_eval_loss"] = ev.get("eval_loss")
     # the training peak is what the arms are compared on; the parity eval's own peak is kept apart
     torch.cuda.synchronize()

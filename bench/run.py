@@ -65,6 +65,11 @@ def main(argv=None) -> int:
         default=0,
         help="sample each arm's main-thread stack every N seconds (bench/probes/stacks.py)",
     )
+    ap.add_argument(
+        "--no-init-eval",
+        action="store_true",
+        help="skip each arm's eval before training (on Gemma 3 it compiles its own graphs: 404 s on the H200)",
+    )
     ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -167,6 +172,8 @@ def main(argv=None) -> int:
             "--budget",
             str(budgets.get(arm, 0)),
         ]
+        if a.no_init_eval and arm not in ("p16", "p8"):  # the parity arms compare these losses
+            cmd.append("--no-init-eval")
         if a.stacks:
             stacks = out / f"arm-{a.model}-{a.profile}-{arm}.stacks.txt"
             cmd[1:3] = [

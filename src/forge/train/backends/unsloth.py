@@ -27,7 +27,10 @@ import os
 
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.train.backends import TrainPlan, _unsloth_reason
+from forge.train.backends.compile_workers import keep_parallel_compile
 from forge.train.backends.hf import HFBackend
+
+_COMPILE_NOTE = ""  # what keep_parallel_compile changed, for the run's notes
 
 
 def _import_unsloth():
@@ -42,6 +45,9 @@ def _import_unsloth():
         )
     os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")  # no network call home
     os.environ.setdefault("HF_HUB_ENABLE_HF_TRANSFER", "0")
+    global _COMPILE_NOTE
+    # before the import: Unsloth decides its compile worker count while it is imported
+    _COMPILE_NOTE = keep_parallel_compile() or _COMPILE_NOTE
     try:
         import unsloth  # noqa: F401  (must come before transformers / trl / peft)
     except Exception as e:  # Unsloth raises NotImplementedError/ImportError/RuntimeError on unsupported setups
@@ -86,6 +92,8 @@ class UnslothBackend(HFBackend):
     def __init__(self, cfg, log, output_dir):
         _import_unsloth()  # before the parent or the recipe import anything of transformers
         super().__init__(cfg, log, output_dir)
+        if _COMPILE_NOTE:
+            self.note(_COMPILE_NOTE)
         from forge.train.backends.unsloth_varlen import enable_torch_varlen
 
         varlen = enable_torch_varlen()

@@ -1,0 +1,54 @@
+"""Keep Inductor's parallel compile workers when Unsloth would drop them to one.
+
+Unsloth 2026.10.9 (`unsloth/_gpu_init.py`) forces `TORCHINDUCTOR_COMPILE_THREADS=1` whenever
+`NVIDIA_VISIBLE_DEVICES` names particular GPUs (as `docker --gpus device=...` and Kubernetes set it)
+and `CUDA_VISIBLE_DEVICES` is unset: in such containers its compile workers once failed to find the
+pinned GPU. With one worker, every Triton kernel of a compiled model is built one after another in
+the training process; for Gemma 3's flex-attention kernels that is minutes before the first step.
+
+Inside such a container the pinned GPUs are numbered from 0, so naming them all in
+`CUDA_VISIBLE_DEVICES` changes nothing a CUDA program sees, and it is the case Unsloth leaves alone.
+forge does that only where the user set neither variable nor a thread count of their own, and says
+so in the run's notes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+_UNPINNED = ("", "all", "none", "void")
+
+
+def pinned_gpu_count(environ: MutableMapping[str, str]) -> int:
+    """How many GPUs NVIDIA_VISIBLE_DEVICES pins (0 where it pins none: unset, all, none, void)."""
+    value = environ.get("NVIDIA_VISIBLE_DEVICES", "").strip()
+    if value.lower() in _UNPINNED:
+        return 0
+    return len([part for part in value.split(",") if part.strip()])
+
+
+def keep_parallel_compile(environ: MutableMapping[str, str] | None = None) -> str:
+    """Set CUDA_VISIBLE_DEVICES to the pinned GPUs' container numbers before Unsloth is imported.
+
+    Returns the note for the run log, or "" where nothing was changed. `FORGE_COMPILE_WORKERS=1`
+    keeps Unsloth's single worker (the escape hatch if parallel workers fail on some host), and a
+    user's own CUDA_VISIBLE_DEVICES, TORCHINDUCTOR_COMPILE_THREADS or
+    UNSLOTH_FORCE_SINGLE_COMPILE_WORKER always wins.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("FORGE_COMPILE_WORKERS", "").strip() == "1":
+        return ""
+    if "CUDA_VISIBLE_DEVICES" in env or env.get("TORCHINDUCTOR_COMPILE_THREADS", "").strip():
+        return ""
+    if "UNSLOTH_FORCE_SINGLE_COMPILE_WORKER" in env:
+        return ""
+    count = pinned_gpu_count(env)
+    if not count:
+        return ""
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(count))
+    return (
+        f"compile: NVIDIA_VISIBLE_DEVICES pins {count} GPU(s) and CUDA_VISIBLE_DEVICES was unset, "
+        f"which makes Unsloth compile with one worker; set CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} "
+        "(the same GPUs) so Inductor keeps its parallel workers (FORGE_COMPILE_WORKERS=1 keeps one)"
+    )
