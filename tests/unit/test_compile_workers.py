@@ -20,7 +20,7 @@ def test_unset_is_not_pinned():
 
 def test_pinned_gpus_are_named_from_zero_and_the_change_is_said():
     env = {"NVIDIA_VISIBLE_DEVICES": "GPU-aaa,GPU-bbb"}
-    note = keep_parallel_compile(env)
+    note = keep_parallel_compile(env, visible_gpus=lambda: 2)
     assert env["CUDA_VISIBLE_DEVICES"] == "0,1"
     assert "CUDA_VISIBLE_DEVICES=0,1" in note and "FORGE_COMPILE_WORKERS=1" in note
 
@@ -39,12 +39,20 @@ def test_pinned_gpus_are_named_from_zero_and_the_change_is_said():
 def test_a_users_setting_wins(extra):
     env = {"NVIDIA_VISIBLE_DEVICES": "0", **extra}
     before = dict(env)
-    assert keep_parallel_compile(env) == ""
+    assert keep_parallel_compile(env, visible_gpus=lambda: 1) == ""
     assert env == before
 
 
 @pytest.mark.parametrize("value", ["", "all", "void"])
 def test_nothing_changes_where_no_gpu_is_pinned(value):
     env = {"NVIDIA_VISIBLE_DEVICES": value}
-    assert keep_parallel_compile(env) == ""
+    assert keep_parallel_compile(env, visible_gpus=lambda: 1) == ""
+    assert "CUDA_VISIBLE_DEVICES" not in env
+
+
+@pytest.mark.parametrize("seen", [4, 0, -1])
+def test_outside_a_container_the_pin_means_nothing_and_no_gpu_is_hidden(seen):
+    # NVIDIA_VISIBLE_DEVICES=1 on a bare host with 4 GPUs: naming GPU 0 alone would hide three
+    env = {"NVIDIA_VISIBLE_DEVICES": "1"}
+    assert keep_parallel_compile(env, visible_gpus=lambda: seen) == ""
     assert "CUDA_VISIBLE_DEVICES" not in env

@@ -8,14 +8,15 @@ the training process; for Gemma 3's flex-attention kernels that is minutes befor
 
 Inside such a container the pinned GPUs are numbered from 0, so naming them all in
 `CUDA_VISIBLE_DEVICES` changes nothing a CUDA program sees, and it is the case Unsloth leaves alone.
-forge does that only where the user set neither variable nor a thread count of their own, and says
-so in the run's notes.
+forge does that only where the user set neither variable nor a thread count of their own, and only
+where the process sees exactly as many GPUs as are pinned: outside a container the variable means
+nothing, and naming fewer GPUs there would hide the others. The change is said in the run's notes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
 _UNPINNED = ("", "all", "none", "void")
 
@@ -28,7 +29,19 @@ def pinned_gpu_count(environ: MutableMapping[str, str]) -> int:
     return len([part for part in value.split(",") if part.strip()])
 
 
-def keep_parallel_compile(environ: MutableMapping[str, str] | None = None) -> str:
+def _visible_gpus() -> int:
+    """The GPUs CUDA shows this process (torch counts them through NVML, creating no context)."""
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001  no torch or no driver: nothing to keep parallel
+        return -1
+
+
+def keep_parallel_compile(
+    environ: MutableMapping[str, str] | None = None, visible_gpus: Callable[[], int] = _visible_gpus
+) -> str:
     """Set CUDA_VISIBLE_DEVICES to the pinned GPUs' container numbers before Unsloth is imported.
 
     Returns the note for the run log, or "" where nothing was changed. `FORGE_COMPILE_WORKERS=1`
@@ -44,7 +57,7 @@ def keep_parallel_compile(environ: MutableMapping[str, str] | None = None) -> st
     if "UNSLOTH_FORCE_SINGLE_COMPILE_WORKER" in env:
         return ""
     count = pinned_gpu_count(env)
-    if not count:
+    if not count or visible_gpus() != count:
         return ""
     env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(count))
     return (
