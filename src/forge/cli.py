@@ -13,6 +13,7 @@ from typing import List, Optional
 import typer
 
 from forge.errors import ForgeError
+from forge.gguf_types import types_text
 
 app = typer.Typer(
     add_completion=False,
@@ -159,7 +160,7 @@ def ui(
 def export(
     directory: Optional[Path] = DirArg,
     merged: bool = typer.Option(False, "--merged", help="Save the merged 16-bit model."),
-    gguf: Optional[str] = typer.Option(None, "--gguf", help="GGUF types, comma separated: q8_0,f16,bf16,q4_k_m,..."),
+    gguf: Optional[str] = typer.Option(None, "--gguf", help=f"GGUF types, comma separated, any of: {types_text()}"),
     json_out: bool = JsonOpt,
 ) -> None:
     """Merged model and GGUF files from the saved adapter, verified."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
 from forge.trainer_names import OPTIMIZERS, SCHEDULERS, TRACKER_WORDS, TRACKERS, check_name, tracker_list
 
 SCHEMA_URL = "https://factory-forge.dev/schema/training-config.schema.json"
@@ -214,21 +215,20 @@ class SaveSection(_Section):
     lora_path: str = Field("models/checkpoints/lora", description="Where the final LoRA adapter goes.")
     merged_path: str | None = Field(None, description="If set, also save the merged 16-bit model there.")
     gguf_path: str | None = Field(None, description="If set, also export GGUF files there.")
-    gguf_quantization: str = Field("Q8_0", description="GGUF types, comma separated (Q8_0, F16, BF16, Q4_K_M, ...).")
+    gguf_quantization: str = Field(
+        "Q8_0",
+        description=f"GGUF types to export to save.gguf_path, comma separated, any case; any of: {types_text()}.",
+    )
 
     @field_validator("gguf_quantization")
     @classmethod
     def _known_gguf_types(cls, v: str) -> str:
-        # export's own parser: a typo here used to surface only after the whole run had trained
-        from forge.export.gguf import parse_types
-
+        # the parser `forge export --gguf` uses (one rule, one wording): a typo here used to
+        # surface only after the whole run had trained, and an empty list exported no GGUF silently
         try:
-            types = parse_types(v)
-        except ForgeError as e:
-            raise ValueError(f"{e.message}; {e.fix}") from None
-        if not types:
-            # as `forge export --gguf ""`: with save.gguf_path set it silently exported no GGUF
-            raise ValueError("names no GGUF type: give one or more, e.g. Q8_0 or Q8_0,Q4_K_M")
+            parse_gguf_types(v, where=CONFIG_KEY)
+        except GGUFTypesError as e:
+            raise ValueError(f"{e.problem}; fix: {e.fix}") from None
         return v
 
 

@@ -243,3 +243,31 @@ def test_a_gate_of_a_replaced_adapter_reads_stale(tmp_path, open_page):
         gate = page.get_by_test_id("gate")
         expect(gate).to_have_text("gate passed (stale: another adapter)")
         expect(gate).to_have_attribute("data-stale", "true")
+
+
+def test_training_stats_of_an_older_run_are_marked(tmp_path, open_page):
+    # QA: a new run that was refused left the last run's training-stats.json on the page, unmarked
+    proj = finished_project(tmp_path / "refused-after-done")
+    stats = json.loads(proj.training_stats_file.read_text())
+    stats.update(run_id="run-2", started_at="2025-01-03T10:00:00Z", completed_at="2025-01-03T10:06:00Z")
+    atomic_write_json(proj.training_stats_file, stats)
+
+    def refused(run_id: str) -> None:
+        w = StatusWriter(proj.status_file, run_id=run_id, pid=os.getpid(), started_at="2025-01-04T09:00:00Z")
+        w.phase("failed", error="val.jsonl:1: not JSON", error_kind="data", previous_run={"run_id": "run-2"})
+
+    with Server([proj.root]) as srv:
+        page = open_page(srv.url)
+        badge, note = page.get_by_test_id("stats-stale"), page.get_by_test_id("stats-note")
+        expect(badge).to_have_attribute("data-stale", "false")
+        expect(badge).to_have_text("current run")
+        expect(note).to_be_hidden()
+        refused("run-3")  # done -> failed: a new run, refused before it wrote its stats
+        expect(badge).to_have_attribute("data-stale", "true", timeout=FOLLOW_MS)
+        expect(badge).to_have_text("stale: older run")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("stats of run run-2")
+        expect(note).to_contain_text("run-3")
+        refused("run-4")  # the phase stays "failed": the new run id alone must refresh the note
+        expect(note).to_contain_text("run-4", timeout=FOLLOW_MS)
+        shot(page, "web-ui-stale-stats")

@@ -12,23 +12,13 @@ from forge.project import Project
 
 def run(directory: Path | None, merged: bool = False, gguf: str | None = None, json_out: bool = False) -> int:
     from forge.config import load_config
-    from forge.export import ExportVerificationError, default_request, export_project, parse_types
+    from forge.export import ExportVerificationError, default_request, export_project
+    from forge.gguf_types import CLI_OPTION, parse_gguf_types
 
     project = Project.at(directory)
     cfg = load_config(project.config_file if project.config_file.exists() else None)
-    types = parse_types(gguf)
-    if gguf is not None and not types:
-        # `--gguf ""` or `--gguf ,` asked for GGUF and named no type: it is not "no --gguf" (the
-        # config's default export), which it silently became
-        from forge.errors import EXIT_USAGE
-        from forge.export.gguf import ALL_TYPES
-
-        raise ForgeError(
-            f"--gguf {gguf!r} names no GGUF type",
-            "name one or more, e.g. --gguf q8_0 or --gguf q8_0,q4_k_m (any of: " + ", ".join(ALL_TYPES) + ")",
-            exit_code=EXIT_USAGE,
-            kind="usage",
-        )
+    # `--gguf ""` names no type: a usage error (exit 2), not "no --gguf" (the config's default export)
+    types = parse_gguf_types(gguf, where=CLI_OPTION) if gguf is not None else []
     if not merged and not types:
         merged, types = default_request(cfg)
 

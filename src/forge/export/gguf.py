@@ -29,45 +29,19 @@ from typing import Any
 
 from forge.errors import ForgeError
 
-CONVERTER_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "bf16": "MOSTLY_BF16", "q8_0": "MOSTLY_Q8_0"}
-# llama.cpp's llama_ftype values (include/llama.h) for the k-quant mixes
-KQUANT_FTYPES = {
-    "q2_k": 10,
-    "q3_k_m": 12,
-    "q4_k_s": 14,
-    "q4_k_m": 15,
-    "q5_k_s": 16,
-    "q5_k_m": 17,
-    "q6_k": 18,
-}
-ALL_TYPES = (*CONVERTER_TYPES, *KQUANT_FTYPES)
+# the types and their parser have one home (forge.gguf_types), shared with the config's validator
+from forge.gguf_types import CLI_OPTION, CONVERTER_TYPES, KQUANT_FTYPES, parse_gguf_types
+
 EXTRA_HINT = "pip install 'factory-forge[export]'"
 GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 
 
-def parse_types(spec: str | list[str] | None) -> list[str]:
-    """'Q8_0, q4_k_m' -> ['q8_0', 'q4_k_m'] (lower case, unique, known)."""
-    if spec is None:
+def parse_types(spec: str | list[str] | None, where: str = CLI_OPTION) -> list[str]:
+    """'Q8_0, q4_k_m' -> ['q8_0', 'q4_k_m'] (forge.gguf_types.parse_gguf_types); None or an empty
+    list, which is what a caller passes when no GGUF was asked for, -> []."""
+    if spec is None or (not isinstance(spec, str) and not spec):
         return []
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[str] = []
-    for raw in items:
-        t = raw.strip().lower()
-        if not t:
-            continue
-        if t not in ALL_TYPES:
-            import difflib
-
-            near = difflib.get_close_matches(t, ALL_TYPES, n=1)
-            raise ForgeError(
-                f"unknown GGUF type {raw.strip()!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
-                fix="use any of: " + ", ".join(ALL_TYPES),
-                exit_code=2,
-                kind="usage",
-            )
-        if t not in out:
-            out.append(t)
-    return out
+    return parse_gguf_types(spec, where)
 
 
 def llama_cpp_available() -> bool:

@@ -174,7 +174,8 @@ def create_app(
 
     @app.get("/api/projects/{project_id}/metrics", response_model=schemas.MetricsOut, tags=["projects"])
     def metrics(project_id: str) -> dict:
-        """baseline.json, training-stats.json and evaluation.json, with the gate verdict."""
+        """baseline.json, training-stats.json and evaluation.json, with the gate verdict; `metrics_stale` and
+        `evaluation_stale` say whether the stats and the evaluation are of the run and the adapter there now."""
         p = entry_or_404(project_id).project
         view = metrics_view(p, loss_plot_url=f"/api/projects/{project_id}/files/metrics/loss.png")
         for key, path in (
@@ -185,6 +186,8 @@ def create_app(
             if path.exists() and not _inside(p.root, path):  # a metrics file linked out: not this project's
                 view[key] = None
                 view["problems"][path.name] = "links outside the project: not read"
+                if key == "training_stats":
+                    view["metrics_stale"] = view["metrics_stale_reason"] = None
         if view.get("loss_plot") and not _inside(p.root, p.loss_plot_file):
             view["loss_plot"] = None
         if not _inside(p.root, p.evaluation_file):

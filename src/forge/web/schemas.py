@@ -146,6 +146,17 @@ class MetricsOut(BaseModel):
     training_stats: Optional[dict[str, Any]] = Field(
         description="metrics/training-stats.json (forge.records.train.TrainingStats), or null."
     )
+    metrics_stale: Optional[bool] = Field(
+        None,
+        description="True when training-stats.json (and the loss plot written with it) is of another run than the "
+        "one the status file describes: a new run in progress, a run that failed or was refused before writing "
+        "its own stats, a resumed run still training; decided from the run_id both files record (for files "
+        "without one, the stats' completed_at against the run's started_at). False when they are that run's; "
+        "null when unknown (no stats, no status, nothing recorded to compare).",
+    )
+    metrics_stale_reason: Optional[str] = Field(
+        None, description="Whose stats these are and what the last run did instead, with the fix; null unless stale."
+    )
     evaluation: Optional[dict[str, Any]] = Field(
         description="metrics/evaluation.json (forge.records.evaluate.EvaluationRecord), or null."
     )

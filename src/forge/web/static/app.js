@@ -426,8 +426,10 @@ function renderMetrics(m) {
     const have = m.baseline ? "baseline" : null;
     table.append(el("tr", {}, el("td", { class: "muted", text: have ? `baseline recorded (${Object.keys(m.baseline).length} keys); no evaluation yet` : "no baseline and no evaluation yet" })));
   }
+  renderStatsFreshness(m);
   const kv = $("train-stats");
   kv.replaceChildren();
+  if (!m.training_stats) kv.append(el("span", { class: "muted", text: "no metrics/training-stats.json yet" }));
   if (m.training_stats) {
     for (const [k, v] of Object.entries(m.training_stats)) {
       if (v === null || typeof v === "object") continue; // the record lists keys an older file lacks as null
@@ -435,6 +437,21 @@ function renderMetrics(m) {
     }
   }
   for (const [f, why] of Object.entries(m.problems || {})) kv.append(el("span", { class: "k worse", text: f }), el("span", { text: why }));
+}
+
+// training-stats.json stays on disk while a newer run trains, or after one failed or was refused
+// before writing its own: the server says whose stats they are (metrics_stale), the page marks them
+function renderStatsFreshness(m) {
+  const badge = $("stats-stale");
+  const note = $("stats-note");
+  const stale = m.metrics_stale;
+  const run = m.training_stats && m.training_stats.run_id;
+  badge.dataset.stale = stale === true ? "true" : stale === false ? "false" : "";
+  badge.textContent = !m.training_stats ? "" : stale === true ? "stale: older run" : stale === false ? "current run" : "";
+  badge.className = `badge small ${stale === true ? "warn" : stale === false ? "ok" : ""}`;
+  badge.title = run ? `run ${run}` : "";
+  note.hidden = stale !== true;
+  note.textContent = stale === true ? m.metrics_stale_reason || "these stats are of an older run" : "";
 }
 
 function renderArtifacts(a) {
@@ -484,6 +501,8 @@ function onSnapshot(snap) {
   // the first snapshot after select() finds what select() already fetched
   const filesChanged = p.filesVersion !== null && snap.files_version !== p.filesVersion;
   const phaseChanged = p.status && p.status.effective_phase !== snap.status.effective_phase;
+  // a new run (or a refused one) changes whose stats are current even when no file of metrics/ changed
+  const runChanged = p.status && p.status.run_id !== snap.status.run_id;
   p.status = snap.status;
   p.historySize = snap.history_size;
   p.filesVersion = snap.files_version;
@@ -491,7 +510,7 @@ function onSnapshot(snap) {
   if (snap.project !== state.selected) return;
   renderStatus(snap.status);
   if (historyChanged) fetchHistory(snap.project);
-  if (filesChanged || phaseChanged) refreshFiles(snap.project);
+  if (filesChanged || phaseChanged || runChanged) refreshFiles(snap.project);
   else if ($("log-details").open && historyChanged) refreshLog(snap.project);
 }
 
