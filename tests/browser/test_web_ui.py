@@ -271,3 +271,27 @@ def test_training_stats_of_an_older_run_are_marked(tmp_path, open_page):
         refused("run-4")  # the phase stays "failed": the new run id alone must refresh the note
         expect(note).to_contain_text("run-4", timeout=FOLLOW_MS)
         shot(page, "web-ui-stale-stats")
+
+
+def test_outputs_checklist_marks_quality_checks_of_an_older_run_stale(tmp_path, open_page):
+    # the outputs checklist judged the loss on the last run's stats after a new run was refused
+    proj = finished_project(tmp_path / "verify-after-refused")
+    stats = json.loads(proj.training_stats_file.read_text())
+    stats.update(run_id="run-2", started_at="2025-01-03T10:00:00Z", completed_at="2025-01-03T10:06:00Z")
+    atomic_write_json(proj.training_stats_file, stats)
+    with Server([proj.root]) as srv:
+        page = open_page(srv.url)
+        outputs = page.locator("#out-list")
+        loss = outputs.locator('[data-testid="check-item"]', has_text="final loss < 0.5")
+        expect(loss).to_have_attribute("data-status", "ok")
+        expect(outputs.get_by_test_id("check-stale")).to_have_count(0)
+        w = StatusWriter(proj.status_file, run_id="run-3", pid=os.getpid(), started_at="2025-01-04T09:00:00Z")
+        w.phase("failed", error="val.jsonl:1: not JSON", error_kind="data", previous_run={"run_id": "run-2"})
+        expect(loss).to_have_attribute("data-stale", "true", timeout=FOLLOW_MS)
+        expect(loss).to_have_attribute("data-status", "fail")
+        expect(loss.get_by_test_id("check-stale")).to_have_text("stale: older run")
+        expect(loss).to_contain_text("stats of run run-2")
+        expect(loss).to_contain_text("forge train")
+        expect(outputs.get_by_test_id("check-stale")).to_have_count(2)  # and "loss decreased"
+        expect(page.locator("#out-ready")).to_have_text("not ready")
+        shot(page, "web-ui-stale-checklist")

@@ -1,6 +1,6 @@
 """The web UI's `metrics_stale` on files a real `forge train` wrote (slow: the tiny Llama on CPU).
 
-The rule (forge.web.metrics.training_stats_staleness) compares the run id that the status and
+The rule (forge.check.staleness.training_stats_staleness, which `forge verify` shares) compares the run id that the status and
 training-stats.json both record: this checks that the writers really record the same one, for a
 finished run, for a run refused after it (a new run id, no stats), and for the next run that finishes.
 """

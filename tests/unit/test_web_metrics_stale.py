@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from forge.check.staleness import training_stats_staleness  # noqa: E402
 from forge.cli import main  # noqa: E402
 from forge.files import atomic_write_json  # noqa: E402
 from forge.plan.hardware import HardwareInfo  # noqa: E402
@@ -24,7 +25,7 @@ from forge.records.base import write_record  # noqa: E402
 from forge.records.train import TrainingStats  # noqa: E402
 from forge.status import StatusWriter  # noqa: E402
 from forge.web.app import create_app  # noqa: E402
-from forge.web.metrics import metrics_view, training_stats_staleness  # noqa: E402
+from forge.web.metrics import metrics_view  # noqa: E402
 from forge.web.readers import status_view  # noqa: E402
 
 HW = HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible (test)")

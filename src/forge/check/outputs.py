@@ -3,6 +3,12 @@
 The original script's after-training checklist: the adapter files and training-stats.json must
 exist; a merged model and GGUF files are optional; the final loss should be below 1.0 (ideally
 below 0.5), the loss should have gone down, and the run must not have hit CUDA out-of-memory.
+
+The loss checks judge the last run, from training-stats.json (and the history beside it). A run
+refused or failed before it wrote its own stats, one still running, or a resumed one still
+training leaves an older run's there: those checks are then `stale` (failed, not ready, exit 1),
+saying whose stats they are and what the last run did, by the rule the web UI's metrics use
+(forge.check.staleness). The required items keep asking only whether the files are there and whole.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from statistics import fmean
 from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint, gguf_header, real_file, safetensors_header
 from forge.check.before import Checklist
 from forge.check.export_report import FAILED, NOT_CHECKED, PASSED, read_export_report
+from forge.check.staleness import CURRENT, Staleness, run_status, stats_staleness
 from forge.clock import parse_time
 from forge.config import ConfigError, ForgeConfig, load_config
 from forge.project import Project
@@ -62,7 +69,7 @@ def loss_trend(losses: list[float]) -> tuple[float, float] | None:
     return fmean(losses[:w]), fmean(losses[-w:])
 
 
-def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
+def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> TrainingStats | None:
     sec = "Required"
     lora = project.path(cfg.save.lora_path)
     for name in ADAPTER_FILES:
@@ -88,7 +95,7 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> dict | None:
         cl.add(sec, "training-stats.json", "fail", f"{rel} has no final metrics", "run `forge train` to completion")
     else:
         cl.add(sec, "training-stats.json", "ok", f"{stats['total_steps']} steps, final loss {stats['final_loss']:.4f}")
-    return stats
+    return record
 
 
 def _inside(project: Project, path: Path) -> bool:
@@ -247,11 +254,22 @@ def _mtime(p: Path) -> float:
         return float("inf")
 
 
-def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
+# what a quality check says when its input is another run's: it was not judged for the last run
+WAIT = "wait for that run to finish (`forge status --watch`), then run `forge verify` again"
+
+
+def _stale(cl: Checklist, name: str, value: str, stale: Staleness) -> None:
+    cl.add("Quality", name, "fail", f"stale: {value} {stale.reason}", stale.fix or WAIT, stale=True)
+
+
+def _quality(project: Project, stats: dict | None, cl: Checklist, stale: Staleness = CURRENT) -> None:
     sec = "Quality"
     final = (stats or {}).get("final_loss")
     if final is None:
         cl.add(sec, f"final loss < {MAX_LOSS}", "fail", "no final loss recorded", "run `forge train` to completion")
+    elif stale.stale:
+        name = f"final loss < {GOOD_LOSS if final < MAX_LOSS else MAX_LOSS}"  # the item's name, as if judged
+        _stale(cl, name, f"{final:.4f} is not the last run's final loss:", stale)
     elif final < GOOD_LOSS:
         cl.add(sec, f"final loss < {GOOD_LOSS}", "ok", f"{final:.4f}")
     elif final < MAX_LOSS:
@@ -275,7 +293,11 @@ def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
     trend = loss_trend(losses)
     if trend is None and stats and stats.get("first_train_loss") is not None and final is not None:
         trend = (stats["first_train_loss"], final)
-    if trend is None:
+    if stale.stale and final is not None:
+        # the history is the stats' run's, or a run's that has not finished: neither judges the last run
+        seen = f"{trend[0]:.4f} -> {trend[1]:.4f}" if trend else "no loss history"
+        _stale(cl, "loss decreased", f"{seen}, not judged: the last run has no finished stats;", stale)
+    elif trend is None:
         cl.add(sec, "loss decreased", "fail", "no loss history", "run `forge train` to completion")
     elif trend[1] < trend[0]:
         cl.add(sec, "loss decreased", "ok", f"{trend[0]:.4f} -> {trend[1]:.4f}")
@@ -309,8 +331,9 @@ def _quality(project: Project, stats: dict | None, cl: Checklist) -> None:
 def run_verify(project: Project) -> Checklist:
     cfg = _config(project)
     cl = Checklist(config=cfg)
-    stats = _required(project, cfg, cl)
+    record = _required(project, cfg, cl)
     present = _optional(project, cfg, cl)
     _provenance(project, cfg, present, cl)
-    _quality(project, stats, cl)
+    stale = stats_staleness(record, run_status(project)) if record is not None else CURRENT
+    _quality(project, record.to_data() if record is not None else None, cl, stale)
     return cl

@@ -1,4 +1,9 @@
-"""`forge verify`: print the outputs checklist; exit 0 when nothing failed, else 1."""
+"""`forge verify`: print the outputs checklist; exit 0 when nothing failed, else 1.
+
+A quality check whose input is another run's (forge.check.staleness) is a failed item marked
+`stale`: verify exits 1 and says so, since the last run's outputs were not judged. `--json` adds
+`stale` (true when any item is) beside `ok`; every item carries its own `stale` flag.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ def run(directory: Path | None, json_out: bool = False) -> int:
     code = EXIT_OK if cl.ready else EXIT_FAIL
     if json_out:
         out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}
+        out["stale"] = bool(cl.stale)
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return code
     from rich.markup import escape
@@ -33,8 +39,10 @@ def run(directory: Path | None, json_out: bool = False) -> int:
         console.print(f"\n[bold]{name}[/]")
         for item in sections.get(name, []):
             detail = f": {escape(item.detail)}" if item.detail else ""
-            console.print(f"  {MARKS.get(item.status, '?')} {escape(item.name)}{detail}")
+            tag = " [yellow](stale)[/]" if item.stale else ""
+            console.print(f"  {MARKS.get(item.status, '?')} {escape(item.name)}{tag}{detail}")
             if item.fix and item.status != "ok":
                 console.print(f"      [dim]fix:[/] {escape(item.fix)}")
-    console.print("\n" + ("[bold green]outputs verified[/]" if cl.ready else "[bold red]outputs not ready[/]"))
+    stale = ": the quality checks read another run's stats (stale)" if cl.stale else ""
+    console.print("\n" + ("[bold green]outputs verified[/]" if cl.ready else f"[bold red]outputs not ready[/]{stale}"))
     return code

@@ -1,6 +1,11 @@
 """The checklists `forge check` (before training) and `forge verify` (after) print and write as
 JSON: one Item per line of the list, grouped in sections, ready when none failed (torch-free).
 
+An item whose input is another run's (forge verify's quality checks read training-stats.json,
+which a refused, failed or still running later run leaves behind: forge.check.staleness) is
+`stale`: it fails, so the list is not ready, with whose input it is in `detail` and the fix; the
+flag tells it from a check that ran and failed. Older readers see a failed item, as they should.
+
 `Checklist` is what the check wing builds (it also keeps the loaded config and the probed
 hardware for the steps after it); `ChecklistRecord` is its JSON layout, the contract that
 `--json` readers (the web UI, agents) rely on.
@@ -23,6 +28,7 @@ class Item:
     status: str  # ok | warn | fail | skip
     detail: str = ""
     fix: str | None = None
+    stale: bool = False  # its input is another run's: not judged (status fail), rerun to judge it
 
 
 class ChecklistRecord(Record):
@@ -45,14 +51,20 @@ class Checklist:
     data: dict = field(default_factory=dict)
     plan: Any = None  # the resolver's answer the checks came from (forge check)
 
-    def add(self, section: str, name: str, status: str, detail: str = "", fix: str | None = None) -> Item:
-        item = Item(section, name, status, detail, fix)
+    def add(
+        self, section: str, name: str, status: str, detail: str = "", fix: str | None = None, stale: bool = False
+    ) -> Item:
+        item = Item(section, name, status, detail, fix, stale)
         self.items.append(item)
         return item
 
     @property
     def ready(self) -> bool:
         return not any(i.status == "fail" for i in self.items)
+
+    @property
+    def stale(self) -> list[Item]:
+        return [i for i in self.items if i.stale]
 
     def sections(self) -> dict[str, list[Item]]:
         out: dict[str, list[Item]] = {}

@@ -15,7 +15,8 @@ since, with the fix in `problems`; null when it cannot say (no evaluation, or a 
 forge that recorded no fingerprint).
 
 `metrics_stale` says whether training-stats.json (and the loss plot written with it) is of another
-run than the one the status file describes, from what both files record (training_stats_staleness):
+run than the one the status file describes, from what both files record (training_stats_staleness,
+forge.check.staleness: the rule `forge verify` applies to its quality checks too):
 the stats' `run_id` against the status's, and for files without one (the original script, older
 forge) the stats' `completed_at` against the run's `started_at`. A new run in progress, a run
 refused or failed before it wrote its own stats, and a resumed run still training all leave the
@@ -29,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint
-from forge.clock import parse_time
+from forge.check.staleness import run_status, training_stats_staleness
 from forge.files import resolve_inside
 from forge.project import Project
 from forge.records.base import Record, try_read_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord
 from forge.records.train import TrainingStats
-from forge.status import FINAL_PHASES
-from forge.web.readers import finite, status_view
+from forge.web.readers import finite
 
 
 def _read(path: Path, cls: type[Record], problems: dict[str, str]) -> Record | None:
@@ -112,79 +112,6 @@ def evaluation_staleness(project: Project, evaluation: EvaluationRecord | None) 
     return False, None
 
 
-# the phases of a run before its save step: a run in one of them has not written its stats yet
-_BEFORE_SAVE = ("validating", "loading", "preparing", "training", "evaluating")
-
-
-def _run_name(status: dict[str, Any]) -> str:
-    return f"run {status['run_id']}" if status.get("run_id") else "the last run"
-
-
-def _run_now(status: dict[str, Any], phase: str) -> str:
-    """What the status's run is doing or ended as, for people: 'is training now: ...'."""
-    kind = f" ({status['error_kind']})" if status.get("error_kind") else ""
-    if phase == "failed":
-        early = not status.get("step")  # refused (data, config, old checkpoints) or failed loading
-        return f"{'failed before training' if early else 'failed'}{kind} and wrote no stats"
-    if phase == "crashed":
-        return "crashed (its writer is gone) and wrote no stats"
-    if phase == "interrupted":
-        return "was interrupted and wrote no stats"
-    if phase in ("done", "idle"):  # ended without rewriting the stats (a write that failed, another tool)
-        return f"ended {phase} without rewriting metrics/training-stats.json"
-    return f"is {phase} now: its stats replace these when it finishes"
-
-
-def _fix(phase: str) -> str:
-    if phase not in (*FINAL_PHASES, "crashed"):
-        return ""  # a run in progress: nothing to fix, its stats are on their way
-    resume = " (`forge train --resume` continues an interrupted one)" if phase == "interrupted" else ""
-    return f"; fix: see the run's status above, then run `forge train` again{resume}"
-
-
-def training_stats_staleness(stats: TrainingStats | None, status: dict[str, Any]) -> tuple[bool | None, str | None]:
-    """(stale, why): whether `stats` (training-stats.json) is of another run than the one the status
-    view (forge.web.readers.status_view) describes.
-
-    Decided from what the two files record, not from file times: the run id both carry (a resume
-    keeps its run's id, so the same id in a phase before saving is a resumed run still training
-    past the stats it wrote before); for a stats file or a status without a run id (the original
-    script, an older forge), the stats' `completed_at` against the run's `started_at`: stats
-    completed before the run began are an earlier run's. None when there are no stats, no
-    readable status, or nothing to compare them by."""
-    if stats is None or not status.get("exists") or status.get("effective_phase") in (None, "unreadable"):
-        return None, None
-    phase, current, started = status["effective_phase"], status.get("run_id"), status.get("started_at")
-    completed = f", completed {stats.completed_at}" if stats.completed_at else ""
-    ended = phase in (*FINAL_PHASES, "crashed", "idle")
-    if stats.run_id and current:
-        if stats.run_id != current:
-            before = (status.get("extra") or {}).get("previous_run")
-            also = ", the run before it" if isinstance(before, dict) and before.get("run_id") == stats.run_id else ""
-            when = f", started {started}," if started else ""
-            return True, (
-                f"these are the stats of run {stats.run_id}{also}{completed}; the {'last' if ended else 'current'} "
-                f"run, {current}{when} {_run_now(status, phase)}{_fix(phase)}"
-            )
-        if status.get("phase") in _BEFORE_SAVE:
-            resumed = f" from {status['resumed_from']}" if status.get("resumed_from") else ""
-            return True, (
-                f"these are the stats run {current} wrote{' at ' + stats.completed_at if stats.completed_at else ''}; "
-                f"it was resumed{resumed} since and "
-                f"{_run_now(status, phase)}{_fix(phase)}"
-            )
-        return False, None
-    done, began = parse_time(stats.completed_at), parse_time(started)
-    if done is None or began is None:
-        return None, None
-    if done < began:
-        return True, (
-            f"these stats were completed {stats.completed_at}, before {_run_name(status)} started ({started}): "
-            f"they are an earlier run's; {_run_name(status)} {_run_now(status, phase)}{_fix(phase)}"
-        )
-    return False, None
-
-
 def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str, Any]:
     problems: dict[str, str] = {}
     baseline = _read(project.baseline_file, BaselineRecord, problems)
@@ -194,7 +121,7 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
     if why:
         problems[project.evaluation_file.name] = why
     try:
-        run = status_view(project) if stats is not None else {}
+        run = run_status(project) if stats is not None else {}
     except Exception:  # a vanished folder mid-read: the stats are shown, whose they are is unknown
         run = {}
     metrics_stale, metrics_why = training_stats_staleness(stats, run)

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from forge.check.staleness import run_status
 from forge.clock import parse_time, utc_from_timestamp
-from forge.files import resolve_inside
-from forge.lock import holder as lock_holder
+from forge.processes import pid_alive
 from forge.project import Project
 from forge.records.train import parse_history_line
-from forge.status import FINAL_PHASES, Status, StatusProblem, read_status_checked
+from forge.status import FINAL_PHASES, Status, StatusProblem
 
 # --------------------------------------------------------------------------- status
 
@@ -41,27 +41,19 @@ def status_view(project: Project, now: datetime | None = None) -> dict[str, Any]
     """The status file as a dict, plus what a reader needs: the effective phase, whether a status
     file exists, its age, and its `problems` (each a dict with message and fix; empty for a sound
     file). The effective phase is 'unreadable' for a file that is not a JSON object, 'crashed' for
-    a stale running file whose writer no longer holds the project lock, else the file's phase.
-    Never raises on what the file holds."""
-    path = project.status_file
-    # a status file that links out of the project is not this project's: it reads as no status
-    inside = resolve_inside(project.root, path.relative_to(project.root)) is not None
-    st, problems = read_status_checked(path) if inside else (Status(), [])
-    out = st.to_dict()
+    a stale running file whose writer no longer holds the project lock, else the file's phase
+    (forge.check.staleness.run_status, which `forge verify` reads too). Never raises on what the
+    file holds."""
     now = now or datetime.now(timezone.utc)
-    last = parse_time(st.last_updated)
-    unreadable = any(p.unreadable for p in problems)
-    # a lock "file" that is not a file (a FIFO would block the open) has no holder
-    crashed = st.is_crashed(now, lock_holder=lambda: lock_holder(project) if project.lock_file.is_file() else None)
+    out = run_status(project, now)
+    problems = out.pop("problems")
+    last = parse_time(out["last_updated"])
     out.update(
-        exists=inside and path.is_file(),
-        effective_phase="unreadable" if unreadable else "crashed" if crashed else st.phase,
-        crashed=crashed,
-        pid_alive=st.pid_alive() if st.pid else None,
+        pid_alive=pid_alive(out["pid"]) if out["pid"] else None,
         age_seconds=round((now - last).total_seconds(), 1) if last else None,
-        progress=round(st.step / st.total_steps, 4) if st.total_steps else None,
-        final=unreadable or crashed or st.phase in FINAL_PHASES,
-        problems=[p.to_dict() for p in problems],
+        progress=round(out["step"] / out["total_steps"], 4) if out["total_steps"] else None,
+        final=out["effective_phase"] in ("unreadable", "crashed", *FINAL_PHASES),
+        problems=problems,
     )
     return finite(out)
 

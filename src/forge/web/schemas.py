@@ -103,9 +103,15 @@ class HistoryOut(BaseModel):
 class ChecklistItemOut(_Open):
     section: str = ""
     name: str = ""
-    status: str = Field("", description="ok | warn | fail")
+    status: str = Field("", description="ok | warn | fail | skip (not checked: never a pass)")
     detail: str = ""
     fix: Optional[str] = None
+    stale: bool = Field(
+        False,
+        description="True when the item's input is another run's (a quality check of the outputs checklist reading "
+        "training-stats.json that a refused, failed or still running later run left behind, decided as "
+        "metrics_stale is): the item is then failed, not judged, with whose input it is in detail and the fix.",
+    )
 
 
 class ChecklistOut(BaseModel):

@@ -380,10 +380,12 @@ function renderChecklist(container, badge, cl) {
   for (const [name, items] of Object.entries(cl.sections)) {
     container.append(el("div", { class: "sec", text: name }));
     for (const it of items) {
+      // a stale item (forge verify's quality checks on another run's stats) failed unjudged: say so
+      const stale = it.stale === true;
       container.append(
-        el("div", { class: `item ${it.status}`, "data-testid": "check-item", "data-status": it.status },
+        el("div", { class: `item ${it.status}${stale ? " stale" : ""}`, "data-testid": "check-item", "data-status": it.status, "data-stale": stale ? "true" : null },
           el("span", { class: "mark", text: MARK[it.status] || "·" }),
-          el("span", { class: "name", text: it.name }),
+          el("span", { class: "name" }, it.name, stale ? el("span", { class: "badge small warn", "data-testid": "check-stale", text: "stale: older run" }) : null),
           it.detail ? el("span", { class: "detail", text: it.detail }) : null,
           it.fix && it.status !== "ok" ? el("span", { class: "ifix" }, el("span", { class: "muted", text: "fix: " }), it.fix) : null),
       );
