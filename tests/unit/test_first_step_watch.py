@@ -35,10 +35,11 @@ def test_a_long_first_step_is_said_and_then_taken_back(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="forge.test"):
         watch.start()
         assert _until(lambda: "no training step has finished" in (_on_disk(tmp_path).get("message") or ""))
+        # the log line follows the status write in the watch's thread: wait for it, do not race it
+        assert _until(lambda: any("no training step has finished" in r.getMessage() for r in caplog.records))
     data = _on_disk(tmp_path)
     assert "compile" in data["message"] and "not a hang" in data["message"]
     assert data["extra"]["first_step_wait_s"] >= 0.05
-    assert any("no training step has finished" in r.getMessage() for r in caplog.records)
     first = data["extra"]["first_step_wait_s"]
     assert _until(lambda: _on_disk(tmp_path)["extra"]["first_step_wait_s"] > first)  # it keeps updating
     watch.done()
