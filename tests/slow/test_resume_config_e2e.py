@@ -116,11 +116,27 @@ def test_a_larger_max_steps_trains_further_on_the_new_schedule(finished, tmp_pat
         ("training.max_steps=4x", "training.max_steps"),
     ],
 )
-def test_unsafe_or_backward_changes_are_refused_and_nothing_changes(finished, tmp_path, item, key):
+def test_unsafe_or_backward_changes_are_refused_on_record_and_nothing_is_lost(finished, tmp_path, item, key):
     root = copy_of(finished, tmp_path)
-    before = (root / ".factory" / "training-status.json").read_bytes(), checkpoints(root), history(root)
+    done = status(root)
+    before = kept(root)
     res = forge("train", str(root), "--resume", "--set", item)
     assert res.returncode == 2, res.stderr[-3000:]
     err = flat(res.stderr)
     assert key in err and "Traceback" not in err and "fix" in err
-    assert ((root / ".factory" / "training-status.json").read_bytes(), checkpoints(root), history(root)) == before
+    assert kept(root) == before  # checkpoints, run file, history, stats, adapter
+    # the refusal is on record (before: the status and the log said nothing of it), and so is the run
+    st = status(root)
+    assert st["phase"] == "failed" and key in st["error"] and st["solution"] and st["error_kind"]
+    prev = st["extra"]["previous_run"]
+    assert (prev["run_id"], prev["phase"], prev["step"]) == (done["run_id"], "done", 4)
+    assert f"failed ({st['error_kind']}): " in (root / "logs" / "training.log").read_text()
+
+
+def kept(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for d in ("outputs", "metrics", "models")
+        for p in sorted((root / d).rglob("*"))
+        if p.is_file()
+    }
