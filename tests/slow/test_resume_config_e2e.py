@@ -140,3 +140,29 @@ def kept(root: Path) -> dict[str, bytes]:
         for p in sorted((root / d).rglob("*"))
         if p.is_file()
     }
+
+
+def items(res) -> dict[str, dict]:
+    return {i["name"]: i for sec in json.loads(res.stdout)["sections"].values() for i in sec}
+
+
+def test_check_with_the_resume_flags_says_what_train_then_does(finished, tmp_path):
+    # QA: check had no --resume; it said ready, then `train --resume --set ...` was refused
+    root = copy_of(finished, tmp_path)
+    refused = ("--resume", "--set", "training.learning_rate=1e-3")
+    chk = forge("check", str(root), "--json", *refused)
+    assert chk.returncode == 1, chk.stdout[-3000:]
+    item = items(chk)["resume continues the run"]
+    assert item["status"] == "fail"
+    res = forge("train", str(root), *refused)
+    assert res.returncode == 2, res.stderr[-3000:]
+    st = status(root)
+    assert (item["detail"], item["fix"]) == (st["error"], st["solution"])  # train's words, in check
+
+    further = ("--resume", "--set", "training.max_steps=6")
+    chk = forge("check", str(root), "--json", *further)
+    assert chk.returncode == 0, chk.stdout[-3000:]
+    assert "from checkpoint-4 (step 4)" in items(chk)["resume continues the run"]["detail"]
+    res = forge("train", str(root), *further, "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["total_steps"] == 6 and status(root)["phase"] == "done"
