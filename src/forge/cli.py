@@ -25,6 +25,16 @@ app = typer.Typer(
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")
+# train's, and check's: check asks the same start (forge.train.start.read_run_config, start_point)
+ResumeOpt = typer.Option(
+    False, "--resume", help="Continue from the newest complete checkpoint, with the run's recorded settings."
+)
+ForceOpt = typer.Option(
+    False,
+    "--force",
+    help="Start over although an earlier run's checkpoints are there (kept until the new run's first checkpoint); "
+    "with --resume: resume even if the data, model or batch changed.",
+)
 ARGV: list[str] = []  # this invocation's arguments (main), for `forge train --gpus N` to hand to torchrun
 
 
@@ -62,11 +72,15 @@ def check(
     config: Optional[Path] = typer.Option(
         None, "--config", help="Config file to check (as `forge train --config` reads it)."
     ),
+    resume: bool = ResumeOpt,
+    force: bool = ForceOpt,
 ) -> None:
-    """The pre-training checklist: Data Ready, Hardware Ready, Config Ready, Baseline Done."""
+    """The pre-training checklist: Data Ready, Hardware Ready, Config Ready, Baseline Done.
+
+    Ready exactly when `forge train` with the same --config, --set, --resume and --force would start."""
     from forge.commands.check import run
 
-    _run(run, directory, json_out=json_out, overrides=set_ or [], config=config)
+    _run(run, directory, json_out=json_out, overrides=set_ or [], config=config, resume=resume, force=force)
 
 
 @app.command()
@@ -96,8 +110,8 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: DIR/training-config.json)."),
     set_: Optional[List[str]] = SetOpt,
     backend: Optional[str] = typer.Option(None, "--backend", help="auto | unsloth | hf (default: the config's)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
-    force: bool = typer.Option(False, "--force", help="Resume even if the data, model or batch changed."),
+    resume: bool = ResumeOpt,
+    force: bool = ForceOpt,
     gpus: Optional[str] = typer.Option(None, "--gpus", help="Data-parallel over N GPUs ('auto': all visible)."),
     nproc: Optional[int] = typer.Option(None, "--nproc", help="Data-parallel over N CPU processes (gloo; for tests)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="ddp (default) | fsdp (sharded)."),

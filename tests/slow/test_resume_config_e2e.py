@@ -116,11 +116,53 @@ def test_a_larger_max_steps_trains_further_on_the_new_schedule(finished, tmp_pat
         ("training.max_steps=4x", "training.max_steps"),
     ],
 )
-def test_unsafe_or_backward_changes_are_refused_and_nothing_changes(finished, tmp_path, item, key):
+def test_unsafe_or_backward_changes_are_refused_on_record_and_nothing_is_lost(finished, tmp_path, item, key):
     root = copy_of(finished, tmp_path)
-    before = (root / ".factory" / "training-status.json").read_bytes(), checkpoints(root), history(root)
+    done = status(root)
+    before = kept(root)
     res = forge("train", str(root), "--resume", "--set", item)
     assert res.returncode == 2, res.stderr[-3000:]
     err = flat(res.stderr)
     assert key in err and "Traceback" not in err and "fix" in err
-    assert ((root / ".factory" / "training-status.json").read_bytes(), checkpoints(root), history(root)) == before
+    assert kept(root) == before  # checkpoints, run file, history, stats, adapter
+    # the refusal is on record (before: the status and the log said nothing of it), and so is the run
+    st = status(root)
+    assert st["phase"] == "failed" and key in st["error"] and st["solution"] and st["error_kind"]
+    prev = st["extra"]["previous_run"]
+    assert (prev["run_id"], prev["phase"], prev["step"]) == (done["run_id"], "done", 4)
+    assert f"failed ({st['error_kind']}): " in (root / "logs" / "training.log").read_text()
+
+
+def kept(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for d in ("outputs", "metrics", "models")
+        for p in sorted((root / d).rglob("*"))
+        if p.is_file()
+    }
+
+
+def items(res) -> dict[str, dict]:
+    return {i["name"]: i for sec in json.loads(res.stdout)["sections"].values() for i in sec}
+
+
+def test_check_with_the_resume_flags_says_what_train_then_does(finished, tmp_path):
+    # QA: check had no --resume; it said ready, then `train --resume --set ...` was refused
+    root = copy_of(finished, tmp_path)
+    refused = ("--resume", "--set", "training.learning_rate=1e-3")
+    chk = forge("check", str(root), "--json", *refused)
+    assert chk.returncode == 1, chk.stdout[-3000:]
+    item = items(chk)["resume continues the run"]
+    assert item["status"] == "fail"
+    res = forge("train", str(root), *refused)
+    assert res.returncode == 2, res.stderr[-3000:]
+    st = status(root)
+    assert (item["detail"], item["fix"]) == (st["error"], st["solution"])  # train's words, in check
+
+    further = ("--resume", "--set", "training.max_steps=6")
+    chk = forge("check", str(root), "--json", *further)
+    assert chk.returncode == 0, chk.stdout[-3000:]
+    assert "from checkpoint-4 (step 4)" in items(chk)["resume continues the run"]["detail"]
+    res = forge("train", str(root), *further, "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["total_steps"] == 6 and status(root)["phase"] == "done"

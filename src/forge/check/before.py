@@ -11,14 +11,18 @@ is imported only by hardware.probe() (and by building a tiny built-in the first 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from forge.config import ConfigError, ForgeConfig, config_path, load_config
+from forge.config import ConfigError, ForgeConfig, config_path
 from forge.errors import ForgeError
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
 from forge.records.base import try_read_record
 from forge.records.checklists import Checklist, Item
 from forge.records.evaluate import BaselineRecord
+
+if TYPE_CHECKING:
+    from forge.train.start import TrainRequest
 
 SECTIONS = ("Data Ready", "Hardware Ready", "Config Ready", "Baseline Done")
 __all__ = ["Checklist", "Item", "SECTIONS", "run_checklist"]
@@ -39,23 +43,41 @@ ITEMS = {
     "report_to": ("Config Ready", "trackers installed"),
     "paths": ("Config Ready", "output folders writable"),
     "checkpoints": ("Config Ready", "no earlier run in the output folder"),
+    "resume": ("Config Ready", "resume continues the run"),
 }
 
 
-def _check_config(project: Project, cl: Checklist, overrides: list[str] | None, config: Path | None) -> None:
+def _check_config(project: Project, cl: Checklist, request: TrainRequest) -> ForgeError | None:
+    """The config train would load, by train's own two steps (forge.train.start: configured_config,
+    the file + --set; resumed_config, with --resume the run's recorded config + the safe --set
+    values). Returns the resume's refusal, which the start point item reports; cl.config is then the
+    run's config without this call's --set (forge.train.start.described_config), for the other items."""
+    from forge.train.start import configured_config, described_config, resumed_config
+
     sec = "Config Ready"
     try:
-        path = config_path(project.root, config)  # --config: the file train would read
-        cfg = load_config(path, overrides)
+        path = config_path(project.root, request.config)  # --config: the file train would read
+        cfg = configured_config(project, request)
     except ConfigError as e:
         cl.add(sec, "config valid", "fail", e.render(), "fix the keys named above (`forge schema` lists them all)")
-        return
-    except ForgeError as e:  # --config names no file
+        return None
+    except ForgeError as e:  # --config names no file; the folder does not exist
         cl.add(sec, "config valid", "fail", e.message, e.fix)
-        return
-    cl.config = cfg
+        return None
     where = path.name if path.exists() else "defaults (no training-config.json)"
-    cl.add(sec, "config valid", "ok", f"{where}; model {cfg.model.name}")
+    refused = None
+    try:
+        run_cfg = resumed_config(project, request, cfg)  # the file's unless --resume finds a checkpoint
+    except ForgeError as e:
+        refused = e
+        # the other items check the run as it resumes without this call's --set (the fix's first advice)
+        run_cfg = described_config(project, request) or cfg
+    cl.config = run_cfg
+    if run_cfg is cfg:
+        cl.add(sec, "config valid", "ok", f"{where}; model {cfg.model.name}")
+    else:
+        cl.add(sec, "config valid", "ok", f"{where}; --resume: the run's recorded config, model {run_cfg.model.name}")
+    return refused
 
 
 def _check_data(project: Project, cl: Checklist) -> None:
@@ -152,7 +174,9 @@ def _check_hardware(cl: Checklist, hw: HardwareInfo) -> None:
         )
 
 
-def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
+def _check_resolved(
+    project: Project, cl: Checklist, hw: HardwareInfo, request: TrainRequest, refused: ForgeError | None
+) -> None:
     """The resolver's view of the run as configured: its refusals fail the items they belong to."""
     from forge.data.bound import char_bound
     from forge.models.facts import read_facts
@@ -164,7 +188,7 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
     stats = gather_stats(project, cfg, facts)
     p = resolve(cfg, stats, hw, facts=facts, as_configured=True, root=project.root)
     cl.plan = p
-    _earlier_run(project, cfg, p)
+    started = _start_point(project, cfg, p, request, refused)
     failed = set()
     for r in p.refusals:
         sec, name = ITEMS.get(r.kind, ("Config Ready", r.kind))
@@ -181,6 +205,7 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
         "chat template suits the model": f"{template.value}: {template.reason}" if template else "",
         "model suits the hardware": _memory_line(p, cfg, facts),
         "tokenizer fits the data": _fit_line(stats),
+        "resume continues the run": started if request.resume else "",
     }
     for name, detail in ok.items():
         if name not in failed and detail and (name != "enough samples" or stats.train_examples):
@@ -201,30 +226,78 @@ def _check_resolved(project: Project, cl: Checklist, hw: HardwareInfo) -> None:
 ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
 
 
-def _earlier_run(project: Project, cfg: ForgeConfig, p) -> None:
-    """Train's own rule for a fresh run over complete checkpoints (forge.train.resume.start_point),
-    asked as a rank that is not the main one: it reads the folder and changes nothing in it."""
-    import logging
+class _Heard:
+    """A logger for start_point that keeps what it says (check reports its warnings)."""
 
+    def __init__(self):
+        self.warnings: list[str] = []
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        self.warnings.append(msg % args if args else msg)
+
+    def info(self, msg, *args, **kwargs) -> None:
+        pass
+
+
+def _start_point(project: Project, cfg: ForgeConfig, p, request: TrainRequest, refused: ForgeError | None) -> str:
+    """Train's own decision on where the run starts, with check's --resume and --force: the resume's
+    config (`refused`, from forge.train.start.resumed_config), then forge.train.resume.start_point
+    (an earlier run's checkpoints without --resume or --force; no valid checkpoint, or a run whose
+    data, model or batch changed, on --resume), asked as a rank that is not the main one: it reads
+    the folder and changes nothing in it. Its refusals join the plan's, its warnings too; returns the
+    line of a --resume that would start."""
     from forge.plan.settings import Refusal
+    from forge.train.checkpoints import list_checkpoints
     from forge.train.previous_run import PreviousRun
+    from forge.train.resolved import fingerprint
     from forge.train.resume import start_point
 
+    kind = "resume" if request.resume else "checkpoints"
+    if refused is not None:
+        p.refusals.append(Refusal(kind, "training.output_dir", refused.message, refused.fix or ""))
+        return ""
     output_dir = project.path(cfg.training.output_dir)
     history = project.history_file
+    fp = {}
+    if request.resume:  # what the recipe compares with the run's (one process: the same effective batch)
+        val = project.path(cfg.dataset.val_path) if cfg.dataset.val_path else None
+        fp = fingerprint(cfg, project.path(cfg.dataset.path), val)
+    heard = _Heard()
     try:
-        start_point(
+        sp = start_point(
             output_dir,
             history,
-            resume=False,
-            force=False,
-            fp={},
-            log=logging.getLogger("forge.check"),
+            resume=request.resume,
+            force=request.force,
+            fp=fp,
+            log=heard,
             is_main=False,
             previous=PreviousRun(output_dir, history),
         )
-    except ForgeError as e:
-        p.refusals.append(Refusal("checkpoints", "training.output_dir", e.message, e.fix or ""))
+    except ForgeError as e:  # with the checkpoints it skipped, which train logs before it
+        detail = "\n".join([e.message, *heard.warnings])
+        p.refusals.append(Refusal(kind, "training.output_dir", detail, e.fix or ""))
+        return ""
+    said = [message for level, message in getattr(cfg, "resume_notes", []) if level == "warning"]
+    said += heard.warnings
+    where = cfg.training.output_dir
+    line = ""
+    if request.resume and sp.checkpoint is not None:
+        line = f"from {sp.checkpoint.path.name} (step {sp.checkpoint.step}) in {where}"
+        notes = [message for level, message in getattr(cfg, "resume_notes", []) if level == "info"]
+        line += "".join(f"\n{n}" for n in notes)
+    elif not request.resume:
+        complete = [c for c in list_checkpoints(output_dir) if c.complete]
+        if complete:  # --force over an earlier run (without it start_point refused above)
+            said.append(
+                f"--force: {where} holds checkpoints of an earlier run (newest: {complete[-1].path.name}); train "
+                "sets them aside and deletes them once the new run has its first complete checkpoint"
+            )
+    if said:
+        detail = "\n".join(([line] if line else []) + said)
+        fix = "drop --force and pass --resume to continue the earlier run" if not request.resume else ""
+        p.warnings.append(Refusal(kind, "training.output_dir", detail, fix))
+    return line
 
 
 def _fit_line(stats) -> str:
@@ -264,10 +337,17 @@ def run_checklist(
     overrides: list[str] | None = None,
     hardware: HardwareInfo | None = None,
     config: Path | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
 ) -> Checklist:
-    """`config`: the file `--config` names (default: the project's training-config.json)."""
+    """`config`: the file `--config` names (default: the project's training-config.json); `resume`
+    and `force`: `forge train --resume` / `--force`, the run whose start is checked."""
+    from forge.train.start import TrainRequest
+
+    request = TrainRequest(config=config, overrides=list(overrides or []), resume=resume, force=force)
     cl = Checklist()
-    _check_config(project, cl, overrides, config)
+    refused = _check_config(project, cl, request)
     _check_data(project, cl)
     if hardware is None:
         from forge.plan.hardware import probe
@@ -275,7 +355,7 @@ def run_checklist(
         hardware = probe()
     _check_hardware(cl, hardware)
     if cl.config is not None:
-        _check_resolved(project, cl, hardware)
+        _check_resolved(project, cl, hardware, request, refused)
     _check_baseline(project, cl)
     order = {s: i for i, s in enumerate(SECTIONS)}
     cl.items.sort(key=lambda i: order.get(i.section, 99))

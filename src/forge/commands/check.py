@@ -13,13 +13,19 @@ MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
 def run(
-    directory: Path | None, json_out: bool = False, overrides: list[str] | None = None, config: Path | None = None
+    directory: Path | None,
+    json_out: bool = False,
+    overrides: list[str] | None = None,
+    config: Path | None = None,
+    resume: bool = False,
+    force: bool = False,
 ) -> int:
-    """`config`: the file `--config` names, read as `forge train --config` reads it (forge.config.config_path)."""
+    """`config`: the file `--config` names, read as `forge train --config` reads it (forge.config.config_path);
+    `resume`, `force`: check the start of `forge train --resume` / `--force` (the same decision train makes)."""
     from forge.check.before import SECTIONS, run_checklist
 
     project = Project.at(directory)
-    cl = run_checklist(project, overrides, config=config)
+    cl = run_checklist(project, overrides, config=config, resume=resume, force=force)
     if json_out:
         out = cl.to_dict()
         out["project"] = str(project.root)
@@ -29,7 +35,8 @@ def run(
 
     from forge.commands.console import console
 
-    console.print(f"[bold]forge check[/] {escape(str(project.root))}")
+    flags = "".join(f" {f}" for f, on in (("--resume", resume), ("--force", force)) if on)
+    console.print(f"[bold]forge check[/] {escape(str(project.root))}{flags}")
     sections = cl.sections()
     for name in SECTIONS:
         console.print(f"\n[bold]{name}[/]")

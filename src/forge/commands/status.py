@@ -124,9 +124,9 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         # the run this one replaced (a refused train writes "failed"; the finished run stays known)
         steps = f" at step {before.get('step')}/{before.get('total_steps')}" if before.get("total_steps") else ""
         when = f" ({before['completed_at']})" if before.get("completed_at") else ""
-        parts.append(
-            Text(f"the run before: {before['run_id']} ended {before.get('phase', '?')}{steps}{when}", style="dim")
-        )
+        # the same run_id: the attempt before of the run a --resume continues (or was refused to)
+        which = "before this attempt" if before["run_id"] == view.get("run_id") else "the run before"
+        parts.append(Text(f"{which}: {before['run_id']} ended {before.get('phase', '?')}{steps}{when}", style="dim"))
     parts.extend(problems)
     return Panel(Group(*parts), title=title, title_align="left")
 

@@ -55,7 +55,7 @@ def run(
     if code is not None:
         return code
     world = World.current()
-    cfg = load_run_config(project, request)
+    cfg = load_run_config(project, request, world)  # a refusal is in the status and the log
 
     if json_out:
         result = train_here(project, cfg, request, world)

@@ -54,7 +54,7 @@ def train(project: Project, progress: Callable | None = None, console_handler: A
 
     request = TrainRequest()
     world = World.current()
-    cfg = load_run_config(project, request)
+    cfg = load_run_config(project, request, world)
     result = train_here(project, cfg, request, world, progress=progress, console_handler=console_handler)
     stats = result.stats
     data = stats.to_data() if hasattr(stats, "to_data") else (stats or result.status.to_dict())

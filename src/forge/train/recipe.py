@@ -117,28 +117,12 @@ class Recipe:
         self.log = open_log(p.log_file, self.console_handler) if self.world.is_main else self.world.rank_logger()
         self.previous.log = self.log.info
         if self.resume:
-            from forge.train.resume import resumed_identity
-
-            run_id, started_at = resumed_identity(self.output_dir)
-            self.run_id, self.started_at = run_id or self.run_id, started_at or self.started_at
+            self.run_id, self.started_at = run_identity(self.output_dir, resume=True)
         # the run's header first: what follows (a resume's notes, the batch split) belongs to it
-        self.log.info("=" * 20 + " forge train %s (pid %d) in %s", self.run_id, os.getpid(), p.root)
+        log_header(self.log, self.run_id, p)
         self.settings.divide_for_world(self.world, self.log)
         cfg = self.settings.cfg
-        before = previous_run_summary(p.status_file, self.run_id) if self.world.is_main else None
-        self.status = self.world.status_writer(
-            p.status_file,
-            running=True,
-            phase="validating",
-            run_id=self.run_id,
-            pid=os.getpid(),
-            started_at=self.started_at,
-            model=cfg.model.name,
-            total_epochs=cfg.training.num_train_epochs,
-        )
-        # this run's status replaces the last one's; what that run ended as stays on record, so a
-        # run refused before it starts (old checkpoints, bad data) does not hide a finished one
-        self.status.update(**({"previous_run": before} if before else {}))
+        self.status = open_status(p, self.world, self.run_id, self.started_at, cfg)
         self.stop.install()
         if self.progress is not None:
             self.status = NotifyingStatus(self.status, self.progress)
@@ -162,7 +146,7 @@ class Recipe:
             self._interrupted("stopped at once; resume from the newest complete checkpoint")
             return RunResult(self.stop.exit_code if self.stop.requested else 130, self.status.status)
         except ForgeError as e:
-            self._fail(e.message, e.kind, e.fix)
+            self._fail(e.message, e.kind, e.fix, refusal=True)
             raise
         except Exception as e:
             kind, fix = classify(e)
@@ -392,28 +376,125 @@ class Recipe:
         self.status.phase("interrupted", error_kind="interrupted", message=message)
         self.log.warning("%s", message)
 
-    def _fail(self, message: str, kind: str, fix: str | None) -> None:
-        # not echoed to the console: the CLI prints the error and its fix itself
-        self.log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
+    def _fail(self, message: str, kind: str, fix: str | None, refusal: bool = False) -> None:
         self._stop_watch()
         self.previous.restore()  # a failure before this run's first checkpoint gives the old run back
-        if not self.world.is_main:  # the launcher puts it into the status (rank 0 is the one writer)
-            self.world.write_rank_error(self.project, message, kind, fix)
+        # refused before any weights loaded (data, resolver, start point): nothing of this run happened
+        refused = refusal and self.status.status.phase == "validating"
+        record_failure(self.project, self.world, self.log, self.status, message, kind, fix, refused=refused)
+
+
+# ---------------------------------------------------------------- what every run writes first and last
+# The Recipe and `refuse` (a train refused before its Recipe could run) write through these, so
+# that a refusal reads the same in the log and the status wherever it came from.
+def run_identity(output_dir, *, resume: bool) -> tuple[str, str]:
+    """(run_id, started_at): a new run's; a --resume keeps those of the run whose checkpoints are in
+    output_dir, where its run file says (the status contract)."""
+    run_id, started_at = new_run_id(), utcnow()
+    if resume and output_dir is not None:
+        from forge.train.resume import resumed_identity
+
+        old_id, old_start = resumed_identity(output_dir)
+        run_id, started_at = old_id or run_id, old_start or started_at
+    return run_id, started_at
+
+
+def log_header(log: logging.Logger, run_id: str, project: Project) -> None:
+    log.info("=" * 20 + " forge train %s (pid %d) in %s", run_id, os.getpid(), project.root)
+
+
+def open_status(project: Project, world, run_id: str, started_at: str, cfg: ForgeConfig | None):
+    """The run's status writer, its first document written: this run's status replaces the last
+    one's, and what that one ended as stays on record (`extra.previous_run`), so that a run refused
+    before it starts (old checkpoints, bad data, a --resume's --set) does not hide a finished one."""
+    before = previous_run_summary(project.status_file) if world.is_main else None
+    status = world.status_writer(
+        project.status_file,
+        running=True,
+        phase="validating",
+        run_id=run_id,
+        pid=os.getpid(),
+        started_at=started_at,
+        model=cfg.model.name if cfg is not None else None,
+        total_epochs=cfg.training.num_train_epochs if cfg is not None else 0,
+    )
+    status.update(**({"previous_run": before} if before else {}))
+    return status
+
+
+def record_failure(
+    project: Project, world, log: logging.Logger, status, message: str, kind: str, fix, *, refused: bool = False
+) -> None:
+    """The log line and the final status of a run that failed, or was `refused` before it started
+    (`extra.refused`: the next run's `previous_run` then looks past it, see previous_run_summary)."""
+    # not echoed to the console: the CLI prints the error and its fix itself
+    log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
+    if not world.is_main:  # the launcher puts it into the status (rank 0 is the one writer)
+        world.write_rank_error(project, message, kind, fix)
+    try:
+        status.phase("failed", error=message, error_kind=kind, solution=fix, **({"refused": True} if refused else {}))
+    except OSError:
+        pass
+
+
+def refuse(project: Project, error: ForgeError, *, cfg: ForgeConfig | None = None, resume: bool = False, world=None):
+    """Record a `forge train` refused before its Recipe could run (its config or --set, a --resume's
+    --set, the launch options) as the Recipe records a refusal of its own: under the project lock, a
+    header and a `failed (kind)` line in logs/training.log, and a "failed" status with the error,
+    its kind and fix, the run before kept under `extra.previous_run`.
+
+    `cfg`: the config file's (None when it does not load): what the status names, and where a
+    --resume finds the run it meant to continue (whose run_id the status then keeps, as the Recipe
+    does). Nothing else on disk is touched (a killed --force's `.previous-run/` waits for the next
+    run that starts). Another verb holding the lock: nothing is written, its status and log are its
+    own; the caller raises `error` either way."""
+    from forge.lock import LockHeld
+    from forge.train.distributed import World
+
+    world = world or World.current()
+    if world.launched and world.is_main:
+        world.write_exit(project, error.exit_code)
+    if not world.is_main:
+        world.write_rank_error(project, error.message, error.kind, error.fix)
+        return
+    try:
+        lock = ProjectLock(project.lock_file, "train").acquire()
+    except (LockHeld, OSError):
+        return
+    try:
+        output_dir = project.path(cfg.training.output_dir) if cfg is not None else None
+        run_id, started_at = run_identity(output_dir, resume=resume)
+        log = open_log(project.log_file, None)
         try:
-            self.status.phase("failed", error=message, error_kind=kind, solution=fix)
-        except OSError:
-            pass
+            log_header(log, run_id, project)
+            status = open_status(project, world, run_id, started_at, cfg)
+            record_failure(project, world, log, status, error.message, error.kind, error.fix, refused=True)
+        finally:
+            close_log(log)
+    except OSError:  # a read-only project: the refusal is still printed
+        pass
+    finally:
+        lock.release()
 
 
-def previous_run_summary(status_file, run_id: str) -> dict | None:
-    """What the last run (another run_id) ended as, from the status file this run replaces: its
-    run_id, phase, steps and times; None when there was none or it had not ended."""
+def previous_run_summary(status_file) -> dict | None:
+    """What the last run ended as, from the status file this run replaces: its run_id, phase, steps
+    and times; None when there was none or it had not ended (a live or crashed run's status).
+
+    The same run_id is the attempt before of the run a --resume continues (an interrupted run, or
+    a finished one trained further): kept as well, so that a refused --resume does not hide it. A
+    status that records a refusal (`extra.refused`: nothing of that call ran) hands on the run it
+    kept in turn, so that refusals in a row do not hide the run before them either (the log keeps
+    every refusal)."""
     from forge.status import FINAL_PHASES, read_status
 
     old = read_status(status_file)
-    if not old.run_id or old.run_id == run_id or old.phase not in FINAL_PHASES:
+    if not old.run_id or old.phase not in FINAL_PHASES:
         return None
     keep = ("run_id", "phase", "step", "total_steps", "started_at", "completed_at", "error")
+    kept = old.extra.get("previous_run")
+    if old.phase == "failed" and old.extra.get("refused") is True and isinstance(kept, dict) and kept.get("run_id"):
+        return {k: kept[k] for k in keep if kept.get(k) is not None}
     return {k: getattr(old, k) for k in keep if getattr(old, k) is not None}
 
 

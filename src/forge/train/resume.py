@@ -59,6 +59,8 @@ def start_point(
                 exit_code=EXIT_FAIL,
                 kind="no_valid_checkpoint",
             )
+        if ckpt is not None:  # refused before anything is cleaned: a refused resume changes nothing
+            check_resume(output_dir, fp, force, log.warning)
         if is_main:
             cleanup(output_dir, ckpt, log.warning)  # torn folders, checkpoints newer than ckpt, temporary files
         if ckpt is None:
@@ -66,7 +68,6 @@ def start_point(
             if is_main:
                 reset_history(history_file, None)
             return StartPoint()
-        check_resume(output_dir, fp, force, log.warning)
         log.info("resuming from %s (step %d)", ckpt.path, ckpt.step)
         if is_main:
             reset_history(history_file, ckpt.step)
