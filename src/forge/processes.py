@@ -26,3 +26,19 @@ def pid_alive(pid: int | None) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True  # no /proc (macOS): kill(0) is the answer
+
+
+def process_space() -> str:
+    """Which pids this process can see: the host's name and its pid namespace (Linux).
+
+    A pid in a status file means something only to a reader in the same space: a run in a
+    container writing to a mounted project has pids the host cannot look up. Where the writer's
+    space is the reader's, a dead pid is a dead writer, at once; elsewhere readers wait for the
+    file to go stale (forge.status)."""
+    import socket
+
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""  # no /proc (macOS): the host's name alone
+    return f"{socket.gethostname()} {namespace}".strip()

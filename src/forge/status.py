@@ -22,7 +22,7 @@ from typing import Any
 
 from forge.clock import parse_time, utcnow
 from forge.files import atomic_write_json
-from forge.processes import PID_MAX, pid_alive
+from forge.processes import PID_MAX, pid_alive, process_space
 
 SCHEMA_VERSION = 1
 STATUS_NAME = "training-status.json"
@@ -76,6 +76,7 @@ class Status:
     schema_version: int = SCHEMA_VERSION
     run_id: str | None = None
     pid: int | None = None
+    process_space: str | None = None  # whose pids `pid` is (forge.processes.process_space)
     phase: str = "idle"
     eval_loss: float | None = None
     tokens_per_second: float | None = None
@@ -120,7 +121,8 @@ class Status:
     def is_crashed(
         self, now: datetime | None = None, lock_holder: Callable[[], tuple[int, str | None] | None] | None = None
     ) -> bool:
-        """A 'running' status whose file went stale and whose writer is gone.
+        """A 'running' status whose writer is gone: at once where the reader shares the writer's
+        process space (its pid is dead), else once the file went stale.
 
         Without `lock_holder`, the writer is gone when its pid is. With it (the project lock's live
         holder, forge.lock.holder), the writer is live only while it holds the lock: `forge train`
@@ -129,6 +131,10 @@ class Status:
         for a stale running file, so a page polling a live run pays nothing for it."""
         if not self.running:
             return False
+        if self.pid is not None and self.process_space and self.process_space == process_space():
+            # the reader sees the writer's pids: a dead writer is a crash now, not in 120 s
+            if not self.pid_alive():
+                return True
         last = parse_time(self.last_updated)
         now = now or datetime.now(timezone.utc)
         if last is not None and (now - last).total_seconds() <= STALE_AFTER_SECONDS:
@@ -253,6 +259,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         _optional(lambda v: _is_int(v) and 0 < v <= PID_MAX),
         f"a process id (a whole number from 1 to {PID_MAX}), or null",
     ),
+    "process_space": _OPT_TEXT,
     "phase": (lambda v: v in PHASES, "one of " + ", ".join(PHASES)),
     "eval_loss": _OPT_NUMBER,
     "tokens_per_second": _OPT_NUMBER,
@@ -332,6 +339,8 @@ class StatusWriter:
 
     def __init__(self, path: Path, **initial: Any):
         self.path = path
+        if initial.get("pid") is not None and "process_space" not in initial:
+            initial["process_space"] = process_space()  # so readers can judge the pid at once
         self.status = Status(**initial)
 
     def update(self, **changes: Any) -> Status:

@@ -44,6 +44,7 @@ class StatusOut(_Open):
     schema_version: int = 1
     run_id: Optional[str] = None
     pid: Optional[int] = None
+    process_space: Optional[str] = Field(None, description="Whose pids `pid` is (host and pid namespace).")
     phase: str = Field("idle", description="As written by the trainer.")
     eval_loss: Optional[float] = None
     tokens_per_second: Optional[float] = None
