@@ -6,17 +6,23 @@ from pathlib import Path
 
 from forge.errors import EXIT_OK
 from forge.project import CONFIG_NAME
-from forge.scaffold import init_project
+from forge.scaffold import check_existing, init_project
 
 
 def run(directory: Path, example: str | None = None, model: str | None = None) -> int:
+    from rich.markup import escape
+
     from forge.commands.console import console
 
-    project, written = init_project(directory, example=example, model=model)
-    console.print(f"[bold]forge init[/] {project.root}")
+    check_existing(directory, example=example, model=model)  # refuses before anything is written
+    notes: list[str] = []
+    project, written = init_project(directory, example=example, model=model, notes=notes)
+    console.print(f"[bold]forge init[/] {escape(str(project.root))}")
     for w in written:
-        console.print(f"  wrote {Path(w).relative_to(project.root)}")
-    if not written:
+        console.print(f"  wrote {escape(str(Path(w).relative_to(project.root)))}")
+    for n in notes:
+        console.print(f"  [yellow]![/] {escape(n)}")
+    if not written and not notes:
         console.print("  nothing new: every file already existed and was kept")
     console.print(f"next: put data in data/splits/ and run [bold]forge check {directory}[/] (config: {CONFIG_NAME})")
     return EXIT_OK

@@ -1,10 +1,12 @@
 """`forge plan [DIR] [--write] [--json] [--vram-gb N]`: gather the inputs, call the resolver
 (forge.plan.resolve), show or write the answer.
 
-The data's token lengths come from forge.plan.measure, the model's shape and template from its
-files (forge.models.facts). Without --write nothing on disk changes. With --write,
-training-config.json gets the plan's values; keys the user set are kept. What --write wrote is
-remembered in .factory/plan.json so that a later plan can tell its own values from the user's.
+The data's token lengths come from forge.plan.measure, with the tokenizer of the model the plan
+is for (forge.plan.for_plan), the model's shape and template from its files (forge.models.facts).
+Without --write nothing on disk changes. With --write, training-config.json gets the plan's values
+and this call's --set values; the user's own values are kept, and the answer lists each value it
+changed and each it kept, with the reason. Which values are the user's comes from the record of
+what forge wrote (.factory/plan.json: forge.plan.choices), never from equality with a default.
 """
 
 from __future__ import annotations
@@ -17,44 +19,14 @@ from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
 from forge.lock import writes_project
 from forge.project import Project
 
-PLAN_RECORD = "plan.json"
-
-
-def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in d.items():
-        if k == "$schema":
-            continue
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and not prefix:
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
 
 def explicit_from_files(raw: dict, overrides: list[str], record: dict | None) -> set[str]:
-    """Keys the user chose: given by --set, or in the file with a value of their own.
+    """Keys the user chose (forge.plan.choices.user_choices: from the record of what forge wrote,
+    not from equality with the template's defaults); `record`: PlanRecord fields, or None."""
+    from forge.plan.choices import user_choices
+    from forge.records.plan import PlanRecord
 
-    A file value equal to the original template's default is not a choice (`forge init` writes
-    every default), nor is a value an earlier `--write` put there and nobody changed since. To pin
-    a default value, pass it with --set.
-    """
-    from forge.config import default_config_dict, parse_override
-
-    defaults = _flatten(default_config_dict())
-    written = (record or {}).get("written", {})
-    explicit = set()
-    for key, value in _flatten(raw).items():
-        if key in written and written[key] == value:
-            continue  # the plan's own value from an earlier --write
-        if key in defaults and defaults[key] == value:
-            continue
-        explicit.add(key)
-    for item in overrides:
-        parts, _ = parse_override(item)
-        explicit.add(".".join(parts))
-    return explicit
+    return set(user_choices(raw, PlanRecord(**record) if record else None, overrides))
 
 
 def require_project(project: Project, config_file: Path) -> None:
@@ -80,34 +52,37 @@ def gather(project: Project, overrides: list[str], config: Path | None = None):
     raw = load_config_dict(path)
     data = apply_overrides(raw, overrides) if overrides else raw
     cfg = validate_dict(data, str(path) if path.exists() else "defaults")
-    from forge.records.base import try_read_record
-    from forge.records.plan import PlanRecord
-
-    # a torn or foreign record only costs the memory of what the last --write chose
-    found, _ = try_read_record(project.factory_dir / PLAN_RECORD, PlanRecord)
-    record = {"written": found.written} if found else None
-    explicit = explicit_from_files(raw, overrides, record)
+    explicit = set(yours(project, raw, overrides, path))
     facts = read_facts(cfg.model.name)
     return cfg, raw, explicit, gather_stats(project, cfg, facts), facts
 
 
+def yours(project: Project, raw: dict, overrides: list[str], path: Path) -> dict[str, str]:
+    """section.key -> why it is the user's, from the record of what forge wrote into `path`."""
+    from forge.plan.choices import read_record, user_choices
+
+    return user_choices(raw, read_record(project, path), overrides, path.name)
+
+
 @writes_project("plan --write")  # one writer per project (forge.lock)
-def write_plan(project: Project, raw: dict, result, target: Path | None = None) -> dict[str, object]:
-    """Write the plan into training-config.json (or the --config file; explicit keys untouched)
-    and remember what was written."""
+def write_plan(
+    project: Project, raw: dict, result, target: Path | None = None, overrides: list[str] | None = None, mine=None
+):
+    """Write the plan (and this call's --set values) into training-config.json or the --config
+    file, the user's other values untouched; record which values are forge's from now on.
+    Returns the WriteReport (forge.plan.for_plan): what changed, what was kept, and why."""
     from forge.files import atomic_write_text
-    from forge.plan.settings import RESOLVED_EACH_RUN
-
-    new = result.apply_to(raw)
-    new.setdefault("$schema", "./training-config.schema.json")
-    atomic_write_text(target or project.config_file, json.dumps(new, indent=2) + "\n")
-    written = {k: s.value for k, s in result.settings.items() if s.source == "plan" and k not in RESOLVED_EACH_RUN}
-    project.factory_dir.mkdir(parents=True, exist_ok=True)
+    from forge.plan.choices import record_after_write, record_path
+    from forge.plan.for_plan import planned_file, write_report
     from forge.records.base import write_record
-    from forge.records.plan import PlanRecord
 
-    write_record(project.factory_dir / PLAN_RECORD, PlanRecord(written=written))
-    return written
+    target = target or project.config_file
+    mine = mine if mine is not None else yours(project, raw, overrides or [], target)
+    new = planned_file(result, raw, overrides or [])
+    atomic_write_text(target, json.dumps(new, indent=2) + "\n")
+    project.factory_dir.mkdir(parents=True, exist_ok=True)
+    write_record(record_path(project, target), record_after_write(new, mine))
+    return write_report(target.name, result, raw, new, mine)
 
 
 def run(
@@ -121,17 +96,25 @@ def run(
 ) -> int:
     from forge.config import config_path
     from forge.plan.data_check import data_refusals
-    from forge.plan.resolve import resolve
+    from forge.plan.for_plan import name_yours, plan_project
 
     project = Project.at(directory)
     target = config_path(project.root, config)
     require_project(project, target)
-    cfg, raw, explicit, stats, facts = gather(project, overrides or [], config)
+    overrides = overrides or []
+    cfg, raw, explicit, stats, facts = gather(project, overrides, config)
     if hardware is None:
         from forge.plan.hardware import probe
 
         hardware = probe()
-    result = resolve(cfg, stats, hardware, explicit=explicit, facts=facts, vram_gb=vram_gb, root=project.root)
+    mine = yours(project, raw, overrides, target)
+    result = plan_project(project, cfg, hardware, explicit, stats=stats, facts=facts, vram_gb=vram_gb)
+    name_yours(result, mine)
+    from forge.plan.choices import legacy_note, read_record
+
+    legacy = legacy_note(read_record(project, target), target.name) if raw else None
+    if legacy:
+        result.notes.append(legacy)
     bad_data = data_refusals(project, cfg)
     result.refusals[:0] = bad_data  # first: every other number of this plan assumed no data
     if write and bad_data:
@@ -140,14 +123,16 @@ def run(
         raise ForgeError(
             f"plan --write: nothing written; {first.message}", first.fix or "fix the data", exit_code=EXIT_USAGE
         )
-    written = write_plan(project, raw, result, target) if write else None
+    report = write_plan(project, raw, result, target, overrides, mine) if write else None
     if json_out:
         out = result.to_dict()
         out["project"] = str(project.root)
-        out["written"] = written is not None
+        out["written"] = report is not None
+        out["write"] = report.to_dict() if report else None
+        out["yours"] = mine
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return EXIT_OK
-    _print(project, result, written)
+    _print(project, result, report, target.name)
     return EXIT_OK
 
 
@@ -157,7 +142,15 @@ def _fmt(v) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
-def _print(project: Project, result, written) -> None:
+def _measured(d: dict) -> str:
+    """Which tokenizer measured the data: the planned model's, or none (then the estimate says so)."""
+    how, model = d.get("measured_with") or "", d.get("measured_for")
+    if not model or how.startswith("tokenizer of") or how == "none":
+        return how
+    return f"{how}: no tokenizer of {model}, the planned model, to measure with"
+
+
+def _print(project: Project, result, report, file_name: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -168,7 +161,7 @@ def _print(project: Project, result, written) -> None:
     d = result.data
     console.print(
         f"data: {d['train_examples']} train / {d['val_examples']} val examples; tokens mean {d['tokens_mean']}, "
-        f"p99 {d['tokens_p99']}, max {d['tokens_max']} ({escape(d['measured_with'])})"
+        f"p99 {d['tokens_p99']}, max {d['tokens_max']} ({escape(_measured(d))})"
     )
     table = Table(show_header=True, header_style="bold")
     table.add_column("setting")
@@ -198,7 +191,20 @@ def _print(project: Project, result, written) -> None:
         console.print(f"[red]✗[/] {escape(r.message)}")
         if r.fix:
             console.print(f"    [dim]fix:[/] {escape(r.fix)}")
-    if written is not None:
-        console.print(f"[green]wrote[/] {len(written)} value(s) into {project.config_file.name}; yours were kept")
-    else:
-        console.print("[dim]nothing written; `forge plan --write` puts these values into training-config.json[/]")
+    if report is None:
+        console.print(f"[dim]nothing written; `forge plan --write` puts these values into {file_name}[/]")
+        return
+    console.print(
+        f"[green]wrote[/] {escape(report.file)}: {len(report.changed)} value(s) changed, {len(report.kept)} of yours "
+        f"kept, {len(report.unchanged)} already the plan's"
+    )
+    for c in report.changed:
+        old = "(absent)" if c["absent"] else _fmt(c["old"])
+        console.print(f"  [green]changed[/] {c['key']}: {escape(old)} -> {escape(_fmt(c['new']))} ({escape(c['why'])})")
+    for k in report.kept:
+        other = f"; the plan would write {_fmt(k['plan'])}" if k["plan"] != k["value"] else ""
+        console.print(
+            f"  [cyan]kept[/] {k['key']} = {escape(_fmt(k['value']))}: yours ({escape(k['why'])}){escape(other)}"
+        )
+    if report.kept:
+        console.print("  [dim]a value is yours once you set it: docs/configuration.md, 'Pinning a value'[/]")
