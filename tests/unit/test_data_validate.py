@@ -285,7 +285,8 @@ def test_openai_messages_tools_and_parts(tmp_path):
         "tools field -> system prompt": 1,
     }
     convs = load_conversations(f)
-    assert convs[0][2] == {"role": "assistant", "content": '[{"function": {"name": "f"}}]'}
+    # the call in ShareGPT/glaive's form (tests/unit/test_tool_calls_and_roles.py has the rule)
+    assert convs[0][2] == {"role": "assistant", "content": '{"name": "f", "arguments": {}}'}
     assert convs[0][3]["role"] == "tool"
     assert convs[1][0] == {"role": "system", "content": 's\n\nYou have access to the following tools:\n[{"name": "f"}]'}
 

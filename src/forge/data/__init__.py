@@ -2,5 +2,6 @@
 
 from forge.data.load import load_conversations, load_split
 from forge.data.reader import DataError
+from forge.data.validate import Conversations
 
-__all__ = ["DataError", "load_conversations", "load_split"]
+__all__ = ["Conversations", "DataError", "load_conversations", "load_split"]

@@ -8,7 +8,9 @@ conversion of a valid record is counted in the data report under the name in quo
   written (the model learns to emit the call): "function_call turn -> assistant". ShareGPT
   `observation`, OpenAI `tool` / legacy `function` -> a `tool` turn (context the model reads, never
   learns to write): "observation turn -> tool", "tool turn -> tool". An OpenAI assistant turn with
-  `tool_calls` -> assistant text: its text (if any), a newline, then the calls' JSON:
+  `tool_calls` (or the legacy `function_call`) -> assistant text: its text (if any), a newline, then
+  the calls in ShareGPT/glaive's form (`{"name": ..., "arguments": {...}}`, several as a list; ids
+  and types dropped, an arguments string decoded), so both formats train the same target:
   "tool_calls -> assistant text". A tool turn must follow an assistant turn (the call) or another
   tool turn (several results).
 - A `tools` field (a JSON string or a list of schemas) -> the system prompt: "You have access to the
@@ -24,6 +26,12 @@ conversion of a valid record is counted in the data report under the name in quo
   newlines: "content parts -> text". A part that is not text (an image, audio) is refused: training
   data stays text.
 - OpenAI `developer` -> system.
+- An empty top-level `system` ("", whitespace, null) adds nothing: "empty system field -> dropped".
+- A turn's `weight` (ShareGPT as axolotl writes it, OpenAI as its fine-tuning API does): 0 on an
+  assistant turn keeps it as context but trains none of it (the message carries `"weight": 0`;
+  forge.models.templates gives it no trained span): "weight 0 -> not trained". 1 is the default;
+  1 on another role, or any other value, is refused; a conversation whose every assistant turn has
+  weight 0 has nothing to learn (`no_assistant`).
 """
 
 from __future__ import annotations
@@ -120,7 +128,7 @@ def normalize(obj: Any) -> Normalized:
             continue
         if role_key not in turn or content_key not in turn:
             missing = role_key if role_key not in turn else content_key
-            if fmt == "messages" and missing == "content" and turn.get("tool_calls"):
+            if fmt == "messages" and missing == "content" and _calls(turn):
                 pass  # an assistant tool call without text: handled below
             else:
                 hint = ""
@@ -141,10 +149,29 @@ def normalize(obj: Any) -> Normalized:
             result.problems.append(("unknown_role", f"{where}: unknown role {short(raw_role)} (known: {known})"))
             continue
         role = table[src_role]
-        if fmt == "messages" and role == "assistant" and turn.get("tool_calls"):
+        weight = turn.get("weight", 1)
+        if weight not in (0, 1):
+            result.problems.append(("bad_type", f"{where}: 'weight' must be 0 or 1, got {short(weight)}"))
+            continue
+        if weight == 1 and "weight" in turn and role != "assistant":
+            result.problems.append(
+                (
+                    "bad_type",
+                    f"{where} ({src_role}): 'weight' 1 on a {role} turn: only assistant turns are trained "
+                    "(drop the key, or set it to 0)",
+                )
+            )
+            continue
+        calls = _calls(turn) if fmt == "messages" and role == "assistant" else None
+        if calls:
             text = content if isinstance(content, str) else ""
-            calls = json.dumps(turn["tool_calls"], ensure_ascii=False)
-            content = (text.strip() + "\n" + calls) if text.strip() else calls
+            call_text = tool_call_text(calls)
+            if call_text is None:
+                result.problems.append(
+                    ("bad_type", f"{where}: 'tool_calls' must be a list of calls, got {short(calls)}")
+                )
+                continue
+            content = (text.strip() + "\n" + call_text) if text.strip() else call_text
             result.conversions.append("tool_calls -> assistant text")
         elif isinstance(content, list):
             media = _media_part(content)
@@ -172,16 +199,86 @@ def normalize(obj: Any) -> Normalized:
             continue
         if src_role in TOOL_CONVERSIONS:
             result.conversions.append(TOOL_CONVERSIONS[src_role])
-        out.append({"role": role, "content": content})
+        message = {"role": role, "content": content}
+        if weight == 0 and role == "assistant":  # rendered as context, never trained (forge.models.templates)
+            message["weight"] = 0
+            result.conversions.append("weight 0 -> not trained")
+        out.append(message)
         src.append((i + 1, src_role))
     if not result.problems:
         _apply_system_and_tools(obj, out, src, result)
     if not result.problems:
         result.problems.extend(check_structure(out, src))
+    if not result.problems and "weight 0 -> not trained" in result.conversions:
+        if all(m.get("weight") == 0 for m in out if m["role"] == "assistant"):
+            result.problems.append(
+                ("no_assistant", "every assistant turn has weight 0: there is nothing to learn from")
+            )
     if result.problems:
         result.messages = None
         result.problems = _one_per_kind(result.problems)
     return result
+
+
+def _calls(turn: dict) -> Any:
+    """An OpenAI assistant turn's calls: `tool_calls`, or the legacy single `function_call`."""
+    calls = turn.get("tool_calls")
+    if not calls and isinstance(turn.get("function_call"), dict):
+        calls = [turn["function_call"]]
+    return calls
+
+
+def _call(call: Any) -> Any:
+    """One call as ShareGPT/glaive writes it: {"name": ..., "arguments": {...}}.
+
+    OpenAI's `{"id", "type": "function", "function": {"name", "arguments": "<JSON string>"}}` loses
+    its id and type (a random id is nothing to learn) and its arguments string is decoded where it
+    is a JSON object (else kept as written). Anything without a name is kept as it is.
+    """
+    fn = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else call
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        return call
+    args = fn.get("arguments", {})
+    if isinstance(args, str):
+        if not args.strip():
+            args = {}
+        else:
+            try:
+                decoded = json.loads(args)
+            except (ValueError, RecursionError):
+                decoded = None
+            if isinstance(decoded, (dict, list)):
+                args = decoded
+    return {"name": fn["name"], "arguments": args}
+
+
+def tool_call_text(calls: Any) -> str | None:
+    """The calls as the assistant's text, in ShareGPT/glaive's form, so that one conversation trains
+    the same target in either format: one call is `{"name": ..., "arguments": {...}}`, several a JSON
+    list of them. None when `calls` is neither a list of calls nor one call."""
+    if isinstance(calls, dict):
+        calls = [calls]
+    if not isinstance(calls, list) or not calls:
+        return None
+    out = [_call(c) for c in calls]
+    return json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False)
+
+
+def canonical_call(content: str) -> str | None:
+    """A tool call's text in one canonical form (keys sorted, no spaces), for duplicate detection:
+    the same call written with other spacing, or with its arguments as a JSON string, hashes alike.
+    None when `content` is not a call (a JSON object, or list of objects, with a name)."""
+    if content.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        value = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    calls = value if isinstance(value, list) else [value]
+    if not calls or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):
+        return None
+    norm = [_call(c) for c in calls]
+    return json.dumps(norm if isinstance(value, list) else norm[0], sort_keys=True, separators=(",", ":"))
 
 
 def _media_part(parts: list) -> str | None:
@@ -217,6 +314,8 @@ def _apply_system_and_tools(obj: dict, out: list[dict[str, str]], src: list[tupl
             out.insert(0, {"role": "system", "content": system})
             src.insert(0, (0, "system field"))
         result.conversions.append("system field -> system turn")
+    elif "system" in obj:  # "", whitespace or null: adds nothing, and is said so
+        result.conversions.append("empty system field -> dropped")
     if "tools" not in obj:
         return
     tools = obj["tools"]

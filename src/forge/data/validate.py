@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from forge.data.bound import conversation_chars, cut_conversation
-from forge.data.formats import normalize
+from forge.data.formats import canonical_call, normalize
 from forge.data.reader import FileUnreadable, RecordReader
 
 WARNING_KINDS = ("blank_line", "bom")
@@ -137,6 +137,15 @@ class DataReport:
         return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or "fix or remove the lines named above"
 
 
+def _hashed_content(m: dict[str, str]) -> str:
+    """The content as the duplicate detector sees it: a tool call in one canonical form, so that
+    a ShareGPT function_call and the same OpenAI tool_calls (or other spacing) are one conversation."""
+    content = m["content"]
+    if m["role"] == "assistant" and content[:1] in ("{", "["):
+        return canonical_call(content) or content
+    return content
+
+
 class _Hashes:
     """8-byte hashes of normalised conversations, with their lines: 16 bytes a row."""
 
@@ -145,7 +154,7 @@ class _Hashes:
         self.lines = array("Q")
 
     def add(self, messages: list[dict[str, str]], line: int) -> None:
-        text = "\x1e".join(m["role"] + "\x1f" + m["content"] for m in messages)
+        text = "\x1e".join(m["role"] + "\x1f" + _hashed_content(m) for m in messages)
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
         self.h.append(int.from_bytes(digest, "little"))
         self.lines.append(line)
@@ -221,6 +230,24 @@ class _NumpyHashes(_Hashes):
         return count, [[int(vlines[i]), int(tlines[order[idx[i]]])] for i in where]
 
 
+class Conversations(list):
+    """A split's normalised conversations (a list), knowing where each came from: `where(i)` is
+    "path:line" of conversation i, so that a later step (templating, scoring) can name the line."""
+
+    def __init__(self, path: str = "", items=()):
+        super().__init__(items)
+        self.path = path
+        self.lines = array("Q")  # one line number per conversation, parallel to the list
+
+    def add(self, messages: list[dict], line: int) -> None:
+        self.append(messages)
+        self.lines.append(line)
+
+    def where(self, i: int) -> str:
+        line = self.lines[i] if 0 <= i < len(self.lines) else None
+        return f"{self.path}:{line}" if line is not None else f"{self.path}: conversation #{i + 1}"
+
+
 def _new_hashes() -> _Hashes:
     try:
         import numpy  # noqa: F401
@@ -238,7 +265,7 @@ def scan(
     max_record_bytes: int | None = None,
     display: str | None = None,
     max_chars: int | None = None,
-) -> tuple[DataReport, list | None, _Hashes | None]:
+) -> tuple[DataReport, Conversations | None, _Hashes | None]:
     """One pass over `path`: the report, the conversations (if `collect`) and the hashes (if `hashes`).
 
     `display` is how messages name the file (the project-relative path); `max_chars` cuts each
@@ -253,7 +280,7 @@ def scan(
     if path.is_dir():
         report.fatal = "is a folder, not a file"
         return report, None, None
-    conversations: list | None = [] if collect else None
+    conversations = Conversations(report.path) if collect else None
     index = _new_hashes() if hashes else None
     counts: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
@@ -289,7 +316,7 @@ def scan(
                     report.cut += 1
                     if len(report.cut_lines) < max_listed:
                         report.cut_lines.append([item.line, chars])
-                conversations.append(cut if cut is not None else n.messages)
+                conversations.add(cut if cut is not None else n.messages, item.line)
     except FileUnreadable as e:
         report.fatal = str(e)
     except OSError as e:

@@ -45,7 +45,8 @@ def load_val(project: Project, overrides: list[str] | None) -> ValSplit:
         )
     from forge.data import load_conversations
 
-    return ValSplit(cfg, val_path, load_conversations(val_path))
+    # the conversations know their lines (data/splits/val.jsonl:12), for errors that name one
+    return ValSplit(cfg, val_path, load_conversations(val_path, display=cfg.dataset.val_path))
 
 
 def scored_on(project: Project, val: ValSplit) -> ScoredOn:

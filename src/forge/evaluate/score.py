@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from forge.errors import EXIT_USAGE, ForgeError
+
 LOSS_BATCH = 8
 GEN_BATCH = 16
 
@@ -146,14 +148,62 @@ def _soft_cap(model: Any, logits: Any) -> Any:
     return logits
 
 
+TEMPLATE_FIX = (
+    "fix or drop that val conversation (the template's message says what it refuses), or set "
+    "dataset.chat_template to the model's family (gemma-3, llama-3, chatml, mistral, phi-3)"
+)
+
+
+def template_refusal(where: str, error: str) -> ForgeError:
+    """The chat template fails on a val conversation: exit 2, with its line, the message and the fix."""
+    return ForgeError(
+        f"{where}: the chat template fails on this val conversation ({error}); it cannot be scored",
+        fix=TEMPLATE_FIX,
+        exit_code=EXIT_USAGE,
+        kind="template_mismatch",
+    )
+
+
+def prompt_texts(tokenizer: Any, prompts: list[list[dict]], where: list[str] | None = None) -> list[str]:
+    """The prompts rendered as training renders them (forge.models.templates.Renderer: tool and
+    system turns mapped to the template's roles), each ending in the generation prompt; a template
+    that still raises is a ForgeError naming the prompt's `where` (its val file:line)."""
+    from forge.models.templates import Renderer, template_error_text
+
+    jinja = getattr(tokenizer, "chat_template", None)
+    if isinstance(jinja, dict):
+        jinja = jinja.get("default")
+    if not jinja:
+        raise ForgeError(
+            "the tokenizer has no chat template to render the val prompts",
+            fix="set dataset.chat_template to the model's family",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        )
+    renderer = Renderer(jinja, tokenizer)
+    texts = []
+    for k, p in enumerate(prompts):
+        try:
+            texts.append(renderer.render(p, add_generation_prompt=True))
+        except Exception as e:
+            raise template_refusal(where[k] if where else f"val prompt #{k + 1}", template_error_text(e)) from None
+    return texts
+
+
 def generate_answers(
-    model: Any, tokenizer: Any, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = GEN_BATCH
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[dict]],
+    max_new_tokens: int,
+    batch_size: int = GEN_BATCH,
+    where: list[str] | None = None,
 ) -> list[str]:
-    """Greedy completions of chat prompts (left-padded batches), decoded without special tokens."""
+    """Greedy completions of chat prompts (left-padded batches), decoded without special tokens.
+    `where`: each prompt's val file:line, for the error when the template fails on one."""
     import torch
 
     device = next(model.parameters()).device
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    texts = prompt_texts(tokenizer, prompts, where)
     stops = stop_token_ids(model, tokenizer)
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
@@ -212,6 +262,9 @@ def score_model(
 
     t0 = time.monotonic()
     examples, report = tokenize_conversations(conversations, tokenizer, max_seq_length)
+    if report.template_errors:  # scored the same way whichever examples the generation sample picks
+        where, _, error = (report.first_error or "val: ").partition(": ")
+        raise template_refusal(where, error)
     scores: dict[str, Any] = {
         "examples": len(conversations),
         "examples_scored": len(examples),
@@ -227,7 +280,9 @@ def score_model(
             picked.append((i, *split))
     samples: list[dict] = []
     if picked:
-        answers = generate_answers(model, tokenizer, [p for _, p, _ in picked], max_new_tokens)
+        where = getattr(conversations, "where", None)
+        lines = [where(i) if where else f"val conversation #{i + 1}" for i, _, _ in picked]
+        answers = generate_answers(model, tokenizer, [p for _, p, _ in picked], max_new_tokens, where=lines)
         for (i, prompt, ref), ans in zip(picked, answers, strict=True):
             samples.append(
                 {

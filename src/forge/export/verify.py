@@ -60,6 +60,8 @@ def check(name: str, ok: bool, detail: str, **numbers: Any) -> dict[str, Any]:
 
 def prompt_ids(tokenizer, conversations: list[list[dict]], chat_template: str, n: int = 3) -> list[list[int]]:
     """Token ids of the first `n` val conversations up to their first assistant turn, templated."""
+    from forge.models.templates import Renderer
+
     prompts: list[list[int]] = []
     for conv in conversations:
         head = []
@@ -69,9 +71,8 @@ def prompt_ids(tokenizer, conversations: list[list[dict]], chat_template: str, n
             head.append({"role": m["role"], "content": m["content"]})
         if not any(m["role"] == "user" for m in head):
             continue
-        text = tokenizer.apply_chat_template(
-            head, chat_template=chat_template, add_generation_prompt=True, tokenize=False
-        )
+        # as training renders it: a system turn folded into the user's where the template has no system role
+        text = Renderer(chat_template, tokenizer).render(head, add_generation_prompt=True)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         prompts.append(ids[-256:])
         if len(prompts) >= n:

@@ -10,6 +10,16 @@ Qwen/ChatML's `<tool_response>` inside a user turn); a template without one rend
 as a user turn, because a tool result is context the model reads, never text it learns to write.
 Families without a system role (gemma, mistral) prepend the system text to the first user turn.
 
+The same rule holds for any template, a model's own included: `role_support` renders two tiny
+probe conversations once per template and says whether it has a tool role (it names the role
+'tool' and renders a tool turn's content without raising) and a system role (it renders the
+system text). Where it lacks one, `adapt_messages` maps the turns the documented way before the
+template sees them: tool results become user turns (consecutive results, one user turn), the
+system text goes before the first user turn. Gemma 3's official template, which raises on any
+role but user/assistant in turn, thus renders tool-calling data as forge's gemma-3 format does.
+Every renderer (training, measuring, scoring) goes through `Renderer`, so they all map alike.
+An assistant turn with `weight` 0 (forge.data.formats) is rendered but not trained: no span.
+
 Masking never hard-codes a family's markers: `assistant_spans` finds the trained text by rendering
 conversation prefixes, and `response_markers` derives the marker strings that Unsloth's
 `train_on_responses_only` wants by rendering a probe conversation.
@@ -24,6 +34,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -185,15 +197,118 @@ def render(
     return _compile(jinja).render(messages=messages, add_generation_prompt=add_generation_prompt, **(special or {}))
 
 
+# --- roles a template supports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleSupport:
+    """Which of forge's roles a template renders as themselves (else adapt_messages maps them)."""
+
+    tool: bool = True  # a tool-result role: the template names 'tool' and renders the turn's content
+    system: bool = True  # the template renders a leading system turn's text
+
+    def mapping(self) -> list[str]:
+        """What adapt_messages does for this template, in words (for logs); empty when nothing."""
+        out = []
+        if not self.tool:
+            out.append("tool turns are rendered as user turns (the template has no tool role)")
+        if not self.system:
+            out.append("the system text is put before the first user turn (the template has no system role)")
+        return out
+
+
+_TOOL_ROLE = re.compile(r"""(['"])tool\1""")  # the template names the role: == 'tool', in ['tool', ...]
+_PROBE_TOOL = "Zq5 probe tool result"
+_PROBE_SYSTEM = "Zq7 probe system text"
+
+
+@lru_cache(maxsize=32)
+def role_support(jinja: str, special: tuple[tuple[str, str], ...] = ()) -> RoleSupport:
+    """Render a probe conversation per role, once per template: does the template take a tool turn
+    (and name the role) and a system turn, showing their text? A template that raises on one, or
+    silently leaves its text out, lacks that role."""
+    sp = dict(special)
+    q, a = {"role": "user", "content": "Zq1 probe question"}, {"role": "assistant", "content": "Zq2 probe answer"}
+
+    def shows(messages: list[dict], needle: str) -> bool:
+        try:
+            return needle in render(jinja, messages, False, sp)
+        except Exception:  # the template refuses the role (raise_exception) or cannot render it
+            return False
+
+    tool = bool(_TOOL_ROLE.search(jinja)) and shows(
+        [q, a, {"role": "tool", "content": _PROBE_TOOL}, {"role": "assistant", "content": "Zq6 probe reply"}],
+        _PROBE_TOOL,
+    )
+    system = shows([{"role": "system", "content": _PROBE_SYSTEM}, q, a], _PROBE_SYSTEM)
+    return RoleSupport(tool=tool, system=system)
+
+
+def adapt_messages(messages: list[dict], roles: RoleSupport) -> list[dict]:
+    """The conversation in the roles the template has (the same list when nothing changes).
+
+    Without a tool role, a tool turn becomes a user turn; results that follow one another (or a
+    user turn) are joined into one user turn, a blank line apart, so templates that insist on
+    alternating user/assistant turns accept them. Without a system role, the system text goes
+    before the first user turn's, a blank line apart. Idempotent; assistant turns are never touched.
+    """
+    map_tool = not roles.tool and any(m["role"] == "tool" for m in messages)
+    fold = not roles.system and bool(messages) and messages[0]["role"] == "system"
+    if not map_tool and not fold:
+        return messages
+    out: list[dict] = []
+    joined = False  # out[-1] is a user turn made from a tool result: a following user turn joins it
+    for m in messages:
+        is_tool = m["role"] == "tool" and map_tool
+        if is_tool or (joined and m["role"] == "user"):
+            if out and out[-1]["role"] == "user":
+                out[-1] = {**out[-1], "content": out[-1]["content"] + "\n\n" + m["content"]}
+            else:
+                out.append({"role": "user", "content": m["content"]})
+            joined = True
+            continue
+        joined = False
+        out.append(m)
+    if fold:
+        system, rest = out[0], out[1:]
+        if rest and rest[0]["role"] == "user":
+            first = rest[0]
+            out = [{**first, "content": system["content"].strip() + "\n\n" + first["content"]}, *rest[1:]]
+        else:
+            out = [{"role": "user", "content": system["content"]}, *rest]
+    return out
+
+
+def template_error_text(e: BaseException, limit: int = 300) -> str:
+    """An exception from rendering a template, in one bounded line: `TemplateError: <its message>`."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:limit] + ('...' if len(text) > limit else '')}"
+
+
+def _trained(m: dict) -> bool:
+    """An assistant turn the model learns (a `weight` of 0 renders it as context only)."""
+    return m.get("weight", 1) != 0
+
+
 class Renderer:
-    """Renders one template with one tokenizer's special tokens; finds the trained character spans."""
+    """Renders one template with one tokenizer's special tokens; finds the trained character spans.
+
+    Every method first maps the conversation to the roles the template has (adapt_messages).
+    """
 
     def __init__(self, jinja: str, tokenizer: Any = None):
         self.jinja = jinja
         self.special = _special_tokens(tokenizer)
         self.end_of_turn = _probe_end_of_turn(jinja, self.special)
+        self.roles = role_support(jinja, tuple(sorted(self.special.items())))
+
+    def adapt(self, messages: list[dict]) -> list[dict]:
+        return adapt_messages(messages, self.roles)
 
     def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
+        return self._render(self.adapt(messages), add_generation_prompt)
+
+    def _render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
         return render(self.jinja, messages, add_generation_prompt, self.special)
 
     def assistant_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
@@ -202,6 +317,7 @@ class Renderer:
         The definition is `prefix_spans`; `marked_spans` gets the same answer in two renders
         instead of two per assistant turn, and is used whenever it can vouch for its result.
         """
+        messages = self.adapt(messages)
         fast = self.marked_spans(messages)
         return fast if fast is not None else self.prefix_spans(messages)
 
@@ -214,6 +330,7 @@ class Renderer:
         """
         if not self.end_of_turn:
             return None
+        messages = self.adapt(messages)
         marked = []
         for m in messages:
             c = m["content"]
@@ -224,9 +341,10 @@ class Renderer:
                 lead = c[: len(c) - len(c.lstrip())]
                 c = lead + _OPEN + core + _CLOSE + c[len(lead) + len(core) :]
             marked.append({**m, "content": c})
-        text = self.render(marked)
+        text = self._render(marked)
         parts = text.split(_OPEN)
-        n_assistant = sum(m["role"] == "assistant" for m in messages)
+        assistants = [m for m in messages if m["role"] == "assistant"]
+        n_assistant = len(assistants)
         if len(parts) != n_assistant + 1 or text.count(_CLOSE) != n_assistant:
             return None
         full, spans = parts[0], []
@@ -240,9 +358,9 @@ class Renderer:
             if not full.startswith(self.end_of_turn, end):
                 return None
             spans.append((start, end + len(self.end_of_turn)))
-        if full != self.render(messages):
+        if full != self._render(messages):
             return None
-        return full, spans
+        return full, [span for span, m in zip(spans, assistants, strict=True) if _trained(m)]
 
     def prefix_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
         """The spans by definition: for each assistant turn i, A = render(messages[:i], generation
@@ -252,20 +370,22 @@ class Renderer:
         template is not prefix-consistent (A is not a prefix of B, or B not of the full text), the
         content is found by search instead.
         """
-        full = self.render(messages)
+        messages = self.adapt(messages)
+        full = self._render(messages)
         spans: list[tuple[int, int]] = []
         cursor = 0
         for i, m in enumerate(messages):
             if m["role"] != "assistant":
                 continue
-            before = self.render(messages[:i], add_generation_prompt=True)
-            upto = full if i == len(messages) - 1 else self.render(messages[: i + 1])
+            before = self._render(messages[:i], add_generation_prompt=True)
+            upto = full if i == len(messages) - 1 else self._render(messages[: i + 1])
             if upto.startswith(before) and full.startswith(upto) and len(upto) > len(before):
                 span = _trim_span(upto, len(before), len(upto), m["content"])
             else:
                 span = self._search_span(full, cursor, m["content"])
             if span and span[1] > span[0]:
-                spans.append(span)
+                if _trained(m):
+                    spans.append(span)
                 cursor = span[1]
         return full, spans
 

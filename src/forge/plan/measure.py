@@ -9,6 +9,12 @@ training would refuse for truncation or a template that renders no assistant tur
 
 Huge records are cut to forge.data.bound.char_bound(max_seq_length) characters on the way in,
 as training cuts them, so measuring never holds a 50 MB example in the tokenizer.
+
+Nothing fails quietly here: a chat template that raises on an example (after the roles are mapped
+to the template's, as training maps them) counts it in `template_errors`, and in `no_assistant`,
+since training drops it, with the first one's file:line and message in `template_error`; a
+tokenizer or template that fails the whole measurement leaves chars/4 estimates and says why in
+`measure_error`. `measure_problem` turns both into the checklist's line with its fix.
 """
 
 from __future__ import annotations
@@ -63,34 +69,54 @@ def measure(conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts
             tokenizer = None
     if tokenizer is None:
         return _estimated(conversations, "chars/4 (tokenizer not available offline)")
+    from forge.errors import ForgeError
+
     try:
         return _with_tokenizer(conversations, cfg, facts, tokenizer)
-    except Exception as e:  # a template or tokenizer problem: the resolver's template check names it
-        return _estimated(conversations, f"chars/4 (tokenizer failed: {type(e).__name__})")
+    except ForgeError as e:  # dataset.chat_template names no usable template: the resolver refuses it
+        return _estimated(conversations, f"chars/4 ({e.kind or 'template'} problem)")
+    except Exception as e:  # a template or tokenizer problem: said in the result, never swallowed
+        from forge.models.templates import template_error_text
+
+        out = _estimated(conversations, f"chars/4 (tokenizer failed: {type(e).__name__})")
+        out["measure_error"] = template_error_text(e)
+        return out
 
 
 def _estimated(conversations, how: str) -> dict:
     return dict(lengths=[estimate_len(m) for m in conversations], measured_with=how)
 
 
+def _where(conversations, i: int) -> str:
+    where = getattr(conversations, "where", None)  # forge.data.Conversations knows each one's file:line
+    return where(i) if where else f"conversation #{i + 1}"
+
+
 def _with_tokenizer(conversations, cfg, facts, tok):
-    from forge.models.templates import Renderer, template_for
+    from forge.models.templates import Renderer, template_error_text, template_for
 
     template = template_for(cfg.dataset.chat_template, tok, model_type=facts.model_type if facts else None)
     renderer = Renderer(template.jinja, tok)
     step = max(1, len(conversations) // TOKENIZER_SAMPLE)
-    sample = conversations[::step]
+    picked = range(0, len(conversations), step)
+    sample = [conversations[i] for i in picked]
     texts, starts = [], []
-    no_assistant = 0
-    for messages in sample:
+    no_assistant = errors = 0
+    first_error = None
+    for i, messages in zip(picked, sample, strict=True):
         try:
             text, spans = renderer.assistant_spans(messages)
-        except Exception:
-            text, spans = renderer.render(messages), []
+        except Exception as e:  # training refuses this example: count it, name the first
+            errors += 1
+            first_error = first_error or f"{_where(conversations, i)}: {template_error_text(e)}"
+            text, spans = "", []
         texts.append(text)
         starts.append(spans[0][0] if spans else None)
         no_assistant += not spans
     lengths, prompts = _token_counts(tok, texts, starts)
+    for k, text in enumerate(texts):
+        if not text:  # not rendered: the characters' estimate stands in for its length
+            lengths[k] = estimate_len(sample[k])
     if step > 1:  # scale to the whole set, keeping the distribution
         lengths = [lengths[i % len(lengths)] for i in range(len(conversations))]
     name = facts.name if facts else cfg.model.name
@@ -101,8 +127,46 @@ def _with_tokenizer(conversations, cfg, facts, tok):
         no_assistant=no_assistant,
         measured=len(sample),
         measured_with=how,
+        template_errors=errors,
+        template_error=first_error,
         **_fit(tok, sample[:FIT_SAMPLE]),
     )
+
+
+def measure_problem(stats: DataStats, cfg: ForgeConfig) -> tuple[str, str, str] | None:
+    """(status, detail, fix) for the checklist's "tokenizer fits the data" where measuring with the
+    model's tokenizer failed, or its chat template raised on examples; None where it went through.
+
+    "fail" where training would not start (the tokenizer or template fails outright, or more
+    examples than training.max_dropped_fraction would be refused); "warn" where training would
+    refuse only those examples and train on the rest.
+    """
+    template = f"dataset.chat_template {cfg.dataset.chat_template!r}"
+    family = "the model's family (gemma-3, llama-3, chatml, mistral, phi-3)"
+    if stats.measure_error:
+        return (
+            "fail",
+            f"the tokenizer and chat template of {cfg.model.name} fail on {cfg.dataset.path} "
+            f"({stats.measure_error}); training would stop there",
+            f"set dataset.chat_template to {family}, or check the model folder's tokenizer files",
+        )
+    if not stats.template_errors:
+        return None
+    n, measured = stats.template_errors, stats.measured or stats.template_errors
+    allowed = cfg.training.max_dropped_fraction
+    blocking = n >= measured or n / measured > allowed
+    sampled = f" (of {measured} measured)" if measured < stats.train_examples else ""
+    detail = (
+        f"the chat template ({template}) raises on {n} of {measured} examples{sampled}: training refuses them; "
+        f"first {stats.template_error}"
+    )
+    fix = (
+        "fix or drop those conversations (the template's message says what it refuses), or set "
+        f"dataset.chat_template to {family}"
+    )
+    if blocking:
+        fix += f"; training.max_dropped_fraction (now {allowed}) allows fewer"
+    return ("fail" if blocking else "warn", detail, fix)
 
 
 def _unk_id(tok, backend) -> int | None:
@@ -175,7 +239,7 @@ def gather_stats(project, cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=
     convs, report = [], None
     if Path(train_path).exists():
         try:
-            convs, report = load_split(train_path, max_chars=bound)
+            convs, report = load_split(train_path, max_chars=bound, display=cfg.dataset.path)
         except DataError:
             convs = []
     n_val = 0

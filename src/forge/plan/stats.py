@@ -29,6 +29,10 @@ class DataStats:
     text_chars: int = 0  # characters of the measured messages' contents
     text_tokens: int = 0  # the tokens the model's tokenizer made of them
     unk_tokens: int = 0  # ... of which its unknown token
+    # what went wrong measuring with the model's tokenizer (forge.plan.measure.measure_problem says it)
+    template_errors: int = 0  # measured examples the chat template raised on (also in no_assistant)
+    template_error: str | None = None  # the first: "data/splits/train.jsonl:12: TemplateError: ..."
+    measure_error: str | None = None  # the tokenizer/template failed the whole measurement (lengths: chars/4)
 
     def quantile(self, q: float) -> int:
         if not self.lengths:
@@ -78,4 +82,7 @@ class DataStats:
             # the tokenizer on the messages' text (null where it was not measured with one)
             "chars_per_token": round(self.chars_per_token, 2) if self.text_tokens else None,
             "unknown_tokens": self.unk_tokens if self.text_tokens else None,
+            "template_errors": self.template_errors,
+            "template_error": self.template_error,
+            "measure_error": self.measure_error,
         }

@@ -9,17 +9,21 @@ tokenizer is prefix-consistent, and costs one fast batched call. Tokenizers with
 (slow, Python ones) tokenize span by span instead.
 
 Nothing is silent: truncated examples are counted, and examples left with no trained token are
-dropped and counted, with the reason, before any model step.
+dropped and counted, with the reason, before any model step. A conversation the chat template
+raises on (after forge.models.templates maps its roles to the template's) is refused and counted
+with its file:line (when the conversations come from forge.data.load_split) and the template's
+message.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.models.templates import Renderer
+from forge.models.templates import Renderer, template_error_text
 
 IGNORE = -100
 BATCH = 512
@@ -38,19 +42,38 @@ class DropReport:
     # why examples were dropped: no_assistant_render | truncated_away | template_error
     reasons: dict[str, int] = field(default_factory=dict)
     dropped_indices: list[int] = field(default_factory=list)  # the first few, 0-based
-    first_error: str | None = None
+    dropped_lines: list[str] = field(default_factory=list)  # ... where they are: "data/splits/train.jsonl:12"
+    first_error: str | None = None  # "path:line: TemplateError: ..." of the first template error
+    error_lines: list[str] = field(default_factory=list)  # the first few template errors, path:line: message
     min_first_trained_token: int | None = None  # earliest assistant start among truncated-away examples
     boundary_merges: int = 0  # assistant turns whose first token also holds prompt text
+    roles_mapped: int = 0  # conversations whose tool/system turns were mapped to the template's roles
+    role_mapping: str = ""  # how, in words (forge.models.templates.RoleSupport.mapping)
 
     @property
     def dropped(self) -> int:
         return self.dropped_no_trained_tokens
+
+    @property
+    def template_errors(self) -> int:
+        return self.reasons.get("template_error", 0)
 
     def _drop(self, index: int, reason: str) -> None:
         self.dropped_no_trained_tokens += 1
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
         if len(self.dropped_indices) < KEEP_INDICES:
             self.dropped_indices.append(index)
+            where = getattr(self, "_where", None)  # set by tokenize_conversations where lines are known
+            if where is not None:
+                self.dropped_lines.append(where(index))
+
+    def _dropped_where(self) -> str:
+        """The first dropped examples, by file:line where known (else by number), and "..." for more."""
+        if len(self.dropped_lines) == len(self.dropped_indices) and self.dropped_lines:
+            named = ", ".join(self.dropped_lines)
+        else:
+            named = "conversations #" + ", #".join(str(i + 1) for i in self.dropped_indices)
+        return named + (", ..." if self.dropped > len(self.dropped_indices) else "")
 
     def summary(self) -> str:
         text = (
@@ -58,11 +81,21 @@ class DropReport:
             f"{self.truncated} truncated at {self.max_seq_length} tokens"
         )
         if self.dropped:
-            where = ", #".join(str(i + 1) for i in self.dropped_indices)
-            more = ", ..." if self.dropped > len(self.dropped_indices) else ""
-            text += f"; {self.dropped} dropped with no trained token ({self.reason()}; conversations #{where}{more})"
+            text += f"; {self.dropped} dropped with no trained token ({self.reason()}; {self._dropped_where()})"
         if self.boundary_merges:
             text += f"; {self.boundary_merges} assistant turns begin inside a token shared with the prompt"
+        if self.roles_mapped:
+            text += f"; in {self.roles_mapped} conversations {self.role_mapping}"
+        return text
+
+    def drop_line(self, split: str = "train") -> str | None:
+        """One line for the console where examples were dropped (None where none were)."""
+        if not self.dropped:
+            return None
+        kinds = ", ".join(f"{k} x{v}" for k, v in sorted(self.reasons.items()))
+        text = f"{split} split: {self.dropped} of {self.total} examples dropped with no trained token ({kinds})"
+        if self.first_error:
+            text += f"; first: {self.first_error}"
         return text
 
     def reason(self) -> str:
@@ -76,7 +109,7 @@ class DropReport:
                 else ""
             )
         if main == "template_error":
-            return f"the chat template fails on these conversations: {self.first_error}"
+            return f"the chat template fails on {self.template_errors} conversation(s), first {self.first_error}"
         return "the chat template renders no assistant turns: dataset.chat_template does not match the model"
 
     def check(self, max_dropped_fraction: float) -> None:
@@ -88,18 +121,17 @@ class DropReport:
         if self.kept and self.dropped / self.total <= max_dropped_fraction:
             return
         share = "all" if not self.kept else f"{self.dropped}/{self.total}"
-        where = ", #".join(str(i + 1) for i in self.dropped_indices)
-        more = ", ..." if self.dropped > len(self.dropped_indices) else ""
         fixes = {
             "truncated_away": "raise model.max_seq_length, or shorten the prompts (system text) of these examples",
-            "template_error": "pick the chat template of the model's family in dataset.chat_template",
+            "template_error": "fix or drop the conversations named (the template's message says what it "
+            "refuses), or pick the chat template of the model's family in dataset.chat_template",
             "no_assistant_render": "set dataset.chat_template to the model's family (gemma-3, llama-3, chatml, "
             "mistral, phi-3) or 'tokenizer'",
         }
         main = max(self.reasons, key=self.reasons.get) if self.reasons else "no_assistant_render"
         raise ForgeError(
             f"{share} examples would keep no trained (assistant) token after templating and truncation "
-            f"(conversations #{where}{more}): {self.reason()}",
+            f"({self._dropped_where()}): {self.reason()}",
             fix=fixes[main] + f"; or raise training.max_dropped_fraction (now {max_dropped_fraction})",
             exit_code=EXIT_USAGE,
             kind="template_mismatch",
@@ -113,6 +145,11 @@ class DropReport:
             "dropped_no_trained_tokens": self.dropped,
             "reasons": dict(self.reasons),
             "dropped_indices": list(self.dropped_indices),
+            "dropped_lines": list(self.dropped_lines),
+            "template_errors": self.template_errors,
+            "first_error": self.first_error,
+            "error_lines": list(self.error_lines),
+            "roles_mapped": self.roles_mapped,
             "max_seq_length": self.max_seq_length,
             "total_tokens": self.total_tokens,
             "trained_tokens": self.trained_tokens,
@@ -121,12 +158,19 @@ class DropReport:
 
 
 def tokenize_conversations(
-    conversations: list[list[dict]], tokenizer: Any, max_seq_length: int, *, chat_template: str | None = None
+    conversations: list[list[dict]],
+    tokenizer: Any,
+    max_seq_length: int,
+    *,
+    chat_template: str | None = None,
+    where: Callable[[int], str] | None = None,
 ) -> tuple[list[dict], DropReport]:
     """Messages lists -> examples {input_ids, labels, attention_mask} and the DropReport.
 
     The template is the tokenizer's (install one first with forge.models.templates.apply_chat_template),
-    or `chat_template` (a Jinja string) when given.
+    or `chat_template` (a Jinja string) when given. `where(i)` names conversation i in messages
+    ("data/splits/train.jsonl:12"); by default the conversations' own `where` (forge.data.load_split's
+    Conversations), else "conversation #i+1".
     """
     jinja = chat_template or getattr(tokenizer, "chat_template", None)
     if not jinja:
@@ -137,15 +181,23 @@ def tokenize_conversations(
             kind="template_mismatch",
         )
     renderer = Renderer(jinja, tokenizer)
+    where = where or getattr(conversations, "where", None)
     report = DropReport(total=len(conversations), max_seq_length=max_seq_length)
+    report._where = where
+    report.role_mapping = "; ".join(renderer.roles.mapping())
     examples: list[dict] = []
     for lo in range(0, len(conversations), BATCH):
         rendered: list[tuple[int, str, list[tuple[int, int]]]] = []
         for i, messages in enumerate(conversations[lo : lo + BATCH], start=lo):
+            if report.role_mapping and renderer.adapt(messages) is not messages:
+                report.roles_mapped += 1
             try:
                 text, spans = renderer.assistant_spans(messages)
-            except Exception as e:  # a template that raises (e.g. roles must alternate)
-                report.first_error = report.first_error or f"{type(e).__name__}: {e}"
+            except Exception as e:  # a template that raises even on the mapped roles (a message of its own)
+                line = f"{where(i) if where else f'conversation #{i + 1}'}: {template_error_text(e)}"
+                report.first_error = report.first_error or line
+                if len(report.error_lines) < KEEP_INDICES:
+                    report.error_lines.append(line)
                 report._drop(i, "template_error")
                 continue
             if not spans:
@@ -155,6 +207,7 @@ def tokenize_conversations(
         for (i, _, _), ids, labels in zip(rendered, *_tokenize(tokenizer, rendered, report), strict=True):
             _keep(examples, report, i, ids, labels, max_seq_length)
     report.kept = len(examples)
+    del report._where  # the report is plain data once done (it must not hold the conversations)
     return examples, report
 
 

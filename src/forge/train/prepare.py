@@ -97,6 +97,7 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
     max_len = cfg.model.max_seq_length
     examples, report = tokenize_conversations(splits.train_convs, tokenizer, max_len)
     log.info("train split tokenized: %s", _summary(report))
+    _say_drops(log, report, "train")
     # refuses (ForgeError) when too many examples keep no trained token: a template or length problem
     report.check(cfg.training.max_dropped_fraction)
     if not examples:
@@ -105,6 +106,7 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
     if splits.val_convs:
         val_examples, val_report = tokenize_conversations(splits.val_convs, tokenizer, max_len)
         log.info("val split tokenized: %s", _summary(val_report))
+        _say_drops(log, val_report, "val")
         if not val_examples:
             log.warning("no val example keeps a trained token: training without eval")
     total = len(val_examples)
@@ -118,6 +120,16 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
         )
     log.info("one training example, trained spans marked:\n%s", render_masked_example(examples[0], tokenizer))
     return Tokenized(examples, report, val_examples, total)
+
+
+def _say_drops(log: logging.Logger, report, split: str) -> None:
+    """Dropped examples are a warning (the console shows warnings), each template error with its line."""
+    line = report.drop_line(split) if hasattr(report, "drop_line") else None
+    if line is None:
+        return
+    log.warning("%s", line)
+    for extra in getattr(report, "error_lines", [])[1:]:
+        log.warning("  %s", extra, extra={"console": False})
 
 
 def _summary(report) -> str:
