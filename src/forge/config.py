@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from forge.errors import EXIT_USAGE, ForgeError
 from forge.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
-from forge.trainer_names import OPTIMIZERS, SCHEDULERS, TRACKER_WORDS, TRACKERS, check_name, tracker_list
+from forge.trainer_names import (
+    EVAL_SCHEDULERS,
+    OPTIMIZERS,
+    SCHEDULERS,
+    TRACKER_WORDS,
+    TRACKERS,
+    check_name,
+    scheduler_kwargs_problems,
+    tracker_list,
+)
 
 SCHEMA_URL = "https://factory-forge.dev/schema/training-config.schema.json"
 SCHEMA_FILE = Path(__file__).with_name("training-config.schema.json")
@@ -116,6 +125,14 @@ class TrainingSection(_Section):
     optim: str = Field("adamw_8bit", description="Optimizer name as transformers knows it (adamw_8bit needs a GPU).")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     lr_scheduler_type: str = Field("linear", description="Learning-rate schedule (linear, cosine, constant, ...).")
+    lr_scheduler_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        validate_default=True,  # {} is checked against the schedule too: cosine_with_min_lr needs a key
+        description="Arguments of the learning-rate schedule, as transformers' lr_scheduler_kwargs: "
+        'cosine_with_min_lr and cosine_warmup_with_min_lr need min_lr or min_lr_rate (e.g. {"min_lr_rate": 0.1}), '
+        'warmup_stable_decay needs num_decay_steps (e.g. {"num_decay_steps": 100}); cosine takes num_cycles, '
+        "polynomial lr_end and power, reduce_lr_on_plateau factor, patience, ...; linear and constant take none.",
+    )
     seed: int = Field(3407, description="Seed for data order and dropout.")
     output_dir: str = Field("outputs", description="Where resumable trainer checkpoints go.")
     # forge additions
@@ -176,6 +193,19 @@ class TrainingSection(_Section):
     @classmethod
     def _known_scheduler(cls, v: str) -> str:
         return check_name(v, SCHEDULERS, "a learning-rate schedule")
+
+    @field_validator("lr_scheduler_kwargs")
+    @classmethod
+    def _scheduler_kwargs(cls, v: dict[str, Any], info) -> dict[str, Any]:
+        # what get_scheduler raises on once the model has loaded, said here by key (an unknown
+        # lr_scheduler_type is its own error: nothing to check these against)
+        name = info.data.get("lr_scheduler_type")
+        if name is None:
+            return v
+        problems = scheduler_kwargs_problems(name, v, info.data.get("learning_rate"))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
 
     @field_validator("report_to")
     @classmethod
@@ -258,6 +288,23 @@ class ForgeConfig(_Section):
         default_factory=EvaluationSection, description="Baseline/evaluate settings and the gate."
     )
 
+    @model_validator(mode="after")
+    def _eval_schedule_has_eval(self):
+        # the Trainer refuses these without an eval strategy, once the model has loaded
+        name = self.training.lr_scheduler_type
+        if name not in EVAL_SCHEDULERS:
+            return self
+        if self.training.eval_steps is None:
+            off, fix = "training.eval_steps is null", 'set training.eval_steps to "auto" or a number of steps'
+        elif self.dataset.val_path is None:
+            off, fix = "dataset.val_path is null", "set dataset.val_path to a val split"
+        else:
+            return self
+        raise ValueError(
+            f"training.lr_scheduler_type {name} adjusts the learning rate from the eval loss, but {off} (no "
+            f"eval): {fix}, or choose a schedule that needs no eval (linear, cosine, ...)"
+        )
+
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=False)
 
@@ -312,9 +359,18 @@ def _describe(err: dict) -> str:
         near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
         hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys here: {', '.join(valid)}"
         return f"{path}: unknown key{hint}"
+    msg = err["msg"]
+    if not loc and kind == "value_error":
+        # a rule across sections (ForgeConfig's validators): its sentence names its keys itself
+        return msg.removeprefix("Value error, ")
     got = err.get("input")
     got_s = json.dumps(got) if isinstance(got, (str, int, float, bool, type(None))) else type(got).__name__
-    msg = err["msg"]
+    if isinstance(got, (dict, list)):
+        try:
+            text = json.dumps(got)
+        except (TypeError, ValueError):
+            text = ""
+        got_s = text if text and len(text) <= 80 else got_s
     # only the first letter: a value error's own words keep their case (GGUF, Q8_0, ...)
     return f"{path}: {msg[:1].lower() + msg[1:]} (got {got_s})"
 
@@ -333,7 +389,9 @@ def load_config_dict(path: Path | None) -> dict[str, Any]:
     if path is None or not path.exists():
         return {}
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is read past, as the data
+        # reader does; writers (plan --write) write plain UTF-8, so the mark goes on the first write
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(["not UTF-8 text; save it as UTF-8"], str(path)) from None
     try:

@@ -14,7 +14,7 @@ class ForgeError(Exception):
     """An expected failure: printed as `error` + `fix`, no traceback."""
 
     exit_code = EXIT_FAIL
-    kind = "error"
+    kind = "internal"  # the status contract's word for a failure of no documented class (forge.status.ERROR_KINDS)
 
     def __init__(self, message: str, fix: str | None = None, *, exit_code: int | None = None, kind: str | None = None):
         super().__init__(message)

@@ -42,6 +42,30 @@ PHASES = (
 )
 FINAL_PHASES = ("done", "failed", "interrupted")
 
+# The classes of `error` the writer records as `error_kind` (docs/status-contract.md lists these
+# words, tests/unit/test_failure_fixes.py checks that the two agree). Any other kind a failure
+# carries is recorded as "internal" (StatusWriter), so readers see only the documented words: an
+# unexpected exception used to be recorded as "error", which no reader knew.
+ERROR_KINDS = (
+    "config",  # a config value refused (training-config.json or --set)
+    "usage",  # a command-line value refused
+    "data",
+    "template_mismatch",
+    "model_not_found",
+    "backend",
+    "resume_mismatch",
+    "no_valid_checkpoint",
+    "oom",
+    "nan",
+    "disk_full",
+    "interrupted",
+    "internal",  # forge did not expect it: the traceback is in logs/training.log
+    "export_failed",  # save.merged_path / save.gguf_path: the export after training
+    "export_dependency",
+    "export_unsupported",
+    "export_verification",
+)
+
 # A running status whose writer is gone and which has not been touched for this long is a crash.
 STALE_AFTER_SECONDS = 120
 # Bigger than any status the writer makes (a few hundred bytes): a reader polling every 0.5 s
@@ -344,6 +368,9 @@ class StatusWriter:
         self.status = Status(**initial)
 
     def update(self, **changes: Any) -> Status:
+        kind = changes.get("error_kind")
+        if kind is not None and kind not in ERROR_KINDS:
+            changes["error_kind"] = "internal"  # the contract's words only (the error string keeps the detail)
         for key, value in changes.items():
             if hasattr(self.status, key) and key != "extra":
                 setattr(self.status, key, value)

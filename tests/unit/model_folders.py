@@ -15,12 +15,15 @@ QWEN_TEMPLATE = (
 WORDS = "what is the answer to question q v a an of hello please tell me it forty two yes no".split()
 
 
-def _safetensors(path: Path, names: list[str]) -> None:
+def _safetensors(path: Path, tensors: dict[str, list[int]]) -> None:
+    """A safetensors file of zeros: the header names each tensor with its shape (forge reads the
+    shapes: a 2-D weight is a linear layer or an embedding, a 1-D one a norm)."""
     header: dict = {"__metadata__": {"format": "pt"}}
     offset = 0
-    for n in names:
-        header[n] = {"dtype": "F32", "shape": [1], "data_offsets": [offset, offset + 4]}
-        offset += 4
+    for n, shape in tensors.items():
+        size = 2 * _count(shape)  # BF16
+        header[n] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
     raw = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * offset)
 
@@ -66,14 +69,36 @@ def make_model(
     (folder / "config.json").write_text(json.dumps(config))
     eos_id = len(vocab) + specials.index(eos) if eos in specials else 0
     (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": [eos_id]}))
-    names = ["model.embed_tokens.weight"] + [
-        f"model.layers.{i}.{blk}.{leaf}.weight"
-        for i in range(layers)
-        for blk, leaves in (("self_attn", "q_proj k_proj v_proj o_proj"), ("mlp", "gate_proj up_proj down_proj"))
-        for leaf in leaves.split()
-    ]
-    _safetensors(folder / "model.safetensors", names)
+    _safetensors(folder / "model.safetensors", llama_tensors(n_vocab, hidden, layers))
     return folder
+
+
+def _count(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def llama_tensors(vocab: int, hidden: int, layers: int, kv: int = 2, heads: int = 4) -> dict[str, list[int]]:
+    """The weights of a Llama-shaped decoder (tied LM head: no lm_head.weight), name -> shape."""
+    head_dim = hidden // heads
+    q, k, inter = heads * head_dim, kv * head_dim, 2 * hidden
+    out: dict[str, list[int]] = {"model.embed_tokens.weight": [vocab, hidden], "model.norm.weight": [hidden]}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        out.update({
+            p + "input_layernorm.weight": [hidden],
+            p + "post_attention_layernorm.weight": [hidden],
+            p + "self_attn.q_proj.weight": [q, hidden],
+            p + "self_attn.k_proj.weight": [k, hidden],
+            p + "self_attn.v_proj.weight": [k, hidden],
+            p + "self_attn.o_proj.weight": [hidden, q],
+            p + "mlp.gate_proj.weight": [inter, hidden],
+            p + "mlp.up_proj.weight": [inter, hidden],
+            p + "mlp.down_proj.weight": [hidden, inter],
+        })  # fmt: skip
+    return out
 
 
 def make_chatml(folder: Path, **kw) -> Path:

@@ -58,7 +58,12 @@ CASES = {
     "unknown template": (["dataset.chat_template=gemma-33"], CPU, "unknown template 'gemma-33'"),
     "template markers": (["dataset.chat_template=gemma-3"], CPU, "<start_of_turn>, <end_of_turn> are not single"),
     "sizes": (["lora.r=1000000000"], CPU, "lora.r (now 1000000000"),
-    "lora targets": (['lora.target_modules=["c_attn"]'], CPU, "no LoRA target module left"),
+    "lora targets": (['lora.target_modules=["c_attn"]'], CPU, "c_attn is not a layer of this model"),
+    "lora switches": (
+        ["lora.finetune_attention_modules=false", "lora.finetune_mlp_modules=false"],
+        CPU,
+        "no LoRA target module left",
+    ),
     # 2026-12-01: check said "ready to train" for both, train refused them
     "backend": (["training.backend=unsloth"], CPU, "--backend unsloth cannot run here"),
     "fp8": (["model.load_in_fp8=true"], CPU, "the hf backend has no FP8 path"),

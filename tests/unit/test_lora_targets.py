@@ -75,7 +75,7 @@ def test_text_model_keeps_the_leaf_list_and_notes_vision():
         (TEXT, {"finetune_language_layers": False}, "no vision tower"),
         (VLM, {"finetune_language_layers": False, "finetune_vision_layers": False}, "both false"),
         (VLM, {"finetune_attention_modules": False, "finetune_mlp_modules": False}, "no LoRA target module"),
-        (VLM, {"target_modules": ["qkv"]}, "no LoRA target module"),
+        (VLM, {"target_modules": ["qkv"]}, "qkv is not a layer of this model"),
     ],
 )
 def test_nothing_to_train_is_refused(names, switches, words):

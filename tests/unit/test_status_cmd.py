@@ -69,13 +69,13 @@ def test_running_shows_the_facts(proj, capsys):
 
 def test_failed_exits_1_with_error_kind_and_fix(proj, capsys):
     StatusWriter(proj.status_file, pid=os.getpid()).phase(
-        "failed", error="loss is NaN at step 12", error_kind="nan_loss", solution="try learning_rate 1e-4"
+        "failed", error="loss is NaN at step 12", error_kind="nan", solution="try learning_rate 1e-4"
     )
     assert main(["status", str(proj.root)]) == 1
     out = capsys.readouterr().out
-    assert "loss is NaN at step 12" in out and "nan_loss" in out and "try learning_rate 1e-4" in out
+    assert "loss is NaN at step 12" in out and "(nan)" in out and "try learning_rate 1e-4" in out
     assert main(["status", str(proj.root), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out)["error_kind"] == "nan_loss"
+    assert json.loads(capsys.readouterr().out)["error_kind"] == "nan"
 
 
 def test_crashed_exits_1(proj, capsys):

@@ -319,27 +319,60 @@ def own_chat_template(path_or_name: str | Path) -> str | None:
     return _chat_template(folder, _json_object(folder / "tokenizer_config.json") or {})
 
 
-def weight_module_paths(folder: str | Path | None) -> list[str] | None:
-    """The path of every module holding a weight (model.layers.0.self_attn.q_proj, ...), from the
-    safetensors headers or their index: what LoRA can adapt, without loading any. None: unknown."""
+# What a module holding a weight is, as LoRA sees it (forge.train.lora_targets): "linear" (what
+# forge adapts), "embedding", "output" (the LM head, whose weight the loss reads directly), "norm"
+# (a 1-D weight: a norm or a scale) or "other" (a convolution, ...).
+OUTPUT_LEAVES = ("lm_head", "embed_out")
+EMBEDDING_LEAVES = ("wte", "wpe")  # GPT-2's; every other family spells "embed" in the name
+
+
+def module_kind(path: str, shape: list[int] | tuple[int, ...]) -> str:
+    """The kind of the module at `path` from its weight's shape (a safetensors header's), without
+    torch: the loaded model says the same from the module's class (lora_targets.module_kinds)."""
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in OUTPUT_LEAVES:
+        return "output"
+    if len(shape) == 1:
+        return "norm"
+    if len(shape) != 2:
+        return "other"
+    if "embed" in leaf or leaf in EMBEDDING_LEAVES:
+        return "embedding"
+    return "linear"  # nn.Linear [out, in]; packed 4-bit [n, 1]; GPTQ/AWQ qweight
+
+
+def _header(file: Path) -> dict[str, Any]:
     import struct
 
+    try:
+        with open(file, "rb") as fh:  # the header only: 8 bytes of length, then JSON
+            n = struct.unpack("<Q", fh.read(8))[0]
+            if n > 100 << 20:
+                return {}
+            header = json.loads(fh.read(n))
+    except (OSError, ValueError, struct.error):
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def weight_modules(folder: str | Path | None) -> dict[str, str] | None:
+    """Every module holding a weight (model.layers.0.self_attn.q_proj, ...) -> its kind (module_kind),
+    from the safetensors headers (the shards the index names): what LoRA can adapt, without loading
+    any weight. None: unknown (no safetensors here)."""
     if not folder:
         return None
     folder = Path(folder)
     index = _json(folder / "model.safetensors.index.json")
     if isinstance(index, dict) and isinstance(index.get("weight_map"), dict):
-        tensors = list(index["weight_map"])
+        files = [folder / f for f in dict.fromkeys(index["weight_map"].values()) if isinstance(f, str)]
     else:
-        tensors = []
-        for f in sorted(folder.glob("*.safetensors"))[:8]:
-            try:
-                with open(f, "rb") as fh:  # the header only: 8 bytes of length, then JSON
-                    n = struct.unpack("<Q", fh.read(8))[0]
-                    if n > 100 << 20:
-                        continue
-                    tensors += [k for k in json.loads(fh.read(n)) if k != "__metadata__"]
-            except (OSError, ValueError, struct.error):
+        files = sorted(folder.glob("*.safetensors"))[:8]
+    out: dict[str, str] = {}
+    for f in files:
+        for name, info in _header(f).items():
+            if name == "__metadata__" or not name.endswith((".weight", ".qweight")) or not isinstance(info, dict):
                 continue
-    paths = [t.rsplit(".", 1)[0] for t in tensors if t.endswith((".weight", ".qweight"))]
-    return list(dict.fromkeys(paths)) or None
+            shape = info.get("shape")
+            path = name.rsplit(".", 1)[0]
+            out.setdefault(path, module_kind(path, shape if isinstance(shape, list) else []))
+    return out or None

@@ -6,7 +6,8 @@ Each class below used to pass `forge check` and then fail (or silently misbehave
 - samples: fewer usable conversations than dataset.min_samples (check failed them, train trained);
 - truncation: more examples than training.max_dropped_fraction keep no trained token because the
   prompt alone reaches max_seq_length (training drops them and refuses);
-- lora_targets: none of lora.target_modules is a module of the model;
+- lora_targets: a name of lora.target_modules that is not a linear layer of the model (the LM head,
+  an embedding, a norm, a block, a name it lacks), or none left under the finetune_* switches;
 - sizes and memory: an estimate that cannot fit even at the micro-batch the OOM backoff reaches
   (lora.r=1000000000 used to fail as "unexpected error ... can't allocate"), or beyond the RAM on
   a CPU.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from forge.config import ForgeConfig
 from forge.errors import ForgeError
-from forge.models.facts import ModelFacts, weight_module_paths
+from forge.models.facts import ModelFacts, weight_modules
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import estimate_memory
 from forge.plan.settings import Plan, Refusal, Setting
@@ -251,24 +252,22 @@ def _truncation_warning(p: Plan, config: ForgeConfig, data: DataStats, dropped: 
 
 
 def _lora_targets(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
-    """The same choice training makes (forge.train.lora_targets.choose), on the module paths the
-    checkpoint's headers list: a config that selects no module is refused with training's words."""
+    """The same choice training makes (forge.train.lora_targets.choose), on the modules the
+    checkpoint's headers list with their kinds: a name that is not a linear layer of this model
+    (the LM head, an embedding, a norm, a block, a name it lacks) or a config that selects no
+    module is refused with training's words, before any weights load."""
     from forge.train.lora_targets import choose
 
-    paths = weight_module_paths(facts.folder) if facts.source == "files" else None
-    if paths is None:
+    modules = weight_modules(facts.folder) if facts.source == "files" else None
+    if modules is None:
         return
     try:
-        chosen = choose(paths, config.lora)
+        chosen = choose(modules, config.lora)
     except ForgeError as e:
-        leaves = sorted({n.rsplit(".", 1)[-1] for n in paths if n.rsplit(".", 1)[-1].endswith("proj")})
-        fix = (e.fix or "") + (f" (this model's: {', '.join(leaves)})" if leaves else "")
-        _refuse(p, "lora_targets", "lora.target_modules", e.message, fix)
+        _refuse(p, "lora_targets", "lora.target_modules", e.message, e.fix or "")
         return
-    leaves = {n.rsplit(".", 1)[-1] for n in chosen.names}
-    missing = sorted(set(config.lora.target_modules) - leaves)
-    if missing:
-        _warn(p, "lora_targets", "lora.target_modules", f"not in this model, skipped: {', '.join(missing)}", "")
+    if chosen.skipped:
+        _warn(p, "lora_targets", "lora.target_modules", f"not in this model, skipped: {', '.join(chosen.skipped)}", "")
 
 
 def _memory(p: Plan, config: ForgeConfig, facts: ModelFacts, hw: HardwareInfo) -> None:

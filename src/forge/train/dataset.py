@@ -116,7 +116,7 @@ class DropReport:
         """Refuse (exit 2) when all examples, or more than the allowed share, keep no trained token."""
         if self.total == 0:
             raise ForgeError(
-                "the training split holds no conversations", fix="check dataset.path", exit_code=EXIT_USAGE
+                "the training split holds no conversations", fix="check dataset.path", exit_code=EXIT_USAGE, kind="data"
             )
         if self.kept and self.dropped / self.total <= max_dropped_fraction:
             return

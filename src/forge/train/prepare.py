@@ -101,7 +101,11 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
     # refuses (ForgeError) when too many examples keep no trained token: a template or length problem
     report.check(cfg.training.max_dropped_fraction)
     if not examples:
-        raise ForgeError("no training example keeps a trained token", "check dataset.chat_template and max_seq_length")
+        raise ForgeError(
+            "no training example keeps a trained token",
+            "check dataset.chat_template and max_seq_length",
+            kind="template_mismatch",
+        )
     val_examples: list[dict] = []
     if splits.val_convs:
         val_examples, val_report = tokenize_conversations(splits.val_convs, tokenizer, max_len)

@@ -43,7 +43,7 @@ from forge.records.base import write_record
 from forge.records.train import RunFile
 from forge.status import Status
 from forge.train.checkpoints import newest_complete
-from forge.train.failures import Interrupted, classify
+from forge.train.failures import Interrupted, classify, run_checkpoint
 from forge.train.previous_run import PreviousRun
 from forge.train.run_log import NotifyingStatus, close_log, open_log
 from forge.train.settings import RunSettings
@@ -149,7 +149,7 @@ class Recipe:
             self._fail(e.message, e.kind, e.fix, refusal=True)
             raise
         except Exception as e:
-            kind, fix = classify(e)
+            kind, fix = classify(e, run_checkpoint(self.output_dir, self.project.root))  # --resume only with one
             self.log.error("unexpected error:\n%s", traceback.format_exc())
             self._fail(f"{type(e).__name__}: {e}", kind, fix)
             raise ForgeError(f"training failed: {type(e).__name__}: {e}", fix, exit_code=EXIT_FAIL, kind=kind) from e

@@ -166,7 +166,10 @@ def select_backend(
         except ImportError as e:
             if requested == "unsloth":
                 raise ForgeError(
-                    f"the Unsloth backend failed to import: {e}", "use --backend hf", exit_code=EXIT_USAGE
+                    f"the Unsloth backend failed to import: {e}",
+                    "use --backend hf",
+                    exit_code=EXIT_USAGE,
+                    kind="backend",
                 ) from None
             log.warning("backend auto: Unsloth backend unavailable (%s); using hf", e)
         else:

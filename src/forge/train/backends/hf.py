@@ -56,23 +56,11 @@ class HFBackend(Backend):
         apply_chat_template(tokenizer, template)
 
         lora = self.cfg.lora
-        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-        targets = [m for m in lora.target_modules if m in present]
-        missing = sorted(set(lora.target_modules) - set(targets))
-        if missing:
-            self.note(f"target_modules not in this model, skipped: {', '.join(missing)}")
-        if not targets:
-            from forge.errors import EXIT_USAGE, ForgeError
-
-            raise ForgeError(
-                f"none of lora.target_modules ({', '.join(lora.target_modules)}) exist in {model_cfg.name}",
-                "set lora.target_modules to the model's linear layer names (e.g. q_proj, v_proj)",
-                exit_code=EXIT_USAGE,
-                kind="config",
-            )
         from forge.train.lora_targets import for_model
 
-        chosen = for_model(model, lora)  # the finetune_* switches, the same on the Unsloth backend
+        # the names and the finetune_* switches, as check judged them from the headers (and the
+        # same on the Unsloth backend): a name that is not a linear layer is refused by name
+        chosen = for_model(model, lora)
         for note in chosen.notes:
             self.note(note)
         torch.manual_seed(lora.random_state)  # LoRA A matrices are initialised from the global RNG
@@ -87,7 +75,8 @@ class HFBackend(Backend):
         )
         model = get_peft_model(model, peft_config)
         trainable, total = model.get_nb_trainable_parameters()
-        self.log.info("LoRA r=%d on %s: %s of %s parameters trainable", lora.r, ",".join(targets), trainable, total)
+        leaves = chosen.spec if isinstance(chosen.spec, list) else sorted({n.rsplit(".", 1)[-1] for n in chosen.names})
+        self.log.info("LoRA r=%d on %s: %s of %s parameters trainable", lora.r, ",".join(leaves), trainable, total)
         return model, tokenizer
 
     # ---------------------------------------------------------------- plan
@@ -161,6 +150,7 @@ class HFBackend(Backend):
             warmup_steps=t.warmup_steps,
             weight_decay=t.weight_decay,
             lr_scheduler_type=t.lr_scheduler_type,
+            lr_scheduler_kwargs=dict(t.lr_scheduler_kwargs) or None,  # checked by forge.config against the schedule
             optim=plan.optim,
             max_grad_norm=t.max_grad_norm,
             seed=t.seed,

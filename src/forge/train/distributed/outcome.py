@@ -56,7 +56,7 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
         if ours and st.error and st.phase == "failed":
             msg += f" (rank 0: {st.error})"
         if write_status:
-            kind = first.get("error_kind") or "error"
+            kind = first.get("error_kind") or "internal"
             writer().phase("failed", error=msg, error_kind=kind, solution=first.get("solution"))
         return EXIT_FAIL
     if not ours or st.running:
@@ -66,11 +66,18 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
                 writer().phase("interrupted", message=msg)
             return _signal_code(got)
         if write_status:
+            # a rank killed or crashed mid-run: what --resume is for, once there is a checkpoint
+            saved = bool(ours and (st.checkpoint_at or st.resumed_from))
+            again = (
+                "`forge train --resume` continues from the newest complete checkpoint"
+                if saved
+                else "rerun `forge train` (the run saved no checkpoint to resume from)"
+            )
             writer().phase(
                 "failed",
                 error=f"torchrun exited with {rc} and rank 0 left no final status",
-                error_kind="error",
-                solution="see logs/training.log and the ranks' output above; rerun with --resume",
+                error_kind="internal",
+                solution=f"see logs/training.log and the ranks' output above for why a rank died; then {again}",
             )
         return EXIT_FAIL
     if st.phase == "done":
