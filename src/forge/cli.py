@@ -24,7 +24,16 @@ app = typer.Typer(
 
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+# every verb that reads the project's config takes these two (forge.verb_config says what each reads
+# without them: check, plan, train and baseline training-config.json; export, verify and evaluate
+# the config the last run trained with, when it put its outputs elsewhere)
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    help="Config file (default: DIR/training-config.json; after a `forge train --config F`, export, verify "
+    "and evaluate read F). Relative paths: from the current folder, then DIR.",
+)
 # train's, and check's: check asks the same start (forge.train.start.read_run_config, start_point)
 ResumeOpt = typer.Option(
     False, "--resume", help="Continue from the newest complete checkpoint, with the run's recorded settings."
@@ -39,13 +48,18 @@ ARGV: list[str] = []  # this invocation's arguments (main), for `forge train --g
 
 
 def _run(fn, *args, **kwargs) -> None:
-    """Call a command; user mistakes become a message and an exit code, never a traceback."""
+    """Call a command; user mistakes become a message and an exit code, never a traceback.
+
+    The message and its fix go to stderr; with --json, stdout also gets one JSON object saying the
+    same (forge.commands.console.error_document), so that a program always has an answer to read."""
     try:
         code = fn(*args, **kwargs)
     except ForgeError as e:
-        from forge.commands.console import print_error
+        from forge.commands.console import print_error, print_error_json
 
         print_error(e)
+        if kwargs.get("json_out"):
+            print_error_json(e)
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
 
@@ -69,9 +83,7 @@ def check(
     directory: Optional[Path] = DirArg,
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="Config file to check (as `forge train --config` reads it)."
-    ),
+    config: Optional[Path] = ConfigOpt,
     resume: bool = ResumeOpt,
     force: bool = ForceOpt,
 ) -> None:
@@ -94,9 +106,7 @@ def plan(
     vram_gb: Optional[float] = typer.Option(
         None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
     ),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="Config file to plan from (and --write into), as `forge train --config` reads it."
-    ),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Hardware + data -> model, LoRA rank, batch, accumulation, epochs, learning rate, sequence length."""
     from forge.commands.plan import run
@@ -107,7 +117,7 @@ def plan(
 @app.command()
 def train(
     directory: Optional[Path] = DirArg,
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: DIR/training-config.json)."),
+    config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
     backend: Optional[str] = typer.Option(None, "--backend", help="auto | unsloth | hf (default: the config's)."),
     resume: bool = ResumeOpt,
@@ -176,19 +186,26 @@ def export(
     merged: bool = typer.Option(False, "--merged", help="Save the merged 16-bit model."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help=f"GGUF types, comma separated, any of: {types_text()}"),
     json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
 ) -> None:
     """Merged model and GGUF files from the saved adapter, verified."""
     from forge.commands.export import run
 
-    _run(run, directory, merged=merged, gguf=gguf, json_out=json_out)
+    _run(run, directory, merged=merged, gguf=gguf, json_out=json_out, config=config, overrides=set_ or [])
 
 
 @app.command()
-def baseline(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt, set_: Optional[List[str]] = SetOpt) -> None:
+def baseline(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
     """Score the base model on the val split -> metrics/baseline.json."""
     from forge.commands.evaluate import run_baseline
 
-    _run(run_baseline, directory, json_out=json_out, overrides=set_ or [])
+    _run(run_baseline, directory, json_out=json_out, config=config, overrides=set_ or [])
 
 
 @app.command()
@@ -198,20 +215,26 @@ def evaluate(
         None, "--threshold", help="Relative val-loss improvement the gate needs."
     ),
     json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
 ) -> None:
     """Score the fine-tuned model, compare with the baseline, apply the gate (exit 3 when it fails)."""
     from forge.commands.evaluate import run_evaluate
 
-    _run(run_evaluate, directory, threshold=threshold, json_out=json_out, overrides=set_ or [])
+    _run(run_evaluate, directory, threshold=threshold, json_out=json_out, config=config, overrides=set_ or [])
 
 
 @app.command()
-def verify(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+def verify(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
     """The outputs checklist: required artifacts, optional artifacts, quality checks."""
     from forge.commands.verify import run
 
-    _run(run, directory, json_out=json_out)
+    _run(run, directory, json_out=json_out, config=config, overrides=set_ or [])
 
 
 @app.command()
@@ -237,13 +260,41 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
+    if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
+        return _main_json(argv)
     try:
         app(args=argv, prog_name="forge")
     except SystemExit as e:
-        if e.code is None:
-            return 0
-        return e.code if isinstance(e.code, int) else 1
+        return _exit_code(e.code)
     return 0
+
+
+def _exit_code(code) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def _main_json(argv: list[str] | None) -> int:
+    """main with --json: a command line the parser refuses (an unknown option, a missing value) is
+    printed as typer prints it, on stderr, and as one JSON error object on stdout, as _run does."""
+    try:
+        rv = app(args=argv, prog_name="forge", standalone_mode=False)
+    except typer.Abort:
+        return 1
+    except typer.TyperException as e:  # typer's (vendored) click usage errors
+        from typer import rich_utils
+
+        from forge.commands.console import print_error_json
+
+        code = getattr(e, "exit_code", 2)
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        rich_utils.rich_format_error(e)
+        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"))
+        return code
+    except SystemExit as e:
+        return _exit_code(e.code)
+    return _exit_code(rv) if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""Exit codes and the errors a user can act on (each carries its fix)."""
+"""Exit codes and the errors a user can act on (each carries its fix).
+
+0 done or ready; 1 failed or not ready, which includes an output of an earlier step that is
+missing or damaged (no adapter for evaluate or export: run `forge train`); 2 bad usage, config or
+data, which includes a config that contradicts the outputs it names (an adapter trained on another
+base than model.name); 3 the evaluate gate failed; 130 / 143 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,19 @@ class ForgeError(Exception):
     exit_code = EXIT_FAIL
     kind = "internal"  # the status contract's word for a failure of no documented class (forge.status.ERROR_KINDS)
 
-    def __init__(self, message: str, fix: str | None = None, *, exit_code: int | None = None, kind: str | None = None):
+    file: str | None = None  # the file at fault, where one is (`--json` error answers carry it)
+    line: int | None = None  # its line
+
+    def __init__(
+        self,
+        message: str,
+        fix: str | None = None,
+        *,
+        exit_code: int | None = None,
+        kind: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.fix = fix
@@ -24,6 +42,10 @@ class ForgeError(Exception):
             self.exit_code = exit_code
         if kind is not None:
             self.kind = kind
+        if file is not None:
+            self.file = str(file)
+        if line is not None:
+            self.line = line
 
 
 class UsageError(ForgeError):

@@ -2,6 +2,12 @@
 
 Other modules never join path strings themselves: they ask a Project. That keeps the folder
 layout of DESIGN.md in one file and lets tests point a Project at a temporary folder.
+
+Where a run's outputs go is the config's to say (save.lora_path, save.merged_path, save.gguf_path,
+training.output_dir): `Project.outputs(cfg)` is the one place that turns a config into those
+folders. The `lora_dir`, `merged_dir`, `quantized_dir` and `outputs_dir` properties are only the
+defaults those keys fall back to; a verb that reads outputs asks `outputs(cfg)` with the config it
+loaded (forge.verb_config), never the defaults (tests/unit/test_output_paths_class.py keeps it so).
 """
 
 from __future__ import annotations
@@ -25,6 +31,20 @@ LAYOUT_DIRS = (
 
 
 @dataclass(frozen=True)
+class OutputPaths:
+    """Where a config puts a run's outputs (absolute; a relative key is read from the project folder)."""
+
+    lora: Path  # save.lora_path: the final adapter
+    merged: Path  # save.merged_path, else models/checkpoints/merged (`forge export --merged`)
+    gguf: Path  # save.gguf_path, else models/quantized (`forge export --gguf`)
+    checkpoints: Path  # training.output_dir: checkpoint-N folders and forge-run.json
+
+    def compared(self) -> tuple[Path, Path, Path]:
+        """The folders the verbs after training read (export, verify, evaluate), to compare runs by."""
+        return (self.lora.resolve(), self.merged.resolve(), self.gguf.resolve())
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
 
@@ -36,6 +56,23 @@ class Project:
         """A config-relative path (absolute paths are kept as they are)."""
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.root / p
+
+    def outputs(self, cfg) -> OutputPaths:
+        """The output folders of `cfg` (a forge.config.ForgeConfig): the one reader of its path keys."""
+        save = cfg.save
+        return OutputPaths(
+            lora=self.path(save.lora_path),
+            merged=self.path(save.merged_path) if save.merged_path else self.merged_dir,
+            gguf=self.path(save.gguf_path) if save.gguf_path else self.quantized_dir,
+            checkpoints=self.path(cfg.training.output_dir),
+        )
+
+    def rel(self, p: Path) -> str:
+        """`p` relative to the project folder when inside it, else absolute: how paths are printed."""
+        try:
+            return str(Path(p).relative_to(self.root))
+        except ValueError:
+            return str(p)
 
     # configuration
     @property
@@ -80,7 +117,7 @@ class Project:
     def export_report_file(self) -> Path:
         return self.metrics_dir / "export-report.json"
 
-    # models
+    # models: the defaults of save.* and training.output_dir (use outputs(cfg))
     @property
     def lora_dir(self) -> Path:
         return self.root / "models" / "checkpoints" / "lora"

@@ -22,7 +22,7 @@ from forge.check.before import Checklist
 from forge.check.export_report import FAILED, NOT_CHECKED, PASSED, read_export_report
 from forge.check.staleness import CURRENT, Staleness, run_status, stats_staleness
 from forge.clock import parse_time
-from forge.config import ConfigError, ForgeConfig, load_config
+from forge.config import ForgeConfig
 from forge.project import Project
 from forge.records.base import try_read_record
 from forge.records.train import TrainingStats, read_history
@@ -35,10 +35,11 @@ MAX_LOSS = 1.0
 
 
 def _config(project: Project) -> ForgeConfig:
-    try:
-        return load_config(project.config_file)
-    except ConfigError:
-        return ForgeConfig()
+    """The config whose folders are checked when none is given (the web UI): the verbs' rule
+    (forge.verb_config); a broken file checks the default folders (`forge verify` refuses it)."""
+    from forge.verb_config import reader_config
+
+    return reader_config(project)
 
 
 def _rel(project: Project, p: Path) -> str:
@@ -71,7 +72,7 @@ def loss_trend(losses: list[float]) -> tuple[float, float] | None:
 
 def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> TrainingStats | None:
     sec = "Required"
-    lora = project.path(cfg.save.lora_path)
+    lora = project.outputs(cfg).lora
     for name in ADAPTER_FILES:
         f = lora / name
         why = _broken(project, f)
@@ -117,11 +118,11 @@ def _broken(project: Project, f: Path) -> str:
 
 
 def merged_folder(project: Project, cfg: ForgeConfig) -> Path:
-    return project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
+    return project.outputs(cfg).merged
 
 
 def gguf_folder(project: Project, cfg: ForgeConfig) -> Path:
-    return project.path(cfg.save.gguf_path) if cfg.save.gguf_path else project.quantized_dir
+    return project.outputs(cfg).gguf
 
 
 def _optional(project: Project, cfg: ForgeConfig, cl: Checklist) -> list[Path]:
@@ -206,7 +207,7 @@ def _provenance(project: Project, cfg: ForgeConfig, present: list[Path], cl: Che
             cl.add(sec, "export checks", "skip", f"{counts}; not checked: {'; '.join(skipped)}", EXPORT_HINT)
         else:
             cl.add(sec, "export checks", "ok", counts)
-    current = adapter_fingerprint(project.path(cfg.save.lora_path))
+    current = adapter_fingerprint(project.outputs(cfg).lora)
     now_sha = current["sha256"] if current else None
     # each output against the export that made it (the report's ledger, which carries earlier
     # exports' outputs on): not on record, or changed on disk after that export, is "not made by
@@ -328,8 +329,9 @@ def _quality(project: Project, stats: dict | None, cl: Checklist, stale: Stalene
         cl.add(sec, "no CUDA out-of-memory", "ok", "none recorded")
 
 
-def run_verify(project: Project) -> Checklist:
-    cfg = _config(project)
+def run_verify(project: Project, cfg: ForgeConfig | None = None) -> Checklist:
+    """The checklist of the outputs `cfg` names (None: the config the verbs would read, _config)."""
+    cfg = cfg if cfg is not None else _config(project)
     cl = Checklist(config=cfg)
     record = _required(project, cfg, cl)
     present = _optional(project, cfg, cl)

@@ -18,3 +18,56 @@ def print_error(e) -> None:
     fix = getattr(e, "fix", None)
     if fix:
         err_console.print(f"[bold]fix:[/] {escape(fix)}", highlight=False)
+
+
+def print_notes(notes) -> None:
+    """What a verb says about the config it read (forge.verb_config), on stderr, before its work."""
+    from rich.markup import escape
+
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
+def error_document(e) -> dict:
+    """One JSON object for a ForgeError (`--json` answers on failure): error, fix, kind, exit_code,
+    and file / line where the error knows them (its own `file`/`line`; a DataError's report, its
+    first bad line; a ConfigError's config file, and the line of a JSON syntax error in it)."""
+    import re
+
+    doc = {
+        "ok": False,
+        "error": getattr(e, "message", str(e)),
+        "fix": getattr(e, "fix", None),
+        "kind": getattr(e, "kind", "error"),
+        "exit_code": getattr(e, "exit_code", 1),
+    }
+    file, line = getattr(e, "file", None), getattr(e, "line", None)
+    report = getattr(e, "report", None)  # forge.data.reader.DataError
+    if file is None and report is not None and getattr(report, "path", None):
+        file = str(report.path)
+        problems = getattr(report, "problems", None) or []
+        line = line if line is not None else getattr(problems[0], "line", None) if problems else None
+    source = getattr(e, "source", None)  # forge.config.ConfigError: the file, "--set", "defaults (+ --set)"
+    if file is None and isinstance(source, str):
+        path = source  # "FILE + --set": the problem may be the file's or a --set's, so no file is named
+        if path not in ("defaults", "--set") and not path.endswith(" + --set"):
+            file = path
+            first = (getattr(e, "problems", None) or [""])[0]
+            m = re.match(r"line (\d+) column \d+: invalid JSON", str(first))
+            line = int(m.group(1)) if m and line is None else line
+    if file is not None:
+        doc["file"] = str(file)
+    if line is not None:
+        doc["line"] = line
+    return doc
+
+
+def print_error_json(e) -> None:
+    import json
+    import sys
+
+    try:
+        sys.stdout.write(json.dumps(error_document(e), indent=2, default=str) + "\n")
+        sys.stdout.flush()
+    except OSError:  # the reader went away: the exit code still says it
+        pass

@@ -213,17 +213,20 @@ def _summary_dict(demo: _Demo, total: float, code: int) -> dict:
 
 
 def _where(p: Project) -> dict[str, str]:
+    from forge.verb_config import reader_config
+
+    out = p.outputs(reader_config(p))  # where the demo's config put them
     items = {
         "config": p.config_file,
         "baseline": p.baseline_file,
         "evaluation": p.evaluation_file,
         "training stats": p.training_stats_file,
-        "adapter": p.lora_dir,
-        "merged model": p.merged_dir,
-        "GGUF": p.quantized_dir,
+        "adapter": out.lora,
+        "merged model": out.merged,
+        "GGUF": out.gguf,
         "log": p.log_file,
     }
-    return {k: str(v.relative_to(p.root)) for k, v in items.items() if v.exists() and (v.is_file() or any(v.iterdir()))}
+    return {k: p.rel(v) for k, v in items.items() if v.exists() and (v.is_file() or any(v.iterdir()))}
 
 
 def _console():

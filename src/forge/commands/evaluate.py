@@ -1,8 +1,13 @@
 """`forge baseline` and `forge evaluate`: call forge.evaluate, print the scores and the gate.
 
 baseline -> metrics/baseline.json (forge.evaluate.baseline); evaluate -> metrics/evaluation.json
-(forge.evaluate.evaluation). Exit 0 when the gate passes, 3 when it fails, 2 for a missing or
-mismatched baseline or adapter.
+(forge.evaluate.evaluation). Exit 0 when the gate passes, 3 when it fails; 1 for a missing or
+damaged baseline or adapter (an earlier step's output: run it), 2 for one that contradicts the
+config (made for another model, val file or settings) and for a bad config or --set.
+
+Both take --config and --set (forge.verb_config): baseline reads training-config.json without them,
+evaluate the config of the last run when that run put its adapter elsewhere. `--json` prints the
+record the verb wrote, key for key (the file's own serialisation).
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ from forge.project import Project
 from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample
 
 
-def run_baseline(directory: Path | None, json_out: bool = False, overrides: list[str] | None = None) -> int:
+def run_baseline(
+    directory: Path | None,
+    json_out: bool = False,
+    overrides: list[str] | None = None,
+    config: Path | None = None,
+) -> int:
+    from forge.commands.console import print_notes
     from forge.evaluate.baseline import compute_baseline
+    from forge.verb_config import load_verb_config
 
     project = Project.at(directory)
-    record = compute_baseline(project, overrides)
+    chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
+    print_notes(chosen.notes)
+    record = compute_baseline(project, cfg=chosen.cfg)
     if json_out:
-        sys.stdout.write(json.dumps(record.summary(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
     else:
         print_baseline(project, record)
     return EXIT_OK
@@ -33,13 +47,18 @@ def run_evaluate(
     threshold: float | None = None,
     json_out: bool = False,
     overrides: list[str] | None = None,
+    config: Path | None = None,
 ) -> int:
+    from forge.commands.console import print_notes
     from forge.evaluate.evaluation import compute_evaluation
+    from forge.verb_config import load_verb_config
 
     project = Project.at(directory)
-    record = compute_evaluation(project, threshold, overrides)
+    chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
+    print_notes(chosen.notes)
+    record = compute_evaluation(project, threshold, cfg=chosen.cfg)
     if json_out:
-        sys.stdout.write(json.dumps(record.summary(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
     else:
         print_evaluation(project, record)
     return EXIT_OK if record.passed else EXIT_GATE

@@ -10,13 +10,23 @@ from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
 from forge.project import Project
 
 
-def run(directory: Path | None, merged: bool = False, gguf: str | None = None, json_out: bool = False) -> int:
-    from forge.config import load_config
+def run(
+    directory: Path | None,
+    merged: bool = False,
+    gguf: str | None = None,
+    json_out: bool = False,
+    config: Path | None = None,
+    overrides: list[str] | None = None,
+) -> int:
+    from forge.commands.console import print_notes
     from forge.export import ExportVerificationError, default_request, export_project
     from forge.gguf_types import CLI_OPTION, parse_gguf_types
+    from forge.verb_config import load_verb_config
 
     project = Project.at(directory)
-    cfg = load_config(project.config_file if project.config_file.exists() else None)
+    chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
+    cfg = chosen.cfg
+    print_notes(chosen.notes)
     # `--gguf ""` names no type: a usage error (exit 2), not "no --gguf" (the config's default export)
     types = parse_gguf_types(gguf, where=CLI_OPTION) if gguf is not None else []
     if not merged and not types:
@@ -36,7 +46,7 @@ def run(directory: Path | None, merged: bool = False, gguf: str | None = None, j
             console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
 
     try:
-        report = export_project(project, cfg, merged, types, progress=progress)
+        report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
             sys.stdout.write(json.dumps(e.report.to_dict(), indent=2, default=str) + "\n")

@@ -66,7 +66,7 @@ def run(
         handler = _ConsoleHandler(err_console) if world.is_main else None
         result = train_here(project, cfg, request, world, console_handler=handler)
         if world.is_main:
-            _summary(console, project, result)
+            _summary(console, project, result, cfg, request)
         return exit_code(result, world)
 
     console.print(f"[bold]forge train[/] {project.root}  model {cfg.model.name}")
@@ -76,7 +76,7 @@ def run(
             result = train_here(project, cfg, request, world, progress=bar.update, console_handler=handler)
     else:
         result = train_here(project, cfg, request, world, console_handler=handler)
-    _summary(console, project, result)
+    _summary(console, project, result, cfg, request)
     return exit_code(result, world)
 
 
@@ -155,18 +155,34 @@ class _ProgressBar:
         self.progress.update(self.task, completed=st.step, total=st.total_steps or None, phase=st.phase, loss=loss)
 
 
-def _summary(console, project: Project, result) -> None:
+def _summary(console, project: Project, result, cfg, request) -> None:
+    """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
+
+    from forge.verb_config import given_source
 
     st = result.status
     if result.exit_code == EXIT_OK:
         s = result.stats
+        where = project.outputs(cfg)
+        saved = [f"adapter in {project.rel(where.lora)}"]
+        if cfg.save.merged_path:
+            saved.append(f"merged model in {project.rel(where.merged)}")
+        if cfg.save.gguf_path:
+            saved.append(f"GGUF in {project.rel(where.gguf)}")
+        saved.append(f"checkpoints in {project.rel(where.checkpoints)}")
         console.print(
             f"[bold green]done[/]: {s.get('total_steps')} steps, final loss {_num(s.get('final_loss'))}, "
-            f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; adapter in "
-            f"{project.lora_dir.relative_to(project.root)}"
+            f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; {escape(', '.join(saved))}",
+            highlight=False,
         )
-        console.print("next: [bold]forge verify[/] (outputs checklist), then [bold]forge evaluate[/]")
+        # the same config for what comes next (the verbs also follow this run without them)
+        flags = given_source(project, request.config, request.overrides).flags(project)
+        flags = f" {escape(flags)}" if flags else ""
+        console.print(
+            f"next: [bold]forge verify{flags}[/] (outputs checklist), then [bold]forge evaluate{flags}[/]",
+            highlight=False,
+        )
     elif st.phase == "interrupted":
         console.print(f"[bold yellow]interrupted[/]: {escape(st.message or '')}")
     else:

@@ -3,6 +3,9 @@
 A quality check whose input is another run's (forge.check.staleness) is a failed item marked
 `stale`: verify exits 1 and says so, since the last run's outputs were not judged. `--json` adds
 `stale` (true when any item is) beside `ok`; every item carries its own `stale` flag.
+
+The folders checked are the config's (forge.verb_config: --config / --set, else the config of the
+last run when that run put its outputs elsewhere); `--json` says which under `config`.
 """
 
 from __future__ import annotations
@@ -18,15 +21,22 @@ from forge.project import Project
 MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "[dim]–[/]"}
 
 
-def run(directory: Path | None, json_out: bool = False) -> int:
+def run(
+    directory: Path | None, json_out: bool = False, config: Path | None = None, overrides: list[str] | None = None
+) -> int:
     from forge.check.outputs import SECTIONS, run_verify
+    from forge.commands.console import print_notes
+    from forge.verb_config import load_verb_config
 
     project = Project.at(directory)
-    cl = run_verify(project)
+    chosen = load_verb_config(project, config, overrides)  # a broken config: exit 2, naming the file
+    print_notes(chosen.notes)
+    cl = run_verify(project, chosen.cfg)
     code = EXIT_OK if cl.ready else EXIT_FAIL
     if json_out:
         out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}
         out["stale"] = bool(cl.stale)
+        out["config"] = chosen.describe(project)
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return code
     from rich.markup import escape

@@ -102,8 +102,9 @@ def export(project: Project, progress: Callable[[str], None] | None = None) -> O
     except ExportVerificationError as e:
         detail = e.message.splitlines()[0] + (f" (fix: {e.fix})" if e.fix else "")
         return Outcome(EXIT_FAIL, detail, e.report.to_dict(), e.report)
-    files = sorted(x.name for x in project.quantized_dir.glob("*.gguf")) if project.quantized_dir.exists() else []
-    merged = "merged" if (project.merged_dir / "config.json").exists() else ""
+    where = project.outputs(cfg)
+    files = sorted(x.name for x in where.gguf.glob("*.gguf")) if where.gguf.exists() else []
+    merged = "merged" if (where.merged / "config.json").exists() else ""
     detail = ", ".join(x for x in [merged, *files] if x) if report.ok else "export failed"
     return Outcome(EXIT_OK if report.ok else EXIT_FAIL, detail, report.to_dict(), report)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.clock import utcnow
-from forge.errors import EXIT_USAGE, ForgeError
+from forge.errors import EXIT_FAIL, EXIT_USAGE, ForgeError
 from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import RecordError, read_record, write_record
@@ -26,10 +26,11 @@ class ValSplit:
     conversations: list[list[dict]]
 
 
-def load_val(project: Project, overrides: list[str] | None) -> ValSplit:
+def load_val(project: Project, overrides: list[str] | None, cfg: Any = None) -> ValSplit:
+    """The val split of `cfg` (the verb's, forge.verb_config), else of training-config.json + `overrides`."""
     from forge.config import load_config
 
-    cfg = load_config(project.config_file, overrides)
+    cfg = cfg if cfg is not None else load_config(project.config_file, overrides)
     if not cfg.dataset.val_path:
         raise ForgeError(
             "dataset.val_path is null: there is no val split to score",
@@ -91,7 +92,7 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
             raise ForgeError(
                 f"the adapter in {adapter} cannot be applied to {cfg.model.name}: {type(e).__name__}: {str(e)[:400]}",
                 fix="the adapter file is damaged or belongs to another base model: re-run `forge train`",
-                exit_code=EXIT_USAGE,
+                exit_code=EXIT_FAIL,  # as export's merge says it: a damaged output of train, not ready
                 kind="adapter_corrupt",
             ) from None
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
@@ -116,26 +117,28 @@ def loaded_precision(model) -> str:
 
 
 @writes_project("baseline")  # one writer per project (forge.lock)
-def compute_baseline(project: Project, overrides: list[str] | None = None) -> BaselineRecord:
-    val = load_val(project, overrides)
+def compute_baseline(project: Project, overrides: list[str] | None = None, *, cfg: Any = None) -> BaselineRecord:
+    val = load_val(project, overrides, cfg)
     record = BaselineRecord.build(scored_on(project, val), score_with(val), created_at=utcnow())
     write_record(project.baseline_file, record)
     return record
 
 
 def read_baseline(project: Project) -> BaselineRecord:
-    """metrics/baseline.json; ForgeError (exit 2) naming the fix when it is missing or unreadable."""
+    """metrics/baseline.json; ForgeError naming the fix when it is missing or unreadable (exit 1, as
+    for a missing adapter: an earlier step's output is not there, forge.errors)."""
     f = project.baseline_file
     if not f.exists():
         raise ForgeError(
             f"{f} not found: the gate compares against the base model's scores",
             fix="run `forge baseline` first",
-            exit_code=EXIT_USAGE,
+            exit_code=EXIT_FAIL,
+            kind="baseline_missing",
         )
     try:
         return read_record(f, BaselineRecord)
     except RecordError as e:
-        raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_USAGE, kind="record") from None
+        raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_FAIL, kind="record") from None
 
 
 REBASE = "run `forge baseline` again (it rescores the base model with the current model, val file and settings)"

@@ -63,10 +63,11 @@ def build_evaluation(
 
 @writes_project("evaluate")  # one writer per project (forge.lock)
 def compute_evaluation(
-    project: Project, threshold: float | None = None, overrides: list[str] | None = None
+    project: Project, threshold: float | None = None, overrides: list[str] | None = None, *, cfg=None
 ) -> EvaluationRecord:
+    """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`."""
     # every refusal comes before the model loads: a typo should not cost a scoring pass
-    val = load_val(project, overrides)
+    val = load_val(project, overrides, cfg)
     cfg = val.cfg
     if threshold is None:
         thr = check_threshold(cfg.evaluation.gate_threshold, "evaluation.gate_threshold in training-config.json")
@@ -75,7 +76,7 @@ def compute_evaluation(
     now = scored_on(project, val)
     baseline = read_baseline(project)
     check_baseline(baseline, now, project.baseline_file)
-    adapter = project.path(cfg.save.lora_path)
+    adapter = project.outputs(cfg).lora
     fingerprint = check_adapter(project, adapter, cfg.model.name)
     fine_tuned = score_with(val, adapter=adapter)
     check_precision(baseline, fine_tuned, project.baseline_file)
@@ -83,18 +84,17 @@ def compute_evaluation(
         baseline,
         fine_tuned,
         thr,
-        adapter=str(adapter.relative_to(project.root)) if adapter.is_relative_to(project.root) else str(adapter),
+        adapter=project.rel(adapter),
         adapter_fingerprint=fingerprint,
         scored=now,
-        gguf=_gguf_note(project),
+        gguf=_gguf_note(project.outputs(cfg).gguf),
     )
     write_record(project.evaluation_file, record)
     return record
 
 
-def _gguf_note(project: Project) -> dict | None:
-    """Optional: note a GGUF export when one exists; scoring it needs llama-cpp-python."""
-    folder: Path = project.quantized_dir
+def _gguf_note(folder: Path) -> dict | None:
+    """Optional: note a GGUF export in the config's GGUF folder when one exists; scoring it needs llama-cpp-python."""
     files = sorted(folder.glob("*.gguf")) if folder.exists() else []
     if not files:
         return None

@@ -12,39 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import ForgeError
+from forge.models.adapter_base import read_adapter_config as adapter_info  # noqa: F401 (export's name)
 from forge.models.facts import stored_dtype
 
 SIXTEEN_BIT = ("bfloat16", "float16")
-
-
-def adapter_info(lora_dir: Path) -> dict[str, Any]:
-    cfg_file = lora_dir / "adapter_config.json"
-    weights = lora_dir / "adapter_model.safetensors"
-    if not cfg_file.is_file() or not weights.is_file():
-        raise ForgeError(
-            f"no LoRA adapter in {lora_dir} (adapter_config.json and adapter_model.safetensors are needed)",
-            fix="run `forge train` first, or point save.lora_path at the adapter folder",
-            kind="adapter_missing",
-        )
-    try:
-        info = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise ForgeError(
-            f"{cfg_file} is not valid JSON: {e}", fix="re-run `forge train`", kind="adapter_corrupt"
-        ) from e
-    if not isinstance(info, dict):
-        raise ForgeError(
-            f"{cfg_file} is not a JSON object (it holds a {type(info).__name__})",
-            fix="re-run `forge train`",
-            kind="adapter_corrupt",
-        )
-    if not info.get("base_model_name_or_path"):
-        raise ForgeError(
-            f"{cfg_file} does not name its base model (base_model_name_or_path)",
-            fix="set it to the model the adapter was trained on, e.g. builtin:tiny-llama",
-            kind="adapter_corrupt",
-        )
-    return info
 
 
 def save_dtype_name(base_path: str, configured: str | None) -> str:

@@ -47,11 +47,15 @@ def export_project(
     gguf_types: list[str],
     *,
     progress: Any = None,
+    notes: list[str] | None = None,
 ) -> ExportReport:
-    """Export the project's adapter; write metrics/export-report.json; raise on any failed check."""
+    """Export the project's adapter; write metrics/export-report.json; raise on any failed check.
+
+    `notes`: what the report should say first (which config was read, forge.verb_config)."""
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
     job.report.started_at = utcnow()
-    job.report.adapter_fingerprint = adapter_fingerprint(project.path(cfg.save.lora_path))
+    job.report.notes.extend(notes or [])
+    job.report.adapter_fingerprint = adapter_fingerprint(project.outputs(cfg).lora)
     job.previous_report = _previous_report(project)  # its ledger carries on (ExportReport.made)
     t0 = time.monotonic()
     try:

@@ -39,25 +39,18 @@ def fail_on_checks(job: ExportJob) -> None:
 
 def plan(job: ExportJob) -> None:
     """Where everything goes; refuse what cannot be made here before anything is written."""
-    from forge.export import merge as M
-    from forge.models.loader import resolve_model_path, same_model
+    from forge.models.adapter_base import adapter_base
 
     cfg, project = job.cfg, job.project
-    job.lora_dir = project.path(cfg.save.lora_path)
-    base_name = M.adapter_info(job.lora_dir)["base_model_name_or_path"]
-    job.base_path = resolve_model_path(base_name)
-    if base_name != cfg.model.name:
-        if same_model(job.base_path, cfg.model.name):
-            base_name = cfg.model.name  # the adapter names the resolved folder of the config's model
-        else:
-            job.report.notes.append(
-                f"the adapter names its base {base_name!r}; the config says {cfg.model.name!r}: using the adapter's"
-            )
-    job.base_name = base_name
-    job.report.adapter, job.report.base_model = str(job.lora_dir), base_name
-    job.merged_final = project.path(cfg.save.merged_path) if cfg.save.merged_path else project.merged_dir
-    job.gguf_dir = project.path(cfg.save.gguf_path) if cfg.save.gguf_path else project.quantized_dir
-    job.slug = slug(base_name)
+    where = project.outputs(cfg)  # the config's folders, never the defaults (forge.project)
+    job.lora_dir = where.lora
+    # evaluate's question too, with its answer: an adapter of another base than model.name is refused
+    base = adapter_base(job.lora_dir, cfg.model.name, project.rel(job.lora_dir))
+    job.base_path, job.base_name = base.path, base.name
+    job.report.adapter, job.report.base_model = str(job.lora_dir), base.name
+    job.merged_final = where.merged
+    job.gguf_dir = where.gguf
+    job.slug = slug(job.base_name)
     job.vision = has_vision(job.base_path)
     k_types = [t for t in job.gguf_types if t not in CONVERTER_TYPES]
     if k_types and not llama_cpp_available():

@@ -74,10 +74,12 @@ class Recipe:
         console_handler: logging.Handler | None = None,
         callbacks: list | None = None,
         world=None,
+        source: dict | None = None,
     ):
         from forge.train.distributed import World
 
         self.project, self.backend_name, self.resume, self.force = project, backend, resume, force
+        self.source = source  # the config file and --set the run read (training-stats.json, forge.verb_config)
         self.progress, self.console_handler, self.extra_callbacks = progress, console_handler, callbacks
         self.world = world or World.current()
         self.settings = RunSettings(cfg, self.world.world_size)
@@ -508,6 +510,7 @@ def train(
     progress: Callable[[Status], None] | None = None,
     console_handler: logging.Handler | None = None,
     callbacks: list | None = None,
+    source: dict | None = None,
 ) -> RunResult:
     """One `forge train` run (commands/train.py calls this): the Recipe's phases, in order."""
     return Recipe(
@@ -519,4 +522,5 @@ def train(
         progress=progress,
         console_handler=console_handler,
         callbacks=callbacks,
+        source=source,
     ).run()

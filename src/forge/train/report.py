@@ -13,6 +13,7 @@ from statistics import fmean
 
 from forge.clock import utcnow
 from forge.records.train import HistoryRow, TrainingStats, read_history
+from forge.verb_config import paths_record
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth")
 
@@ -106,4 +107,6 @@ def build_stats(recipe) -> TrainingStats:
         plan=recipe.plan.to_dict(),
         data=data_counts(recipe.data.report),
         versions=library_versions(),
+        config_source=getattr(recipe, "source", None),
+        paths=paths_record(cfg),
     )

@@ -27,7 +27,7 @@ def save_models(recipe) -> None:
 
     cfg, log = recipe.settings.cfg, recipe.log
     model, tok, backend = recipe.trainer.model, recipe.tokenizer, recipe.backend
-    lora_dir = recipe.project.path(cfg.save.lora_path)
+    lora_dir = recipe.project.outputs(cfg).lora
     clean_swap_leftovers(lora_dir)  # what a run killed in the middle of an earlier swap left
     write_swapped(lora_dir, recipe.run_id, lambda tmp: backend.save_adapter(model, tok, tmp), adapter_complete)
     log.info("adapter saved: %s", lora_dir)
@@ -49,7 +49,7 @@ def export_after_training(recipe) -> None:
     merged = bool(cfg.save.merged_path)
     types = parse_types(cfg.save.gguf_quantization) if cfg.save.gguf_path else []
     if merged:
-        clean_swap_leftovers(recipe.project.path(cfg.save.merged_path))  # an older forge's half-done swap
+        clean_swap_leftovers(recipe.project.outputs(cfg).merged)  # an older forge's half-done swap
     parts = [f"merged 16-bit model -> {cfg.save.merged_path}"] if merged else []
     if types:
         parts.append(f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}")

@@ -71,7 +71,7 @@ def resumed_config(project, request: TrainRequest, configured):
     from forge.train.integrity import newest_valid
     from forge.train.resolved import resume_config
 
-    output_dir = project.path(configured.training.output_dir)
+    output_dir = project.outputs(configured).checkpoints
     ckpt = newest_valid(output_dir)  # quietly: start_point names every checkpoint it skips
     if ckpt is None:  # nothing to continue: a new run (or the no_valid_checkpoint refusal), from the file
         return configured
@@ -162,8 +162,10 @@ def launch_if_asked(project, request: TrainRequest, echo=None, warn=None) -> int
 
 
 def train_here(project, cfg, request: TrainRequest, world, *, progress=None, console_handler=None):
-    """The recipe in this process (the only one, or one rank)."""
+    """The recipe in this process (the only one, or one rank); its stats record the config file and
+    --set it read (forge.verb_config: how export, verify and evaluate find its outputs after it)."""
     from forge.train.recipe import train
+    from forge.verb_config import given_source
 
     if world.launched:
         world.write_pid(project)
@@ -176,6 +178,7 @@ def train_here(project, cfg, request: TrainRequest, world, *, progress=None, con
             force=request.force,
             progress=progress,
             console_handler=console_handler,
+            source=given_source(project, request.config, request.overrides).record(project),
         )
     except ForgeError as e:
         if world.launched:

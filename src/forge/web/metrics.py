@@ -81,8 +81,10 @@ def _current_fingerprint(lora_dir: Path) -> dict | None:
 def _adapter_dir(project: Project, recorded: str | None) -> Path | None:
     """The folder evaluation.json names; a relative one only while it stays inside the project
     (the page must not be steered into hashing files elsewhere by an edited file)."""
-    if not recorded:
-        return project.lora_dir
+    if not recorded:  # an older evaluation.json: the adapter the config names now
+        from forge.verb_config import reader_config
+
+        return project.outputs(reader_config(project)).lora
     if Path(recorded).is_absolute():
         return Path(recorded)  # save.lora_path set to a folder outside the project: evaluate wrote it
     return resolve_inside(project.root, recorded)

@@ -156,18 +156,21 @@ class ProjectEntry:
         )
 
     def outputs_signature(self) -> tuple:
+        from forge.verb_config import reader_config
+
         p = self.project
+        out = p.outputs(reader_config(p))  # the folders the outputs checklist checks (forge.verb_config)
         paths = [
             p.training_stats_file,
             p.evaluation_file,
             p.baseline_file,
             p.export_report_file,
             p.loss_plot_file,
-            p.lora_dir,
-            p.lora_dir / "adapter_model.safetensors",
-            p.lora_dir / "adapter_config.json",
-            p.merged_dir,
-            p.quantized_dir,
+            out.lora,
+            out.lora / "adapter_model.safetensors",
+            out.lora / "adapter_config.json",
+            out.merged,
+            out.gguf,
             p.root / "models",
             p.root / "models" / "checkpoints",
         ]

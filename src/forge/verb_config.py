@@ -1,0 +1,212 @@
+"""The config a verb reads: the `--config` / `--set` it was given, else the one the last run used.
+
+Every verb that reads the project's config takes the same two options (forge.cli's ConfigOpt and
+SetOpt): `--config F` (read by forge.config.config_path's rule: the current folder, then the
+project folder) and `--set key=value`. Given either, a verb reads exactly that: F (default
+training-config.json) + the --set values.
+
+Given neither, check, plan, train and baseline read training-config.json (defaults where there is
+none): they are about the next run. The verbs that read a finished run's outputs (export, verify,
+evaluate, and the web UI's outputs) first ask the last run where it put them. `forge train`
+records, in metrics/training-stats.json (`config_source`, `paths`), the config file and --set it
+read and the output folders they gave (save.lora_path, merged_path, gguf_path, output_dir). When
+training-config.json puts the outputs somewhere else (the run trained with `--config exp1.json`,
+or `--set save.lora_path=...`):
+- the verb follows the last run: it reads that run's config file and --set again, as long as they
+  still give the folders the run recorded, and says so (a note on stderr; export's report and
+  verify's --json carry it too), with the fix: pass --config to choose a config yourself;
+- when they no longer give them (the file was edited or deleted since), it reads
+  training-config.json and the note names the last run's adapter folder and the fix
+  (--config FILE, or --set save.lora_path=...).
+Only the output folders decide: a run trained with `--set training.max_steps=5` is not followed,
+as its outputs are where the file says. metrics/ is the project's own (no config key moves it),
+so training-stats.json is always found. A stats file of an older forge records neither key:
+nothing is followed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge.config import ConfigError, ForgeConfig, config_path, load_config
+from forge.project import OutputPaths, Project
+
+PATH_KEYS = (
+    ("lora_path", "save"),
+    ("merged_path", "save"),
+    ("gguf_path", "save"),
+    ("output_dir", "training"),
+)
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """A config file (None: no file, the defaults) and the --set values applied to it."""
+
+    file: Path | None
+    overrides: tuple[str, ...] = ()
+
+    def load(self) -> ForgeConfig:
+        return load_config(self.file, list(self.overrides))
+
+    def flags(self, project: Project) -> str:
+        """The command-line options that read this config again ("" for plain training-config.json)."""
+        parts = []
+        if self.file is not None and self.file != project.config_file.resolve():
+            parts.append(f"--config {_quote(project.rel(self.file))}")
+        parts += [f"--set {_quote(o)}" for o in self.overrides]
+        return " ".join(parts)
+
+    def is_default(self, project: Project) -> bool:
+        return not self.flags(project)
+
+    def record(self, project: Project) -> dict[str, Any]:
+        """How training-stats.json records it (`config_source`)."""
+        return {"file": project.rel(self.file) if self.file else None, "overrides": list(self.overrides)}
+
+    @classmethod
+    def from_record(cls, project: Project, data: Any) -> ConfigSource | None:
+        if not isinstance(data, dict):
+            return None
+        file, overrides = data.get("file"), data.get("overrides") or []
+        if not isinstance(file, (str, type(None))) or not all(isinstance(o, str) for o in overrides):
+            return None
+        return cls(project.path(file).resolve() if file else None, tuple(overrides))
+
+
+def given_source(project: Project, config: str | Path | None, overrides: list[str] | None) -> ConfigSource:
+    """What `--config` / `--set` name (a --config that is not there: ForgeError, exit 2, every path tried)."""
+    path = config_path(project.root, config) if config is not None else project.config_file
+    return ConfigSource(path.resolve() if path.is_file() else None, tuple(overrides or ()))
+
+
+def paths_record(cfg: ForgeConfig) -> dict[str, str | None]:
+    """The config's output keys as written (training-stats.json's `paths`)."""
+    return {key: getattr(getattr(cfg, section), key) for key, section in PATH_KEYS}
+
+
+def _outputs_of_record(project: Project, paths: dict) -> OutputPaths | None:
+    data: dict[str, dict] = {"save": {}, "training": {}}
+    for key, section in PATH_KEYS:
+        if key in paths:
+            data[section][key] = paths[key]
+    try:
+        return project.outputs(ForgeConfig.model_validate(data))
+    except ValueError:  # a hand-edited record: nothing to follow
+        return None
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """What training-stats.json says of the run that made the outputs there now."""
+
+    run_id: str | None
+    source: ConfigSource
+    outputs: OutputPaths
+
+
+def last_run(project: Project) -> LastRun | None:
+    """The last finished run's config source and output folders; None when not on record."""
+    from forge.records.base import try_read_record
+    from forge.records.train import TrainingStats
+
+    stats, _ = try_read_record(project.training_stats_file, TrainingStats)
+    if stats is None or not stats.paths:
+        return None
+    source = ConfigSource.from_record(project, stats.config_source)
+    outputs = _outputs_of_record(project, stats.paths)
+    if source is None or outputs is None:
+        return None
+    return LastRun(stats.run_id, source, outputs)
+
+
+@dataclass
+class VerbConfig:
+    """The config a verb reads, where it came from, and what the verb must say about it."""
+
+    cfg: ForgeConfig
+    source: ConfigSource
+    notes: list[str] = field(default_factory=list)
+    followed: LastRun | None = None  # the last run whose config this is, when followed
+
+    def describe(self, project: Project) -> dict[str, Any]:
+        """For --json answers: which config was read, and the notes."""
+        out = self.source.record(project)
+        out["followed_run"] = self.followed.run_id if self.followed else None
+        out["notes"] = list(self.notes)
+        return out
+
+
+def load_verb_config(
+    project: Project,
+    config: str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    follow_last_run: bool = True,
+) -> VerbConfig:
+    """The config of a verb (the rule in the module docstring). ConfigError (exit 2) for a bad
+    file or --set; `follow_last_run=False` for the verbs about the next run (check, plan, train, baseline)."""
+    source = given_source(project, config, overrides)
+    cfg = source.load()
+    if config is not None or overrides or not follow_last_run:
+        return VerbConfig(cfg, source)
+    last = last_run(project)
+    if last is None or last.outputs.compared() == project.outputs(cfg).compared():
+        return VerbConfig(cfg, source)
+    return _follow(project, cfg, source, last)
+
+
+def _follow(project: Project, cfg: ForgeConfig, source: ConfigSource, last: LastRun) -> VerbConfig:
+    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    theirs, ours = project.rel(last.outputs.lora), project.rel(project.outputs(cfg).lora)
+    said = _differences(project, last.outputs, project.outputs(cfg))
+    rebuilt = None
+    if last.source != source:
+        try:
+            rebuilt = last.source.load()
+        except ConfigError:
+            rebuilt = None
+    if rebuilt is not None and project.outputs(rebuilt).compared() == last.outputs.compared():
+        flags = last.source.flags(project)
+        note = (
+            f"reading the config of {run}, `{flags}`: it saved its adapter in {theirs}, and {name} says {said}; "
+            f"fix: pass --config (and --set) to read another config, e.g. `--config {project.rel(project.config_file)}`"
+        )
+        return VerbConfig(rebuilt, last.source, [note], followed=last)
+    how = last.source.flags(project)
+    how = f" (it trained with `{how}`, which no longer says so)" if how else " (the file said so then)"
+    note = (
+        f"{run} saved its adapter in {theirs}{how}, but {name} says {said}: reading {name}, whose adapter "
+        f"folder is {ours}; fix: to use that run's outputs, pass --config FILE with save.lora_path "
+        f"{theirs} or --set save.lora_path={theirs}"
+    )
+    return VerbConfig(cfg, source, [note])
+
+
+def _differences(project: Project, then: OutputPaths, now: OutputPaths) -> str:
+    keys = ("save.lora_path", "save.merged_path", "save.gguf_path")
+    parts = [
+        f"{key} {project.rel(b)}" for key, a, b in zip(keys, then.compared(), now.compared(), strict=True) if a != b
+    ]
+    return ", ".join(parts)
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+def reader_config(project: Project) -> ForgeConfig:
+    """The config readers that take no flags (the web UI, verify's library call) check outputs by:
+    the verbs' rule, load_verb_config; the defaults where the config does not load (a broken file
+    must not take a page down: `forge verify` and `forge check` name its problems)."""
+    from forge.errors import ForgeError
+
+    try:
+        return load_verb_config(project).cfg
+    except ForgeError:
+        return ForgeConfig()

@@ -1,0 +1,82 @@
+"""A real tiny run with `forge train --config exp1.json`, then the plain verbs after it (CPU, seconds).
+
+QA: the adapter went to exp1.json's save.lora_path (models/exp1), but train's summary said
+"adapter in models/checkpoints/lora", `forge verify` found no adapter and `forge export` looked in
+the default folder. Now the summary prints the run's own folders, and verify, export and evaluate
+with no flags read the config the run trained with (its record in training-stats.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forge.cli import main
+from forge.scaffold import init_project
+
+pytestmark = pytest.mark.slow
+
+
+def _rows(n: int, prefix: str) -> list[dict]:
+    return [
+        {"conversations": [{"from": "human", "value": f"{prefix} question {i}?"}, {"from": "gpt", "value": "Yes."}]}
+        for i in range(n)
+    ]
+
+
+def _project(root: Path) -> Path:
+    proj, _ = init_project(root)
+    for path, rows in ((proj.train_file, _rows(24, "q")), (proj.val_file, _rows(4, "v"))):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cfg = json.loads(proj.config_file.read_text())
+    cfg["model"].update({"name": "builtin:tiny-llama", "load_in_4bit": False, "max_seq_length": 64})
+    cfg["dataset"]["chat_template"] = "llama-3"
+    cfg["training"].update({"max_steps": 2, "save_steps": 2, "logging_steps": 1, "per_device_train_batch_size": 4})
+    cfg["evaluation"].update({"generation_samples": 0, "max_new_tokens": 4})
+    proj.config_file.write_text(json.dumps(cfg, indent=2))
+    cfg["save"]["lora_path"] = "models/exp1"
+    cfg["training"]["output_dir"] = "outputs-exp1"
+    (proj.root / "exp1.json").write_text(json.dumps(cfg, indent=2))
+    return proj.root
+
+
+def _json(capsys, *argv) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(list(argv))
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_plain_verbs_after_train_with_config_use_its_folders(tmp_path, capsys):
+    root = _project(tmp_path / "p")
+    r = subprocess.run(
+        [sys.executable, "-m", "forge", "train", str(root), "--config", str(root / "exp1.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (root / "models" / "exp1" / "adapter_model.safetensors").is_file()
+    assert "adapter in models/exp1" in r.stdout and "checkpoints in outputs-exp1" in r.stdout, r.stdout
+    assert "models/checkpoints/lora" not in r.stdout and "--config exp1.json" in r.stdout
+    stats = json.loads((root / "metrics" / "training-stats.json").read_text())
+    assert stats["config_source"] == {"file": "exp1.json", "overrides": []}
+    assert stats["paths"]["lora_path"] == "models/exp1" and stats["paths"]["output_dir"] == "outputs-exp1"
+
+    code, doc = _json(capsys, "verify", str(root), "--json")
+    required = {i["name"]: i for i in doc["sections"]["Required"]}
+    assert required["adapter_model.safetensors"]["status"] == "ok", required
+    assert "models/exp1" in required["adapter_config.json"]["detail"] and doc["config"]["file"] == "exp1.json"
+
+    code, report = _json(capsys, "export", str(root), "--merged", "--json")
+    assert code == 0 and report["adapter"].endswith("models/exp1"), report
+    assert any("--config exp1.json" in n for n in report["notes"])
+
+    assert main(["baseline", str(root)]) == 0  # the next run's config: training-config.json, the same model
+    code, ev = _json(capsys, "evaluate", str(root), "--json", "--threshold", "0")
+    assert code in (0, 3) and ev["adapter"] == "models/exp1" and "fine_tuned_scores" in ev
