@@ -84,10 +84,10 @@ def test_plan_chooses_fp8_only_where_parity_was_shown(monkeypatch):
 def test_fp8_adapter_names_the_bf16_base_not_unslothes_fp8_copy():
     from types import SimpleNamespace
 
-    from forge.train.backends.unsloth import _name_bf16_base
+    from forge.train.backends.unsloth import _name_configured_base
 
     peft_cfg = SimpleNamespace(base_model_name_or_path="/root/.cache/unsloth_fp8/model-fp8-row-abc")
-    _name_bf16_base(SimpleNamespace(peft_config={"default": peft_cfg}), "/models/llama")
+    _name_configured_base(SimpleNamespace(peft_config={"default": peft_cfg}), "/models/llama")
     assert peft_cfg.base_model_name_or_path == "/models/llama"
 
 

@@ -168,8 +168,7 @@ class UnslothBackend(HFBackend):
                 finetune_mlp_modules=lora.finetune_mlp_modules,
             )
         model = loader.get_peft_model(model, **kwargs)
-        if m.load_in_fp8:
-            _name_bf16_base(model, path)
+        _name_configured_base(model, path)
         trainable, total = model.get_nb_trainable_parameters()
         self.log.info(
             "Unsloth %s: %s, %s weights, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
@@ -246,12 +245,14 @@ class UnslothBackend(HFBackend):
         self.note("FP8 base weights (row-wise e4m3, torchao) under bf16 LoRA: Unsloth load_in_fp8")
 
 
-def _name_bf16_base(model, path: str) -> None:
-    """Point the adapter at the bf16 base it was trained over.
+def _name_configured_base(model, path: str) -> None:
+    """Point the adapter at the model forge was asked for (model.name, resolved), whatever Unsloth
+    loaded in its place.
 
-    Unsloth quantises a 16-bit folder to FP8 in a private cache folder and loads that, so PEFT
-    would record the FP8 copy as `base_model_name_or_path`; export reads that field to find the
-    weights to merge into, and must get the bf16 originals.
+    Unsloth loads a stand-in: for FP8 a copy it quantised into a private cache folder, for 4-bit
+    on a hub id its pre-quantised `...-bnb-4bit` repository. PEFT would record the stand-in as
+    `base_model_name_or_path`; export and evaluate read that field (forge.models.adapter_base)
+    and must find model.name there, whose 16-bit weights are what a merge goes into.
     """
     for peft_cfg in getattr(model, "peft_config", {}).values():
         peft_cfg.base_model_name_or_path = path
