@@ -2,7 +2,12 @@
 
 Also what evaluate shares with it: loading the val split, the identity of a score set (model,
 val file sha256, settings) and one scoring pass, so that both sides are measured the same way.
-Torch is imported only inside `score_with` (through the model loader and score_model).
+
+Whether a baseline can be gated against is decided in one place, `baseline_refusal` (the model,
+the val file's sha256, the compared settings and, once known, the precision of the loaded
+weights), and read through `usable_baseline`: `forge evaluate` refuses with its answer, `forge
+check` reports it under Baseline Done, the web UI marks the baseline stale with it. Torch is
+imported only inside `score_with` (through the model loader and score_model).
 """
 
 from __future__ import annotations
@@ -31,11 +36,21 @@ def load_val(project: Project, overrides: list[str] | None, cfg: Any = None) -> 
     from forge.config import load_config
 
     cfg = cfg if cfg is not None else load_config(project.config_file, overrides)
+    val_path = val_file(project, cfg)
+    from forge.data import load_conversations
+
+    # the conversations know their lines (data/splits/val.jsonl:12), for errors that name one
+    return ValSplit(cfg, val_path, load_conversations(val_path, display=cfg.dataset.val_path))
+
+
+def val_file(project: Project, cfg: Any) -> Path:
+    """The val split baseline and evaluate score (dataset.val_path); ForgeError (exit 2) when there is none."""
     if not cfg.dataset.val_path:
         raise ForgeError(
             "dataset.val_path is null: there is no val split to score",
             fix="set dataset.val_path to a held-out split (data/splits/val.jsonl)",
             exit_code=EXIT_USAGE,
+            kind="val_split",
         )
     val_path = project.path(cfg.dataset.val_path)
     if not val_path.exists():
@@ -43,26 +58,31 @@ def load_val(project: Project, overrides: list[str] | None, cfg: Any = None) -> 
             f"{cfg.dataset.val_path} not found",
             fix="split off a few percent of the data into data/splits/val.jsonl",
             exit_code=EXIT_USAGE,
+            kind="val_split",
         )
-    from forge.data import load_conversations
-
-    # the conversations know their lines (data/splits/val.jsonl:12), for errors that name one
-    return ValSplit(cfg, val_path, load_conversations(val_path, display=cfg.dataset.val_path))
+    return val_path
 
 
 def scored_on(project: Project, val: ValSplit) -> ScoredOn:
+    return score_identity(project, val.cfg, val.path, examples=len(val.conversations))
+
+
+def score_identity(
+    project: Project, cfg: Any, val_path: Path, *, examples: int | None = None, val_sha256: str | None = None
+) -> ScoredOn:
+    """What a score set of `cfg` on `val_path` is scored on: the model, the val file and its sha256, the
+    settings (torch-free; `examples` is informational, `val_sha256` a hash the caller already has)."""
     from forge.files import sha256_file
 
-    cfg = val.cfg
     try:
-        val_rel = str(val.path.relative_to(project.root))
+        val_rel = str(val_path.relative_to(project.root))
     except ValueError:
-        val_rel = str(val.path)
+        val_rel = str(val_path)
     return ScoredOn(
         model=cfg.model.name,
         val_file=val_rel,
-        val_sha256=sha256_file(val.path),
-        examples=len(val.conversations),
+        val_sha256=val_sha256 or sha256_file(val_path),
+        examples=examples,
         settings=ScoreSettings(
             max_seq_length=cfg.model.max_seq_length,
             generation_samples=cfg.evaluation.generation_samples,
@@ -125,8 +145,9 @@ def compute_baseline(project: Project, overrides: list[str] | None = None, *, cf
 
 
 def read_baseline(project: Project) -> BaselineRecord:
-    """metrics/baseline.json; ForgeError naming the fix when it is missing or unreadable (exit 1, as
-    for a missing adapter: an earlier step's output is not there, forge.errors)."""
+    """metrics/baseline.json; ForgeError naming the fix when it is missing (kind "baseline_missing")
+    or unreadable (kind "record"): exit 1, as for a missing adapter (an earlier step's output is not
+    there, forge.errors)."""
     f = project.baseline_file
     if not f.exists():
         raise ForgeError(
@@ -144,8 +165,19 @@ def read_baseline(project: Project) -> BaselineRecord:
 REBASE = "run `forge baseline` again (it rescores the base model with the current model, val file and settings)"
 
 
-def check_baseline(baseline: BaselineRecord, now: ScoredOn, baseline_file: Path) -> None:
-    """Refuse a baseline made for another model, val file or settings (ForgeError, exit 2)."""
+def baseline_refusal(
+    baseline: BaselineRecord, now: ScoredOn, baseline_file: Path, *, precision: str | None = None
+) -> ForgeError | None:
+    """Why `baseline` cannot be gated against for scores of `now` (ForgeError, exit 2, kind
+    "baseline_mismatch"), or None: the one rule evaluate, check and the web UI apply.
+
+    Compared: the model, the val file's sha256, the settings the baseline recorded (an older file
+    without one is not refused for it) and, when `precision` is given, the precision the weights
+    load in. model.dtype null means the device's default (float32 on CPU, bfloat16 on most GPUs), so
+    equal settings can still load unlike weights (a baseline made on another machine): evaluate
+    passes the precision its loaded model has, check the one this machine would load; a baseline of
+    an older forge records none and is not refused for it.
+    """
     problems = []
     if baseline.model != now.model:
         problems.append(f"model: baseline {baseline.model!r}, now {now.model!r}")
@@ -154,37 +186,48 @@ def check_baseline(baseline: BaselineRecord, now: ScoredOn, baseline_file: Path)
             f"val file: baseline scored {baseline.val_file} with sha256 {baseline.val_sha256[:12]}..., "
             f"now {now.val_file} has sha256 {now.val_sha256[:12]}..."
         )
-    # only the settings the baseline recorded: an older file without one is not refused for it
     old = baseline.settings.model_dump(exclude_unset=True)
     new = now.settings.model_dump()
     for key in COMPARED_SETTINGS:
         if key in old and old[key] != new[key]:
             problems.append(f"{key}: baseline {old[key]!r}, now {new[key]!r}")
-    if problems:
-        raise ForgeError(
-            f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
-            + "\n  - ".join(problems),
-            fix=REBASE,
-            exit_code=EXIT_USAGE,
-            kind="baseline_mismatch",
+    fix = REBASE
+    before = baseline.scores.precision
+    if before is not None and precision is not None and before != precision:
+        problems.append(
+            f"precision of the loaded weights: baseline {before}, now {precision} (model.dtype null loads the "
+            "device's default)"
         )
+        fix += ", or set model.dtype to the baseline's precision"
+    if not problems:
+        return None
+    return ForgeError(
+        f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
+        + "\n  - ".join(problems),
+        fix=fix,
+        exit_code=EXIT_USAGE,
+        kind="baseline_mismatch",
+    )
 
 
-def check_precision(baseline: BaselineRecord, now: ScoreDetail, baseline_file: Path) -> None:
-    """Refuse scores measured in another precision than the baseline's (ForgeError, exit 2).
+def check_baseline(
+    baseline: BaselineRecord, now: ScoredOn, baseline_file: Path, *, precision: str | None = None
+) -> None:
+    """Refuse a baseline made for another model, val file, settings or precision (baseline_refusal)."""
+    refused = baseline_refusal(baseline, now, baseline_file, precision=precision)
+    if refused is not None:
+        raise refused
 
-    model.dtype null means the device's default (float32 on CPU, bfloat16 on most GPUs), so equal
-    settings can still load unlike weights (a baseline made on another machine); only the loaded
-    model can say, so this runs after the scoring pass. A baseline of an older forge records no
-    precision and is not refused for it.
-    """
-    before, after = baseline.scores.precision, now.precision
-    if before is not None and after is not None and before != after:
-        raise ForgeError(
-            f"{baseline_file} was computed for something else, so the comparison would be meaningless:\n  - "
-            f"precision of the loaded weights: baseline {before}, now {after} (model.dtype null loads the "
-            "device's default)",
-            fix=REBASE + ", or set model.dtype to the baseline's precision",
-            exit_code=EXIT_USAGE,
-            kind="baseline_mismatch",
-        )
+
+def usable_baseline(
+    project: Project, cfg: Any, *, now: ScoredOn | None = None, precision: str | None = None
+) -> BaselineRecord:
+    """metrics/baseline.json when `forge evaluate` can gate against it for `cfg` (its model, val
+    file and settings; `now`: their identity when the caller has it) and, when given, `precision`.
+    ForgeError naming the fix otherwise (exit 1 for a missing or unreadable file, 2 else), of kind "baseline_missing", "record" (unreadable),
+    "val_split" (no val split to score) or "baseline_mismatch". Torch-free."""
+    baseline = read_baseline(project)
+    if now is None:
+        now = score_identity(project, cfg, val_file(project, cfg))
+    check_baseline(baseline, now, project.baseline_file, precision=precision)
+    return baseline

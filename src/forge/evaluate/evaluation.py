@@ -13,7 +13,7 @@ from pathlib import Path
 
 from forge.clock import utcnow
 from forge.evaluate.adapter import check_adapter
-from forge.evaluate.baseline import check_baseline, check_precision, load_val, read_baseline, score_with, scored_on
+from forge.evaluate.baseline import check_baseline, load_val, score_with, scored_on, usable_baseline
 from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate, check_threshold
 from forge.lock import writes_project
 from forge.project import Project
@@ -35,7 +35,7 @@ def build_evaluation(
     """The evaluation record of `fine_tuned` against `baseline` (both scored on the same split).
 
     `scored`: what the fine-tuned pass was scored on (default: the baseline's identity). The two
-    agree on every key check_baseline compares; a key an older baseline lacks is known only here.
+    agree on every key baseline_refusal compares; a key an older baseline lacks is known only here.
     """
     check_threshold(threshold)
     base = baseline.headline()
@@ -74,12 +74,12 @@ def compute_evaluation(
     else:
         thr = check_threshold(threshold)
     now = scored_on(project, val)
-    baseline = read_baseline(project)
-    check_baseline(baseline, now, project.baseline_file)
+    baseline = usable_baseline(project, cfg, now=now)  # the rule forge check and the web UI apply too
     adapter = project.outputs(cfg).lora
     fingerprint = check_adapter(project, adapter, cfg.model.name)
     fine_tuned = score_with(val, adapter=adapter)
-    check_precision(baseline, fine_tuned, project.baseline_file)
+    # the precision only the loaded model can tell (model.dtype null: the device's default)
+    check_baseline(baseline, now, project.baseline_file, precision=fine_tuned.precision)
     record = build_evaluation(
         baseline,
         fine_tuned,

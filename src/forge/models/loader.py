@@ -20,6 +20,7 @@ from typing import Any
 
 from forge.errors import ForgeError
 from forge.files import publish_built_folder
+from forge.models.precision import load_dtype_name, loads_in_4bit
 
 BUILTIN_VERSION = "v1"
 TINY = {
@@ -327,18 +328,14 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
-    if dtype is None and model_cfg.dtype:
-        dtype = getattr(torch, model_cfg.dtype)
+    cuda = device.type == "cuda"
     if dtype is None:
-        if device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        else:
-            dtype = torch.float32
+        dtype = getattr(torch, load_dtype_name(model_cfg, cuda=cuda, bf16=cuda and torch.cuda.is_bf16_supported()))
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     trust = bool(getattr(model_cfg, "trust_remote_code", False))
     kwargs: dict[str, Any] = {}
-    quantized = bool(getattr(model_cfg, "load_in_4bit", False)) and device.type == "cuda" and _has_bitsandbytes()
+    quantized = loads_in_4bit(model_cfg, cuda=cuda)
     if quantized:  # QLoRA: nf4 weights placed on the GPU by the loader (a 4-bit model cannot be moved)
         from transformers import BitsAndBytesConfig
 
@@ -366,12 +363,6 @@ def load_model_and_tokenizer(model_cfg: Any, *, dtype: Any = None, device: Any =
     if not quantized:
         model.to(device)
     return model, tokenizer
-
-
-def _has_bitsandbytes() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("bitsandbytes") is not None
 
 
 def same_model(path: str, name: str) -> bool:

@@ -87,7 +87,7 @@ class ForgeCallback(TrainerCallback):
         append_history(self.history_path, row)
 
     def _evals_left(self, step: int, max_steps: int) -> int:
-        """Cadence evals after `step`, plus the recipe's final eval when the last step is off cadence."""
+        """Cadence evals after `step`, plus the final eval (the Trainer's or the recipe's) when the last step is off cadence."""
         if not self.eval_steps or not self.eval_examples:
             return 0
         left = max_steps // self.eval_steps - step // self.eval_steps

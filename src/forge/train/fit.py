@@ -119,6 +119,27 @@ def rescheduled_lr(trainer) -> None:
         trainer.add_callback(RescheduledLr())
 
 
+def last_eval_step(log_history: list | None) -> int | None:
+    """The global step of the last eval in a Trainer's log_history (an entry with eval_ metrics:
+    Trainer.evaluate logs eval_loss, eval_runtime, ... with the step), or None before any."""
+    for entry in reversed(log_history or []):
+        if isinstance(entry, dict) and any(str(k).startswith("eval_") for k in entry):
+            step = entry.get("step")
+            return step if isinstance(step, int) else None
+    return None
+
+
+def evaluated_last_step(trainer) -> bool:
+    """Whether the Trainer has evaluated at the step it stopped at (torch-free).
+
+    From its log_history, which every rank keeps alike and a resume restores from the checkpoint
+    (load_finished too), not from `global_step % eval_steps`: transformers 5 evaluates at an
+    off-cadence final step itself (DefaultFlowCallback.on_step_end), older versions did not, and
+    a finished checkpoint whose final eval a signal cut short (save_stopped_eval) has none."""
+    state = trainer.state
+    return last_eval_step(state.log_history) == state.global_step
+
+
 def save_stopped_eval(trainer) -> None:
     """Checkpoint the step whose eval a signal cut short (unless it is already complete).
 

@@ -295,9 +295,8 @@ class Recipe:
                 status=self.status,
                 on_retry=self.write_run_file,
             )
-            plan = self.plan
-            if self.eval_ds is not None and plan.eval_steps and self.trainer.state.global_step % plan.eval_steps:
-                self.trainer.evaluate()  # the last cadence eval came before the end: stats carry the final model's
+            if self.final_eval_missing():
+                self.trainer.evaluate()  # the last eval came before the end: stats carry the final model's
         except EvalStopped:  # a signal during the final eval (fit_once handles those inside train())
             save_stopped_eval(self.trainer)
         if self.callback.stopped_by_signal_at is None:
@@ -313,6 +312,18 @@ class Recipe:
         step = self.trainer.state.global_step
         self.log.warning("interrupted by %s at step %d; resume from %s", self.stop.name, step, where)
         return RunResult(self.stop.exit_code, self.status.status, {"interrupted_at": step, "checkpoint": where})
+
+    def final_eval_missing(self) -> bool:
+        """Whether the trained model's last step has no eval yet, so fit runs one: decided from the
+        Trainer's own record (forge.train.fit.evaluated_last_step), not from the cadence. A run
+        stopped by a signal is not evaluated: it checkpoints and exits, and writes no stats."""
+        from forge.train.fit import evaluated_last_step
+
+        if self.eval_ds is None or not self.plan.eval_steps:
+            return False
+        if self.callback is not None and self.callback.stopped_by_signal_at is not None:
+            return False
+        return not evaluated_last_step(self.trainer)
 
     # ------------------------------------------------------------------------------------ save
     def save(self) -> dict:

@@ -188,6 +188,8 @@ def create_app(
                 view["problems"][path.name] = "links outside the project: not read"
                 if key == "training_stats":
                     view["metrics_stale"] = view["metrics_stale_reason"] = None
+                if key == "baseline":
+                    view["baseline_stale"] = view["baseline_stale_reason"] = None
         if view.get("loss_plot") and not _inside(p.root, p.loss_plot_file):
             view["loss_plot"] = None
         if not _inside(p.root, p.evaluation_file):

@@ -1,7 +1,8 @@
 """The metrics view of a project for the web UI: the three metrics files read as records (torch-free).
 
-    metrics_view(project) -> {baseline, training_stats, metrics_stale, metrics_stale_reason, evaluation,
-                              evaluation_stale, gate, comparison, problems, loss_plot}
+    metrics_view(project) -> {baseline, baseline_stale, baseline_stale_reason, training_stats, metrics_stale,
+                              metrics_stale_reason, evaluation, evaluation_stale, gate, comparison, problems,
+                              loss_plot}
 
 Each file is read through its record (forge.records.evaluate, forge.records.train), so the page
 shows what `forge baseline`, `forge train` and `forge evaluate` wrote, never a guess at its shape:
@@ -13,6 +14,13 @@ exact match for the base model, the fine-tuned one and the change.
 one saved now: true when the adapter it recorded (adapter_fingerprint) was retrained or removed
 since, with the fix in `problems`; null when it cannot say (no evaluation, or a file of an older
 forge that recorded no fingerprint).
+
+`baseline_stale` says whether `forge evaluate` would refuse baseline.json for the project as it is
+now (training-config.json and the val file): evaluate's own rule (forge.evaluate.baseline.
+baseline_refusal: another model, val file or scoring settings), with its message and fix in
+`baseline_stale_reason`; null when it cannot say (no baseline, a config that does not load, no val
+split). The precision the weights load in is left to `forge check` and evaluate (it depends on the
+machine that scores).
 
 `metrics_stale` says whether training-stats.json (and the loss plot written with it) is of another
 run than the one the status file describes, from what both files record (training_stats_staleness,
@@ -114,9 +122,49 @@ def evaluation_staleness(project: Project, evaluation: EvaluationRecord | None) 
     return False, None
 
 
+# (val path, stat) -> sha256: the val split is hashed again only when it changed
+_val_hashes: dict[tuple, str] = {}
+
+
+def _val_sha256(path: Path) -> str:
+    from forge.files import sha256_file
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _val_hashes:
+        if len(_val_hashes) > 64:
+            _val_hashes.clear()
+        _val_hashes[key] = sha256_file(path)
+    return _val_hashes[key]
+
+
+def baseline_staleness(project: Project, baseline: BaselineRecord | None) -> tuple[bool | None, str | None]:
+    """(stale, why): whether `forge evaluate` would refuse `baseline` for the project's config and val file."""
+    from forge.config import ConfigError, load_config
+    from forge.errors import ForgeError
+    from forge.evaluate.baseline import baseline_refusal, score_identity, val_file
+
+    if baseline is None:
+        return None, None
+    try:
+        cfg = load_config(project.config_file)
+        path = val_file(project, cfg)
+        # as with the adapter: a relative path only while it stays inside the project (links included)
+        if not Path(cfg.dataset.val_path).is_absolute() and resolve_inside(project.root, cfg.dataset.val_path) is None:
+            return None, None
+        now = score_identity(project, cfg, path, val_sha256=_val_sha256(path))
+    except (ConfigError, ForgeError, OSError):
+        return None, None
+    refused = baseline_refusal(baseline, now, project.baseline_file)
+    if refused is None:
+        return False, None
+    return True, f"{refused.message}\nfix: {refused.fix}"
+
+
 def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str, Any]:
     problems: dict[str, str] = {}
     baseline = _read(project.baseline_file, BaselineRecord, problems)
+    baseline_stale, baseline_why = baseline_staleness(project, baseline)
     stats = _read(project.training_stats_file, TrainingStats, problems)
     evaluation = _read(project.evaluation_file, EvaluationRecord, problems)
     stale, why = evaluation_staleness(project, evaluation)
@@ -130,6 +178,8 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
     return finite(
         {
             "baseline": baseline.to_data() if baseline else None,
+            "baseline_stale": baseline_stale,
+            "baseline_stale_reason": baseline_why,
             "training_stats": stats.to_data() if stats else None,
             "metrics_stale": metrics_stale,
             "metrics_stale_reason": metrics_why,

@@ -150,6 +150,16 @@ class MetricsOut(BaseModel):
     baseline: Optional[dict[str, Any]] = Field(
         description="metrics/baseline.json (forge.records.evaluate.BaselineRecord), or null when missing or refused."
     )
+    baseline_stale: Optional[bool] = Field(
+        None,
+        description="True when `forge evaluate` would refuse baseline.json for the project as it is now: made for "
+        "another model, val file (sha256) or scoring settings than training-config.json and the val split hold now "
+        "(evaluate's own rule, forge.evaluate.baseline.baseline_refusal). False when it matches; null when unknown "
+        "(no baseline, a config that does not load, no val split).",
+    )
+    baseline_stale_reason: Optional[str] = Field(
+        None, description="evaluate's refusal, naming both sides, and the fix (`forge baseline`); null unless stale."
+    )
     training_stats: Optional[dict[str, Any]] = Field(
         description="metrics/training-stats.json (forge.records.train.TrainingStats), or null."
     )

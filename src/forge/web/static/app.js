@@ -412,7 +412,8 @@ function renderMetrics(m) {
     gate.textContent = m.evaluation ? "no gate verdict" : "not evaluated";
     gate.className = "badge";
     gate.dataset.passed = "";
-    $("gate-detail").textContent = m.evaluation ? "" : m.baseline ? "run forge evaluate after training to apply the gate" : "no baseline yet: run forge baseline, then forge evaluate after training";
+    // a baseline evaluate would refuse (another model, val file or settings) is no baseline for the gate
+    $("gate-detail").textContent = m.evaluation ? "" : m.baseline_stale === true ? `stale baseline: ${m.baseline_stale_reason || "run forge baseline again"}` : m.baseline ? "run forge evaluate after training to apply the gate" : "no baseline yet: run forge baseline, then forge evaluate after training";
   }
   const table = $("comparison");
   table.replaceChildren();
@@ -426,7 +427,8 @@ function renderMetrics(m) {
     }
   } else {
     const have = m.baseline ? "baseline" : null;
-    table.append(el("tr", {}, el("td", { class: "muted", text: have ? `baseline recorded (${Object.keys(m.baseline).length} keys); no evaluation yet` : "no baseline and no evaluation yet" })));
+    const note = m.baseline_stale === true ? " (stale: made for another model, val file or settings)" : "";
+    table.append(el("tr", {}, el("td", { class: "muted", text: have ? `baseline recorded (${Object.keys(m.baseline).length} keys)${note}; no evaluation yet` : "no baseline and no evaluation yet" })));
   }
   renderStatsFreshness(m);
   const kv = $("train-stats");
