@@ -60,3 +60,40 @@ def test_official_gemma_template_on_tool_calling_data(tmp_path, external_dir, ca
     assert "Traceback" not in out.out + out.err
     baseline = json.loads(proj.baseline_file.read_text())
     assert baseline["scores"]["examples_dropped"] == 0 and baseline["scores"]["generation_samples"] == 2
+
+
+def test_check_names_the_line_a_model_template_fails_on(tmp_path, capsys):
+    """A template that raises on some conversations: check fails or warns "tokenizer fits the data"
+    with the first file:line (before, measuring fell back to a guess and the item was left out)."""
+    from forge.config import default_config_dict
+    from forge.scaffold import init_project
+
+    folder = _model(tmp_path)
+    plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    (folder / "chat_template.jinja").write_text(
+        "{% for m in messages %}{% if 'BOOM' in m['content'] %}{{ raise_exception('no BOOM here') }}"
+        "{% endif %}{% endfor %}" + plain
+    )
+    proj, _ = init_project(tmp_path / "p")
+    rows = [
+        {
+            "conversations": [
+                {"from": "human", "value": f"q{i}" + (" BOOM" if i == 3 else "")},
+                {"from": "gpt", "value": "a"},
+            ]
+        }
+        for i in range(12)
+    ]
+    proj.train_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proj.val_file.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    cfg = default_config_dict()
+    cfg["model"].update({"name": str(folder), "max_seq_length": 256, "load_in_4bit": False})
+    cfg["dataset"].update({"chat_template": "auto", "min_samples": 1})
+    proj.config_file.write_text(json.dumps(cfg))
+
+    main(["check", str(proj.root), "--json"])
+    checked = json.loads(capsys.readouterr().out)
+    items = {i["name"]: i for sec in checked["sections"].values() for i in sec}
+    item = items["tokenizer fits the data"]
+    assert item["status"] in ("warn", "fail"), item
+    assert "train.jsonl:4" in item["detail"] and "no BOOM here" in item["detail"], item

@@ -180,7 +180,7 @@ def _check_resolved(
     """The resolver's view of the run as configured: its refusals fail the items they belong to."""
     from forge.data.bound import char_bound
     from forge.models.facts import read_facts
-    from forge.plan.measure import gather_stats
+    from forge.plan.measure import gather_stats, measure_problem
     from forge.plan.resolve import resolve
 
     cfg = cl.config
@@ -199,6 +199,10 @@ def _check_resolved(
         if name not in failed:
             cl.add(sec, name, "warn", w.message, w.fix or None)
             failed.add(name)
+    problem = measure_problem(stats, cfg)  # the template raised on examples, or the tokenizer failed
+    if problem and "tokenizer fits the data" not in failed:
+        cl.add("Data Ready", "tokenizer fits the data", *problem)
+        failed.add("tokenizer fits the data")
     template = p.settings.get("dataset.chat_template")
     ok = {
         "enough samples": f"{stats.train_examples} samples (minimum {p.settings['dataset.min_samples'].value})",

@@ -176,6 +176,14 @@ def _summary(console, project: Project, result, cfg, request) -> None:
             f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; {escape(', '.join(saved))}",
             highlight=False,
         )
+        data = s.get("data") or {}
+        if data.get("dropped_no_trained_tokens"):  # said during the run too; the summary must not hide it
+            first = f"; first: {data['first_error']}" if data.get("first_error") else ""
+            console.print(
+                f"[yellow]{data['dropped_no_trained_tokens']} of {data.get('total')} training examples dropped "
+                f"with no trained token{escape(first)}[/]",
+                highlight=False,
+            )
         # the same config for what comes next (the verbs also follow this run without them)
         flags = given_source(project, request.config, request.overrides).flags(project)
         flags = f" {escape(flags)}" if flags else ""
