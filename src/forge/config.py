@@ -319,10 +319,22 @@ class ConfigError(ForgeError):
     exit_code = EXIT_USAGE
     kind = "config"
 
-    def __init__(self, problems: list[str], source: str = "training-config.json"):
+    def __init__(
+        self,
+        problems: list[str],
+        source: str = "training-config.json",
+        *,
+        file_fix: str | None = None,
+        line: int | None = None,
+    ):
         self.problems = problems
         self.source = source
-        super().__init__(self.render(), "correct the keys above; `forge schema` documents every key")
+        # a problem of the file itself (its JSON syntax, not an object, unreadable): the fix for that,
+        # not the keys' (the keys could not be read)
+        self.file_fix = file_fix
+        super().__init__(self.render(), file_fix or "correct the keys above; `forge schema` documents every key")
+        if line is not None:
+            self.line = line
 
     def render(self) -> str:
         lines = [f"{self.source}: {len(self.problems)} problem(s)"]
@@ -377,7 +389,7 @@ def _describe(err: dict) -> str:
 
 def validate_dict(data: dict[str, Any], source: str = "training-config.json") -> ForgeConfig:
     if not isinstance(data, dict):
-        raise ConfigError(["the file must hold one JSON object"], source)
+        raise ConfigError(["the file must hold one JSON object"], source, file_fix=_object_fix(source))
     try:
         return ForgeConfig.model_validate(data)
     except ValidationError as e:
@@ -393,14 +405,31 @@ def load_config_dict(path: Path | None) -> dict[str, Any]:
         # reader does; writers (plan --write) write plain UTF-8, so the mark goes on the first write
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ConfigError(["not UTF-8 text; save it as UTF-8"], str(path)) from None
+        raise ConfigError(
+            ["not UTF-8 text; save it as UTF-8"], str(path), file_fix=f"save {path} as UTF-8 text"
+        ) from None
+    except OSError as e:  # a folder of that name, no read permission
+        raise ConfigError(
+            [f"cannot read the file: {e.strerror or e}"],
+            str(path),
+            file_fix=f"make {path} a readable file (check its permissions), or pass --config FILE",
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError([f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"], str(path)) from None
+        raise ConfigError(
+            [f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"],
+            str(path),
+            file_fix=f"fix the JSON syntax at line {e.lineno} column {e.colno} of {path}",
+            line=e.lineno,
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(["the file must hold one JSON object"], str(path))
+        raise ConfigError(["the file must hold one JSON object"], str(path), file_fix=_object_fix(str(path)))
     return data
+
+
+def _object_fix(source: str) -> str:
+    return f'make {source} one JSON object, {{"model": {{...}}, "training": {{...}}}} (`forge schema` lists the keys)'
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

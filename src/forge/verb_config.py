@@ -22,6 +22,12 @@ Only the output folders decide: a run trained with `--set training.max_steps=5` 
 as its outputs are where the file says. metrics/ is the project's own (no config key moves it),
 so training-stats.json is always found. A stats file of an older forge records neither key:
 nothing is followed.
+
+`--resume` with no --config (train and check) is about the run to continue, which may have been
+interrupted before it wrote training-stats.json: the recipe records the same two keys in the
+status file's `extra` when it opens it (a call refused before that hands them on in
+`extra.previous_run`), and load_resume_config follows them by the same rule, on the checkpoint
+folder (training.output_dir).
 """
 
 from __future__ import annotations
@@ -58,6 +64,12 @@ class ConfigSource:
             parts.append(f"--config {_quote(project.rel(self.file))}")
         parts += [f"--set {_quote(o)}" for o in self.overrides]
         return " ".join(parts)
+
+    def name(self, project: Project) -> str:
+        """The config as messages name it: its file (training-config.json, exp1.json), "+ --set" when
+        --set values are read over it; "the defaults" when there is no file."""
+        name = project.rel(self.file) if self.file is not None else "the defaults"
+        return f"{name} + --set" if self.overrides else name
 
     def is_default(self, project: Project) -> bool:
         return not self.flags(project)
@@ -122,6 +134,28 @@ def last_run(project: Project) -> LastRun | None:
     return LastRun(stats.run_id, source, outputs)
 
 
+def started_run(project: Project) -> LastRun | None:
+    """The last run as it started (the status file's `extra.config_source` / `extra.paths`, written
+    when the run opens its status): an interrupted run has no training-stats.json of its own, and
+    `--resume` must find its checkpoints. None when not on record (an older forge, no run yet)."""
+    from forge.status import read_status
+
+    status = read_status(project.status_file)
+    extra = status.extra or {}
+    run_id = status.run_id
+    if not isinstance(extra.get("paths"), dict):  # a call refused before its run opened: the run it kept
+        extra = extra.get("previous_run") if isinstance(extra.get("previous_run"), dict) else {}
+        run_id = extra.get("run_id")
+    paths = extra.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        return None
+    source = ConfigSource.from_record(project, extra.get("config_source"))
+    outputs = _outputs_of_record(project, paths)
+    if source is None or outputs is None:
+        return None
+    return LastRun(run_id if isinstance(run_id, str) else None, source, outputs)
+
+
 @dataclass
 class VerbConfig:
     """The config a verb reads, where it came from, and what the verb must say about it."""
@@ -156,6 +190,44 @@ def load_verb_config(
     if last is None or last.outputs.compared() == project.outputs(cfg).compared():
         return VerbConfig(cfg, source)
     return _follow(project, cfg, source, last)
+
+
+def load_resume_config(project: Project, overrides: list[str] | None = None) -> VerbConfig:
+    """`forge train --resume` / `forge check --resume` with no --config: the run to continue is the
+    last one started (started_run). When training-config.json keeps checkpoints elsewhere, its
+    config file and --set are read again (this call's --set on top), as long as they still give the
+    folder it recorded, with a note and the fix (pass --config); when they no longer do, the file's
+    own config, and the note says so and names the run's checkpoint folder. ConfigError as load_config."""
+    source = given_source(project, None, overrides)
+    cfg = source.load()
+    last = started_run(project)
+    ours = project.outputs(cfg).checkpoints
+    if last is None or last.outputs.checkpoints == ours:
+        return VerbConfig(cfg, source)
+    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    theirs = project.rel(last.outputs.checkpoints)
+    followed = ConfigSource(last.source.file, (*last.source.overrides, *(overrides or ())))
+    try:
+        rebuilt = followed.load()
+    except ConfigError:
+        rebuilt = None
+    if rebuilt is not None and project.outputs(rebuilt).checkpoints == last.outputs.checkpoints:
+        flags = last.source.flags(project)
+        note = (
+            f"--resume: reading the config of {run}, `{flags}`: it keeps its checkpoints in {theirs}, and {name} "
+            f"says training.output_dir {project.rel(ours)}; fix: pass --config (and --set) to resume another run, "
+            f"e.g. `--config {project.rel(project.config_file)}`"
+        )
+        return VerbConfig(rebuilt, followed, [note], followed=last)
+    how = last.source.flags(project)
+    how = f" (it trained with `{how}`, which no longer says so)" if how else " (the file said so then)"
+    note = (
+        f"--resume: {run} keeps its checkpoints in {theirs}{how}, but {name} says training.output_dir "
+        f"{project.rel(ours)}: looking in {project.rel(ours)}; fix: to continue that run, pass --config FILE "
+        f"whose training.output_dir is {theirs}"
+    )
+    return VerbConfig(cfg, source, [note])
 
 
 def _follow(project: Project, cfg: ForgeConfig, source: ConfigSource, last: LastRun) -> VerbConfig:

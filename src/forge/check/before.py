@@ -52,14 +52,18 @@ def _check_config(project: Project, cl: Checklist, request: TrainRequest) -> For
     the file + --set; resumed_config, with --resume the run's recorded config + the safe --set
     values). Returns the resume's refusal, which the start point item reports; cl.config is then the
     run's config without this call's --set (forge.train.start.described_config), for the other items."""
-    from forge.train.start import configured_config, described_config, resumed_config
+    from forge.train.start import configured_with_notes, described_config, resumed_config
 
     sec = "Config Ready"
     try:
         path = config_path(project.root, request.config)  # --config: the file train would read
-        cfg = configured_config(project, request)
+        chosen = configured_with_notes(project, request)  # a plain --resume: the last run's, when elsewhere
+        cfg = chosen.cfg
+        if chosen.source.file is not None:
+            path = chosen.source.file
     except ConfigError as e:
-        cl.add(sec, "config valid", "fail", e.render(), "fix the keys named above (`forge schema` lists them all)")
+        fix = e.file_fix or "fix the keys named above (`forge schema` lists them all)"
+        cl.add(sec, "config valid", "fail", e.render(), fix)
         return None
     except ForgeError as e:  # --config names no file; the folder does not exist
         cl.add(sec, "config valid", "fail", e.message, e.fix)
@@ -77,6 +81,9 @@ def _check_config(project: Project, cl: Checklist, request: TrainRequest) -> For
         cl.add(sec, "config valid", "ok", f"{where}; model {cfg.model.name}")
     else:
         cl.add(sec, "config valid", "ok", f"{where}; --resume: the run's recorded config, model {run_cfg.model.name}")
+    for note in chosen.notes:  # the run a plain --resume follows, or why it cannot
+        text, _, fix = note.partition("; fix: ")
+        cl.add(sec, "config of the run to resume", "warn" if chosen.followed is None else "ok", text, fix or None)
     return refused
 
 

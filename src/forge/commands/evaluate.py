@@ -56,7 +56,7 @@ def run_evaluate(
     project = Project.at(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
-    record = compute_evaluation(project, threshold, cfg=chosen.cfg)
+    record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
     if json_out:
         sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
     else:

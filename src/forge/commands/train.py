@@ -56,6 +56,11 @@ def run(
         return code
     world = World.current()
     cfg = load_run_config(project, request, world)  # a refusal is in the status and the log
+    if world.is_main:
+        from forge.commands.console import print_notes
+        from forge.train.start import configured_with_notes
+
+        print_notes(configured_with_notes(project, request).notes)  # --resume following the last run
 
     if json_out:
         result = train_here(project, cfg, request, world)
@@ -159,7 +164,7 @@ def _summary(console, project: Project, result, cfg, request) -> None:
     """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
 
-    from forge.verb_config import given_source
+    from forge.train.start import run_source
 
     st = result.status
     if result.exit_code == EXIT_OK:
@@ -185,7 +190,7 @@ def _summary(console, project: Project, result, cfg, request) -> None:
                 highlight=False,
             )
         # the same config for what comes next (the verbs also follow this run without them)
-        flags = given_source(project, request.config, request.overrides).flags(project)
+        flags = run_source(project, request).flags(project)
         flags = f" {escape(flags)}" if flags else ""
         console.print(
             f"next: [bold]forge verify{flags}[/] (outputs checklist), then [bold]forge evaluate{flags}[/]",

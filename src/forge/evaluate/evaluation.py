@@ -63,14 +63,22 @@ def build_evaluation(
 
 @writes_project("evaluate")  # one writer per project (forge.lock)
 def compute_evaluation(
-    project: Project, threshold: float | None = None, overrides: list[str] | None = None, *, cfg=None
+    project: Project,
+    threshold: float | None = None,
+    overrides: list[str] | None = None,
+    *,
+    cfg=None,
+    config_name: str | None = None,
 ) -> EvaluationRecord:
-    """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`."""
+    """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`.
+    `config_name`: how errors name that config (forge.verb_config.ConfigSource.name)."""
     # every refusal comes before the model loads: a typo should not cost a scoring pass
     val = load_val(project, overrides, cfg)
     cfg = val.cfg
     if threshold is None:
-        thr = check_threshold(cfg.evaluation.gate_threshold, "evaluation.gate_threshold in training-config.json")
+        if config_name is None:
+            config_name = project.rel(project.config_file) + (" + --set" if overrides else "")
+        thr = check_threshold(cfg.evaluation.gate_threshold, f"evaluation.gate_threshold in {config_name}")
     else:
         thr = check_threshold(threshold)
     now = scored_on(project, val)

@@ -32,10 +32,12 @@ DISK_FULL_FIX = (
 LOG = "logs/training.log"
 
 
-def classify(e: BaseException, checkpoint: str | Path | None = None, log: str = LOG) -> tuple[str, str]:
+def classify(
+    e: BaseException, checkpoint: str | Path | None = None, log: str = LOG, config: str = "training-config.json"
+) -> tuple[str, str]:
     """(error_kind, fix) of an exception that is not a ForgeError. `checkpoint`: this run's newest
     complete checkpoint (as the user would name it, e.g. outputs/checkpoint-40), None if it has
-    none; `log`: where the traceback is."""
+    none; `log`: where the traceback is; `config`: the config file the run read, as fixes name it."""
     from forge.train.oom import ORIGINAL_FIX, is_oom
 
     if any(isinstance(x, OSError) and x.errno == errno.ENOSPC for x in (e, e.__cause__, e.__context__)):
@@ -48,7 +50,7 @@ def classify(e: BaseException, checkpoint: str | Path | None = None, log: str = 
             f"{checkpoint}: `forge train --resume --set training.per_device_train_batch_size=N --set "
             "training.gradient_accumulation_steps=M`; the other changes start a new run (`forge train --force`)"
         )
-    return "internal", internal_fix(f"{type(e).__name__}: {e}", checkpoint, log)
+    return "internal", internal_fix(f"{type(e).__name__}: {e}", checkpoint, log, config)
 
 
 def rerun(checkpoint: str | Path | None) -> str:
@@ -58,7 +60,9 @@ def rerun(checkpoint: str | Path | None) -> str:
     return f"rerun with `forge train --resume`: it continues from {checkpoint}"
 
 
-def internal_fix(error: str, checkpoint: str | Path | None = None, log: str = LOG) -> str:
+def internal_fix(
+    error: str, checkpoint: str | Path | None = None, log: str = LOG, config: str = "training-config.json"
+) -> str:
     """The fix of an error forge did not expect: the setting its words name, else a bug report."""
     named = named_settings(error)
     kept = f"; {checkpoint} is kept" if checkpoint is not None else ""
@@ -66,7 +70,7 @@ def internal_fix(error: str, checkpoint: str | Path | None = None, log: str = LO
         keys = ", ".join(named)
         return (
             f"the error names {keys}: check {'that setting' if len(named) == 1 else 'those settings'} in "
-            f"training-config.json (`forge schema` documents each key), then rerun `forge train`; if "
+            f"{config} (`forge schema` documents each key), then rerun `forge train`; if "
             f"{'it is' if len(named) == 1 else 'they are'} right, report this as a bug with {log} (it holds the "
             f"traceback){kept}"
         )

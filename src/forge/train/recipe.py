@@ -125,6 +125,12 @@ class Recipe:
         self.settings.divide_for_world(self.world, self.log)
         cfg = self.settings.cfg
         self.status = open_status(p, self.world, self.run_id, self.started_at, cfg)
+        if self.source is not None and self.world.is_main:
+            # on record from the start: `forge train --resume` finds an interrupted run's checkpoints by
+            # it (forge.verb_config.started_run), as export/verify/evaluate find a finished run's by the stats
+            from forge.verb_config import paths_record
+
+            self.status.update(config_source=self.source, paths=paths_record(cfg))
         self.stop.install()
         if self.progress is not None:
             self.status = NotifyingStatus(self.status, self.progress)
@@ -151,10 +157,18 @@ class Recipe:
             self._fail(e.message, e.kind, e.fix, refusal=True)
             raise
         except Exception as e:
-            kind, fix = classify(e, run_checkpoint(self.output_dir, self.project.root))  # --resume only with one
+            kind, fix = classify(  # --resume only with one; the config file the run read
+                e, run_checkpoint(self.output_dir, self.project.root), config=self._config_name()
+            )
             self.log.error("unexpected error:\n%s", traceback.format_exc())
             self._fail(f"{type(e).__name__}: {e}", kind, fix)
             raise ForgeError(f"training failed: {type(e).__name__}: {e}", fix, exit_code=EXIT_FAIL, kind=kind) from e
+
+    def _config_name(self) -> str:
+        """The config file this run read, as fixes name it (training-config.json, exp1.json)."""
+        src = self.source if isinstance(self.source, dict) else {}
+        name = src.get("file") or "training-config.json"
+        return f"{name} + --set" if src.get("overrides") else name
 
     # ------------------------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -505,10 +519,12 @@ def previous_run_summary(status_file) -> dict | None:
     if not old.run_id or old.phase not in FINAL_PHASES:
         return None
     keep = ("run_id", "phase", "step", "total_steps", "started_at", "completed_at", "error")
+    started = ("config_source", "paths")  # how a plain --resume finds its checkpoints (verb_config.started_run)
     kept = old.extra.get("previous_run")
     if old.phase == "failed" and old.extra.get("refused") is True and isinstance(kept, dict) and kept.get("run_id"):
-        return {k: kept[k] for k in keep if kept.get(k) is not None}
-    return {k: getattr(old, k) for k in keep if getattr(old, k) is not None}
+        return {k: kept[k] for k in (*keep, *started) if kept.get(k) is not None}
+    out = {k: getattr(old, k) for k in keep if getattr(old, k) is not None}
+    return out | {k: old.extra[k] for k in started if old.extra.get(k) is not None}
 
 
 def train(

@@ -54,12 +54,24 @@ def _require_folder(project) -> None:
 
 def configured_config(project, request: TrainRequest):
     """The config file (or --config) + --set: what a new run trains with (refused with the key and fix)."""
+    return configured_with_notes(project, request).cfg
+
+
+def configured_with_notes(project, request: TrainRequest):
+    """configured_config with the config's source and notes (forge.verb_config.VerbConfig): `--resume`
+    without --config follows the last run started, when training-config.json keeps checkpoints
+    elsewhere (forge.verb_config.load_resume_config)."""
     from forge.config import config_path, load_config
+    from forge.verb_config import VerbConfig, given_source, load_resume_config
 
     _require_folder(project)
+    if request.resume and request.config is None:
+        return load_resume_config(project, request.overrides or [])
     # the same rule as check and plan: the file they checked is the file this run reads
     path = config_path(project.root, request.config) if request.config else project.config_file
-    return load_config(path, request.overrides or [])
+    return VerbConfig(
+        load_config(path, request.overrides or []), given_source(project, request.config, request.overrides)
+    )
 
 
 def resumed_config(project, request: TrainRequest, configured):
@@ -165,7 +177,6 @@ def train_here(project, cfg, request: TrainRequest, world, *, progress=None, con
     """The recipe in this process (the only one, or one rank); its stats record the config file and
     --set it read (forge.verb_config: how export, verify and evaluate find its outputs after it)."""
     from forge.train.recipe import train
-    from forge.verb_config import given_source
 
     if world.launched:
         world.write_pid(project)
@@ -178,12 +189,23 @@ def train_here(project, cfg, request: TrainRequest, world, *, progress=None, con
             force=request.force,
             progress=progress,
             console_handler=console_handler,
-            source=given_source(project, request.config, request.overrides).record(project),
+            source=run_source(project, request).record(project),
         )
     except ForgeError as e:
         if world.launched:
             world.write_exit(project, e.exit_code)
         raise
+
+
+def run_source(project, request: TrainRequest):
+    """The config file and --set this call reads (a followed run's with a plain --resume)."""
+    from forge.errors import ForgeError as _Err
+    from forge.verb_config import given_source
+
+    try:
+        return configured_with_notes(project, request).source
+    except _Err:
+        return given_source(project, request.config, request.overrides)
 
 
 def exit_code(result, world) -> int:
