@@ -10,6 +10,7 @@ from forge.commands.train import _summary
 from forge.config import load_config
 from forge.errors import EXIT_OK
 from forge.scaffold import init_project
+from forge.train.start import TrainRequest
 
 
 def _run(tmp_path, data):
@@ -21,7 +22,7 @@ def _run(tmp_path, data):
         status=SimpleNamespace(phase="done", message=None, error=None, solution=None),
         stats={"total_steps": 2, "final_loss": 1.0, "eval_loss": 1.1, "duration_seconds": 3, "data": data},
     )
-    _summary(Console(file=out, width=300), project, result, cfg, SimpleNamespace(config=None, overrides=[]))
+    _summary(Console(file=out, width=300), project, result, cfg, TrainRequest())
     return out.getvalue()
 
 
