@@ -168,19 +168,9 @@ def prompt_texts(tokenizer: Any, prompts: list[list[dict]], where: list[str] | N
     """The prompts rendered as training renders them (forge.models.templates.Renderer: tool and
     system turns mapped to the template's roles), each ending in the generation prompt; a template
     that still raises is a ForgeError naming the prompt's `where` (its val file:line)."""
-    from forge.models.templates import Renderer, template_error_text
+    from forge.models.templates import renderer_for, template_error_text
 
-    jinja = getattr(tokenizer, "chat_template", None)
-    if isinstance(jinja, dict):
-        jinja = jinja.get("default")
-    if not jinja:
-        raise ForgeError(
-            "the tokenizer has no chat template to render the val prompts",
-            fix="set dataset.chat_template to the model's family",
-            exit_code=EXIT_USAGE,
-            kind="template_mismatch",
-        )
-    renderer = Renderer(jinja, tokenizer)
+    renderer = renderer_for(tokenizer, what="the val prompts")
     texts = []
     for k, p in enumerate(prompts):
         try:

@@ -71,6 +71,21 @@ def _own_jinja(tokenizer: Any) -> str | None:
     return jinja or None
 
 
+def renderer_for(tokenizer: Any, chat_template: str | None = None, what: str = "") -> Renderer:
+    """The Renderer of `chat_template`, else of the tokenizer's own template (a multi-template
+    tokenizer's default one): what training and scoring render with. ForgeError where there is
+    none; `what` says what it was wanted for, in the message."""
+    jinja = chat_template or _own_jinja(tokenizer)
+    if not jinja:
+        raise ForgeError(
+            "the tokenizer has no chat template" + (f" to render {what}" if what else ""),
+            fix="set dataset.chat_template to the model's family",
+            exit_code=EXIT_USAGE,
+            kind="template_mismatch",
+        )
+    return Renderer(jinja, tokenizer)
+
+
 def family_by_vocabulary(tokenizer: Any) -> str | None:
     """The named format whose required markers are all single tokens of this tokenizer."""
     vocab = _vocabulary(tokenizer)

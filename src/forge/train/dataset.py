@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.models.templates import Renderer, template_error_text
+from forge.models.templates import renderer_for, template_error_text
 
 IGNORE = -100
 BATCH = 512
@@ -172,15 +172,7 @@ def tokenize_conversations(
     ("data/splits/train.jsonl:12"); by default the conversations' own `where` (forge.data.load_split's
     Conversations), else "conversation #i+1".
     """
-    jinja = chat_template or getattr(tokenizer, "chat_template", None)
-    if not jinja:
-        raise ForgeError(
-            "the tokenizer has no chat template",
-            fix="set dataset.chat_template to the model's family",
-            exit_code=EXIT_USAGE,
-            kind="template_mismatch",
-        )
-    renderer = Renderer(jinja, tokenizer)
+    renderer = renderer_for(tokenizer, chat_template)
     where = where or getattr(conversations, "where", None)
     report = DropReport(total=len(conversations), max_seq_length=max_seq_length)
     report._where = where
