@@ -99,6 +99,11 @@ class UnslothBackend(HFBackend):
         varlen = enable_torch_varlen()
         if varlen:
             self.note(varlen)
+        from forge.train.backends.flex_masks import build_flex_masks_eagerly
+
+        masks = build_flex_masks_eagerly()  # after Unsloth's import, which wraps the same builder
+        if masks:
+            self.note(masks)
 
     # ---------------------------------------------------------------- load
     def load(self):
