@@ -21,6 +21,10 @@ MEASURED = [
     ("gemma-3-1b", 12288, False, False, 21.22 - 0.03),  # Gemma3ForCausalLM, interrupted after step 1
     # bench.run --model llama-1b --arms c,a: (c) at 9 packed rows (the bench's own plan)
     ("llama-3.2-1b", 9 * 3072, False, False, 27.9),
+    # H200, 2026-12-01, fifth session: Gemma3ForConditionalGeneration 12B-it under a 24 GB cap, 30 steps
+    ("gemma-3-12b", 4 * 3072, True, "unsloth", 13.01 - 0.03),
+    # bench.run --model gemma-4b --arms c: 5 packed rows of 3,072, 16-bit, no checkpointing, 10 steps
+    ("gemma-3-4b", 5 * 3072, False, False, 63.43),
 ]
 
 

@@ -99,7 +99,14 @@ def activation_bytes_per_token(
     full = 2 * shape.layers * per_layer * ACTIVATION_MARGIN
     if not gradient_checkpointing:
         return full
-    kept_inputs = 0 if gradient_checkpointing == "unsloth" and backend == "unsloth" else 2 * shape.layers * h
+    if gradient_checkpointing == "unsloth" and backend == "unsloth":
+        # the layer inputs go to host memory, but three stay on the card: the last layer's (never
+        # offloaded) and the two GPU buffers of the double-buffered copy back for backward
+        # (unsloth_zoo/gradient_checkpointing.py). Without them the 12B-it at 24 GB read 2% over
+        # the estimate (H200, 2026-12-01, docs/gpu-validation.md).
+        kept_inputs = 3 * 2 * h
+    else:
+        kept_inputs = 2 * shape.layers * h
     return kept_inputs + full / shape.layers  # one layer recomputed at a time
 
 
