@@ -20,7 +20,7 @@ from model_folders import chat_rows, write_rows
 
 from forge.cli import main
 from forge.status import StatusWriter
-from forge.train.recipe import previous_run_summary
+from forge.train.run_status import previous_run_summary
 
 
 def _finished(path, run_id="old-run", phase="done"):

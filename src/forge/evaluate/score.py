@@ -165,7 +165,7 @@ def template_refusal(where: str, error: str) -> ForgeError:
 
 
 def prompt_texts(tokenizer: Any, prompts: list[list[dict]], where: list[str] | None = None) -> list[str]:
-    """The prompts rendered as training renders them (forge.models.templates.Renderer: tool and
+    """The prompts rendered as training renders them (forge.models.renderer.Renderer: tool and
     system turns mapped to the template's roles), each ending in the generation prompt; a template
     that still raises is a ForgeError naming the prompt's `where` (its val file:line)."""
     from forge.models.templates import renderer_for, template_error_text

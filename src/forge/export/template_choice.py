@@ -30,7 +30,7 @@ PROBES: list[list[dict]] = [
 
 def renders_alike(a: str, b: str, special: dict[str, str]) -> bool:
     """True when both templates give the same text for every probe (with and without a generation prompt)."""
-    from forge.models.templates import render
+    from forge.models.jinja_render import render
 
     try:
         for msgs in PROBES:

@@ -60,7 +60,7 @@ def check(name: str, ok: bool, detail: str, **numbers: Any) -> dict[str, Any]:
 
 def prompt_ids(tokenizer, conversations: list[list[dict]], chat_template: str, n: int = 3) -> list[list[int]]:
     """Token ids of the first `n` val conversations up to their first assistant turn, templated."""
-    from forge.models.templates import Renderer
+    from forge.models.renderer import Renderer
 
     prompts: list[list[int]] = []
     for conv in conversations:

@@ -183,9 +183,9 @@ def read_folder(folder: Path, name: str | None = None) -> ModelFacts:
     facts.eos_tokens = tuple(id_to_token[i] for i in facts.eos_ids if i in id_to_token)
     facts.processor = any((folder / f).is_file() for f in PROCESSOR_FILES)
     if facts.chat_template:
-        from forge.models.templates import _probe_end_of_turn
+        from forge.models.jinja_render import probe_end_of_turn
 
-        facts.end_of_turn = _probe_end_of_turn(facts.chat_template, dict(facts.specials))
+        facts.end_of_turn = probe_end_of_turn(facts.chat_template, dict(facts.specials))
     return facts
 
 

@@ -4,7 +4,7 @@ Token lengths come from the templated examples and the model's real tokenizer wh
 without a network (built-ins, local folders, the HF cache: tokenizer files only, no weights),
 else from characters / 4 plus a few tokens a turn. With the tokenizer, each measured example also
 gives the position of its first trained token (`prompt_lengths`), found the way training finds it
-(forge.models.templates.Renderer's assistant spans), so the resolver can refuse the runs that
+(forge.models.renderer.Renderer's assistant spans), so the resolver can refuse the runs that
 training would refuse for truncation or a template that renders no assistant turn.
 
 Huge records are cut to forge.data.bound.char_bound(max_seq_length) characters on the way in,
@@ -76,7 +76,7 @@ def measure(conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts
     except ForgeError as e:  # dataset.chat_template names no usable template: the resolver refuses it
         return _estimated(conversations, f"chars/4 ({e.kind or 'template'} problem)")
     except Exception as e:  # a template or tokenizer problem: said in the result, never swallowed
-        from forge.models.templates import template_error_text
+        from forge.models.jinja_render import template_error_text
 
         out = _estimated(conversations, f"chars/4 (tokenizer failed: {type(e).__name__})")
         out["measure_error"] = template_error_text(e)

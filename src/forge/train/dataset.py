@@ -1,6 +1,6 @@
 """Conversations -> token ids with labels on the assistant turns only (torch-free apart from the tokenizer).
 
-How the labels are found, for any chat template: `forge.models.templates.Renderer.assistant_spans`
+How the labels are found, for any chat template: `forge.models.renderer.Renderer.assistant_spans`
 renders prefixes of the conversation and yields the character spans of every assistant turn
 (content + end-of-turn marker). The whole conversation is then tokenized once, in batches, with
 offset mapping, and a token is trained when its characters overlap a span. Tokenizing the full
@@ -10,7 +10,7 @@ tokenizer is prefix-consistent, and costs one fast batched call. Tokenizers with
 
 Nothing is silent: truncated examples are counted, and examples left with no trained token are
 dropped and counted, with the reason, before any model step. A conversation the chat template
-raises on (after forge.models.templates maps its roles to the template's) is refused and counted
+raises on (after forge.models.template_roles maps its roles to the template's) is refused and counted
 with its file:line (when the conversations come from forge.data.load_split) and the template's
 message.
 """
@@ -48,7 +48,7 @@ class DropReport:
     min_first_trained_token: int | None = None  # earliest assistant start among truncated-away examples
     boundary_merges: int = 0  # assistant turns whose first token also holds prompt text
     roles_mapped: int = 0  # conversations whose tool/system turns were mapped to the template's roles
-    role_mapping: str = ""  # how, in words (forge.models.templates.RoleSupport.mapping)
+    role_mapping: str = ""  # how, in words (forge.models.template_roles.RoleSupport.mapping)
 
     @property
     def dropped(self) -> int:

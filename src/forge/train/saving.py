@@ -54,9 +54,29 @@ def export_after_training(recipe) -> None:
     if types:
         parts.append(f"GGUF {cfg.save.gguf_quantization} -> {cfg.save.gguf_path}")
     recipe.status.phase("exporting", message=", ".join(parts))
-    recipe.release_model()
+    release_model(recipe)
     report = export_project(recipe.project, cfg, merged, types, progress=lambda m: log.info("export: %s", m))
     done = [f"merged model ({report.merged.get('dtype', '16-bit')})"] if report.merged else []
     if report.gguf:
         done.append(f"{len(report.gguf)} GGUF file(s)")
     log.info("export verified: %s", ", ".join(done))
+
+
+def release_model(recipe) -> None:
+    """Let go of the trained model, its optimizer state and their GPU memory (the trainer's state,
+    its step counts, stays): what follows, the export, loads the base model again."""
+    import gc
+
+    if recipe.trainer is not None:
+        for name in ("model", "model_wrapped", "optimizer", "lr_scheduler"):
+            if hasattr(recipe.trainer, name):
+                setattr(recipe.trainer, name, None)
+    recipe.model = None
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

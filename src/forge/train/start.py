@@ -11,7 +11,7 @@ The command (forge.commands.train) parses, calls these, and prints:
 nothing: `forge check --resume/--force` asks the same two steps, so that check fails exactly what
 this refuses, with the same words. `load_run_config` is
 train's: a refusal there, and any other refusal before the recipe runs (the launch options), is
-recorded as the recipe records its own (forge.train.recipe.refuse: the status, with the run
+recorded as the recipe records its own (forge.train.run_status.refuse: the status, with the run
 before kept under `extra.previous_run`, and the log line), so that `forge status` and the web UI
 show it.
 
@@ -135,7 +135,7 @@ def _record_refusal(project, request: TrainRequest, error: ForgeError, world=Non
     multi-node run other than the one of rank 0 (that one's status is the run's)."""
     if not project.root.is_dir() or (request.node_rank or 0) != 0:
         return
-    from forge.train.recipe import refuse
+    from forge.train.run_status import refuse
 
     refuse(project, error, cfg=described_config(project, request), resume=request.resume, world=world)
 

@@ -1,21 +1,16 @@
-"""training-config.json as pydantic models.
+"""The sections of training-config.json, as pydantic models: what each key means and accepts.
 
 Every key of the original Unsloth template keeps its name, meaning and default so that existing
 files load unchanged; keys forge adds live in the section they belong to. Unknown keys are errors
-that name the nearest valid key, because a misspelt `learnig_rate` silently falling back to the
-default is the worst kind of bug in a training run.
+(extra="forbid"), which forge.config.errors turns into a hint naming the nearest valid key.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forge.errors import EXIT_USAGE, ForgeError
 from forge.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
 from forge.trainer_names import (
     EVAL_SCHEDULERS,
@@ -27,9 +22,6 @@ from forge.trainer_names import (
     scheduler_kwargs_problems,
     tracker_list,
 )
-
-SCHEMA_URL = "https://factory-forge.dev/schema/training-config.schema.json"
-SCHEMA_FILE = Path(__file__).with_name("training-config.schema.json")
 
 DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -311,208 +303,3 @@ class ForgeConfig(_Section):
     def effective_batch(self) -> int:
         t = self.training
         return t.per_device_train_batch_size * t.gradient_accumulation_steps
-
-
-class ConfigError(ForgeError):
-    """A config problem a user can fix: every message names the key path and what is expected."""
-
-    exit_code = EXIT_USAGE
-    kind = "config"
-
-    def __init__(
-        self,
-        problems: list[str],
-        source: str = "training-config.json",
-        *,
-        file_fix: str | None = None,
-        line: int | None = None,
-    ):
-        self.problems = problems
-        self.source = source
-        # a problem of the file itself (its JSON syntax, not an object, unreadable): the fix for that,
-        # not the keys' (the keys could not be read)
-        self.file_fix = file_fix
-        super().__init__(self.render(), file_fix or "correct the keys above; `forge schema` documents every key")
-        if line is not None:
-            self.line = line
-
-    def render(self) -> str:
-        lines = [f"{self.source}: {len(self.problems)} problem(s)"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _fields_at(loc: tuple) -> list[str]:
-    """Valid keys of the section at a location, for 'did you mean' hints."""
-    model: type[BaseModel] = ForgeConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None) if field else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            break
-    names = []
-    for name, f in model.model_fields.items():
-        names.append(f.alias or name)
-    return names
-
-
-def _describe(err: dict) -> str:
-    loc = tuple(err["loc"])
-    path = ".".join(str(p) for p in loc) or "(top level)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        valid = _fields_at(loc[:-1])
-        near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-        hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys here: {', '.join(valid)}"
-        return f"{path}: unknown key{hint}"
-    msg = err["msg"]
-    if not loc and kind == "value_error":
-        # a rule across sections (ForgeConfig's validators): its sentence names its keys itself
-        return msg.removeprefix("Value error, ")
-    got = err.get("input")
-    got_s = json.dumps(got) if isinstance(got, (str, int, float, bool, type(None))) else type(got).__name__
-    if isinstance(got, (dict, list)):
-        try:
-            text = json.dumps(got)
-        except (TypeError, ValueError):
-            text = ""
-        got_s = text if text and len(text) <= 80 else got_s
-    # only the first letter: a value error's own words keep their case (GGUF, Q8_0, ...)
-    return f"{path}: {msg[:1].lower() + msg[1:]} (got {got_s})"
-
-
-def validate_dict(data: dict[str, Any], source: str = "training-config.json") -> ForgeConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(["the file must hold one JSON object"], source, file_fix=_object_fix(source))
-    try:
-        return ForgeConfig.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError([_describe(err) for err in e.errors()], source) from None
-
-
-def load_config_dict(path: Path | None) -> dict[str, Any]:
-    """The raw dict of a config file ({} when there is none)."""
-    if path is None or not path.exists():
-        return {}
-    try:
-        # utf-8-sig: a byte-order mark (Windows editors write one) is read past, as the data
-        # reader does; writers (plan --write) write plain UTF-8, so the mark goes on the first write
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(
-            ["not UTF-8 text; save it as UTF-8"], str(path), file_fix=f"save {path} as UTF-8 text"
-        ) from None
-    except OSError as e:  # a folder of that name, no read permission
-        raise ConfigError(
-            [f"cannot read the file: {e.strerror or e}"],
-            str(path),
-            file_fix=f"make {path} a readable file (check its permissions), or pass --config FILE",
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(
-            [f"line {e.lineno} column {e.colno}: invalid JSON: {e.msg}"],
-            str(path),
-            file_fix=f"fix the JSON syntax at line {e.lineno} column {e.colno} of {path}",
-            line=e.lineno,
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(["the file must hold one JSON object"], str(path), file_fix=_object_fix(str(path)))
-    return data
-
-
-def _object_fix(source: str) -> str:
-    return f'make {source} one JSON object, {{"model": {{...}}, "training": {{...}}}} (`forge schema` lists the keys)'
-
-
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """`training.learning_rate=1e-4` -> (['training', 'learning_rate'], 1e-4).
-
-    The value is read as JSON when it parses (numbers, true/false/null, lists), else as a string,
-    so `model.name=builtin:tiny-llama` needs no quotes.
-    """
-    if "=" not in item:
-        raise ConfigError([f"--set {item!r}: expected key.path=value, e.g. training.learning_rate=1e-4"], "--set")
-    key, raw = item.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError([f"--set {item!r}: empty key"], "--set")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return parts, value
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    data = json.loads(json.dumps(data))  # deep copy; never mutate the caller's dict
-    for item in overrides:
-        parts, value = parse_override(item)
-        node = data
-        for p in parts[:-1]:
-            if not isinstance(node.get(p, {}), dict):
-                raise ConfigError([f"--set {item!r}: {p} is not a section"], "--set")
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return data
-
-
-def config_path(root: Path, given: str | Path | None) -> Path:
-    """The file `--config` names, for check, plan and train alike.
-
-    A relative path is read from the current folder, as every other command-line path is; where
-    nothing is there, from the project folder (what `forge train DIR --config F` always did, so
-    existing command lines keep working). Not found: the error names every path it tried.
-    """
-    if given is None:
-        return root / "training-config.json"
-    p = Path(given).expanduser()
-    tried = [p.resolve()] if p.is_absolute() else [(Path.cwd() / p).resolve(), (root / p).resolve()]
-    for candidate in dict.fromkeys(tried):
-        if candidate.is_file():
-            return candidate
-    where = " nor ".join(str(t) for t in dict.fromkeys(tried))
-    raise ForgeError(
-        f"--config {given}: no file at {where}",
-        "pass the path of an existing config file (relative paths start from the current folder, then the "
-        "project folder)",
-        exit_code=EXIT_USAGE,
-        kind="config",
-    )
-
-
-def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ForgeConfig:
-    """Defaults <- file <- --set overrides, validated together."""
-    data = load_config_dict(path)
-    if overrides:
-        data = apply_overrides(data, overrides)
-    source = str(path) if path is not None and path.exists() else "defaults"
-    if overrides:
-        source += " + --set"
-    return validate_dict(data, source)
-
-
-def json_schema() -> dict[str, Any]:
-    schema = ForgeConfig.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_URL
-    return schema
-
-
-def schema_text() -> str:
-    return json.dumps(json_schema(), indent=2) + "\n"
-
-
-def default_config_dict(**section_overrides: dict[str, Any]) -> dict[str, Any]:
-    data = ForgeConfig().to_json_dict()
-    data["$schema"] = "./training-config.schema.json"
-    for section, values in section_overrides.items():
-        data[section].update(values)
-    return data
