@@ -61,6 +61,25 @@ def test_official_gemma_template_on_tool_calling_data(tmp_path, external_dir, ca
     baseline = json.loads(proj.baseline_file.read_text())
     assert baseline["scores"]["examples_dropped"] == 0 and baseline["scores"]["generation_samples"] == 2
 
+    # the exported model takes the same tool conversations, rendered as training rendered them
+    assert main(["export", str(proj.root), "--merged", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any("tool turns are rendered as user turns" in n for n in report.get("notes", [])), report
+    from transformers import AutoTokenizer
+
+    from forge.data.formats import normalize
+    from forge.models.jinja_render import render
+    from forge.models.template_roles import adapt_messages, role_support
+
+    merged = AutoTokenizer.from_pretrained(proj.merged_dir)
+    special = {"bos_token": merged.bos_token, "eos_token": merged.eos_token}
+    msgs = normalize(tool_rows[0]).messages
+    assert any(m["role"] == "tool" for m in msgs)
+    trained = render(
+        OFFICIAL, adapt_messages(msgs, role_support(OFFICIAL, tuple(sorted(special.items())))), False, special
+    )
+    assert merged.apply_chat_template(msgs, tokenize=False) == trained
+
 
 def test_check_names_the_line_a_model_template_fails_on(tmp_path, capsys):
     """A template that raises on some conversations: check fails or warns "tokenizer fits the data"

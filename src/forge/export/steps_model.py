@@ -86,7 +86,7 @@ def load(job: ExportJob) -> None:
 
     from forge.export import merge as M
     from forge.export import verify as V
-    from forge.export.template_choice import keep_template
+    from forge.export.template_choice import keep_template, with_training_roles
     from forge.models.templates import template_for
 
     transformers.utils.logging.disable_progress_bar()
@@ -116,8 +116,8 @@ def load(job: ExportJob) -> None:
         )
     job.special = {k: v for k, v in tok.special_tokens_map.items() if isinstance(v, str)}
     job.jinja, note = keep_template(own or trained.jinja, job.base_path, job.special)
-    if note:
-        job.report.notes.append(note)
+    job.jinja, roles_note = with_training_roles(job.jinja, job.special)
+    job.report.notes.extend(n for n in (note, roles_note) if n)
     vocab = tok.get_vocab()
     job.eot_id = vocab.get(trained.eos_token) if trained.eos_token else None
     job.eos_id = tok.eos_token_id

@@ -64,3 +64,78 @@ def go_twin(jinja: str, special: dict[str, str]) -> str | None:
         if TEMPLATES[name].jinja.strip() == jinja.strip() or renders_alike(TEMPLATES[name].jinja, jinja, special):
             return name
     return None
+
+
+# The exported template maps roles as training did (forge.models.template_roles.adapt_messages):
+# without it, a model trained on tool-calling data under a template with no tool role (Gemma 3's
+# official one raises on it) would refuse the same conversations at inference.
+_TOOL_PRELUDE = """\
+{%- set ns = namespace(out=[], joined=false) -%}
+{%- for m in messages -%}
+{%- if m['role'] == 'tool' or (ns.joined and m['role'] == 'user') -%}
+{%- if ns.out and ns.out[-1]['role'] == 'user' and ns.out[-1]['content'] is string and m['content'] is string -%}
+{%- set ns.out = ns.out[:-1] + [{'role': 'user', 'content': ns.out[-1]['content'] + '\\n\\n' + m['content']}] -%}
+{%- else -%}
+{%- set ns.out = ns.out + [{'role': 'user', 'content': m['content']}] -%}
+{%- endif -%}
+{%- set ns.joined = true -%}
+{%- else -%}
+{%- set ns.joined = false -%}
+{%- set ns.out = ns.out + [m] -%}
+{%- endif -%}
+{%- endfor -%}
+"""
+_SYSTEM_PRELUDE = """\
+{%- if ns.out and ns.out[0]['role'] == 'system' -%}
+{%- set rest = ns.out[1:] -%}
+{%- if rest and rest[0]['role'] == 'user' -%}
+{%- set ns.out = [{'role': 'user', 'content': (ns.out[0]['content'] | trim) + '\\n\\n' + rest[0]['content']}] + rest[1:] -%}
+{%- else -%}
+{%- set ns.out = [{'role': 'user', 'content': ns.out[0]['content']}] + rest -%}
+{%- endif -%}
+{%- endif -%}
+"""
+_COPY = "{%- set ns = namespace(out=messages, joined=false) -%}\n"
+
+ROLE_PROBES: list[list[dict]] = [
+    [
+        {"role": "system", "content": "  You call tools.  "},
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": '{"name": "weather", "arguments": {"city": "Oslo"}}'},
+        {"role": "tool", "content": '{"temp": 3}'},
+        {"role": "tool", "content": '{"wind": 5}'},
+        {"role": "user", "content": "And tomorrow?"},
+        {"role": "assistant", "content": "3 degrees, windy."},
+    ],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Hi."},
+    ],
+    [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}, {"role": "tool", "content": "x"}],
+]
+
+
+def with_training_roles(jinja: str, special: dict[str, str]) -> tuple[str, str | None]:
+    """(the template with training's role mapping in front, a note), or (jinja, None) where the
+    template has every role or the mapped template would not render as training did."""
+    from forge.models.jinja_render import render
+    from forge.models.template_roles import adapt_messages, role_support
+
+    roles = role_support(jinja, tuple(sorted(special.items())))
+    if roles.tool and roles.system:
+        return jinja, None
+    prelude = (_COPY if roles.tool else _TOOL_PRELUDE) + ("" if roles.system else _SYSTEM_PRELUDE)
+    mapped = prelude + "{%- set messages = ns.out %}" + jinja  # nothing between: the template's own text is untouched
+    try:
+        for msgs in ROLE_PROBES + PROBES:
+            for gen in (False, True):
+                try:
+                    want = render(jinja, adapt_messages(msgs, roles), gen, special)
+                except Exception:  # training refuses this conversation too: nothing to compare
+                    continue
+                if render(mapped, msgs, gen, special) != want:
+                    return jinja, None
+    except Exception:
+        return jinja, None
+    return mapped, "chat template: " + "; ".join(roles.mapping()) + ", inside the exported template, as in training"
