@@ -66,6 +66,13 @@ def main(argv=None) -> int:
         help="sample each arm's main-thread stack every N seconds (bench/probes/stacks.py)",
     )
     ap.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="steps before the measure starts (default: bench.arm's 3); Gemma 3's per-block graphs "
+        "compiled again inside the measure after 3 (H200, 2026-12-01)",
+    )
+    ap.add_argument(
         "--no-init-eval",
         action="store_true",
         help="skip each arm's eval before training (on Gemma 3 it compiles its own graphs: 404 s on the H200)",
@@ -174,6 +181,8 @@ def main(argv=None) -> int:
         ]
         if a.no_init_eval and arm not in ("p16", "p8"):  # the parity arms compare these losses
             cmd.append("--no-init-eval")
+        if a.warmup_steps is not None and arm not in ("p16", "p8"):
+            cmd += ["--warmup-steps", str(a.warmup_steps)]
         if a.stacks:
             stacks = out / f"arm-{a.model}-{a.profile}-{arm}.stacks.txt"
             cmd[1:3] = [
