@@ -183,10 +183,15 @@ def load_verb_config(
     """The config of a verb (the rule in the module docstring). ConfigError (exit 2) for a bad
     file or --set; `follow_last_run=False` for the verbs about the next run (check, plan, train, baseline)."""
     source = given_source(project, config, overrides)
-    cfg = source.load()
     if config is not None or overrides or not follow_last_run:
-        return VerbConfig(cfg, source)
+        return VerbConfig(source.load(), source)
     last = last_run(project)
+    try:
+        cfg = source.load()
+    except ConfigError as e:  # the last run read another file, which may still load: follow it
+        return _follow_despite(
+            project, source, last, e, lambda c: project.outputs(c).compared() == last.outputs.compared()
+        )
     if last is None or last.outputs.compared() == project.outputs(cfg).compared():
         return VerbConfig(cfg, source)
     return _follow(project, cfg, source, last)
@@ -199,8 +204,16 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
     folder it recorded, with a note and the fix (pass --config); when they no longer do, the file's
     own config, and the note says so and names the run's checkpoint folder. ConfigError as load_config."""
     source = given_source(project, None, overrides)
-    cfg = source.load()
     last = started_run(project)
+    try:
+        cfg = source.load()
+    except ConfigError as e:
+        if last is None:
+            raise
+        followed = ConfigSource(last.source.file, (*last.source.overrides, *(overrides or ())))
+        return _follow_despite(
+            project, source, last, e, lambda c: project.outputs(c).checkpoints == last.outputs.checkpoints, followed
+        )
     ours = project.outputs(cfg).checkpoints
     if last is None or last.outputs.checkpoints == ours:
         return VerbConfig(cfg, source)
@@ -256,6 +269,35 @@ def _follow(project: Project, cfg: ForgeConfig, source: ConfigSource, last: Last
         f"{theirs} or --set save.lora_path={theirs}"
     )
     return VerbConfig(cfg, source, [note])
+
+
+def _follow_despite(
+    project: Project,
+    source: ConfigSource,
+    last: LastRun | None,
+    error: ConfigError,
+    same_outputs,
+    followed: ConfigSource | None = None,
+) -> VerbConfig:
+    """The verb's own config does not load, but the last run read another file: read that one when it
+    loads and still gives the run's folders (with a note naming the broken file); else the error."""
+    followed = followed or (last.source if last else None)
+    if last is None or followed is None or followed.file == source.file:
+        raise error
+    try:
+        rebuilt = followed.load()
+    except ConfigError:
+        raise error from None
+    if not same_outputs(rebuilt):
+        raise error
+    name = project.rel(source.file) if source.file else "training-config.json"
+    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+    note = (
+        f"{name} does not load ({problem}); reading the config of {run}, `{last.source.flags(project)}`, "
+        f"which made the outputs; fix: repair {name}, or pass --config to choose a config yourself"
+    )
+    return VerbConfig(rebuilt, followed, [note], followed=last)
 
 
 def _differences(project: Project, then: OutputPaths, now: OutputPaths) -> str:

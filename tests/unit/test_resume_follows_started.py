@@ -116,3 +116,41 @@ def test_a_refused_resume_keeps_the_run_to_follow(interrupted, capsys):
     assert st["phase"] == "failed" and st["extra"]["previous_run"]["paths"]["output_dir"] == "outputs-exp1"
     capsys.readouterr()
     assert load_resume_config(interrupted).cfg.training.output_dir == "outputs-exp1"
+
+
+def test_a_broken_training_config_does_not_stop_resuming_a_run_that_read_another_file(interrupted, capsys):
+    interrupted.config_file.write_text('{"model": {"name": ')  # broken JSON; exp1.json is fine
+    chosen = load_resume_config(interrupted)
+    assert chosen.cfg.training.output_dir == "outputs-exp1"
+    (note,) = chosen.notes
+    assert "training-config.json does not load" in note and "`--config exp1.json`" in note
+    assert "fix: repair training-config.json" in note
+    # a run that read training-config.json itself: the broken file is the error, as before
+    st = json.loads(interrupted.status_file.read_text())
+    st["extra"]["config_source"] = {"file": "training-config.json", "overrides": []}
+    interrupted.status_file.write_text(json.dumps(st))
+    with pytest.raises(ForgeError, match="training-config.json"):
+        load_resume_config(interrupted)
+
+
+def test_an_output_reading_verb_follows_the_last_run_past_a_broken_training_config(interrupted):
+    from forge.verb_config import load_verb_config
+
+    cfg = validate_dict(EXP1)
+    interrupted.training_stats_file.parent.mkdir(parents=True, exist_ok=True)
+    interrupted.training_stats_file.write_text(
+        json.dumps(
+            {
+                "run_id": RUN_ID,
+                "total_steps": 4,
+                "config_source": {"file": "exp1.json", "overrides": ["save.lora_path=models/exp1-lora"]},
+                "paths": {**paths_record(cfg), "lora_path": "models/exp1-lora"},
+            }
+        )
+    )
+    interrupted.config_file.write_text("{ not json")
+    chosen = load_verb_config(interrupted)
+    assert chosen.cfg.save.lora_path == "models/exp1-lora" and chosen.followed is not None
+    assert "training-config.json does not load" in chosen.notes[0]
+    with pytest.raises(ForgeError):  # the verbs about the next run still refuse the broken file
+        load_verb_config(interrupted, follow_last_run=False)
