@@ -125,7 +125,7 @@ def _init(directory: Path, example, model, config: dict, chosen: dict, notes: li
     if example:
         from forge.data.examples import write_example_data
 
-        written += write_example_data(example, project)
+        written += write_example_data(example, project, mark=not existed)
     _write_new(project.config_file, json.dumps(config, indent=2) + "\n", written)
     if not existed:
         from forge.plan.choices import init_record, record_path

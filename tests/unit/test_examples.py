@@ -72,3 +72,34 @@ def test_unknown_example_is_usage_error(tmp_path, capsys):
 
     assert main(["init", str(tmp_path / "q"), "--example", "nope"]) == 2
     assert "support" in capsys.readouterr().err
+
+
+def test_example_on_an_existing_project_writes_no_demo_marker_and_demo_leaves_it(tmp_path):
+    """QA: `forge init DIR --example support` on a user's project kept their config and data but
+    wrote forge-example.json, and `forge demo DIR` then cleared their adapter and metrics."""
+    from forge.data.examples import DEMO_MARKER, is_example_project
+    from forge.demo.setup import prepare_project
+    from forge.errors import ForgeError
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "mine")
+    proj.train_file.write_text('{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}\n')
+    adapter = proj.root / "models" / "checkpoints" / "lora" / "adapter_model.safetensors"
+    adapter.parent.mkdir(parents=True)
+    adapter.write_bytes(b"weights")
+    init_project(proj.root, example="support")
+    assert not (proj.root / DEMO_MARKER).exists() and not is_example_project(proj.root)
+    # a marker an older forge wrote beside the user's data does not make it a demo folder either
+    (proj.root / DEMO_MARKER).write_text('{"example": "support", "train": 320, "val": 24}\n')
+    assert not is_example_project(proj.root)
+    with pytest.raises(ForgeError, match="not a forge demo project"):
+        prepare_project(proj.root, "builtin:tiny-llama", {})
+    assert adapter.read_bytes() == b"weights"
+
+
+def test_a_new_example_folder_is_marked_and_reusable(tmp_path):
+    from forge.data.examples import is_example_project
+    from forge.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "demo", example="support")
+    assert is_example_project(proj.root)

@@ -66,25 +66,55 @@ def rows_to_jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-def write_example_data(name: str, project: Project) -> list[str]:
-    """Write data/splits/{train,val}.jsonl (never over a user's different file) and the marker."""
-    _require(name)
+def _example_texts(name: str) -> tuple[str, str]:
     from forge.data.example_support import generate
 
     train, val = generate(seed=0)
+    return rows_to_jsonl(train), rows_to_jsonl(val)
+
+
+def write_example_data(name: str, project: Project, mark: bool = True) -> list[str]:
+    """Write data/splits/{train,val}.jsonl (never over a user's different file) and the marker.
+
+    The marker tells `forge demo` that it may clear this folder's outputs and rewrite its config,
+    so it is written only into a folder that is the example's alone: `mark` (init made the config
+    now) and both splits hold exactly the example's rows. An existing project that gets
+    `--example` keeps its files and gets no marker."""
+    _require(name)
+    texts = _example_texts(name)
     written: list[str] = []
-    for path, rows in ((project.train_file, train), (project.val_file, val)):
-        text = rows_to_jsonl(rows)
+    for path, text in zip((project.train_file, project.val_file), texts, strict=True):
         if path.exists():
             continue  # the user's (or an earlier init's identical) file is kept
         atomic_write_text(path, text)  # never a torn file that a later init would keep as the user's
         written.append(str(path))
     marker = project.root / DEMO_MARKER
-    if not marker.exists():
-        atomic_write_text(marker, json.dumps({"example": name, "train": len(train), "val": len(val)}, indent=2) + "\n")
+    if mark and not marker.exists() and _holds_example_data(project.root, name):
+        n_train, n_val = (t.count("\n") for t in texts)
+        atomic_write_text(marker, json.dumps({"example": name, "train": n_train, "val": n_val}, indent=2) + "\n")
         written.append(str(marker))
     return written
 
 
+def _holds_example_data(root: Path, name: str) -> bool:
+    project = Project.at(root)
+    for path, text in zip((project.train_file, project.val_file), _example_texts(name), strict=True):
+        try:
+            if path.read_text(encoding="utf-8") != text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            return False
+    return True
+
+
 def is_example_project(root: Path) -> bool:
-    return (Path(root) / DEMO_MARKER).exists()
+    """A folder `forge demo` made: its marker, and the example's own data in both splits (a marker
+    beside a user's data, as an older `forge init --example` wrote one, does not count)."""
+    marker = Path(root) / DEMO_MARKER
+    if not marker.is_file():
+        return False
+    try:
+        name = json.loads(marker.read_text(encoding="utf-8")).get("example")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return name in EXAMPLES and _holds_example_data(Path(root), name)
