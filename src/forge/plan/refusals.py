@@ -204,16 +204,23 @@ def _truncation(p: Plan, config: ForgeConfig, data: DataStats) -> None:
         return _truncation_warning(p, config, data, dropped)
     share = "all" if dropped == measured else f"{dropped}/{measured}"
     if away >= data.no_assistant:
-        earliest = min(n for n in data.prompt_lengths if n is not None)
+        # the dropped examples' own first trained tokens: a minimum over every example would name
+        # a length under max_seq_length, which cannot be the fix
+        starts = sorted(n for n in data.prompt_lengths if n is not None and n >= seq)
+        first, last = starts[0], starts[-1]
+        where = f"at token {first}" if first == last else f"between tokens {first} and {last}"
         _refuse(
             p,
             "truncation",
             "model.max_seq_length",
-            f"{share} examples would keep no trained (assistant) token after templating and truncation: every "
-            f"assistant turn starts after token {seq} (model.max_seq_length; the earliest starts at token "
-            f"{earliest}, {data.measured_with})",
-            f"raise model.max_seq_length above {earliest}, or shorten the prompts (system text) of these examples; "
-            f"or raise training.max_dropped_fraction (now {allowed})",
+            f"{share} examples would keep no trained (assistant) token after templating and truncation: their "
+            f"first assistant turn starts at or after token {seq} (model.max_seq_length), {where} "
+            f"({data.measured_with})",
+            f"raise model.max_seq_length above {last} (above {first} keeps the first of them), or shorten the "
+            f"prompts (system text) of these examples; or raise training.max_dropped_fraction (now {allowed})"
+            if first != last
+            else f"raise model.max_seq_length above {first}, or shorten the prompts (system text) of these "
+            f"examples; or raise training.max_dropped_fraction (now {allowed})",
         )
     else:
         _refuse(
