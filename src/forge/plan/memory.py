@@ -44,6 +44,7 @@ class MemoryEstimate:
     logits_gb: float
     overhead_gb: float
     tokens_per_micro_batch: int
+    context_gb: float = 0.6  # of overhead_gb: the CUDA context, outside torch's allocator (0 on a CPU)
 
     @property
     def total_gb(self) -> float:
@@ -59,8 +60,9 @@ class MemoryEstimate:
 
     @property
     def torch_peak_gb(self) -> float:
-        """What torch.cuda.max_memory_reserved() should read: everything but the CUDA context."""
-        return round(self.total_gb - CUDA_CONTEXT_GB, 2)
+        """What torch.cuda.max_memory_reserved() should read: everything but the CUDA context (on a
+        CPU, where there is none, the whole estimate)."""
+        return round(self.total_gb - self.context_gb, 2)
 
     def to_dict(self) -> dict:
         d = {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -169,6 +171,7 @@ def estimate_memory(
         logits_gb=logits / GB,
         overhead_gb=overhead / GB,
         tokens_per_micro_batch=tokens_per_micro_batch,
+        context_gb=context / GB,
     )
 
 

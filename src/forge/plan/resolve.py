@@ -66,6 +66,10 @@ FIT_TOKENS = 4096  # a model "fits" when a micro-batch of this many tokens does 
 def memory_budget(hw: HardwareInfo, config: ForgeConfig, vram_gb: float | None = None) -> tuple[float, str]:
     """(GB the estimate may fill, why): the card or the user's budget, less what others hold."""
     if not hw.has_gpu:
+        asked = vram_gb or config.training.vram_budget_gb
+        if asked:  # said, not dropped: the budget is a GPU's, and this plan is for the CPU here
+            src = "--vram-gb" if vram_gb else "training.vram_budget_gb"
+            return 0.0, f"no GPU here: {src} {asked:g} GB applies on a CUDA GPU; this plan is for the CPU"
         return 0.0, "no GPU"
     g = hw.gpus[0]
     card, why = g.vram_gb, f"the card's {g.vram_gb:g} GB"
@@ -143,6 +147,8 @@ def resolve(
     gpu = hw.has_gpu
     gpu_name = hw.gpus[0].name if gpu else None
     budget_gb, budget_why = memory_budget(hw, config, vram_gb)
+    if not hw.has_gpu and budget_why != "no GPU":
+        notes.append(budget_why)  # the console plan says it too, not only the JSON's reason
 
     # 1. backend
     backend, _ = choose(config.training.backend, hw.unsloth_reason)  # the rule train applies
