@@ -92,6 +92,9 @@ def test_a_finished_run_resumed_plainly_is_already_finished(finished, tmp_path):
     assert json.loads(res.stdout)["total_steps"] == 4  # before: it trained on to the file's steps
     assert history(root) == before and checkpoints(root) == [2, 4]
     assert status(root)["total_steps"] == 4 and run_file(root)["max_steps"] == 4
+    # the status shows where the run stands, as training-stats.json does (QA: epoch 0, no checkpoint)
+    st, stats = status(root), json.loads((root / "metrics" / "training-stats.json").read_text())
+    assert st["step"] == 4 and st["epoch"] == stats["epochs"] > 0 and st["checkpoint_at"], st
 
 
 def test_a_larger_max_steps_trains_further_on_the_new_schedule(finished, tmp_path):

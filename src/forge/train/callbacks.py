@@ -9,6 +9,7 @@ the evals still to come. It never changes what is trained.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from transformers import TrainerCallback
 from forge.clock import utcnow
 from forge.records.train import HistoryRow, append_history
 from forge.status import Status, StatusWriter
-from forge.train.checkpoints import mark_complete
+from forge.train.checkpoints import MARKER, mark_complete
 from forge.train.first_step import FirstStepWatch
 from forge.train.signals import StopRequest
 
@@ -146,6 +147,24 @@ class ForgeCallback(TrainerCallback):
         if state.global_step:
             self.log.info("resumed at step %d of %d", state.global_step, state.max_steps)
         self._notify()
+
+    def took_finished(self, state, checkpoint: Path) -> None:
+        """A resume that found the run already at its last step (forge.train.fit): the status shows
+        that checkpoint's step, epoch and save time, as the run left them (no training event comes)."""
+        if not state.is_world_process_zero:
+            return
+        saved = None
+        try:
+            saved = json.loads((checkpoint / MARKER).read_text(encoding="utf-8")).get("saved_at")
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.status.update(
+            step=state.global_step,
+            total_steps=state.max_steps,
+            epoch=round(state.epoch or 0, 4),
+            total_epochs=state.num_train_epochs,
+            checkpoint_at=saved if isinstance(saved, str) else utcnow(),
+        )
 
     def on_train_end(self, args, state, control, **kwargs):
         self.stop_watch()  # a run that ended before any step finished

@@ -38,7 +38,11 @@ def fit_once(trainer, checkpoint: Checkpoint | None):
                 checkpoint.step,
                 checkpoint.path.name,
             )
-            return load_finished(trainer, checkpoint.path)
+            finished = load_finished(trainer, checkpoint.path)
+            for cb in trainer.callback_handler.callbacks:  # the status shows where the run stands
+                if hasattr(cb, "took_finished"):
+                    cb.took_finished(trainer.state, checkpoint.path)
+            return finished
     try:
         return trainer.train(resume_from_checkpoint=str(checkpoint.path) if checkpoint else None)
     except EvalStopped:
