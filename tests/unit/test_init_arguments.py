@@ -90,3 +90,16 @@ def test_an_example_over_an_existing_config_says_its_settings_were_not_applied(t
     out = _flat(capsys.readouterr().out)
     assert "training-config.json exists and was kept: the settings of the example support were not applied" in out
     assert json.loads((root / "training-config.json").read_text())["model"]["max_seq_length"] == 2048
+
+
+def test_an_empty_folder_argument_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, capsys):
+    import json
+
+    from forge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", ""]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing scaffolded here
+    assert 'empty string ("")' in capsys.readouterr().err
+    assert main(["check", "", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["kind"] == "usage"

@@ -261,4 +261,6 @@ def _print_summary(demo: _Demo, total: float, code: int) -> None:
     for k, v in _where(demo.project).items():
         console.print(f"  {k:15} {escape(v)}")
     if code == EXIT_OK:
-        console.print(f"next: [bold]forge ui {escape(str(demo.project.root))}[/] to look at the run")
+        from forge.commands.console import folder_arg
+
+        console.print(f"next: [bold]forge ui{escape(folder_arg(demo.project.root))}[/] to look at the run")

@@ -12,7 +12,7 @@ from forge.scaffold import check_existing, init_project
 def run(directory: Path, example: str | None = None, model: str | None = None) -> int:
     from rich.markup import escape
 
-    from forge.commands.console import console
+    from forge.commands.console import console, folder_arg
 
     check_existing(directory, example=example, model=model)  # refuses before anything is written
     notes: list[str] = []
@@ -24,5 +24,8 @@ def run(directory: Path, example: str | None = None, model: str | None = None) -
         console.print(f"  [yellow]![/] {escape(n)}")
     if not written and not notes:
         console.print("  nothing new: every file already existed and was kept")
-    console.print(f"next: put data in data/splits/ and run [bold]forge check {directory}[/] (config: {CONFIG_NAME})")
+    console.print(
+        f"next: put data in data/splits/ and run [bold]forge check{escape(folder_arg(project.root))}[/] "
+        f"(config: {CONFIG_NAME})"
+    )
     return EXIT_OK

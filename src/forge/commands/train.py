@@ -164,6 +164,7 @@ def _summary(console, project: Project, result, cfg, request) -> None:
     """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
 
+    from forge.commands.console import folder_arg
     from forge.train.start import run_source
 
     st = result.status
@@ -191,7 +192,7 @@ def _summary(console, project: Project, result, cfg, request) -> None:
             )
         # the same config for what comes next (the verbs also follow this run without them)
         flags = run_source(project, request).flags(project)
-        flags = f" {escape(flags)}" if flags else ""
+        flags = escape(folder_arg(project.root) + (f" {flags}" if flags else ""))
         console.print(
             f"next: [bold]forge verify{flags}[/] (outputs checklist), then [bold]forge evaluate{flags}[/]",
             highlight=False,
