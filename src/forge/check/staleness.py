@@ -146,3 +146,21 @@ def training_stats_staleness(stats: TrainingStats | None, status: Mapping[str, A
     """(stale, why): stats_staleness as one line, the fix after the reason ('...; fix: ...')."""
     s = stats_staleness(stats, status)
     return s.stale, s.why
+
+
+def adapter_provenance(project: Project) -> tuple[str | None, str | None]:
+    """(the run id that saved the outputs on disk, a note when a later run did not replace them):
+    what `forge evaluate` records beside its scores, by the rule above (the stats are written by
+    the run that saved the adapter, in the same step)."""
+    from forge.records.base import try_read_record
+
+    stats, _ = try_read_record(project.training_stats_file, TrainingStats)
+    if stats is None:
+        return None, None
+    s = stats_staleness(stats, run_status(project))
+    if not s.stale:
+        return stats.run_id, None
+    who = f"run {stats.run_id}'s" if stats.run_id else "the last finished run's"
+    reason = s.reason.removeprefix("these are the stats of ").removeprefix("these are the stats ")
+    note = f"the adapter scored is {who}, not the latest run's ({reason})"
+    return stats.run_id, f"{note}; fix: {s.fix}" if s.fix else note

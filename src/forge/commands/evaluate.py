@@ -94,6 +94,8 @@ def print_evaluation(project: Project, record: EvaluationRecord) -> None:
         console.print("[bold green]gate passed[/]")
     else:
         console.print("[bold red]gate failed[/]: " + escape("; ".join(record.reasons)))
+    if record.adapter_note:  # last, beside the verdict it qualifies
+        console.print(f"[yellow]note[/]: {escape(record.adapter_note)}")
     console.print(f"wrote {escape(str(project.evaluation_file.relative_to(project.root)))}")
 
 

@@ -97,6 +97,9 @@ def compute_evaluation(
         scored=now,
         gguf=_gguf_note(project.outputs(cfg).gguf),
     )
+    from forge.check.staleness import adapter_provenance
+
+    record.adapter_run_id, record.adapter_note = adapter_provenance(project)
     write_record(project.evaluation_file, record)
     return record
 

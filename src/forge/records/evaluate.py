@@ -188,6 +188,11 @@ class EvaluationRecord(_ScoreRecord):
     # forge.check.artifacts.adapter_fingerprint of the adapter scored (None in files of an older
     # forge): what tells readers that the adapter has been retrained since
     adapter_fingerprint: dict[str, str] | None = None
+    # the run that saved the adapter (training-stats.json's run_id), and, where a later run was
+    # started and did not finish (interrupted, failed, crashed, still going), what that means: the
+    # adapter scored is the older run's (forge.check.staleness)
+    adapter_run_id: str | None = None
+    adapter_note: str | None = None
     baseline: Scores
     fine_tuned: Scores
     deltas: dict[str, float | None] = Field(default_factory=dict)
