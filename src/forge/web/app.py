@@ -198,7 +198,7 @@ def create_app(
 
     @app.get("/api/projects/{project_id}/artifacts", response_model=schemas.ArtifactsOut, tags=["projects"])
     def artifacts(project_id: str) -> dict:
-        """Files under models/ with their sizes."""
+        """Files under models/ and the config's output folders, with their sizes."""
         files = list_artifacts(entry_or_404(project_id).project)
         by_kind: dict[str, int] = {}
         for f in files:

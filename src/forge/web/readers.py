@@ -273,13 +273,40 @@ def safe_project_file(root: Path, relative: str) -> Path:
     return target
 
 
+def artifact_folders(project: Project) -> list[Path]:
+    """models/ and the output folders the outputs checklist checks (the last run's, by the verbs'
+    rule: forge.verb_config), each once: a run saved with save.lora_path=exp1/lora lists exp1/lora,
+    as the checklist beside the list shows it (QA: the list was empty there)."""
+    folders: list[Path] = []
+    for folder in (project.root / "models", *_output_kinds(project)):
+        if any(folder == f or folder.is_relative_to(f) for f in folders):
+            continue
+        folders = [f for f in folders if not f.is_relative_to(folder)] + [folder]
+    return folders
+
+
+def _output_kinds(project: Project) -> dict[Path, str]:
+    from forge.verb_config import reader_config
+
+    out = project.outputs(reader_config(project))
+    return {out.lora: "lora", out.merged: "merged", out.gguf: "quantized"}
+
+
 def list_artifacts(project: Project) -> list[dict[str, Any]]:
-    """Files under models/ (sizes in bytes), symlinks leading outside the project skipped."""
-    base = project.root / "models"
+    """Files under models/ and the config's output folders (sizes in bytes), symlinks leading
+    outside the project skipped; each with its kind by the folder it is in."""
     real_root = project.root.resolve()
+    kinds = _output_kinds(project)
     out: list[dict[str, Any]] = []
-    if not base.is_dir():
-        return out
+    for base in artifact_folders(project):
+        if base.is_dir():
+            _walk_artifacts(project, base, real_root, kinds, out)
+    return out
+
+
+def _walk_artifacts(
+    project: Project, base: Path, real_root: Path, kinds: dict[Path, str], out: list[dict[str, Any]]
+) -> None:
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         # an export's or a save's work in progress (or what a killed one left, which the next one
         # clears) is not an output: `*.partial` and the hidden `.forge-*` scratch folders
@@ -293,23 +320,29 @@ def list_artifacts(project: Project) -> list[dict[str, Any]]:
                 st = real.stat()
             except (OSError, RuntimeError):
                 continue
-            rel = p.relative_to(project.root).as_posix()
+            try:
+                rel = p.relative_to(project.root).as_posix()
+            except ValueError:  # an output folder the config puts outside the project: not listed
+                continue
             out.append(
                 {
                     "path": rel,
                     "size": st.st_size,
                     "modified": utc_from_timestamp(st.st_mtime),
-                    "kind": artifact_kind(rel),
+                    "kind": artifact_kind(rel, next((k for f, k in kinds.items() if p.is_relative_to(f)), None)),
                 }
             )
-    return out
 
 
 def _in_progress(name: str) -> bool:
     return name.endswith(".partial") or name.startswith(".forge-")
 
 
-def artifact_kind(rel: str) -> str:
+def artifact_kind(rel: str, folder_kind: str | None = None) -> str:
+    if rel.endswith(".gguf"):
+        return "gguf"
+    if folder_kind:  # the config's output folder the file is in (save.lora_path, ...)
+        return folder_kind
     if rel.startswith("models/checkpoints/lora/"):
         return "lora"
     if rel.startswith("models/checkpoints/merged/"):
