@@ -350,7 +350,7 @@ def read_status_checked(path: Path) -> tuple[Status, list[StatusProblem]]:
     except UnicodeDecodeError:
         return unreadable("is not UTF-8 text")
     except json.JSONDecodeError as e:
-        return unreadable(f"is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}: cut short or edited)")
+        return unreadable(f"is not valid JSON ({e.msg}: line {e.lineno} column {e.colno}; cut short or edited)")
     except (ValueError, RecursionError):  # e.g. nested deeper than the parser goes
         return unreadable("is not JSON forge can read")
     if not isinstance(data, dict):

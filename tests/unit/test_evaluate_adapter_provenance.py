@@ -29,3 +29,16 @@ def test_no_stats_no_claim(tmp_path):
     proj = make_finished(tmp_path / "p")
     proj.training_stats_file.unlink()
     assert adapter_provenance(proj) == (None, None)
+
+
+def test_export_says_the_same_in_its_report(tmp_path, monkeypatch):
+    from forge.config import load_config
+    from forge.export import pipeline
+
+    proj = make_finished(tmp_path / "p")
+    StatusWriter(proj.status_file, run_id="r-new", started_at="2026-12-01T11:00:00Z").phase("failed", step=1)
+    monkeypatch.setattr(pipeline, "STEPS", [])  # the note comes before any step: no model needed
+    said = []
+    report = pipeline.export_project(proj, load_config(proj.config_file), False, [], progress=said.append)
+    assert any(n.startswith(f"the adapter exported is run {RUN_ID}'s") and "r-new" in n for n in report.notes)
+    assert any("the adapter exported" in m for m in said)

@@ -55,6 +55,12 @@ def export_project(
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
     job.report.started_at = utcnow()
     job.report.notes.extend(notes or [])
+    from forge.check.staleness import adapter_provenance
+
+    _, older = adapter_provenance(project)  # a later run interrupted before replacing the adapter
+    if older:
+        job.report.notes.append(older.replace("the adapter scored", "the adapter exported", 1))
+        job.say(f"note: {older.replace('the adapter scored', 'the adapter exported', 1)}")
     job.report.adapter_fingerprint = adapter_fingerprint(project.outputs(cfg).lora)
     job.previous_report = _previous_report(project)  # its ledger carries on (ExportReport.made)
     t0 = time.monotonic()
