@@ -83,6 +83,8 @@ def test_verify_set_names_the_adapter_folder(project, capsys):
     write_adapter(project.root / "models" / "alt", "builtin:tiny-llama")
     code, doc, _ = _verify_json(project, capsys, "--set", "save.lora_path=models/alt")
     items = _adapter_items(doc)
+    base = items.pop("adapter base")  # the project's model.name is not the adapter's: said, as export refuses it
+    assert base["status"] == "fail" and "was trained on 'builtin:tiny-llama'" in base["detail"], base
     assert all(i["status"] == "ok" for i in items.values()) and "models/alt" in items["adapter_config.json"]["detail"]
     assert doc["config"]["overrides"] == ["save.lora_path=models/alt"]
 

@@ -82,6 +82,7 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> TrainingStat
             cl.add(
                 sec, name, "fail", f"{_rel(project, f)} {why}", "run `forge train` (it saves the adapter at the end)"
             )
+    _adapter_base_item(project, cfg, lora, cl, sec)
     rel = _rel(project, project.training_stats_file)
     record, refused = (
         try_read_record(project.training_stats_file, TrainingStats)
@@ -97,6 +98,28 @@ def _required(project: Project, cfg: ForgeConfig, cl: Checklist) -> TrainingStat
     else:
         cl.add(sec, "training-stats.json", "ok", f"{stats['total_steps']} steps, final loss {stats['final_loss']:.4f}")
     return record
+
+
+def _adapter_base_item(project: Project, cfg: ForgeConfig, lora: Path, cl: Checklist, sec: str) -> None:
+    """The adapter's base is model.name: the rule export and evaluate refuse by (exit 2), so verify
+    does not call an adapter of another model fine (forge.models.adapter_base)."""
+    from forge.errors import ForgeError
+    from forge.models.adapter_base import adapter_base
+
+    if any(_broken(project, lora / name) for name in ADAPTER_FILES):
+        return  # said by the file items above
+    try:
+        base = adapter_base(lora, cfg.model.name, where=_rel(project, lora))
+    except ForgeError as e:
+        if e.kind == "adapter_mismatch":
+            cl.add(sec, "adapter base", "fail", e.message, e.fix)
+        return  # an unreadable adapter_config.json or a base not here: not this item's to judge
+    cl.add(
+        sec,
+        "adapter base",
+        "ok",
+        f"trained on {cfg.model.name}" + ("" if base.recorded == cfg.model.name else f" ({base.recorded})"),
+    )
 
 
 def _inside(project: Project, path: Path) -> bool:
