@@ -113,10 +113,10 @@ def test_max_seq_length_shorter_than_every_prompt(tmp_path, monkeypatch, capsys)
     write_rows(proj.val_file, chat_rows(8, "v"))
     sets = [*TINY, "dataset.chat_template=llama-3", "model.max_seq_length=32"]
     rc, failed = _check(proj, sets, capsys)
-    assert rc == 1 and any("every assistant turn starts after token 32" in i["detail"] for i in failed), failed
+    assert rc == 1 and any("first assistant turn starts at or after token 32" in i["detail"] for i in failed), failed
     _no_weights(monkeypatch)
     rc, status = _train(proj, sets, capsys)
-    assert rc == 2 and "every assistant turn starts after token 32" in status["error"]
+    assert rc == 2 and "first assistant turn starts at or after token 32" in status["error"]
 
 
 def test_empty_model_name(project, monkeypatch, capsys):

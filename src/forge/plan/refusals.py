@@ -70,6 +70,21 @@ def add_refusals(
     _truncation(p, config, data)
     _lora_targets(p, config, facts)
     _memory(p, config, facts, hw)
+    _warmup(p)
+
+
+def _warmup(p: Plan) -> None:
+    setting = p.settings.get("training.warmup_steps")
+    warm = setting.value if setting is not None else None
+    if isinstance(warm, int) and p.total_steps and warm >= p.total_steps:
+        _warn(
+            p,
+            "warmup",
+            "training.warmup_steps",
+            f"training.warmup_steps is {warm} and the run has {p.total_steps} steps: the learning rate "
+            "never reaches training.learning_rate",
+            f"set training.warmup_steps below {p.total_steps} (e.g. {p.total_steps // 10})",
+        )
 
 
 def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:

@@ -246,7 +246,13 @@ def resolve(
     total_steps = int(math.ceil(steps_per_epoch * float(epochs)))
     if config.training.max_steps and "training.max_steps" in explicit:
         total_steps = config.training.max_steps
-    b.set("training.warmup_steps", max(5, round(0.03 * total_steps)), "3% of the steps (at least 5)")
+    warm = max(5, round(0.03 * total_steps))
+    if warm >= total_steps:  # a short run would never reach its learning rate
+        b.set(
+            "training.warmup_steps", total_steps // 10, f"a tenth of the {total_steps} steps (5 would be all of them)"
+        )
+    else:
+        b.set("training.warmup_steps", warm, "3% of the steps (at least 5)")
     _eval_settings(b, config, total_steps, examples_per_step, data.val_examples)
 
     mem = None
