@@ -157,7 +157,8 @@ def test_report_to_tensorboard_writes_events(full_run):
 
 def test_verify_passes_on_full_run_and_fails_without_adapter(full_run, tmp_path):
     root, _, _ = full_run
-    res = forge("verify", str(root), "--json")
+    # with the config it trained with, as train's `next:` line prints it (the file names another model)
+    res = forge("verify", str(root), "--json", *sets())
     out = json.loads(res.stdout)
     items = {i["name"]: i for sec in out["sections"].values() for i in sec}
     for name in ("adapter_config.json", "adapter_model.safetensors", "training-stats.json", "loss decreased"):
@@ -173,7 +174,7 @@ def test_verify_passes_on_full_run_and_fails_without_adapter(full_run, tmp_path)
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     (copy / "models" / "checkpoints" / "lora" / "adapter_model.safetensors").unlink()
-    res = forge("verify", str(copy))
+    res = forge("verify", str(copy), *sets())
     assert res.returncode == 1 and "adapter_model.safetensors" in res.stdout
 
 

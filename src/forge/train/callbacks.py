@@ -38,6 +38,20 @@ def _peak_vram_gb() -> float | None:
     return round(torch.cuda.max_memory_allocated() / 1024**3, 2)
 
 
+def planned_epochs(args, state, dataloader) -> float:
+    """The epochs the run will cover: transformers' num_train_epochs is rounded up to whole epochs
+    under max_steps (a 3-step run of a 30-step epoch read "epoch 0.10 / 1"); the fraction instead,
+    where the dataloader's length tells it."""
+    try:
+        batches = len(dataloader)
+    except TypeError:  # no dataloader, or an iterable one without a length
+        return state.num_train_epochs
+    per_epoch = max(1, -(-batches // max(1, args.gradient_accumulation_steps)))
+    if args.max_steps and args.max_steps > 0:
+        return round(args.max_steps / per_epoch, 4)
+    return state.num_train_epochs
+
+
 class ForgeCallback(TrainerCallback):
     def __init__(
         self,
@@ -142,7 +156,7 @@ class ForgeCallback(TrainerCallback):
             step=state.global_step,
             total_steps=state.max_steps,
             epoch=round(state.epoch or 0, 4),
-            total_epochs=state.num_train_epochs,
+            total_epochs=planned_epochs(args, state, kwargs.get("train_dataloader")),
         )
         if state.global_step:
             self.log.info("resumed at step %d of %d", state.global_step, state.max_steps)
@@ -162,7 +176,7 @@ class ForgeCallback(TrainerCallback):
             step=state.global_step,
             total_steps=state.max_steps,
             epoch=round(state.epoch or 0, 4),
-            total_epochs=state.num_train_epochs,
+            total_epochs=round(state.epoch, 4) if state.epoch else state.num_train_epochs,  # the run's end
             checkpoint_at=saved if isinstance(saved, str) else utcnow(),
         )
 
