@@ -1,4 +1,8 @@
+import contextlib
+import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,6 +59,37 @@ def chat_rows(n: int, prefix: str = "q"):
         {"conversations": [{"from": "human", "value": f"{prefix} {i}?"}, {"from": "gpt", "value": f"answer {i}."}]}
         for i in range(n)
     ]
+
+
+def forge_here(*args: str, env: dict | None = None, umask: int | None = None) -> subprocess.CompletedProcess:
+    """`forge ARGS` run by forge.cli.main in this process, answered as `subprocess.run([python, -m,
+    forge, ...], capture_output=True, text=True)` answers: the exit code, stdout and stderr.
+
+    For the runs whose test is about what a verb does and writes. A new interpreter spends seconds
+    importing torch, transformers, trl and peft before it trains a step (most of a tiny CPU run);
+    here they are imported once. What needs a process of its own stays a subprocess: a signal or
+    SIGKILL to it, a lock another process holds, faults injected by tests/slow/inject's
+    sitecustomize, several ranks, or a check of the process itself (its imports, its peak RSS).
+    env: variables set for the call (and restored); umask: the process umask for the call.
+    """
+    from forge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in env or {}}
+    old_umask = os.umask(umask) if umask is not None else None
+    try:
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["forge", *args], code, out.getvalue(), err.getvalue())
 
 
 def export_report(root: Path) -> dict:
