@@ -116,6 +116,22 @@ def project(tmp_path):
     return proj
 
 
+@pytest.fixture(scope="session")
+def ddp_run(tmp_path_factory):
+    """One `forge train --nproc 2` (DDP over gloo, 4 steps, tests/slow/test_distributed's settings),
+    run once for the modules that compare with it: 2 processes vs 1 (test_distributed) and FSDP vs
+    DDP (test_distributed_fsdp). They only read it: (root, the run's --json stats, seconds it took)."""
+    import time
+
+    from test_distributed import cmd, make_project, run
+
+    root = make_project(tmp_path_factory.mktemp("ddp") / "two")
+    t0 = time.time()
+    res = run(cmd(root, "--nproc", "2", "--json", sets=("training.max_steps=4",)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return root, json.loads(res.stdout), time.time() - t0
+
+
 @pytest.fixture
 def external_dir():
     if not EXTERNAL.exists():
