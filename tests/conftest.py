@@ -1,4 +1,8 @@
+import contextlib
+import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,6 +61,37 @@ def chat_rows(n: int, prefix: str = "q"):
     ]
 
 
+def forge_here(*args: str, env: dict | None = None, umask: int | None = None) -> subprocess.CompletedProcess:
+    """`forge ARGS` run by forge.cli.main in this process, answered as `subprocess.run([python, -m,
+    forge, ...], capture_output=True, text=True)` answers: the exit code, stdout and stderr.
+
+    For the runs whose test is about what a verb does and writes. A new interpreter spends seconds
+    importing torch, transformers, trl and peft before it trains a step (most of a tiny CPU run);
+    here they are imported once. What needs a process of its own stays a subprocess: a signal or
+    SIGKILL to it, a lock another process holds, faults injected by tests/slow/inject's
+    sitecustomize, several ranks, or a check of the process itself (its imports, its peak RSS).
+    env: variables set for the call (and restored); umask: the process umask for the call.
+    """
+    from forge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in env or {}}
+    old_umask = os.umask(umask) if umask is not None else None
+    try:
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["forge", *args], code, out.getvalue(), err.getvalue())
+
+
 def export_report(root: Path) -> dict:
     """metrics/export-report.json of a project, as the export wrote it."""
     return json.loads((root / "metrics" / "export-report.json").read_text())
@@ -79,6 +114,22 @@ def project(tmp_path):
     write_jsonl(proj.train_file, chat_rows(120))
     write_jsonl(proj.val_file, chat_rows(12, prefix="v"))
     return proj
+
+
+@pytest.fixture(scope="session")
+def ddp_run(tmp_path_factory):
+    """One `forge train --nproc 2` (DDP over gloo, 4 steps, tests/slow/test_distributed's settings),
+    run once for the modules that compare with it: 2 processes vs 1 (test_distributed) and FSDP vs
+    DDP (test_distributed_fsdp). They only read it: (root, the run's --json stats, seconds it took)."""
+    import time
+
+    from test_distributed import cmd, make_project, run
+
+    root = make_project(tmp_path_factory.mktemp("ddp") / "two")
+    t0 = time.time()
+    res = run(cmd(root, "--nproc", "2", "--json", sets=("training.max_steps=4",)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return root, json.loads(res.stdout), time.time() - t0
 
 
 @pytest.fixture

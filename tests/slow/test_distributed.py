@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.scaffold import init_project
 
@@ -65,6 +66,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 def run(args: list[str], timeout: int = 400) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def run_here(args: list[str]) -> subprocess.CompletedProcess:
+    """A one-process `cmd(...)` run in this process (tests.conftest.forge_here): no launcher, no ranks."""
+    assert args[:3] == [sys.executable, "-m", "forge"] and "--nproc" not in args, args
+    return forge_here(*args[3:], env={"TOKENIZERS_PARALLELISM": "false"})
 
 
 def losses(root: Path) -> dict[int, float]:
@@ -116,21 +123,18 @@ def assert_both_ranks_checkpointed(root, st: dict) -> int:
     return stopped
 
 
-def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
-    one, two = make_project(tmp_path / "one"), make_project(tmp_path / "two")
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, ddp_run):
+    two, stats, two_s = ddp_run  # `--nproc 2 --json`, training.max_steps=4 (tests/conftest.py)
+    one = make_project(tmp_path / "one")
     t0 = time.time()
-    r1 = run(cmd(one, "--json", sets=("training.max_steps=4",)))
+    r1 = run_here(cmd(one, "--json", sets=("training.max_steps=4",)))
     assert r1.returncode == 0, r1.stderr[-3000:]
-    t1 = time.time()
-    r2 = run(cmd(two, "--nproc", "2", "--json", sets=("training.max_steps=4",)))
-    assert r2.returncode == 0, r2.stderr[-3000:]
-    t2 = time.time()
+    one_s = time.time() - t0
     a, b = losses(one), losses(two)
     assert sorted(a) == sorted(b) == [1, 2, 3, 4]
     worst = max(abs(a[s] - b[s]) / abs(a[s]) for s in a)
     for s in a:
         assert b[s] == pytest.approx(a[s], rel=TOL), (s, a[s], b[s])
-    stats = json.loads(r2.stdout)
     assert stats["total_steps"] == 4 and stats["effective_batch"] == 4
 
     st = status(two)
@@ -146,7 +150,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     print(
         f"\ndata-parallel: 2 gloo processes vs 1, global batch 4: final loss {b[4]:.6f} vs {a[4]:.6f}, "
         f"worst step rel diff {worst:.2e} (tolerance {TOL}); one status writer (rank 0, pid {pids[0]}); "
-        f"{t1 - t0:.0f}s vs {t2 - t1:.0f}s"
+        f"{one_s:.0f}s (in this process) vs {two_s:.0f}s"
     )
 
 
@@ -169,7 +173,7 @@ def test_sigterm_stops_all_ranks_at_one_step_and_resumes_on_one_process(tmp_path
     assert len(list((root / "outputs").glob("checkpoint-*"))) == 1
     assert_none_left(root)
 
-    res = run(cmd(root, "--resume", "--json", sets=sets))  # one process now: the same effective batch
+    res = run_here(cmd(root, "--resume", "--json", sets=sets))  # one process now: the same effective batch
     assert res.returncode == 0, res.stderr[-3000:]
     stats = json.loads(res.stdout)
     assert stats["resumed_from"] == f"checkpoint-{stopped}" and stats["total_steps"] == 12
@@ -198,6 +202,6 @@ def test_a_failing_rank_fails_the_run_with_its_error(tmp_path):
 
 def test_gpus_is_refused_on_the_cpu_with_the_fix(tmp_path):
     root = make_project(tmp_path / "p", n=4)
-    res = run(cmd(root, "--gpus", "2"))
+    res = run_here(cmd(root, "--gpus", "2"))
     assert res.returncode == 2
     assert "--nproc" in res.stderr.replace("\n", " ")

@@ -44,16 +44,14 @@ def adapter(root: Path) -> dict:
     return load_file(str(root / "models" / "checkpoints" / "lora" / "adapter_model.safetensors"))
 
 
-def test_fsdp_trains_to_the_losses_of_ddp_and_saves_one_adapter(tmp_path):
-    ddp, fsdp = make_project(tmp_path / "ddp"), make_project(tmp_path / "fsdp")
+def test_fsdp_trains_to_the_losses_of_ddp_and_saves_one_adapter(tmp_path, ddp_run):
+    ddp, _, ddp_s = ddp_run  # `--nproc 2 --json`, training.max_steps=4 (tests/conftest.py)
+    fsdp = make_project(tmp_path / "fsdp")
     t0 = time.time()
-    r1 = run(cmd(ddp, "--nproc", "2", "--json", sets=("training.max_steps=4",)))
-    assert r1.returncode == 0, r1.stderr[-3000:]
-    t1 = time.time()
     merged = ("save.merged_path=models/checkpoints/merged",)  # a sharded model merges from the saved adapter
     r2 = run(cmd(fsdp, "--nproc", "2", "--strategy", "fsdp", "--json", sets=("training.max_steps=4", *merged)))
     assert r2.returncode == 0, r2.stderr[-3000:]
-    t2 = time.time()
+    fsdp_s = time.time() - t0
     a, b = losses(ddp), losses(fsdp)
     assert sorted(a) == sorted(b) == [1, 2, 3, 4]
     for s in a:
@@ -81,7 +79,7 @@ def test_fsdp_trains_to_the_losses_of_ddp_and_saves_one_adapter(tmp_path):
     print(
         f"\nfsdp vs ddp, 2 gloo processes, global batch 4: final loss {b[4]:.6f} vs {a[4]:.6f}, worst step rel "
         f"diff {worst:.2e} (tolerance {TOL}); {sharded} of {total} trained tensors sharded; "
-        f"{t1 - t0:.0f}s ddp, {t2 - t1:.0f}s fsdp"
+        f"{ddp_s:.0f}s ddp, {fsdp_s:.0f}s fsdp"
     )
 
 

@@ -26,7 +26,7 @@ from test_distributed import (  # noqa: E402
     cmd,
     make_project,
     rank_pids,
-    run,
+    run_here,
     sigterm_once_training,
     status,
 )
@@ -67,7 +67,7 @@ def test_sigterm_to_one_node_stops_both_with_a_checkpoint(tmp_path):
     assert_none_left(root)
     t1 = time.time()
 
-    res = run(cmd(root, "--resume", "--json", sets=sets))  # one process now: the same global batch
+    res = run_here(cmd(root, "--resume", "--json", sets=sets))  # one process now: the same global batch
     assert res.returncode == 0, res.stderr[-3000:]
     stats = json.loads(res.stdout)
     assert stats["resumed_from"] == f"checkpoint-{stopped}" and stats["total_steps"] == 10

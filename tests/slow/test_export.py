@@ -7,13 +7,12 @@ project are exported, damaged and re-exported. tiny-gemma3 gets an adapter built
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.conftest import copy_trained as _copy
 from tests.conftest import export_report as _report
+from tests.conftest import forge_here
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -62,8 +61,7 @@ def _project(root: Path, model: str, template: str) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     root = _project(tmp_path_factory.mktemp("export") / "llama", "builtin:tiny-llama", "llama-3")
-    args = [sys.executable, "-m", "forge", "train", str(root)] + [a for s in TRAIN for a in ("--set", s)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    r = forge_here("train", str(root), *[a for s in TRAIN for a in ("--set", s)])
     assert r.returncode == 0, r.stdout + r.stderr
     assert (root / "models" / "checkpoints" / "lora" / "adapter_model.safetensors").is_file()
     return root
@@ -263,8 +261,7 @@ def test_train_with_save_paths_exports_and_verifies(tmp_path):
         "save.gguf_path=models/quantized",
         "save.gguf_quantization=Q8_0",
     ]
-    args = [sys.executable, "-m", "forge", "train", str(root)] + [a for s in sets for a in ("--set", s)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    r = forge_here("train", str(root), *[a for s in sets for a in ("--set", s)])
     assert r.returncode == 0, r.stdout + r.stderr
     assert [g.name for g in (root / "models" / "quantized").glob("*.gguf")] == ["tiny-llama-Q8_0.gguf"]
     assert (root / "models" / "checkpoints" / "merged" / "model.safetensors").is_file()

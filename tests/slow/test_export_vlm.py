@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import copy_trained as _copy
 from tests.conftest import export_report as _report
+from tests.conftest import forge_here
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -43,9 +44,12 @@ def _project(root: Path, model: str = VLM) -> Path:
 
 
 def _train(root: Path, *sets: str, extra: tuple[str, ...] = ()) -> None:
-    args = [sys.executable, "-m", "forge", "train", str(root), *extra]
-    args += [a for s in (*TRAIN, *sets) for a in ("--set", s)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    """`forge train` in this process; with --nproc in a new one (its launcher starts the ranks)."""
+    args = ["train", str(root), *extra, *[a for s in (*TRAIN, *sets) for a in ("--set", s)]]
+    if "--nproc" in extra:
+        r = subprocess.run([sys.executable, "-m", "forge", *args], capture_output=True, text=True, timeout=600)
+    else:
+        r = forge_here(*args)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -9,12 +9,10 @@ transformers 5 evaluates at the off-cadence last step itself, and the recipe eva
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.scaffold import init_project
 
@@ -44,13 +42,7 @@ def _alpaca_project(root: Path, external_dir: Path) -> Path:
 def _train(root: Path, *extra: str) -> None:
     args = [a for s in (*SETTINGS, *extra) if not s.startswith("--") for a in ("--set", s)]
     flags = [s for s in extra if s.startswith("--")]
-    out = subprocess.run(
-        [sys.executable, "-m", "forge", "train", str(root), *args, *flags],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
+    out = forge_here("train", str(root), *args, *flags)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.scaffold import init_project
 
@@ -61,29 +62,17 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _umask_022():
-    os.umask(0o022)
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """A project after train, baseline, evaluate and export (merged + Q8_0), under umask 022."""
     root = _project(tmp_path_factory.mktemp("outputs") / "proj")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     for verb in (
         ["baseline", str(root)],
         ["train", str(root), "--set", "training.max_steps=4"],
         ["evaluate", str(root), "--threshold", "0"],
         ["export", str(root), "--merged", "--gguf", "q8_0"],
     ):
-        r = subprocess.run(
-            [sys.executable, "-m", "forge", *verb],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-            preexec_fn=_umask_022,
-        )
+        r = forge_here(*verb, env={"HF_HUB_OFFLINE": "1"}, umask=0o022)
         assert r.returncode in (0, 3), (verb, r.stdout[-2000:] + r.stderr[-3000:])
     return root
 
@@ -137,7 +126,7 @@ def test_verify_ticks_outputs_of_this_adapter_and_flags_them_once_it_is_replaced
 def test_export_while_train_runs_is_refused_and_readers_keep_working(tmp_path):
     root = _project(tmp_path / "proj")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    first = forge("train", str(root), "--set", "training.max_steps=2", env=env)  # an adapter to export
+    first = forge_here("train", str(root), "--set", "training.max_steps=2", env={"HF_HUB_OFFLINE": "1"})  # an adapter
     assert first.returncode == 0, first.stderr[-3000:]
     report = root / "metrics" / "export-report.json"
     train = subprocess.Popen(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +27,6 @@ def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def _forge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forge", *args], capture_output=True, text=True, timeout=600)
-
-
 def _sets(items) -> list[str]:
     return [x for s in items for x in ("--set", s)]
 
@@ -40,9 +37,9 @@ def test_ready_means_train_starts_with_the_resolved_bounded_eval(tmp_path):
     proj, _ = init_project(tmp_path / "p")
     _write(proj.train_file, _rows(120, "q"))
     _write(proj.val_file, _rows(999, "v"))
-    res = _forge("check", str(proj.root), "--json", *_sets(SETS))
+    res = forge_here("check", str(proj.root), "--json", *_sets(SETS))
     assert res.returncode == 0, res.stdout[-3000:]
-    res = _forge("train", str(proj.root), *_sets(SETS))
+    res = forge_here("train", str(proj.root), *_sets(SETS))
     assert res.returncode == 0, res.stderr[-3000:]
     run = json.loads((proj.root / "outputs" / "forge-run.json").read_text())
     # 8bff25f: eval_steps 1, all 999 val rows at every step

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_train import flat, forge, history, make_project, sets, status
+from test_train import flat, history, make_project, sets, status
+from tests.conftest import forge_here
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def test_an_interrupted_run_resumes_to_its_own_max_steps_with_its_own_cadence(tm
     assert 3 <= stopped < 12
 
     # a plain --resume: the config file says nothing of 12 steps (its default model is not even this one)
-    res = forge("train", str(root), "--resume", "--json")
+    res = forge_here("train", str(root), "--resume", "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     got = json.loads(res.stdout)
     assert got["total_steps"] == 12 and got["resumed_from"] == f"checkpoint-{stopped}"  # before: done at `stopped`
@@ -70,7 +71,9 @@ def test_an_interrupted_run_resumes_to_its_own_max_steps_with_its_own_cadence(tm
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("finished") / "proj", n=32)
-    res = forge("train", str(root), *sets("training.max_steps=4", "training.save_steps=2", "training.logging_steps=1"))
+    res = forge_here(
+        "train", str(root), *sets("training.max_steps=4", "training.save_steps=2", "training.logging_steps=1")
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return root
 
@@ -86,7 +89,7 @@ def copy_of(finished: Path, tmp_path: Path) -> Path:
 def test_a_finished_run_resumed_plainly_is_already_finished(finished, tmp_path):
     root = copy_of(finished, tmp_path)
     before = history(root)
-    res = forge("train", str(root), "--resume", "--json")
+    res = forge_here("train", str(root), "--resume", "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "already finished at step 4" in (root / "logs" / "training.log").read_text()
     assert json.loads(res.stdout)["total_steps"] == 4  # before: it trained on to the file's steps
@@ -99,7 +102,7 @@ def test_a_finished_run_resumed_plainly_is_already_finished(finished, tmp_path):
 
 def test_a_larger_max_steps_trains_further_on_the_new_schedule(finished, tmp_path):
     root = copy_of(finished, tmp_path)
-    res = forge("train", str(root), "--resume", "--json", "--set", "training.max_steps=8")
+    res = forge_here("train", str(root), "--resume", "--json", "--set", "training.max_steps=8")
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["total_steps"] == 8 and status(root)["total_steps"] == 8
     t = run_file(root)
@@ -123,7 +126,7 @@ def test_unsafe_or_backward_changes_are_refused_on_record_and_nothing_is_lost(fi
     root = copy_of(finished, tmp_path)
     done = status(root)
     before = kept(root)
-    res = forge("train", str(root), "--resume", "--set", item)
+    res = forge_here("train", str(root), "--resume", "--set", item)
     assert res.returncode == 2, res.stderr[-3000:]
     err = flat(res.stderr)
     assert key in err and "Traceback" not in err and "fix" in err
@@ -153,19 +156,19 @@ def test_check_with_the_resume_flags_says_what_train_then_does(finished, tmp_pat
     # QA: check had no --resume; it said ready, then `train --resume --set ...` was refused
     root = copy_of(finished, tmp_path)
     refused = ("--resume", "--set", "training.learning_rate=1e-3")
-    chk = forge("check", str(root), "--json", *refused)
+    chk = forge_here("check", str(root), "--json", *refused)
     assert chk.returncode == 1, chk.stdout[-3000:]
     item = items(chk)["resume continues the run"]
     assert item["status"] == "fail"
-    res = forge("train", str(root), *refused)
+    res = forge_here("train", str(root), *refused)
     assert res.returncode == 2, res.stderr[-3000:]
     st = status(root)
     assert (item["detail"], item["fix"]) == (st["error"], st["solution"])  # train's words, in check
 
     further = ("--resume", "--set", "training.max_steps=6")
-    chk = forge("check", str(root), "--json", *further)
+    chk = forge_here("check", str(root), "--json", *further)
     assert chk.returncode == 0, chk.stdout[-3000:]
     assert "from checkpoint-4 (step 4)" in items(chk)["resume continues the run"]["detail"]
-    res = forge("train", str(root), *further, "--json")
+    res = forge_here("train", str(root), *further, "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["total_steps"] == 6 and status(root)["phase"] == "done"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train import forge, make_project, sets
+from test_train import make_project, sets
+from tests.conftest import forge_here
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +21,13 @@ pytestmark = pytest.mark.slow
 def test_a_plain_resume_follows_the_config_the_run_started_with(tmp_path):
     root = make_project(tmp_path / "proj", n=32)
     (root / "exp1.json").write_text(json.dumps({"training": {"output_dir": "outputs-exp1"}}))
-    first = forge("train", str(root), "--config", "exp1.json", *sets("training.max_steps=2", "training.save_steps=2"))
+    first = forge_here(
+        "train", str(root), "--config", "exp1.json", *sets("training.max_steps=2", "training.save_steps=2")
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     (root / "metrics" / "training-stats.json").unlink()  # as a run stopped before its end leaves it
 
-    res = forge("train", str(root), "--resume", "--json", "--set", "training.max_steps=4")
+    res = forge_here("train", str(root), "--resume", "--json", "--set", "training.max_steps=4")
     assert res.returncode == 0, res.stderr[-3000:]
     got = json.loads(res.stdout)
     assert got["resumed_from"] == "checkpoint-2" and got["total_steps"] == 4  # before: a new run in outputs/

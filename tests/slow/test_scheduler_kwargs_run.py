@@ -4,11 +4,9 @@ model loaded without its min_lr, QA 2026-12) trains to the end and never goes be
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.scaffold import init_project
 
@@ -35,13 +33,7 @@ def test_cosine_with_min_lr_trains_down_to_its_floor(tmp_path):
         "training.lr_scheduler_type=cosine_with_min_lr",
         f'training.lr_scheduler_kwargs={{"min_lr_rate": {FLOOR}}}',
     ]
-    res = subprocess.run(
-        [sys.executable, "-m", "forge", "train", str(proj.root), *[x for s in sets for x in ("--set", s)]],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
+    res = forge_here("train", str(proj.root), *[x for s in sets for x in ("--set", s)])
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     history = [json.loads(line) for line in proj.history_file.read_text().splitlines() if line.strip()]
     rates = [r["learning_rate"] for r in history if r.get("learning_rate") is not None]

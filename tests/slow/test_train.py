@@ -2,6 +2,10 @@
 
 One uninterrupted run (module fixture) serves as the reference: its artifacts are checked, and an
 interrupted-then-resumed run must reproduce its losses step for step.
+
+`forge` runs the CLI in a new interpreter: for a signal to the run, a lock held by this process or
+faults injected through tests/slow/inject; `forge_here` runs it in this process (the same exit
+code and output, without importing torch and transformers again).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.scaffold import init_project
 
@@ -104,7 +109,7 @@ def full_run(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("full") / "proj")
     t0 = time.time()
     extra = ("training.report_to=tensorboard", "save.merged_path=models/checkpoints/merged")
-    res = forge("train", str(root), *sets(*extra), "--json")
+    res = forge_here("train", str(root), *sets(*extra), "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     return root, json.loads(res.stdout), time.time() - t0
 
@@ -201,7 +206,7 @@ def test_sigterm_then_resume_reproduces_losses(full_run, tmp_path):
     # a torn checkpoint newer than the good one is ignored, with a warning naming it
     torn = root / "outputs" / f"checkpoint-{stopped + 50}"
     torn.mkdir()
-    res = forge("train", str(root), *sets(), "--resume", "--json")
+    res = forge_here("train", str(root), *sets(), "--resume", "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"checkpoint-{stopped + 50}" in (root / "logs" / "training.log").read_text()
 
@@ -216,7 +221,7 @@ def test_sigterm_then_resume_reproduces_losses(full_run, tmp_path):
     # resuming onto changed data is refused, with the difference named
     train = root / "data" / "splits" / "train.jsonl"
     train.write_text(train.read_text() + json.dumps(_rows(1, "extra")[0]) + "\n")
-    res = forge("train", str(root), *sets(), "--resume")
+    res = forge_here("train", str(root), *sets(), "--resume")
     assert res.returncode == 2 and "train_sha256" in flat(res.stderr)
 
 
@@ -253,7 +258,7 @@ def test_all_masked_dataset_is_refused_before_any_step(tmp_path):
         for i in range(16)
     ]
     (root / "data" / "splits" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    res = forge("train", str(root), *sets())
+    res = forge_here("train", str(root), *sets())
     assert res.returncode == 2, res.stderr[-3000:]
     assert "max_seq_length" in flat(res.stderr)
     st = status(root)
@@ -265,7 +270,7 @@ def test_bad_data_is_refused_before_loading_a_model(tmp_path):
     root = make_project(tmp_path / "proj", n=8)
     train = root / "data" / "splits" / "train.jsonl"
     train.write_text(train.read_text() + '{"conversations": [{"from": "human", "value": "hi"}]}\n')
-    res = forge("train", str(root), *sets())
+    res = forge_here("train", str(root), *sets())
     assert res.returncode == 2
     assert "train.jsonl:9" in flat(res.stderr)
     assert "LoRA" not in (root / "logs" / "training.log").read_text()  # no model was loaded

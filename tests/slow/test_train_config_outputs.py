@@ -9,12 +9,10 @@ with no flags read the config the run trained with (its record in training-stats
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import forge_here
 
 from forge.cli import main
 from forge.scaffold import init_project
@@ -53,13 +51,7 @@ def _json(capsys, *argv) -> tuple[int, dict]:
 
 def test_plain_verbs_after_train_with_config_use_its_folders(tmp_path, capsys):
     root = _project(tmp_path / "p")
-    r = subprocess.run(
-        [sys.executable, "-m", "forge", "train", str(root), "--config", str(root / "exp1.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+    r = forge_here("train", str(root), "--config", str(root / "exp1.json"), env={"COLUMNS": "300"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert (root / "models" / "exp1" / "adapter_model.safetensors").is_file()
     assert "adapter in models/exp1" in r.stdout and "checkpoints in outputs-exp1" in r.stdout, r.stdout

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from test_train import INJECT, flat, forge, make_project, sets, status
+from tests.conftest import forge_here
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,7 @@ def checkpoints(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("force") / "proj", n=16)
-    res = forge("train", str(root), *sets("training.max_steps=4"))
+    res = forge_here("train", str(root), *sets("training.max_steps=4"))
     assert res.returncode == 0, res.stderr[-3000:]
     return root
 
@@ -58,7 +59,7 @@ def test_force_with_an_invalid_setting_keeps_the_previous_run(finished, tmp_path
     history = (root / "metrics" / "training-history.jsonl").read_bytes()
     assert before
 
-    res = forge("train", str(root), *sets("training.max_steps=4"), "--force", *bad)
+    res = forge_here("train", str(root), *sets("training.max_steps=4"), "--force", *bad)
     assert res.returncode == 2, res.stderr[-3000:]
     assert checkpoints(root) == before, "the previous run's checkpoints were lost"
     assert (root / "outputs" / "forge-run.json").read_bytes() == run_file
@@ -67,7 +68,7 @@ def test_force_with_an_invalid_setting_keeps_the_previous_run(finished, tmp_path
     assert status(root)["phase"] == "failed"
     print(f"\n--force {bad[1]}: refused (exit 2), {len(before)} checkpoint(s) kept byte for byte")
     # and the kept run still resumes
-    res = forge("train", str(root), *sets("training.max_steps=4"), "--resume")
+    res = forge_here("train", str(root), *sets("training.max_steps=4"), "--resume")
     assert res.returncode == 0, res.stderr[-3000:]
 
 
@@ -77,7 +78,7 @@ def test_force_with_a_valid_run_replaces_the_previous_one(finished, tmp_path):
     root = tmp_path / "proj"
     shutil.copytree(finished, root)
     old_id = json.loads((root / "outputs" / "forge-run.json").read_text())["run_id"]
-    res = forge("train", str(root), *sets("training.max_steps=2"), "--force")
+    res = forge_here("train", str(root), *sets("training.max_steps=2"), "--force")
     assert res.returncode == 0, res.stderr[-3000:]
     assert sorted(checkpoints(root)) == ["checkpoint-2"]  # the old run's checkpoint-4 is gone
     assert not (root / "outputs" / ".previous-run").exists()
@@ -113,7 +114,7 @@ def test_resume_keeps_run_id_and_started_at_and_interrupt_has_its_error_kind(tmp
     assert first["phase"] == "interrupted" and first["error_kind"] == "interrupted"
     assert first["resumed_from"] is None
 
-    res = forge("train", str(root), *sets(), "--resume")
+    res = forge_here("train", str(root), *sets(), "--resume")
     assert res.returncode == 0, res.stderr[-3000:]
     st = status(root)
     assert st["phase"] == "done" and st["error_kind"] is None
@@ -158,7 +159,7 @@ def test_a_signal_during_a_long_eval_stops_within_seconds_with_a_checkpoint(tmp_
     assert f"checkpoint-{step}" in flat(st["message"])
     assert eta is not None
     # the checkpoint written in the middle of the eval resumes (without the slow eval this time)
-    res = forge("train", str(root), *sets(*long_eval), "--resume")
+    res = forge_here("train", str(root), *sets(*long_eval), "--resume")
     assert res.returncode == 0, res.stderr[-3000:]
     assert status(root)["resumed_from"] == f"checkpoint-{step}"
 
@@ -189,7 +190,7 @@ def test_the_plans_val_sample_count_is_applied_logged_and_in_the_status(tmp_path
     val = root / "data" / "splits" / "val.jsonl"
     rows = [json.loads(line) for line in val.read_text().splitlines()]
     val.write_text("".join(json.dumps(rows[i % len(rows)]) + "\n" for i in range(200)))
-    res = forge("train", str(root), *sets("training.max_steps=2", "training.eval_samples=16"))
+    res = forge_here("train", str(root), *sets("training.max_steps=2", "training.eval_samples=16"))
     assert res.returncode == 0, res.stderr[-3000:]
     st = status(root)
     assert st["extra"]["eval_samples"] == 16 and st["extra"]["val_samples"] == 200
@@ -202,7 +203,7 @@ def test_logging_steps_above_the_runs_steps_still_records_the_final_loss(tmp_pat
     # QA: logging_steps 5 (the support example's) with max_steps 2 ended "done, final loss -", an
     # empty history and final_loss null, so `forge verify` said "has no final metrics"
     root = make_project(tmp_path / "proj", n=16)
-    res = forge("train", str(root), *sets("training.max_steps=2", "training.logging_steps=5"), "--json")
+    res = forge_here("train", str(root), *sets("training.max_steps=2", "training.logging_steps=5"), "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     stats = json.loads(res.stdout)
     assert isinstance(stats["final_loss"], float) and stats["total_steps"] == 2

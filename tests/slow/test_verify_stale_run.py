@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train import forge, make_project, sets
+from test_train import make_project, sets
+from tests.conftest import forge_here
 
 from forge.project import Project
 from forge.web.metrics import metrics_view
@@ -25,19 +26,21 @@ def _items(res) -> dict:
 
 def test_verify_passes_after_a_run_and_reads_stale_after_a_refused_one(tmp_path):
     root = make_project(tmp_path / "proj", n=16)
-    res = forge("train", str(root), *sets("training.max_steps=4"))
+    res = forge_here("train", str(root), *sets("training.max_steps=4"))
     assert res.returncode == 0, res.stderr[-3000:]
-    res = forge("verify", str(root), "--json")
+    res = forge_here("verify", str(root), "--json")
     items = _items(res)
     assert json.loads(res.stdout)["stale"] is False and not any(i["stale"] for i in items.values())
     done_run = json.loads((root / "metrics" / "training-stats.json").read_text())["run_id"]
     loss = next(i for n, i in items.items() if n.startswith("final loss"))
     judged = res.returncode
 
-    res = forge("train", str(root), *sets("training.max_steps=4", "dataset.chat_template=no-such-template"), "--force")
+    res = forge_here(
+        "train", str(root), *sets("training.max_steps=4", "dataset.chat_template=no-such-template"), "--force"
+    )
     assert res.returncode == 2, res.stderr[-3000:]
     refused_run = json.loads(Project.at(root).status_file.read_text())["run_id"]
-    res = forge("verify", str(root), "--json")
+    res = forge_here("verify", str(root), "--json")
     assert res.returncode == 1, res.stdout[-3000:]
     out, items = json.loads(res.stdout), _items(res)
     assert out["ok"] is False and out["stale"] is True

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train import forge, make_project, sets
+from test_train import make_project, sets
+from tests.conftest import forge_here
 
 from forge.project import Project
 from forge.web.metrics import metrics_view
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def test_stats_are_current_after_a_run_stale_after_a_refused_one(tmp_path):
     root = make_project(tmp_path / "proj", n=16)
-    res = forge("train", str(root), *sets("training.max_steps=4"))
+    res = forge_here("train", str(root), *sets("training.max_steps=4"))
     assert res.returncode == 0, res.stderr[-3000:]
     project = Project.at(root)
     view = metrics_view(project)
@@ -28,7 +29,9 @@ def test_stats_are_current_after_a_run_stale_after_a_refused_one(tmp_path):
     done_run = view["training_stats"]["run_id"]
 
     # refused before it writes anything but its status: the old stats stay, marked
-    res = forge("train", str(root), *sets("training.max_steps=4", "dataset.chat_template=no-such-template"), "--force")
+    res = forge_here(
+        "train", str(root), *sets("training.max_steps=4", "dataset.chat_template=no-such-template"), "--force"
+    )
     assert res.returncode == 2, res.stderr[-3000:]
     refused_run = json.loads(project.status_file.read_text())["run_id"]
     view = metrics_view(project)
@@ -36,7 +39,7 @@ def test_stats_are_current_after_a_run_stale_after_a_refused_one(tmp_path):
     why = view["metrics_stale_reason"]
     assert done_run in why and refused_run in why and "the run before it" in why and "fix:" in why
 
-    res = forge("train", str(root), *sets("training.max_steps=4"), "--force")
+    res = forge_here("train", str(root), *sets("training.max_steps=4"), "--force")
     assert res.returncode == 0, res.stderr[-3000:]
     view = metrics_view(project)
     assert view["metrics_stale"] is False and view["training_stats"]["run_id"] != done_run

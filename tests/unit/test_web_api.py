@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -456,9 +457,12 @@ def test_forge_ui_warns_when_bound_beyond_localhost(tmp_path, monkeypatch, capsy
     calls = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **kw: calls.append({"host": self.config.host}))
     monkeypatch.setattr("forge.web.app.HardwareProbe", lambda *a, **k: types.SimpleNamespace(get=lambda wait=None: HW))
-    assert ui.run([tmp_path], host="127.0.0.1", port=7861) == 0
+    with socket.socket() as s:  # a free port: 7861 may be another test run's or a real `forge ui`'s
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    assert ui.run([tmp_path], host="127.0.0.1", port=port) == 0
     assert "warning" not in capsys.readouterr().err
-    assert ui.run([tmp_path], host="0.0.0.0", port=7861) == 0
+    assert ui.run([tmp_path], host="0.0.0.0", port=port) == 0
     err = capsys.readouterr().err
     assert "warning" in err and "0.0.0.0" in err
     assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]

@@ -285,11 +285,18 @@ def quantize(src_f16: Path, out_file: Path, gguf_type: str, threads: int | None 
         )
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The scalar/string metadata of a GGUF file (token lists left out), plus the token texts."""
+def open_gguf(path: Path) -> Any:
+    """A gguf.GGUFReader of the file, for read_metadata and read_tensors to share: opening one parses
+    every metadata field, and a 262k-entry vocabulary (Gemma 3's) takes seconds of pure Python."""
     import gguf
 
-    reader = gguf.GGUFReader(str(path))
+    return gguf.GGUFReader(str(path))
+
+
+def read_metadata(path: Path, reader: Any = None) -> dict[str, Any]:
+    """The scalar/string metadata of a GGUF file (token lists left out), plus the token texts.
+    reader: the file's open_gguf, when the caller reads its tensors too."""
+    reader = reader if reader is not None else open_gguf(path)
     meta: dict[str, Any] = {}
     for key, field in reader.fields.items():
         if key in ("tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"):
@@ -301,12 +308,13 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return meta
 
 
-def read_tensors(path: Path, names: list[str]) -> dict[str, Any]:
-    """Named tensors of a GGUF file, dequantised to float32 numpy arrays in the HF (rows, cols) layout."""
+def read_tensors(path: Path, names: list[str], reader: Any = None) -> dict[str, Any]:
+    """Named tensors of a GGUF file, dequantised to float32 numpy arrays in the HF (rows, cols) layout.
+    reader: the file's open_gguf, when the caller has read its metadata already."""
     import gguf
     import numpy as np
 
-    reader = gguf.GGUFReader(str(path))
+    reader = reader if reader is not None else open_gguf(path)
     wanted = set(names)
     out = {}
     for t in reader.tensors:

@@ -68,7 +68,8 @@ def verify_gguf(job: ExportJob) -> None:
     for t, path in job.gguf_tmp.items():
         job.say(f"verifying {t.upper()}")
         target = f"GGUF {t.upper()}"
-        meta = G.read_metadata(path)
+        reader = G.open_gguf(path)  # parsed once for its metadata and its tensors
+        meta = G.read_metadata(path, reader)
         job.check(
             V.gguf_metadata_check(
                 meta,
@@ -80,7 +81,8 @@ def verify_gguf(job: ExportJob) -> None:
             ),
             target,
         )
-        job.check(V.gguf_tensor_check(path, job.merged_dir, t), target)
+        job.check(V.gguf_tensor_check(path, job.merged_dir, t, reader=reader), target)
+        del reader  # its memory map of the file, before llama.cpp opens it
         if inference:
             for c in V.llama_cpp_check(
                 path,
@@ -98,8 +100,10 @@ def verify_gguf(job: ExportJob) -> None:
 
         target = f"mmproj {MMPROJ_TYPE.upper()}"
         job.say("verifying the mmproj file")
-        job.check(mmproj_metadata_check(G.read_metadata(job.mmproj_tmp), job.merged_dir), target)
-        job.check(V.gguf_tensor_check(job.mmproj_tmp, job.merged_dir, MMPROJ_TYPE, mmproj=True), target)
+        reader = G.open_gguf(job.mmproj_tmp)
+        job.check(mmproj_metadata_check(G.read_metadata(job.mmproj_tmp, reader), job.merged_dir), target)
+        job.check(V.gguf_tensor_check(job.mmproj_tmp, job.merged_dir, MMPROJ_TYPE, mmproj=True, reader=reader), target)
+        del reader
     fail_on_checks(job)
 
 

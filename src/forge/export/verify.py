@@ -214,9 +214,12 @@ def gguf_metadata_check(
     )
 
 
-def gguf_tensor_check(path: Path, merged_dir: Path, gguf_type: str, *, mmproj: bool = False) -> dict[str, Any]:
+def gguf_tensor_check(
+    path: Path, merged_dir: Path, gguf_type: str, *, mmproj: bool = False, reader: Any = None
+) -> dict[str, Any]:
     """Tensors the converter copies unchanged, GGUF vs merged safetensors, paired by the converter's
-    own naming (its class's filter_tensors and gguf's tensor map), whatever the checkpoint layout."""
+    own naming (its class's filter_tensors and gguf's tensor map), whatever the checkpoint layout.
+    reader: the file's forge.export.gguf.open_gguf, when the caller has one open already."""
     import numpy as np
     from safetensors import safe_open
 
@@ -229,7 +232,7 @@ def gguf_tensor_check(path: Path, merged_dir: Path, gguf_type: str, *, mmproj: b
             keys.update({k: file for k in f.keys() if copied.search(k)})
     names = gguf_names(merged_dir, _sampled(list(keys)), mmproj=mmproj)
     pairs = {gname: (keys[hf], hf) for hf, gname in names.items()}
-    got = read_tensors(path, list(pairs))
+    got = read_tensors(path, list(pairs), reader=reader)
     worst, worst_name = 0.0, None
     for gname, arr in got.items():
         file, key = pairs[gname]
