@@ -284,7 +284,7 @@ def _empty_folder_argument(args: list[str]) -> ForgeError | None:
         return None
     return ForgeError(
         f'forge {args[0]}: the project folder is an empty string ("")',
-        f"name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives \"\")",
+        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
         exit_code=2,
         kind="usage",
     )
