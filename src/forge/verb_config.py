@@ -218,13 +218,10 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
     if last is None or last.outputs.checkpoints == ours:
         return VerbConfig(cfg, source)
     name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
-    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    run = _run_label(last)
     theirs = project.rel(last.outputs.checkpoints)
     followed = ConfigSource(last.source.file, (*last.source.overrides, *(overrides or ())))
-    try:
-        rebuilt = followed.load()
-    except ConfigError:
-        rebuilt = None
+    rebuilt = _load_or_none(followed)
     if rebuilt is not None and project.outputs(rebuilt).checkpoints == last.outputs.checkpoints:
         flags = last.source.flags(project)
         note = (
@@ -245,15 +242,10 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
 
 def _follow(project: Project, cfg: ForgeConfig, source: ConfigSource, last: LastRun) -> VerbConfig:
     name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
-    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    run = _run_label(last)
     theirs, ours = project.rel(last.outputs.lora), project.rel(project.outputs(cfg).lora)
     said = _differences(project, last.outputs, project.outputs(cfg))
-    rebuilt = None
-    if last.source != source:
-        try:
-            rebuilt = last.source.load()
-        except ConfigError:
-            rebuilt = None
+    rebuilt = _load_or_none(last.source) if last.source != source else None
     if rebuilt is not None and project.outputs(rebuilt).compared() == last.outputs.compared():
         flags = last.source.flags(project)
         note = (
@@ -284,20 +276,29 @@ def _follow_despite(
     followed = followed or (last.source if last else None)
     if last is None or followed is None or followed.file == source.file:
         raise error
-    try:
-        rebuilt = followed.load()
-    except ConfigError:
-        raise error from None
-    if not same_outputs(rebuilt):
+    rebuilt = _load_or_none(followed)
+    if rebuilt is None or not same_outputs(rebuilt):
         raise error
     name = project.rel(source.file) if source.file else "training-config.json"
-    run = f"the last run ({last.run_id})" if last.run_id else "the last run"
+    run = _run_label(last)
     problem = str(error).splitlines()[0] if str(error) else type(error).__name__
     note = (
         f"{name} does not load ({problem}); reading the config of {run}, `{last.source.flags(project)}`, "
         f"which made the outputs; fix: repair {name}, or pass --config to choose a config yourself"
     )
     return VerbConfig(rebuilt, followed, [note], followed=last)
+
+
+def _run_label(last: LastRun) -> str:
+    return f"the last run ({last.run_id})" if last.run_id else "the last run"
+
+
+def _load_or_none(source: ConfigSource) -> ForgeConfig | None:
+    """A recorded config read again, or None where it no longer loads (edited or deleted since)."""
+    try:
+        return source.load()
+    except ConfigError:
+        return None
 
 
 def _differences(project: Project, then: OutputPaths, now: OutputPaths) -> str:

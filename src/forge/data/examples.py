@@ -89,16 +89,16 @@ def write_example_data(name: str, project: Project, mark: bool = True) -> list[s
         atomic_write_text(path, text)  # never a torn file that a later init would keep as the user's
         written.append(str(path))
     marker = project.root / DEMO_MARKER
-    if mark and not marker.exists() and _holds_example_data(project.root, name):
+    if mark and not marker.exists() and _holds_example_data(project.root, texts):
         n_train, n_val = (t.count("\n") for t in texts)
         atomic_write_text(marker, json.dumps({"example": name, "train": n_train, "val": n_val}, indent=2) + "\n")
         written.append(str(marker))
     return written
 
 
-def _holds_example_data(root: Path, name: str) -> bool:
+def _holds_example_data(root: Path, texts: tuple[str, str]) -> bool:
     project = Project.at(root)
-    for path, text in zip((project.train_file, project.val_file), _example_texts(name), strict=True):
+    for path, text in zip((project.train_file, project.val_file), texts, strict=True):
         try:
             if path.read_text(encoding="utf-8") != text:
                 return False
@@ -117,4 +117,4 @@ def is_example_project(root: Path) -> bool:
         name = json.loads(marker.read_text(encoding="utf-8")).get("example")
     except (OSError, ValueError, AttributeError):
         return False
-    return name in EXAMPLES and _holds_example_data(Path(root), name)
+    return name in EXAMPLES and _holds_example_data(Path(root), _example_texts(name))
