@@ -204,6 +204,28 @@ def _v(md, p):
         return None
 
 
+def count_tokens(inputs: dict, pad_id):
+    """[real, trained, padded] tokens of one micro-batch, on its device (no host sync)."""
+    import torch
+
+    ids = inputs["input_ids"]
+    labels = inputs.get("labels")
+    mask = inputs.get("attention_mask")
+    pos = inputs.get("position_ids")
+    if mask is not None:
+        real = mask.sum()
+    elif pos is not None and pad_id is not None:
+        # padding-free: the collator pads the flattened row at its end (pad_to_multiple_of,
+        # forge.train.backends.packed_shape) with pad ids at position 0; count that trailing run
+        tail = ((ids == pad_id) & (pos == 0)).flip(-1).to(torch.int64).cumprod(-1).sum()
+        real = ids.numel() - tail
+    else:
+        real = torch.tensor(ids.numel(), device=ids.device)
+    trained = (labels[..., 1:] != -100).sum() if labels is not None else real
+    total = torch.tensor(ids.numel(), device=ids.device)
+    return torch.stack([real.to(torch.int64), trained.to(torch.int64), total.to(torch.int64)])
+
+
 class Meter:
     """Counts real / trained / padded tokens per micro-step on the GPU (no sync), times optimizer steps."""
 
@@ -261,14 +283,7 @@ class Meter:
         orig = trainer.training_step
 
         def training_step(model, inputs, num_items_in_batch=None):
-            ids = inputs["input_ids"]
-            labels = inputs.get("labels")
-            mask = inputs.get("attention_mask")
-            real = mask.sum() if mask is not None else torch.tensor(ids.numel(), device=ids.device)
-            trained = (labels[..., 1:] != -100).sum() if labels is not None else real
-            self.counts += torch.stack(
-                [real.to(torch.int64), trained.to(torch.int64), torch.tensor(ids.numel(), device=ids.device)]
-            )
+            self.counts += count_tokens(inputs, pad_id)
             loss = orig(model, inputs, num_items_in_batch)
             return loss
 

@@ -29,6 +29,8 @@ from forge.errors import EXIT_USAGE, ForgeError
 from forge.train.backends import TrainPlan, _unsloth_reason
 from forge.train.backends.compile_workers import keep_parallel_compile
 from forge.train.backends.hf import HFBackend
+from forge.train.backends.packed_shape import attention_of, fixed_packed_length
+from forge.train.backends.packed_shape import note as shape_note
 
 _COMPILE_NOTE = ""  # what keep_parallel_compile changed, for the run's notes
 
@@ -174,6 +176,7 @@ class UnslothBackend(HFBackend):
             )
         model = loader.get_peft_model(model, **kwargs)
         _name_configured_base(model, path)
+        self.attention = attention_of(model)  # what Unsloth chose, read back: the packed shape depends on it
         trainable, total = model.get_nb_trainable_parameters()
         self.log.info(
             "Unsloth %s: %s, %s weights, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
@@ -201,6 +204,10 @@ class UnslothBackend(HFBackend):
             fp16 = not bf16
         if t.packing:
             self.note("packing: padding-free rows; attention stays inside each example")
+            length = self._fixed_packed_length()
+            if length:
+                m = self.cfg.model
+                self.note(shape_note(length, t.per_device_train_batch_size, m.max_seq_length, self.attention))
         return TrainPlan(
             total_steps=total,
             steps_per_epoch=per_epoch,
@@ -224,6 +231,8 @@ class UnslothBackend(HFBackend):
         from forge.train.guards import guarded
 
         args = self.sft_config(plan)
+        # from the settings as they are now: an OOM retry with fewer rows rebuilds the trainer
+        args.pad_to_multiple_of = self._fixed_packed_length() if plan.packing else None
         # fsdp: Unsloth's native FSDP2 shards in the Trainer; this class gathers the one adapter
         trainer_cls = World.current().trainer_class(guarded(SFTTrainer))
         return trainer_cls(
@@ -233,6 +242,12 @@ class UnslothBackend(HFBackend):
             eval_dataset=eval_ds,
             processing_class=tokenizer,
             callbacks=callbacks,
+        )
+
+    def _fixed_packed_length(self) -> int | None:
+        t, m = self.cfg.training, self.cfg.model
+        return fixed_packed_length(
+            getattr(self, "attention", None), bool(t.packing), t.per_device_train_batch_size, m.max_seq_length
         )
 
     def _check_fp8(self, path) -> None:
