@@ -51,12 +51,16 @@ def _run(fn, *args, **kwargs) -> None:
     """Call a command; user mistakes become a message and an exit code, never a traceback.
 
     The message and its fix go to stderr; with --json, stdout also gets one JSON object saying the
-    same (forge.commands.console.error_document), so that a program always has an answer to read."""
+    same (forge.commands.console.error_document), so that a program always has an answer to read.
+    The fix's command hints name the project folder the verb was given (forge.hints)."""
     try:
         code = fn(*args, **kwargs)
     except ForgeError as e:
         from forge.commands.console import print_error, print_error_json
+        from forge.hints import name_folder
 
+        folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
+        e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
         print_error(e)
         if kwargs.get("json_out"):
             print_error_json(e)

@@ -22,6 +22,7 @@ from typing import Any
 
 from forge.clock import parse_time, utcnow
 from forge.files import atomic_write_json
+from forge.hints import name_folder
 from forge.processes import PID_MAX, pid_alive, process_space
 
 SCHEMA_VERSION = 1
@@ -73,6 +74,12 @@ STALE_AFTER_SECONDS = 120
 MAX_STATUS_BYTES = 1 << 20
 # `extra` nested deeper than this is not ours, and would exhaust the recursion of JSON readers.
 MAX_EXTRA_DEPTH = 32
+
+# What a run that stopped with a checkpoint is continued with (a crash, a dead rank, an interrupt).
+RESUME_FIX = "`forge train --resume` continues from the newest complete checkpoint"
+# The fields whose command hints name the project folder, absolute (forge.hints): the file is read
+# from anywhere (the web UI, `forge status` in another folder, agents).
+HINT_FIELDS = ("error", "solution", "message")
 
 # What a reader shows next to any problem of the file (forge status, the web page).
 STATUS_FIX = (
@@ -363,6 +370,7 @@ class StatusWriter:
 
     def __init__(self, path: Path, **initial: Any):
         self.path = path
+        self.root = path.parent.parent  # Project.status_file is ROOT/.factory/training-status.json
         if initial.get("pid") is not None and "process_space" not in initial:
             initial["process_space"] = process_space()  # so readers can judge the pid at once
         self.status = Status(**initial)
@@ -372,6 +380,8 @@ class StatusWriter:
         if kind is not None and kind not in ERROR_KINDS:
             changes["error_kind"] = "internal"  # the contract's words only (the error string keeps the detail)
         for key, value in changes.items():
+            if key in HINT_FIELDS:
+                value = name_folder(value, self.root, absolute=True)
             if hasattr(self.status, key) and key != "extra":
                 setattr(self.status, key, value)
             else:

@@ -18,8 +18,14 @@ or `--set save.lora_path=...`):
 - when they no longer give them (the file was edited or deleted since), it reads
   training-config.json and the note names the last run's adapter folder and the fix
   (--config FILE, or --set save.lora_path=...).
-Only the output folders decide: a run trained with `--set training.max_steps=5` is not followed,
-as its outputs are where the file says. metrics/ is the project's own (no config key moves it),
+A run that read training-config.json itself and differed from it only through --set values
+(`forge train P --set model.name=X`) is followed too, while the file is unchanged since: the run
+records the file's sha256 (`config_source.sha256`, null for no file), and when the file on disk
+has that content the run's config is the file + those values, read with a one-line note naming
+them. Once the file is edited, the verb reads it as it is (an adapter of another base is then
+refused with its fix) and the note says the run's --set values were not followed. baseline, about
+the next run, reads the file, with a note when such a run trained another model. A record of an
+older forge without the hash is followed by the output folders alone. metrics/ is the project's own (no config key moves it),
 so training-stats.json is always found. A stats file of an older forge records neither key:
 nothing is followed.
 
@@ -75,8 +81,13 @@ class ConfigSource:
         return not self.flags(project)
 
     def record(self, project: Project) -> dict[str, Any]:
-        """How training-stats.json records it (`config_source`)."""
-        return {"file": project.rel(self.file) if self.file else None, "overrides": list(self.overrides)}
+        """How training-stats.json records it (`config_source`), with the sha256 of the file's content
+        as the run read it (null: no file), so that a later verb can tell the file is unchanged since."""
+        return {
+            "file": project.rel(self.file) if self.file else None,
+            "overrides": list(self.overrides),
+            "sha256": _content_sha256(self.file),
+        }
 
     @classmethod
     def from_record(cls, project: Project, data: Any) -> ConfigSource | None:
@@ -110,6 +121,9 @@ def _outputs_of_record(project: Project, paths: dict) -> OutputPaths | None:
         return None
 
 
+UNRECORDED = "unrecorded"
+
+
 @dataclass(frozen=True)
 class LastRun:
     """What training-stats.json says of the run that made the outputs there now."""
@@ -117,6 +131,15 @@ class LastRun:
     run_id: str | None
     source: ConfigSource
     outputs: OutputPaths
+    # the sha256 of the config file as the run read it, None for no file; UNRECORDED: an older record
+    file_sha256: str | None = UNRECORDED
+
+    def file_unchanged(self, source: ConfigSource) -> bool:
+        """Whether `source`'s file is the run's, with the content the run read (no file then and now
+        counts); False where the record cannot tell (an older forge)."""
+        if self.file_sha256 == UNRECORDED or source.file != self.source.file:
+            return False
+        return _content_sha256(source.file) == self.file_sha256
 
 
 def last_run(project: Project) -> LastRun | None:
@@ -131,7 +154,7 @@ def last_run(project: Project) -> LastRun | None:
     outputs = _outputs_of_record(project, stats.paths)
     if source is None or outputs is None:
         return None
-    return LastRun(stats.run_id, source, outputs)
+    return LastRun(stats.run_id, source, outputs, _recorded_sha256(stats.config_source))
 
 
 def started_run(project: Project) -> LastRun | None:
@@ -153,7 +176,9 @@ def started_run(project: Project) -> LastRun | None:
     outputs = _outputs_of_record(project, paths)
     if source is None or outputs is None:
         return None
-    return LastRun(run_id if isinstance(run_id, str) else None, source, outputs)
+    return LastRun(
+        run_id if isinstance(run_id, str) else None, source, outputs, _recorded_sha256(extra.get("config_source"))
+    )
 
 
 @dataclass
@@ -183,8 +208,11 @@ def load_verb_config(
     """The config of a verb (the rule in the module docstring). ConfigError (exit 2) for a bad
     file or --set; `follow_last_run=False` for the verbs about the next run (check, plan, train, baseline)."""
     source = given_source(project, config, overrides)
-    if config is not None or overrides or not follow_last_run:
+    if config is not None or overrides:
         return VerbConfig(source.load(), source)
+    if not follow_last_run:
+        cfg = source.load()
+        return VerbConfig(cfg, source, _next_run_note(project, cfg, source))
     last = last_run(project)
     try:
         cfg = source.load()
@@ -192,9 +220,53 @@ def load_verb_config(
         return _follow_despite(
             project, source, last, e, lambda c: project.outputs(c).compared() == last.outputs.compared()
         )
+    if last is not None and last.source.overrides and last.file_unchanged(source):
+        return _follow_overrides(project, source, last) or VerbConfig(cfg, source)
     if last is None or last.outputs.compared() == project.outputs(cfg).compared():
-        return VerbConfig(cfg, source)
+        notes = [_edited_since(project, source, last)] if last is not None and last.source.overrides else []
+        return VerbConfig(cfg, source, [n for n in notes if n])
     return _follow(project, cfg, source, last)
+
+
+def _follow_overrides(project: Project, source: ConfigSource, last: LastRun) -> VerbConfig | None:
+    """The run read this very file, unchanged since, and only its --set values made it differ: its
+    config is the file + those values (None where they no longer load, e.g. a key renamed since)."""
+    rebuilt = _load_or_none(last.source)
+    if rebuilt is None:
+        return None
+    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    note = (
+        f"reading the config of {_run_label(last)}: {name}, unchanged since, with `{last.source.flags(project)}`; "
+        f"fix: pass --config (and --set) to read another config, e.g. `--config {project.rel(project.config_file)}`"
+    )
+    return VerbConfig(rebuilt, last.source, [note], followed=last)
+
+
+def _edited_since(project: Project, source: ConfigSource, last: LastRun) -> str | None:
+    """The note where the run's --set values are not followed because its file changed since."""
+    if last.file_sha256 == UNRECORDED or last.source.file != source.file:
+        return None
+    name = project.rel(source.file) if source.file else "the defaults"
+    return (
+        f"{_run_label(last)} trained with `{last.source.flags(project)}` over {name}, which has changed since: "
+        f"reading {name} as it is now; fix: pass those --set values again to read that run's config"
+    )
+
+
+def _next_run_note(project: Project, cfg: ForgeConfig, source: ConfigSource) -> list[str]:
+    """For baseline (about the next run): a last run trained on another model through --set over this
+    very file, unchanged since, is evaluated against a baseline of its own model, not this one."""
+    last = last_run(project)
+    if last is None or not last.source.overrides or not last.file_unchanged(source):
+        return []
+    theirs = _load_or_none(last.source)
+    if theirs is None or theirs.model.name == cfg.model.name:
+        return []
+    return [
+        f"{_run_label(last)} trained {theirs.model.name} with `{last.source.flags(project)}`; this scores "
+        f"{cfg.model.name}, the model of {project.rel(source.file) if source.file else 'the defaults'}; fix: to "
+        f"evaluate that run, score its base model: `--set model.name={_quote(theirs.model.name)}`"
+    ]
 
 
 def load_resume_config(project: Project, overrides: list[str] | None = None) -> VerbConfig:
@@ -307,6 +379,22 @@ def _differences(project: Project, then: OutputPaths, now: OutputPaths) -> str:
         f"{key} {project.rel(b)}" for key, a, b in zip(keys, then.compared(), now.compared(), strict=True) if a != b
     ]
     return ", ".join(parts)
+
+
+def _content_sha256(file: Path | None) -> str | None:
+    if file is None or not file.is_file():
+        return None
+    from forge.files import sha256_file
+
+    return sha256_file(file)
+
+
+def _recorded_sha256(data: Any) -> str | None:
+    """The record's `sha256` of the config file (None: no file then); UNRECORDED for an older record."""
+    if not isinstance(data, dict) or "sha256" not in data:
+        return UNRECORDED
+    value = data["sha256"]
+    return value if isinstance(value, str) or value is None else UNRECORDED
 
 
 def _quote(s: str) -> str:

@@ -81,7 +81,8 @@ def test_modelfile_has_template_and_stops(name):
 
 def test_modelfile_without_go_template():
     text = render_modelfile("m.gguf", "tokenizer", ["<|end|>"])
-    assert "TEMPLATE" not in text.replace("Add a TEMPLATE", "") and 'PARAMETER stop "<|end|>"' in text
+    assert not [line for line in text.splitlines() if line.startswith("TEMPLATE")]
+    assert 'PARAMETER stop "<|end|>"' in text and "No TEMPLATE" in text and "ollama create" in text
 
 
 def test_pre_tokenizer_from_tokenizer_json(tmp_path):

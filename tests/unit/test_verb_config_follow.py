@@ -97,12 +97,56 @@ def test_a_run_trained_with_set_save_lora_path_is_followed(project):
     assert "--set save.lora_path=models/alt" in chosen.notes[0]
 
 
-def test_a_run_whose_outputs_are_where_the_file_says_is_not_followed(project):
-    """Only the output folders decide: `--set training.max_steps=5` puts nothing elsewhere."""
+def test_a_run_that_differed_from_the_unchanged_file_only_by_set_is_followed(project):
+    """`forge train P --set model.name=X`: the file is as the run read it (its sha256 on record), so the
+    run's config is the file + those --set values, and the verbs after it read that, saying so."""
     file = json.loads(project.config_file.read_text())
-    _trained(project, file, "training-config.json", ["training.max_steps=5"])
+    _trained(project, file, "training-config.json", ["model.name=builtin:tiny-gemma3", "training.max_steps=5"])
     chosen = load_verb_config(project)
-    assert chosen.notes == [] and chosen.followed is None and chosen.cfg.training.max_steps != 5
+    assert chosen.cfg.model.name == "builtin:tiny-gemma3" and chosen.cfg.training.max_steps == 5
+    assert chosen.followed is not None and chosen.source.overrides == (
+        "model.name=builtin:tiny-gemma3",
+        "training.max_steps=5",
+    )
+    (note,) = chosen.notes
+    assert "unchanged since" in note and "--set model.name=builtin:tiny-gemma3 --set training.max_steps=5" in note
+    assert "\n" not in note
+    # baseline is about the next run: the file's model, and a note that the run was of another one
+    base = load_verb_config(project, follow_last_run=False)
+    assert base.cfg.model.name == file["model"]["name"] and base.followed is None
+    assert "builtin:tiny-gemma3" in base.notes[0] and "--set model.name=builtin:tiny-gemma3" in base.notes[0]
+
+
+def test_a_config_edited_since_the_run_is_read_as_it_is_now(project):
+    file = json.loads(project.config_file.read_text())
+    _trained(project, file, "training-config.json", ["model.name=builtin:tiny-gemma3"])
+    file["training"]["learning_rate"] = 1e-4  # the user edits the file after the run
+    project.config_file.write_text(json.dumps(file))
+    chosen = load_verb_config(project)
+    assert chosen.cfg.model.name == file["model"]["name"] and chosen.followed is None
+    (note,) = chosen.notes
+    assert "changed since" in note and "--set model.name=builtin:tiny-gemma3" in note
+    assert load_verb_config(project, follow_last_run=False).notes == []  # baseline: nothing to say
+
+
+def test_a_record_of_an_older_forge_without_the_files_hash_is_not_followed(project):
+    file = json.loads(project.config_file.read_text())
+    _trained(project, file, "training-config.json", ["model.name=builtin:tiny-gemma3"])
+    data = json.loads(project.training_stats_file.read_text())
+    del data["config_source"]["sha256"]  # as forge wrote it before the hash was recorded
+    project.training_stats_file.write_text(json.dumps(data))
+    chosen = load_verb_config(project)
+    assert chosen.cfg.model.name == file["model"]["name"] and chosen.followed is None and chosen.notes == []
+
+
+def test_no_config_file_then_and_now_counts_as_unchanged(project):
+    project.config_file.unlink()
+    _trained(project, {}, None, ["model.name=builtin:tiny-gemma3"])
+    chosen = load_verb_config(project)
+    assert chosen.cfg.model.name == "builtin:tiny-gemma3" and chosen.followed is not None
+    assert "the defaults" in chosen.notes[0]
+    project.config_file.write_text(json.dumps({"model": {"name": "builtin:tiny-llama"}}))  # a file since
+    assert load_verb_config(project).cfg.model.name == "builtin:tiny-llama"
 
 
 def test_the_last_runs_config_gone_reads_the_file_and_says_where_the_adapter_is(exp1):

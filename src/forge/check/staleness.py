@@ -24,10 +24,11 @@ from typing import Any
 
 from forge.clock import parse_time
 from forge.files import resolve_inside
+from forge.hints import name_folder
 from forge.lock import holder as lock_holder
 from forge.project import Project
 from forge.records.train import TrainingStats
-from forge.status import FINAL_PHASES, Status, read_status_checked
+from forge.status import FINAL_PHASES, HINT_FIELDS, RESUME_FIX, Status, read_status_checked
 
 # the phases of a run before its save step: a run in one of them has not written its stats yet
 BEFORE_SAVE = ("validating", "loading", "preparing", "training", "evaluating")
@@ -38,7 +39,10 @@ def run_status(project: Project, now: datetime | None = None) -> dict[str, Any]:
     `effective_phase` ('unreadable' for a file that is not a JSON object, 'crashed' for a stale
     running file whose writer no longer holds the project lock, else the file's phase), `crashed`
     and `problems` (each a dict with message and fix). A status file that links out of the project
-    is not this project's: it reads as no status. Never raises on what the file holds."""
+    is not this project's: it reads as no status. Never raises on what the file holds. Its error,
+    solution and message name the project folder in their command hints, absolute (forge.hints: an
+    older forge's file named none), and a crashed or interrupted run without a solution gets
+    RESUME_FIX."""
     path = project.status_file
     inside = resolve_inside(project.root, path.relative_to(project.root)) is not None
     st, problems = read_status_checked(path) if inside else (Status(), [])
@@ -55,6 +59,10 @@ def run_status(project: Project, now: datetime | None = None) -> dict[str, Any]:
         crashed=crashed,
         problems=[p.to_dict() for p in problems],
     )
+    if out["effective_phase"] in ("crashed", "interrupted") and not out["solution"]:
+        out["solution"] = RESUME_FIX  # the writer is gone (or was stopped): what to run is known
+    for key in HINT_FIELDS:  # a file an older forge wrote names no folder: named as the writer names it now
+        out[key] = name_folder(out[key], project.root, absolute=True)
     return out
 
 

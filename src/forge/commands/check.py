@@ -25,7 +25,7 @@ def run(
     from forge.check.before import SECTIONS, run_checklist
 
     project = Project.at(directory)
-    cl = run_checklist(project, overrides, config=config, resume=resume, force=force)
+    cl = run_checklist(project, overrides, config=config, resume=resume, force=force).name_folder(directory)
     if json_out:
         out = cl.to_dict()
         out["project"] = str(project.root)

@@ -71,21 +71,3 @@ def print_error_json(e) -> None:
         sys.stdout.flush()
     except OSError:  # the reader went away: the exit code still says it
         pass
-
-
-def folder_arg(root) -> str:
-    """The project folder as a `next:` command must name it to be pasted as it is: "" for the
-    current folder, else a space and the path (relative where it is below the current folder),
-    shell-quoted (spaces, quotes)."""
-    import shlex
-    from pathlib import Path
-
-    root = Path(root).resolve()
-    here = Path.cwd().resolve()
-    if root == here:
-        return ""
-    try:
-        shown = str(root.relative_to(here))
-    except ValueError:
-        shown = str(root)
-    return " " + shlex.quote(shown)

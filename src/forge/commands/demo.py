@@ -19,6 +19,7 @@ from pathlib import Path
 from forge.demo import steps as demo_steps
 from forge.demo.setup import CPU_MODEL, DEFAULT_DIR, choose_model, prepare_project, require_cpu_model
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
+from forge.hints import name_folder
 from forge.project import Project
 from forge.records.base import try_read_record
 from forge.records.evaluate import EvaluationRecord
@@ -50,6 +51,7 @@ class _Demo:
             outcome = call()
         except ForgeError as e:
             step.code = e.exit_code or EXIT_FAIL
+            e.fix = name_folder(e.fix, self.project.root)  # the demo's folder, as the verbs name theirs
             step.detail = e.message.splitlines()[0] + (f" (fix: {e.fix})" if e.fix else "")
             if not self.json_out:
                 from forge.commands.console import print_error
@@ -176,7 +178,7 @@ def _print_outcome(project: Project, name: str, outcome: demo_steps.Outcome) -> 
         print_evaluation(project, outcome.result)
         return
     if name in ("check", "verify"):  # the checklist's problems; the full list is `forge check` / `forge verify`
-        for item in outcome.result.items:
+        for item in outcome.result.name_folder(project.root).items:
             if item.status in ("warn", "fail"):
                 mark = "[yellow]![/]" if item.status == "warn" else "[red]✗[/]"
                 detail = item.detail.splitlines()[0] if item.detail else ""
@@ -261,6 +263,6 @@ def _print_summary(demo: _Demo, total: float, code: int) -> None:
     for k, v in _where(demo.project).items():
         console.print(f"  {k:15} {escape(v)}")
     if code == EXIT_OK:
-        from forge.commands.console import folder_arg
+        from forge.hints import folder_arg
 
         console.print(f"next: [bold]forge ui{escape(folder_arg(demo.project.root))}[/] to look at the run")

@@ -12,7 +12,8 @@ from forge.scaffold import check_existing, init_project
 def run(directory: Path, example: str | None = None, model: str | None = None) -> int:
     from rich.markup import escape
 
-    from forge.commands.console import console, folder_arg
+    from forge.commands.console import console
+    from forge.hints import folder_arg
 
     check_existing(directory, example=example, model=model)  # refuses before anything is written
     notes: list[str] = []

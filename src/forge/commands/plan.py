@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
+from forge.hints import name_folder
 from forge.lock import writes_project
 from forge.project import Project
 
@@ -124,6 +125,9 @@ def run(
             f"plan --write: nothing written; {first.message}", first.fix or "fix the data", exit_code=EXIT_USAGE
         )
     report = write_plan(project, raw, result, target, overrides, mine) if write else None
+    for r in result.refusals:  # their command hints name this folder (forge.hints), printed or --json
+        r.fix = name_folder(r.fix, project.root)
+    result.notes = [name_folder(n, project.root) for n in result.notes]
     if json_out:
         out = result.to_dict()
         out["project"] = str(project.root)
@@ -192,7 +196,8 @@ def _print(project: Project, result, report, file_name: str) -> None:
         if r.fix:
             console.print(f"    [dim]fix:[/] {escape(r.fix)}")
     if report is None:
-        console.print(f"[dim]nothing written; `forge plan --write` puts these values into {file_name}[/]")
+        hint = name_folder(f"nothing written; `forge plan --write` puts these values into {file_name}", project.root)
+        console.print(f"[dim]{escape(hint)}[/]")
         return
     console.print(
         f"[green]wrote[/] {escape(report.file)}: {len(report.changed)} value(s) changed, {len(report.kept)} of yours "

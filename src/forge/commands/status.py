@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from forge.errors import EXIT_FAIL, EXIT_OK, UsageError
+from forge.hints import name_folder
 from forge.project import Project
+from forge.status import RESUME_FIX
 from forge.web.readers import HistoryReader, format_duration, loss_sparkline, status_failed, status_view
 
 PHASE_STYLE = {
@@ -57,10 +59,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         head = Text(f" {phase} ", style="bold red reverse")
         return Panel(Group(head, *problems), title=title, title_align="left")
     if not view["exists"]:
-        body = Text.from_markup(
-            "[dim]no run yet[/] (.factory/training-status.json is missing)\n"
-            "start one with [bold]forge train[/]; `forge check` tells whether the project is ready"
+        hint = name_folder(
+            "start one with `forge train`; `forge check` tells whether the project is ready", project.root
         )
+        body = Text.from_markup(f"[dim]no run yet[/] (.factory/training-status.json is missing)\n{escape(hint)}")
         return Panel(body, title=title, title_align="left")
 
     head = Table.grid(padding=(0, 2))
@@ -109,7 +111,7 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
             Text.from_markup(
                 f"[bold red]crashed:[/] the status says {escape(view['phase'])}, but {_writer_gone(view)} "
                 f"and {_unchanged(age)}.\n"
-                "[bold]fix:[/] `forge train --resume` continues from the newest complete checkpoint"
+                f"[bold]fix:[/] {escape(str(view['solution'] or RESUME_FIX))}"
             )
         )
     if view.get("error") or phase == "failed":

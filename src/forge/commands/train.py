@@ -164,7 +164,7 @@ def _summary(console, project: Project, result, cfg, request) -> None:
     """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
 
-    from forge.commands.console import folder_arg
+    from forge.hints import folder_arg
     from forge.train.start import run_source
 
     st = result.status

@@ -31,7 +31,7 @@ def run(
     project = Project.at(directory)
     chosen = load_verb_config(project, config, overrides)  # a broken config: exit 2, naming the file
     print_notes(chosen.notes)
-    cl = run_verify(project, chosen.cfg)
+    cl = run_verify(project, chosen.cfg).name_folder(directory)
     code = EXIT_OK if cl.ready else EXIT_FAIL
     if json_out:
         out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}

@@ -136,4 +136,7 @@ def modelfile(job: ExportJob) -> None:
     atomic_write_text(path, render_modelfile(first, twin or "tokenizer", list(job.trained.stop_strings), projector))
     job.report.modelfile = str(path)
     if twin is None:
-        job.report.notes.append("Modelfile has no TEMPLATE: no Go template is known for a custom chat template")
+        job.report.notes.append(
+            "Modelfile has no TEMPLATE: none of forge's Go templates renders this chat template (system and tool "
+            "turns included) as training did; add a TEMPLATE before `ollama create` (the Modelfile says how)"
+        )

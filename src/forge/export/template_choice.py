@@ -8,7 +8,9 @@ base's own goes into the merged folder and the GGUF: prompts are unchanged for e
 saw, and images work. Otherwise the adapter's template is kept as it is.
 
 The Modelfile's Go template is picked the same way, by what a template renders rather than by its
-name: the official Gemma 3 template gets the gemma-3 Go twin.
+name, tool and system turns included, as training mapped them: the official Gemma 3 template
+(with training's role mapping in front) gets the gemma-3 Go twin, which maps the roles the same
+way. A template no twin renders like gets no TEMPLATE line, and the export report says why.
 """
 
 from __future__ import annotations
@@ -56,14 +58,54 @@ def keep_template(trained_jinja: str, base_folder: str | Path, special: dict[str
 
 
 def go_twin(jinja: str, special: dict[str, str]) -> str | None:
-    """The name of the forge template whose Go twin renders like `jinja`, or None."""
+    """The name of the forge template whose Go twin renders like `jinja` as training rendered it, or None.
+
+    A twin renders forge's named template with training's role mapping (adapt_messages), so the
+    comparison is the named template, mapped, against `jinja`, mapped (a no-op where `jinja`
+    carries the mapping already), over conversations with system, tool and several user turns and
+    every prefix of them Ollama could be asked to continue. A probe `jinja` refuses is skipped:
+    training never rendered it. Contents have no surrounding white space, as Go cannot trim
+    (forge.export.modelfile). tests/unit/test_modelfile_twins.py renders each twin as Ollama does."""
     from forge.export.modelfile import GO_TEMPLATES
     from forge.models.templates import TEMPLATES
 
     for name in GO_TEMPLATES:
-        if TEMPLATES[name].jinja.strip() == jinja.strip() or renders_alike(TEMPLATES[name].jinja, jinja, special):
+        if TEMPLATES[name].jinja.strip() == jinja.strip() or _renders_as_trained(jinja, TEMPLATES[name].jinja, special):
             return name
     return None
+
+
+def as_trained(jinja: str, messages: list[dict], gen: bool, special: dict[str, str]) -> str:
+    """`messages` rendered by `jinja` as training renders them: in the roles the template has."""
+    from forge.models.jinja_render import render
+    from forge.models.template_roles import adapt_messages, role_support
+
+    return render(jinja, adapt_messages(messages, role_support(jinja, tuple(sorted(special.items())))), gen, special)
+
+
+def twin_probes() -> list[list[dict]]:
+    """Every probe conversation and each of its prefixes that ends on a user, tool or assistant
+    turn, contents stripped: what the Go twins must render as the Jinja does."""
+    out = []
+    for msgs in ROLE_PROBES + PROBES:
+        msgs = [{**m, "content": m["content"].strip()} for m in msgs]
+        out += [msgs[:k] for k in range(1, len(msgs) + 1) if msgs[k - 1]["role"] != "system"]
+    return out
+
+
+def _renders_as_trained(exported: str, named: str, special: dict[str, str]) -> bool:
+    for msgs in twin_probes():
+        for gen in (False, True):
+            try:
+                want = as_trained(exported, msgs, gen, special)
+            except Exception:  # the exported template refuses it: training never rendered it
+                continue
+            try:
+                if as_trained(named, msgs, gen, special) != want:
+                    return False
+            except Exception:
+                return False
+    return True
 
 
 # The exported template maps roles as training did (forge.models.template_roles.adapt_messages):
@@ -113,6 +155,18 @@ ROLE_PROBES: list[list[dict]] = [
         {"role": "user", "content": "Hi."},
     ],
     [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}, {"role": "tool", "content": "x"}],
+    [
+        {"role": "system", "content": "Use the tools."},
+        {"role": "user", "content": "Stock of lamp A?"},
+        {"role": "assistant", "content": '{"name": "stock", "arguments": {"item": "A"}}'},
+        {"role": "tool", "content": '{"count": 4}'},
+        {"role": "assistant", "content": "4 in stock."},
+        {"role": "user", "content": "And lamp B?"},
+        {"role": "assistant", "content": '{"name": "stock", "arguments": {"item": "B"}}'},
+        {"role": "tool", "content": '{"count": 0}'},
+        {"role": "tool", "content": '{"restock": "May"}'},
+        {"role": "assistant", "content": "None until May."},
+    ],
 ]
 
 

@@ -58,6 +58,15 @@ class Checklist:
         self.items.append(item)
         return item
 
+    def name_folder(self, root: Any, absolute: bool = False) -> Checklist:
+        """The list with its fixes' command hints naming the project folder (forge.hints), as the reader
+        (the command line: relative to the current folder; the web UI: absolute) must paste them."""
+        from forge.hints import name_folder
+
+        for item in self.items:
+            item.fix = name_folder(item.fix, root, absolute)
+        return self
+
     @property
     def ready(self) -> bool:
         return not any(i.status == "fail" for i in self.items)

@@ -15,6 +15,7 @@ import uuid
 from forge.clock import utcnow
 from forge.config import ForgeConfig
 from forge.errors import ForgeError
+from forge.hints import name_folder
 from forge.lock import ProjectLock
 from forge.project import Project
 from forge.train.run_log import close_log, open_log
@@ -64,6 +65,8 @@ def record_failure(
 ) -> None:
     """The log line and the final status of a run that failed, or was `refused` before it started
     (`extra.refused`: the next run's `previous_run` then looks past it, see previous_run_summary)."""
+    # the log is read from anywhere, as the status is: its command hints name the folder alike
+    message, fix = (name_folder(t, project.root, absolute=True) for t in (message, fix))
     # not echoed to the console: the CLI prints the error and its fix itself
     log.error("failed (%s): %s%s", kind, message, f"\nfix: {fix}" if fix else "", extra={"console": False})
     if not world.is_main:  # the launcher puts it into the status (rank 0 is the one writer)

@@ -40,6 +40,7 @@ from typing import Any
 from forge.check.artifacts import ADAPTER_FILES, adapter_fingerprint
 from forge.check.staleness import run_status, training_stats_staleness
 from forge.files import resolve_inside
+from forge.hints import name_folder
 from forge.project import Project
 from forge.records.base import Record, try_read_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord
@@ -175,14 +176,19 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
     except Exception:  # a vanished folder mid-read: the stats are shown, whose they are is unknown
         run = {}
     metrics_stale, metrics_why = training_stats_staleness(stats, run)
+
+    def named(text: str | None) -> str | None:  # the page's reader pastes from anywhere: absolute (forge.hints)
+        return name_folder(text, project.root, absolute=True)
+
+    problems = {k: named(v) for k, v in problems.items()}
     return finite(
         {
             "baseline": baseline.to_data() if baseline else None,
             "baseline_stale": baseline_stale,
-            "baseline_stale_reason": baseline_why,
+            "baseline_stale_reason": named(baseline_why),
             "training_stats": stats.to_data() if stats else None,
             "metrics_stale": metrics_stale,
-            "metrics_stale_reason": metrics_why,
+            "metrics_stale_reason": named(metrics_why),
             "evaluation": evaluation.to_data() if evaluation else None,
             "evaluation_stale": stale,
             "gate": gate_verdict(evaluation),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.clock import utcnow
+from forge.hints import name_folder
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
 from forge.web.readers import HistoryReader
@@ -91,8 +92,9 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-def normalise_checklist(raw: Any) -> dict[str, Any]:
-    """A checklist from forge.check.before or forge.check.outputs -> {ready, sections: {name: [items]}, ...}."""
+def normalise_checklist(raw: Any, root: Path | None = None) -> dict[str, Any]:
+    """A checklist from forge.check.before or forge.check.outputs -> {ready, sections: {name: [items]}, ...};
+    with `root`, the fixes' command hints name that project folder, absolute (forge.hints)."""
     # forge's own Checklist gives its record (forge.records.checklists), the --json layout; the
     # tolerant reading below is for stand-ins (tests, a replaced forge.check.outputs)
     data = raw.record().to_data() if hasattr(raw, "record") else _to_plain(raw)
@@ -124,6 +126,8 @@ def normalise_checklist(raw: Any) -> dict[str, Any]:
                 ok = i.get("ok", i.get("passed", status))
                 i["status"] = "ok" if ok else ("warn" if i.get("optional") else "fail")
             i["detail"] = str(i.get("detail") or i.get("message") or "")
+            if isinstance(i.get("fix"), str):
+                i["fix"] = name_folder(i["fix"], root, absolute=True)
     ready = data.get("ready", data.get("ok", data.get("passed")))
     if ready is None and sections:
         ready = not any(i.get("status") == "fail" for items in sections.values() for i in items)
@@ -190,7 +194,7 @@ class ProjectEntry:
         try:
             from forge.check.before import run_checklist
 
-            result = normalise_checklist(run_checklist(self.project, hardware=hw))
+            result = normalise_checklist(run_checklist(self.project, hardware=hw), self.project.root)
         except Exception as e:  # a broken config or data file must not take the page down
             result = {"available": False, "reason": f"{type(e).__name__}: {e}"}
         result["checked_at"] = utcnow()
@@ -224,7 +228,7 @@ def run_outputs_checklist(project: Project) -> dict[str, Any]:
     except Exception as e:
         return {"available": False, "reason": f"the outputs checklist is unavailable (forge.check.outputs: {e})"}
     try:
-        return normalise_checklist(fn(project))
+        return normalise_checklist(fn(project), project.root)
     except Exception as e:
         return {"available": False, "reason": f"{type(e).__name__}: {e}"}
 

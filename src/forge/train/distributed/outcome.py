@@ -11,6 +11,7 @@ import signal
 
 import forge.train.distributed.ranks as ranks
 from forge.errors import EXIT_FAIL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from forge.status import RESUME_FIX
 
 
 def _after(iso: str, t: float) -> bool:
@@ -68,11 +69,7 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
         if write_status:
             # a rank killed or crashed mid-run: what --resume is for, once there is a checkpoint
             saved = bool(ours and (st.checkpoint_at or st.resumed_from))
-            again = (
-                "`forge train --resume` continues from the newest complete checkpoint"
-                if saved
-                else "rerun `forge train` (the run saved no checkpoint to resume from)"
-            )
+            again = RESUME_FIX if saved else "rerun `forge train` (the run saved no checkpoint to resume from)"
             writer().phase(
                 "failed",
                 error=f"torchrun exited with {rc} and rank 0 left no final status",

@@ -194,12 +194,12 @@ function renderStatus(s) {
       $("alert-title").textContent = `Crashed: the status says “${s.phase}”, but ${who} and the file has not changed for ${fmtDuration(s.age_seconds)}.`;
       $("error").textContent = s.error || "The training process stopped without writing a final status (killed, out of host memory, or the machine rebooted).";
       $("error-kind").textContent = s.error_kind || "crashed";
-      $("solution").textContent = s.solution || "forge train --resume continues from the newest complete checkpoint.";
+      $("solution").textContent = s.solution || "—"; // the server names the command, with the project folder
     } else {
       $("alert-title").textContent = phase === "interrupted" ? "Interrupted" : phase === "failed" ? "Failed" : s.error ? "Error" : "Damaged status file";
       $("error").textContent = s.error || (problems.length ? "" : "(no error message)");
       $("error-kind").textContent = s.error_kind || (problems.length ? "damaged status file" : "—");
-      $("solution").textContent = s.solution || (phase === "interrupted" ? "forge train --resume" : problems.length ? problems[0].fix : "—");
+      $("solution").textContent = s.solution || (problems.length ? problems[0].fix : "—");
     }
     if (phase !== "unreadable" && problems.length) {
       const lines = problems.map((p) => p.message).join("\n");
