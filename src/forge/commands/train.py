@@ -49,7 +49,7 @@ def run(
         rdzv_endpoint=rdzv_endpoint,
         argv=list(sys.argv[1:] if argv is None else argv),
     )
-    project = Project.at(directory)
+    project = Project.existing(directory)
     warn = lambda m: err_console.print(f"[yellow]{escape(m)}[/]", highlight=False)  # noqa: E731
     code = launch_if_asked(project, request, echo=None if json_out else print, warn=warn)
     if code is not None:
