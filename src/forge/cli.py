@@ -53,8 +53,14 @@ def _run(fn, *args, **kwargs) -> None:
     The message and its fix go to stderr; with --json, stdout also gets one JSON object saying the
     same (forge.commands.console.error_document), so that a program always has an answer to read.
     The fix's command hints name the project folder the verb was given (forge.hints)."""
+    from forge.interrupts import interrupted_error, sigterm_raises
+
     try:
-        code = fn(*args, **kwargs)
+        try:
+            with sigterm_raises():  # training puts its own handlers over this one (forge.train.signals)
+                code = fn(*args, **kwargs)
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
+            raise interrupted_error(ARGV, stop) from None
     except ForgeError as e:
         from forge.commands.console import print_error, print_error_json
         from forge.hints import name_folder

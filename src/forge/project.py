@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from forge.errors import UsageError
+
 CONFIG_NAME = "training-config.json"
 
 # Folders `forge init` creates; everything else appears as the workflow runs.
@@ -51,6 +53,22 @@ class Project:
     @classmethod
     def at(cls, root: str | Path | None = None) -> Project:
         return cls(Path(root or ".").expanduser().resolve())
+
+    @classmethod
+    def existing(cls, root: str | Path | None = None) -> Project:
+        """The project of a verb that works on one (all but init and demo): a folder that is not there
+        is a typo, refused with exit 2 before the verb reads or writes anything. Without it each verb
+        met the typo its own way: export made the folder to write its report in, baseline blamed
+        data/splits/val.jsonl, check and verify listed every item as missing."""
+        project = cls.at(root)
+        if not project.root.is_dir():
+            what = "it is a file" if project.root.exists() else "nothing is there"
+            raise UsageError(
+                f"not a folder: {project.root} ({what})",
+                "name a project folder made by `forge init` (or run the verb inside one)",
+                file=str(project.root),
+            )
+        return project
 
     def path(self, relative: str | Path) -> Path:
         """A config-relative path (absolute paths are kept as they are)."""

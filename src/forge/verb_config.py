@@ -269,6 +269,15 @@ def _next_run_note(project: Project, cfg: ForgeConfig, source: ConfigSource) -> 
     ]
 
 
+def stacked(earlier: tuple[str, ...] | list[str], later: list[str] | None) -> tuple[str, ...]:
+    """A run's --set values with this call's on top, each key once (the last value: the one that
+    counts): every --resume appended its --set to the run's, so the recorded source and the `next:`
+    hints grew `--set training.max_steps=140 --set training.max_steps=142` with each resume."""
+    both = [*earlier, *(later or ())]
+    keys = [o.partition("=")[0].strip() for o in both]
+    return tuple(o for i, o in enumerate(both) if keys[i] not in keys[i + 1 :])
+
+
 def load_resume_config(project: Project, overrides: list[str] | None = None) -> VerbConfig:
     """`forge train --resume` / `forge check --resume` with no --config: the run to continue is the
     last one started (started_run). When training-config.json keeps checkpoints elsewhere, its
@@ -282,7 +291,7 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
     except ConfigError as e:
         if last is None:
             raise
-        followed = ConfigSource(last.source.file, (*last.source.overrides, *(overrides or ())))
+        followed = ConfigSource(last.source.file, stacked(last.source.overrides, overrides))
         return _follow_despite(
             project, source, last, e, lambda c: project.outputs(c).checkpoints == last.outputs.checkpoints, followed
         )
@@ -292,7 +301,7 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
     name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
     run = _run_label(last)
     theirs = project.rel(last.outputs.checkpoints)
-    followed = ConfigSource(last.source.file, (*last.source.overrides, *(overrides or ())))
+    followed = ConfigSource(last.source.file, stacked(last.source.overrides, overrides))
     rebuilt = _load_or_none(followed)
     if rebuilt is not None and project.outputs(rebuilt).checkpoints == last.outputs.checkpoints:
         flags = last.source.flags(project)

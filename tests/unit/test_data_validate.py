@@ -189,8 +189,8 @@ def test_json_array_reports_the_line_each_item_starts_on(tmp_path):
     r = validate_file(f)
     assert r.layout == "array"
     assert [p.render("t") for p in r.problems] == [
-        "t:14: no assistant turn (gpt/assistant): there is nothing to learn from",
-        "t:34: no 'conversations' (ShareGPT) or 'messages' (OpenAI) field (keys: 'text')",
+        "t:14: item 2: no assistant turn (gpt/assistant): there is nothing to learn from",
+        "t:34: item 4: no 'conversations' (ShareGPT) or 'messages' (OpenAI) field (keys: 'text')",
     ]
     assert r.duplicate_lines == [[22, 2]]
 
@@ -214,13 +214,13 @@ def test_json_array_line_numbers_survive_a_tiny_window(tmp_path):
         (
             '[\n{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt" "value": "x"}]}\n]',
             [
-                "t:2: bad JSON at column 69: Expecting ',' delimiter; reading stopped here "
+                "t:2: item 1: bad JSON at column 69: Expecting ',' delimiter; reading stopped here "
                 "(a JSON array cannot be read past a syntax error)"
             ],
         ),
         (
             "[\n" + json.dumps(OK) + ",\n" + json.dumps(OK)[:30],
-            ["t:3: the file ends inside this item: was it cut off?"],
+            ["t:3: item 2: the file ends inside this item: was it cut off?"],
         ),
         ("[\n" + json.dumps(OK) + ",\n]", ["t:3: trailing comma before the closing ']'"]),
         ("[\n" + json.dumps(OK) + "\n]\nxyz", ["t:4: extra data after the closing ']' of the JSON array"]),
@@ -244,8 +244,8 @@ def test_json_array_bom_non_utf8_and_deep_items(tmp_path):
     )
     r = validate_file(f)
     assert [p.render("t") for p in r.problems] == [
-        "t:2: not valid UTF-8 at byte 55 (line 2, byte 0xe9)",
-        "t:3: JSON nested too deeply to read",
+        "t:2: item 1: not valid UTF-8 at byte 55 (line 2, byte 0xe9)",
+        "t:3: item 2: JSON nested too deeply to read",
     ]
     assert r.warnings == {"bom": 1}
     assert (r.rows, r.valid, r.complete) == (3, 1, True)

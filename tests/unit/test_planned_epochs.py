@@ -18,3 +18,14 @@ def test_epochs_without_max_steps_and_no_length_keep_transformers_count():
     state = SimpleNamespace(num_train_epochs=3)
     assert planned_epochs(SimpleNamespace(max_steps=-1, gradient_accumulation_steps=1), state, [1, 2]) == 3
     assert planned_epochs(SimpleNamespace(max_steps=5, gradient_accumulation_steps=1), state, iter([])) == 3
+
+
+def test_the_total_is_the_epoch_transformers_reports_at_the_last_step():
+    """270 batches, accumulation 8: 34 steps an epoch, the last one of 6 batches. After step 3
+    transformers says epoch 24/270 = 0.0889; the total said 3/34 = 0.0882, less than the epoch
+    reached ("epoch 0.09 / 0.0882")."""
+    state = SimpleNamespace(num_train_epochs=1)
+    batches = list(range(270))
+    for max_steps, reached in ((3, 24 / 270), (34, 1.0), (36, 1 + 16 / 270), (68, 2.0)):
+        args = SimpleNamespace(max_steps=max_steps, gradient_accumulation_steps=8)
+        assert planned_epochs(args, state, batches) == round(reached, 4), max_steps

@@ -24,7 +24,7 @@ def run(
     `resume`, `force`: check the start of `forge train --resume` / `--force` (the same decision train makes)."""
     from forge.check.before import SECTIONS, run_checklist
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     cl = run_checklist(project, overrides, config=config, resume=resume, force=force).name_folder(directory)
     if json_out:
         out = cl.to_dict()

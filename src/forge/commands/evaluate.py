@@ -31,7 +31,7 @@ def run_baseline(
     from forge.evaluate.baseline import compute_baseline
     from forge.verb_config import load_verb_config
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
     print_notes(chosen.notes)
     record = compute_baseline(project, cfg=chosen.cfg)
@@ -53,7 +53,7 @@ def run_evaluate(
     from forge.evaluate.evaluation import compute_evaluation
     from forge.verb_config import load_verb_config
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
     record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))

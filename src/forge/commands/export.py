@@ -23,7 +23,7 @@ def run(
     from forge.gguf_types import CLI_OPTION, parse_gguf_types
     from forge.verb_config import load_verb_config
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     cfg = chosen.cfg
     print_notes(chosen.notes)

@@ -99,7 +99,7 @@ def run(
     from forge.plan.data_check import data_refusals
     from forge.plan.for_plan import name_yours, plan_project
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     target = config_path(project.root, config)
     require_project(project, target)
     overrides = overrides or []

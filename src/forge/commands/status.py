@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from forge.errors import EXIT_FAIL, EXIT_OK, UsageError
+from forge.errors import EXIT_FAIL, EXIT_OK
 from forge.hints import name_folder
 from forge.project import Project
 from forge.status import RESUME_FIX
@@ -175,9 +175,7 @@ def run(
     interval: float = 0.5,
     timeout: float | None = None,
 ) -> int:
-    project = Project.at(directory)
-    if not project.root.is_dir():
-        raise UsageError(f"not a folder: {project.root}", "pass a project folder made by `forge init`")
+    project = Project.existing(directory)
     view = status_view(project)
     if json_out and not watch:
         sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")

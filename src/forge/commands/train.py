@@ -49,7 +49,7 @@ def run(
         rdzv_endpoint=rdzv_endpoint,
         argv=list(sys.argv[1:] if argv is None else argv),
     )
-    project = Project.at(directory)
+    project = Project.existing(directory)
     warn = lambda m: err_console.print(f"[yellow]{escape(m)}[/]", highlight=False)  # noqa: E731
     code = launch_if_asked(project, request, echo=None if json_out else print, warn=warn)
     if code is not None:
@@ -165,7 +165,6 @@ def _summary(console, project: Project, result, cfg, request) -> None:
     from rich.markup import escape
 
     from forge.hints import folder_arg
-    from forge.train.start import run_source
 
     st = result.status
     if result.exit_code == EXIT_OK:
@@ -190,8 +189,10 @@ def _summary(console, project: Project, result, cfg, request) -> None:
                 f"with no trained token{escape(first)}[/]",
                 highlight=False,
             )
-        # the same config for what comes next (the verbs also follow this run without them)
-        flags = run_source(project, request).flags(project)
+        # the same config for what comes next (the verbs also follow this run without them): the source
+        # this run recorded; asking run_source again after the run follows this run a second time, and a
+        # resume's --set came out twice (`--set training.max_steps=140 --set training.max_steps=140`)
+        flags = _recorded_source(project, result, request).flags(project)
         flags = escape(folder_arg(project.root) + (f" {flags}" if flags else ""))
         console.print(
             f"next: [bold]forge verify{flags}[/] (outputs checklist), then [bold]forge evaluate{flags}[/]",
@@ -199,10 +200,30 @@ def _summary(console, project: Project, result, cfg, request) -> None:
         )
     elif st.phase == "interrupted":
         console.print(f"[bold yellow]interrupted[/]: {escape(st.message or '')}")
+        # the status's message says `forge train --resume` for any reader; the command to paste names
+        # the folder (run from elsewhere it would resume nothing). A plain --resume reads the run's
+        # own config again (forge.train.start.run_source); with no checkpoint it is the same command.
+        checkpoint = (result.stats or {}).get("checkpoint")
+        if checkpoint and checkpoint != "none":
+            again = folder_arg(project.root) + " --resume"
+        else:
+            flags = _recorded_source(project, result, request).flags(project)
+            again = folder_arg(project.root) + (f" {flags}" if flags else "")
+        console.print(f"next: [bold]forge train{escape(again)}[/]", highlight=False)
     else:
         console.print(f"[bold red]{st.phase}[/]: {escape(st.error or st.message or '')}")
         if st.solution:
             console.print(f"[bold]fix:[/] {escape(st.solution)}")
+
+
+def _recorded_source(project: Project, result, request):
+    """The config source the run recorded in its status (extra.config_source); run_source where none is."""
+    from forge.train.start import run_source
+    from forge.verb_config import ConfigSource
+
+    extra = getattr(result.status, "extra", None)  # a run refused before its status was written has none
+    extra = extra if isinstance(extra, dict) else {}
+    return ConfigSource.from_record(project, extra.get("config_source")) or run_source(project, request)
 
 
 def _num(x) -> str:

@@ -28,7 +28,7 @@ def run(
     from forge.commands.console import print_notes
     from forge.verb_config import load_verb_config
 
-    project = Project.at(directory)
+    project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # a broken config: exit 2, naming the file
     print_notes(chosen.notes)
     cl = run_verify(project, chosen.cfg).name_folder(directory)

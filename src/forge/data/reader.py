@@ -53,6 +53,9 @@ class Item:
     kind: str | None = None
     message: str = ""
     row: bool = True  # False for what is not a record: blank lines, BOMs, the array's own syntax
+    # a JSON array's item number (1-based), None in JSONL: `json.dump(rows, f)` writes the whole array
+    # on line 1, where every problem read "train.jsonl:1:" and no record could be found by its line
+    item: int | None = None
 
 
 class RecordReader:
@@ -144,6 +147,14 @@ class RecordReader:
         s = _Scanner(f, self.chunk, start_byte)
         s.peek()
         s.pos += 1  # the '['
+        number = 0  # each row is one item of the array, in order: its number names it
+        for found in self._array_items(s):
+            if found.row:
+                number += 1
+                found.item = number
+            yield found
+
+    def _array_items(self, s: _Scanner) -> Iterator[Item]:
         first = True
         while True:
             c = s.peek()

@@ -46,9 +46,16 @@ class Problem:
     line: int
     kind: str
     message: str
+    item: int | None = None  # the JSON array's item number (None in JSONL): forge.data.reader.Item
 
     def render(self, path: Path | str) -> str:
-        return f"{path}:{self.line}: {self.message}"
+        return f"{locate(path, self.line, self.item)}: {self.message}"
+
+
+def locate(path: Path | str, line: int, item: int | None) -> str:
+    """`path:line`, and in a JSON array the item's number too: one written by `json.dump` is all on
+    line 1, where the line alone names no record."""
+    return f"{path}:{line}" if item is None else f"{path}:{line}: item {item}"
 
 
 @dataclass
@@ -238,14 +245,18 @@ class Conversations(list):
         super().__init__(items)
         self.path = path
         self.lines = array("Q")  # one line number per conversation, parallel to the list
+        self.items = array("Q")  # a JSON array's item numbers, parallel too (empty for JSONL)
 
-    def add(self, messages: list[dict], line: int) -> None:
+    def add(self, messages: list[dict], line: int, item: int | None = None) -> None:
         self.append(messages)
         self.lines.append(line)
+        if item is not None:
+            self.items.append(item)
 
     def where(self, i: int) -> str:
-        line = self.lines[i] if 0 <= i < len(self.lines) else None
-        return f"{self.path}:{line}" if line is not None else f"{self.path}: conversation #{i + 1}"
+        if not 0 <= i < len(self.lines):
+            return f"{self.path}: conversation #{i + 1}"
+        return locate(self.path, self.lines[i], self.items[i] if i < len(self.items) else None)
 
 
 def _new_hashes() -> _Hashes:
@@ -292,7 +303,7 @@ def scan(
             if item.row:
                 report.rows += 1
             if item.kind is not None:
-                _note(report, counts, warnings, Problem(item.line, item.kind, item.message))
+                _note(report, counts, warnings, Problem(item.line, item.kind, item.message, item.item))
                 continue
             try:
                 n = normalize(item.value)
@@ -300,7 +311,7 @@ def scan(
                 n = None
             if n is None or n.messages is None:
                 for kind, msg in n.problems if n is not None else [("too_deep", "JSON nested too deeply to read")]:
-                    _note(report, counts, warnings, Problem(item.line, kind, msg))
+                    _note(report, counts, warnings, Problem(item.line, kind, msg, item.item))
                 continue
             report.valid += 1
             formats[n.format] += 1
@@ -316,7 +327,7 @@ def scan(
                     report.cut += 1
                     if len(report.cut_lines) < max_listed:
                         report.cut_lines.append([item.line, chars])
-                conversations.add(cut if cut is not None else n.messages, item.line)
+                conversations.add(cut if cut is not None else n.messages, item.line, item.item)
     except FileUnreadable as e:
         report.fatal = str(e)
     except OSError as e:

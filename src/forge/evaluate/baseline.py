@@ -155,11 +155,12 @@ def read_baseline(project: Project) -> BaselineRecord:
             fix="run `forge baseline` first",
             exit_code=EXIT_FAIL,
             kind="baseline_missing",
+            file=str(f),
         )
     try:
         return read_record(f, BaselineRecord)
     except RecordError as e:
-        raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_FAIL, kind="record") from None
+        raise ForgeError(e.message, fix=e.fix, exit_code=EXIT_FAIL, kind="record", file=e.file, line=e.line) from None
 
 
 REBASE = "run `forge baseline` again (it rescores the base model with the current model, val file and settings)"

@@ -72,7 +72,7 @@ def export_project(
     except BaseException as e:
         job.discard_temps()
         job.report.ok = False
-        job.report.error = e.message if isinstance(e, ForgeError) else f"{type(e).__name__}: {e}"
+        job.report.error = _error_text(e)
         _finish(job, t0, write=not _nowhere_to_write(project, e))
         if isinstance(e, ForgeError) and not isinstance(e, steps_model.ExportVerificationError):
             kept = _kept(job.report)
@@ -85,6 +85,16 @@ def export_project(
         job.model = None
     _finish(job, t0, write=True)
     return job.report
+
+
+def _error_text(e: BaseException) -> str:
+    if isinstance(e, ForgeError):
+        return e.message
+    if isinstance(e, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (forge.interrupts): its text is empty
+        from forge.interrupts import signal_name
+
+        return f"interrupted by {signal_name(e)} before the export finished"
+    return f"{type(e).__name__}: {e}"
 
 
 def _finish(job: ExportJob, t0: float, *, write: bool) -> None:

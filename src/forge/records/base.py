@@ -50,21 +50,23 @@ class Record(BaseModel):
     def from_data(cls: type[R], data: Any, source: str = "") -> R:
         where = f"{source}: " if source else ""
         if not isinstance(data, dict):
-            raise RecordError(f"{where}not a JSON object", cls.REMAKE)
+            raise RecordError(f"{where}not a JSON object", cls.REMAKE, file=source or None)
         version = data.get("schema_version", 0)
         if not isinstance(version, int):
-            raise RecordError(f"{where}schema_version {version!r} is not a number", cls.REMAKE)
+            raise RecordError(f"{where}schema_version {version!r} is not a number", cls.REMAKE, file=source or None)
         if version > cls.SCHEMA_VERSION:
             raise RecordError(
                 f"{where}written by a newer forge (schema_version {version}; this forge reads up to "
                 f"{cls.SCHEMA_VERSION})",
                 "upgrade forge (pip install -U factory-forge), or " + cls.REMAKE,
+                file=source or None,
             )
         migrated = cls._migrate(dict(data), version)
         if migrated is None:
             raise RecordError(
                 f"{where}schema_version {version} is no longer read (this forge reads {cls.SCHEMA_VERSION})",
                 cls.REMAKE,
+                file=source or None,
             )
         migrated["schema_version"] = cls.SCHEMA_VERSION
         try:
@@ -72,7 +74,7 @@ class Record(BaseModel):
         except ValidationError as e:
             first = e.errors()[0]
             key = ".".join(str(p) for p in first.get("loc", ())) or "?"
-            raise RecordError(f"{where}{key}: {first.get('msg')}", cls.REMAKE) from None
+            raise RecordError(f"{where}{key}: {first.get('msg')}", cls.REMAKE, file=source or None) from None
 
     def to_data(self) -> dict:
         return self.model_dump(mode="json")
@@ -85,13 +87,19 @@ def write_record(path: Path, record: Record) -> None:
 def read_record(path: Path, cls: type[R]) -> R:
     """The record in `path`; RecordError (with the fix) when it is missing, torn or foreign."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a record saved again by an editor that adds a BOM still reads
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise RecordError(f"{path}: not found", cls.REMAKE) from None
+        raise RecordError(f"{path}: not found", cls.REMAKE, file=str(path)) from None
+    except UnicodeDecodeError as e:  # a ValueError, not an OSError: it went up as a traceback
+        raise RecordError(
+            f"{path}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start})", cls.REMAKE, file=str(path)
+        ) from None
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise RecordError(f"{path}: not valid JSON ({e})", cls.REMAKE) from None
+        line = getattr(e, "lineno", None)  # a JSONDecodeError's line
+        raise RecordError(f"{path}: not valid JSON ({e})", cls.REMAKE, file=str(path), line=line) from None
     return cls.from_data(data, str(path))
 
 

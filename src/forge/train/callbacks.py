@@ -46,10 +46,15 @@ def planned_epochs(args, state, dataloader) -> float:
         batches = len(dataloader)
     except TypeError:  # no dataloader, or an iterable one without a length
         return state.num_train_epochs
-    per_epoch = max(1, -(-batches // max(1, args.gradient_accumulation_steps)))
-    if args.max_steps and args.max_steps > 0:
-        return round(args.max_steps / per_epoch, 4)
-    return state.num_train_epochs
+    if not (args.max_steps and args.max_steps > 0) or not batches:
+        return state.num_train_epochs
+    # counted as transformers counts state.epoch: batches read over the dataloader's length, so the
+    # last step reads "epoch 0.0889 / 0.0889", not "/ 0.0882" (steps over ceil(batches / accumulation):
+    # an epoch's last, shorter step made the planned total smaller than the epoch the run reached)
+    accumulation = max(1, args.gradient_accumulation_steps)
+    per_epoch = -(-batches // accumulation)
+    whole, rest = divmod(args.max_steps, per_epoch)
+    return round(whole + min(1.0, rest * accumulation / batches), 4)
 
 
 class ForgeCallback(TrainerCallback):
