@@ -208,9 +208,15 @@ def main(argv=None) -> int:
             with open(out / f"arm-{a.model}-{a.profile}-{arm}.log", "w") as log:
                 subprocess.run(cmd, timeout=a.timeout, stdout=log, stderr=subprocess.STDOUT, env=env)
         except subprocess.TimeoutExpired:
-            results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {a.timeout:.0f} s"}
-            continue
-        results[arm] = json.loads(rfile.read_text()) if rfile.exists() else {"arm": arm, "ok": False}
+            # an arm stopped by its budget can write its result and still be tearing down at the limit
+            # (2026-12-02, Gemma 3 4B-it arm (a): result written, killed a second later); keep it
+            done = _result_since(rfile, started)
+            if done is None:
+                results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {a.timeout:.0f} s"}
+                continue
+            results[arm] = done | {"killed_after_result": True}
+        else:
+            results[arm] = _result_since(rfile, started) or {"arm": arm, "ok": False}
         results[arm]["wall_s"] = time.time() - started
         r = results[arm]
         print(
@@ -225,6 +231,16 @@ def main(argv=None) -> int:
     (out / f"{name}.md").write_text(md)
     print(md)
     return 0
+
+
+def _result_since(rfile: Path, started: float) -> dict | None:
+    """The arm's result file when this run of it wrote one (not a stale file of an earlier run)."""
+    try:
+        if rfile.stat().st_mtime < started:
+            return None
+        return json.loads(rfile.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _summarise(a, p, results, shape_name, t_build) -> dict:

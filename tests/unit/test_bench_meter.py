@@ -34,3 +34,20 @@ def test_too_few_steps_without_a_budget_measures_nothing():
     m = Meter(seconds=10, warmup_steps=3)
     _marks(m, 4)
     assert m.summary()["steps_measured"] == 0
+
+
+def test_an_arm_result_is_taken_only_from_this_run_of_the_arm(tmp_path):
+    import json
+    import os
+    import time
+
+    from bench.run import _result_since
+
+    rfile = tmp_path / "arm-x-chat-a.json"
+    assert _result_since(rfile, time.time()) is None  # never written
+    rfile.write_text(json.dumps({"arm": "a", "ok": True}))
+    os.utime(rfile, (time.time() - 100, time.time() - 100))
+    assert _result_since(rfile, time.time() - 10) is None  # an earlier run's file
+    assert _result_since(rfile, time.time() - 200) == {"arm": "a", "ok": True}
+    rfile.write_text("{torn")
+    assert _result_since(rfile, time.time() - 200) is None
