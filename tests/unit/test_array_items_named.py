@@ -39,3 +39,35 @@ def test_conversations_say_where_they_came_from(tmp_path):
     f.write_text(json.dumps([GOOD, NO_ANSWER, GOOD]))
     _, conversations, _ = scan(f, collect=True, display="val.jsonl")
     assert [conversations.where(i) for i in range(2)] == ["val.jsonl:1: item 1", "val.jsonl:1: item 3"]
+
+
+def sg(q: str, a: str = "a") -> dict:
+    return {"conversations": [{"from": "human", "value": q}, {"from": "gpt", "value": a}]}
+
+
+def test_duplicates_and_leaks_in_one_line_arrays_name_the_items(tmp_path):
+    # `check --json` gave duplicate_lines [[1, 1], ...] for an array json.dump wrote: no record found
+    from forge.data.validate import validate_splits
+
+    train, val = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    train.write_text(json.dumps([sg("q1"), sg("q2"), sg("q1"), NO_ANSWER, sg("q2")]))
+    val.write_text(json.dumps([sg("q3"), sg("q2"), sg("q1")]))
+    tr, va = (r.to_dict() for r in validate_splits(train, val))
+    assert tr["duplicate_lines"] == [[1, 1], [1, 1]]  # unchanged meaning: lines
+    assert tr["duplicate_items"] == [[3, 1], [5, 2]]  # the item numbers, pair for pair
+    assert va["leaked_lines"] == [[1, 1], [1, 1]]
+    assert va["leaked_items"] == [[2, 2], [3, 1]]  # [val item, train item]
+
+
+def test_jsonl_reports_keep_their_keys_and_a_mixed_pair_names_the_array_side(tmp_path):
+    from forge.data.validate import validate_splits
+
+    train, val = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in (sg("q1"), sg("q2"), sg("q1"))))
+    val.write_text("".join(json.dumps(r) + "\n" for r in (sg("q3"), sg("q2"))))
+    tr, va = (r.to_dict() for r in validate_splits(train, val))
+    assert tr["duplicate_lines"] == [[3, 1]] and va["leaked_lines"] == [[2, 2]]
+    assert not {"duplicate_items", "leaked_items"} & (tr.keys() | va.keys())  # JSONL output as before
+    val.write_text(json.dumps([sg("q3"), sg("q2")]))  # val an array, train JSONL
+    va = validate_splits(train, val)[1].to_dict()
+    assert va["leaked_lines"] == [[1, 2]] and va["leaked_items"] == [[2, None]]

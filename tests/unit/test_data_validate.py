@@ -372,9 +372,9 @@ def test_duplicates_and_leakage_use_the_normalised_conversation(tmp_path):
 
 
 def test_pure_python_hash_index_agrees_with_numpy(tmp_path):
-    from forge.data.validate import _Hashes, _NumpyHashes
+    from forge.data.hashes import Hashes, NumpyHashes
 
-    plain, fast, other_p, other_f = _Hashes(), _NumpyHashes(), _Hashes(), _NumpyHashes()
+    plain, fast, other_p, other_f = Hashes(), NumpyHashes(), Hashes(), NumpyHashes()
     for i in range(300):
         m = [{"role": "user", "content": str(i % 37)}, {"role": "assistant", "content": "a"}]
         plain.add(m, i + 1)

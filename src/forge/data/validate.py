@@ -3,19 +3,19 @@
 Every problem is `path:line: what is wrong`. Blocking kinds make a record unusable (and the report
 not ok); tolerated kinds (blank lines, a BOM) are warnings: counted and listed, never blocking.
 Counts are always exact; only the listed lines are capped. Duplicates and train/val leakage are
-found from an 8-byte hash of each normalised conversation (16 bytes a row with its line number).
+found from an 8-byte hash of each normalised conversation (forge.data.hashes).
 """
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from forge.data.bound import conversation_chars, cut_conversation
-from forge.data.formats import canonical_call, normalize
+from forge.data.formats import normalize
+from forge.data.hashes import Hashes, new_hashes
 from forge.data.reader import FileUnreadable, RecordReader
 
 WARNING_KINDS = ("blank_line", "bom")
@@ -79,6 +79,10 @@ class DataReport:
     complete: bool = True  # False when reading stopped early (a JSON array with a syntax error)
     duplicate_lines: list[list[int]] = field(default_factory=list)  # [line, line of the first copy], capped
     leaked_lines: list[list[int]] = field(default_factory=list)  # [val line, train line], capped
+    # in a JSON array (all on line 1 when json.dump wrote it) the same pairs by item number, parallel
+    # to the lists above; None, and absent from to_dict, where no file is an array (JSONL unchanged)
+    duplicate_items: list[list[int]] | None = None  # [item, item of the first copy]
+    leaked_items: list[list[int | None]] | None = None  # [val item, train item]; None for a JSONL side
     max_listed: int = 50
     longest_chars: int = 0  # characters of the longest usable record's contents
     longest_line: int | None = None
@@ -95,6 +99,9 @@ class DataReport:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for key in ("duplicate_items", "leaked_items"):
+            if d[key] is None:
+                del d[key]
         d["ok"] = self.ok
         d["fixes"] = {k: FIXES.get(k, "") for k in {**self.counts, **self.warnings}}
         return d
@@ -144,99 +151,6 @@ class DataReport:
         return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or "fix or remove the lines named above"
 
 
-def _hashed_content(m: dict[str, str]) -> str:
-    """The content as the duplicate detector sees it: a tool call in one canonical form, so that
-    a ShareGPT function_call and the same OpenAI tool_calls (or other spacing) are one conversation."""
-    content = m["content"]
-    if m["role"] == "assistant" and content[:1] in ("{", "["):
-        return canonical_call(content) or content
-    return content
-
-
-class _Hashes:
-    """8-byte hashes of normalised conversations, with their lines: 16 bytes a row."""
-
-    def __init__(self) -> None:
-        self.h = array("Q")
-        self.lines = array("Q")
-
-    def add(self, messages: list[dict[str, str]], line: int) -> None:
-        text = "\x1e".join(m["role"] + "\x1f" + _hashed_content(m) for m in messages)
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        self.h.append(int.from_bytes(digest, "little"))
-        self.lines.append(line)
-
-    def duplicates(self, cap: int) -> tuple[int, list[list[int]]]:
-        first: dict[int, int] = {}
-        found: list[list[int]] = []
-        count = 0
-        for h, line in zip(self.h, self.lines, strict=True):
-            if h in first:
-                count += 1
-                if len(found) < cap:
-                    found.append([line, first[h]])
-            else:
-                first[h] = line
-        return count, found
-
-    def leaked_from(self, train: _Hashes, cap: int) -> tuple[int, list[list[int]]]:
-        mine = {}
-        for h, line in zip(self.h, self.lines, strict=True):
-            mine.setdefault(h, []).append(line)
-        hits: list[list[int]] = []
-        count = 0
-        seen = set()
-        for h, tline in zip(train.h, train.lines, strict=True):
-            if h in mine and h not in seen:
-                seen.add(h)
-                for vline in mine[h]:
-                    count += 1
-                    hits.append([vline, tline])
-        hits.sort()
-        return count, hits[:cap]
-
-
-class _NumpyHashes(_Hashes):
-    """The same answers with numpy (sorting instead of a dict): no per-row Python objects."""
-
-    def duplicates(self, cap: int) -> tuple[int, list[list[int]]]:
-        import numpy as np
-
-        h = np.frombuffer(self.h, dtype=np.uint64)
-        if len(h) < 2:
-            return 0, []
-        order = np.argsort(h, kind="stable")
-        hs = h[order]
-        same = hs[1:] == hs[:-1]
-        count = int(same.sum())
-        if not count:
-            return 0, []
-        starts = np.concatenate(([True], ~same))
-        group_first = order[np.maximum.accumulate(np.where(starts, np.arange(len(h)), 0))]
-        dup_pos = order[1:][same]
-        first_pos = group_first[1:][same]
-        sel = np.argsort(dup_pos, kind="stable")[:cap]
-        lines = np.frombuffer(self.lines, dtype=np.uint64)
-        return count, [[int(lines[dup_pos[i]]), int(lines[first_pos[i]])] for i in sel]
-
-    def leaked_from(self, train: _Hashes, cap: int) -> tuple[int, list[list[int]]]:
-        import numpy as np
-
-        vh = np.frombuffer(self.h, dtype=np.uint64)
-        th = np.frombuffer(train.h, dtype=np.uint64)
-        if not len(vh) or not len(th):
-            return 0, []
-        order = np.argsort(th, kind="stable")
-        ts = th[order]
-        idx = np.searchsorted(ts, vh).clip(0, len(ts) - 1)
-        hit = ts[idx] == vh
-        count = int(hit.sum())
-        vlines = np.frombuffer(self.lines, dtype=np.uint64)
-        tlines = np.frombuffer(train.lines, dtype=np.uint64)
-        where = np.nonzero(hit)[0][:cap]
-        return count, [[int(vlines[i]), int(tlines[order[idx[i]]])] for i in where]
-
-
 class Conversations(list):
     """A split's normalised conversations (a list), knowing where each came from: `where(i)` is
     "path:line" of conversation i, so that a later step (templating, scoring) can name the line."""
@@ -259,14 +173,6 @@ class Conversations(list):
         return locate(self.path, self.lines[i], self.items[i] if i < len(self.items) else None)
 
 
-def _new_hashes() -> _Hashes:
-    try:
-        import numpy  # noqa: F401
-    except ImportError:  # pragma: no cover - numpy comes with the ML stack
-        return _Hashes()
-    return _NumpyHashes()
-
-
 def scan(
     path: Path,
     max_listed: int = 50,
@@ -276,7 +182,7 @@ def scan(
     max_record_bytes: int | None = None,
     display: str | None = None,
     max_chars: int | None = None,
-) -> tuple[DataReport, Conversations | None, _Hashes | None]:
+) -> tuple[DataReport, Conversations | None, Hashes | None]:
     """One pass over `path`: the report, the conversations (if `collect`) and the hashes (if `hashes`).
 
     `display` is how messages name the file (the project-relative path); `max_chars` cuts each
@@ -292,7 +198,7 @@ def scan(
         report.fatal = "is a folder, not a file"
         return report, None, None
     conversations = Conversations(report.path) if collect else None
-    index = _new_hashes() if hashes else None
+    index = new_hashes() if hashes else None
     counts: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     conversions: Counter[str] = Counter()
@@ -317,7 +223,7 @@ def scan(
             formats[n.format] += 1
             conversions.update(n.conversions)
             if index is not None:
-                index.add(n.messages, item.line)
+                index.add(n.messages, item.line, item.item)
             chars = conversation_chars(n.messages)
             if chars > report.longest_chars:
                 report.longest_chars, report.longest_line = chars, item.line
@@ -349,7 +255,7 @@ def scan(
             else "no records: the JSON array is empty"
         )
     if index is not None:
-        report.duplicates, report.duplicate_lines = index.duplicates(max_listed)
+        report.duplicates, report.duplicate_lines, report.duplicate_items = index.duplicates(max_listed)
     return report, conversations, index
 
 
@@ -380,5 +286,5 @@ def validate_splits(
         return train, None
     val, _, val_hashes = scan(val_path, max_listed, display=display[1])
     if train_hashes is not None and val_hashes is not None:
-        val.leaked, val.leaked_lines = val_hashes.leaked_from(train_hashes, max_listed)
+        val.leaked, val.leaked_lines, val.leaked_items = val_hashes.leaked_from(train_hashes, max_listed)
     return train, val
