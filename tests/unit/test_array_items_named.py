@@ -71,3 +71,59 @@ def test_jsonl_reports_keep_their_keys_and_a_mixed_pair_names_the_array_side(tmp
     val.write_text(json.dumps([sg("q3"), sg("q2")]))  # val an array, train JSONL
     va = validate_splits(train, val)[1].to_dict()
     assert va["leaked_lines"] == [[1, 2]] and va["leaked_items"] == [[2, None]]
+
+
+def _format_fix(tmp_path, text: str, val: str | None = None):
+    from forge.check.before import _check_data
+    from forge.project import Project
+    from forge.records.checklists import Checklist
+
+    project = Project.at(tmp_path)
+    split = tmp_path / "data" / "splits"
+    split.mkdir(parents=True, exist_ok=True)
+    (split / "train.jsonl").write_text(text)
+    (split / "val.jsonl").write_text(val or json.dumps(GOOD) + "\n")
+    cl = Checklist()
+    _check_data(project, cl)
+    return {i.name: i.fix for i in cl.items if i.status == "fail"}
+
+
+def test_the_fix_says_items_where_the_problems_name_items(tmp_path):
+    # check said "fix or drop the lines named above" under "train.jsonl:1: item 3: ..." lines
+    fixes = _format_fix(tmp_path, json.dumps([GOOD, GOOD, NO_ANSWER]), val=json.dumps([GOOD, NO_ANSWER]))
+    assert fixes["format valid"].startswith("fix or drop the items named above")
+    jsonl = "\n".join(json.dumps(r) for r in (GOOD, NO_ANSWER)) + "\n"
+    assert _format_fix(tmp_path, jsonl)["format valid"].startswith("fix or drop the lines named above")
+
+
+def test_train_refuses_an_array_naming_items(tmp_path):
+    import logging
+    from types import SimpleNamespace
+
+    import pytest
+
+    from forge.config import ForgeConfig
+    from forge.data.reader import DataError
+    from forge.project import Project
+    from forge.train.prepare import validate_data
+
+    split = tmp_path / "data" / "splits"
+    split.mkdir(parents=True)
+    (split / "train.jsonl").write_text(json.dumps([GOOD, NO_ANSWER]))
+    settings = SimpleNamespace(cfg=ForgeConfig())
+    with pytest.raises(DataError) as e:
+        validate_data(Project.at(tmp_path), settings, logging.getLogger("t"))
+    assert "data/splits/train.jsonl:1: item 2: no assistant turn" in e.value.message
+    assert e.value.fix.startswith("fix or remove the items named above")
+
+
+def test_what_the_problems_name(tmp_path):
+    from forge.data.validate import validate_file
+
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps([GOOD, NO_ANSWER]))
+    assert validate_file(f).named() == "items"
+    f.write_text(json.dumps([GOOD, NO_ANSWER]) + "x")  # beside it the array's own syntax: a line
+    assert validate_file(f).named() == "items and lines"
+    f.write_text(json.dumps(NO_ANSWER) + "\n")
+    assert validate_file(f).named() == "lines"

@@ -116,7 +116,7 @@ def _check_data(project: Project, cl: Checklist) -> None:
         fix = (
             train.fix_text()
             if train.fatal
-            else "fix or drop the lines named above (`forge check --json` lists them all)"
+            else f"fix or drop the {train.named()} named above (`forge check --json` lists them all)"
         )
         cl.add(sec, "format valid", "fail", detail, fix)
     else:

@@ -148,7 +148,14 @@ class DataReport:
             return f"put the split's conversations into {self.path} (one JSON object a line), or point its key at it"
         if self.fatal:
             return "save the file as UTF-8 JSONL (one JSON object a line) or one JSON array of objects"
-        return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or "fix or remove the lines named above"
+        return "; ".join(f"{k}: {FIXES[k]}" for k in kinds) or f"fix or remove the {self.named()} named above"
+
+    def named(self) -> str:
+        """What the listed problems name, for a fix to point at: "items" in a JSON array (its
+        records are all on line 1 when json.dump wrote it), "lines" in JSONL; "items and lines" when
+        the array's own syntax (no item) is at fault beside its items."""
+        items = {p.item is not None for p in self.problems}
+        return "items and lines" if len(items) > 1 else "items" if items == {True} else "lines"
 
 
 class Conversations(list):

@@ -53,7 +53,9 @@ def validate_data(project: Project, settings: RunSettings, log: logging.Logger) 
         rel = cfg.dataset.path if key == "dataset.path" else cfg.dataset.val_path
         report = validate_file(path, display=rel)  # errors name the split: data/splits/val.jsonl: ...
         if not report.ok:
-            raise DataError(data_problem_text(rel, report), report)
+            listed = f"fix or remove the {report.named()} named above; `forge check` lists every problem"
+            fix = report.fix_text() if report.fatal else listed
+            raise DataError(data_problem_text(rel, report), report, fix=fix)
         log.info("%s: %s", key, report.summary())
     # a record far beyond max_seq_length is cut before tokenization (forge.data.bound), path:line logged
     bound = char_bound(cfg.model.max_seq_length)
