@@ -26,6 +26,21 @@ def test_init_prints_a_check_command_that_names_the_folder(tmp_path, monkeypatch
     assert "forge check 'my proj'" in out
 
 
+def test_init_over_data_already_there_says_so_and_names_check(tmp_path, monkeypatch, capsys):
+    # QA: `forge init` of a folder with data/splits/train.jsonl still said "put data in data/splits/"
+    from forge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "proj" / "data" / "splits").mkdir(parents=True)
+    (tmp_path / "proj" / "data" / "splits" / "train.jsonl").write_text("{}\n")
+    assert main(["init", "proj"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "data already there: data/splits/train.jsonl" in out and "put data in" not in out
+    assert "next: forge check proj (config: training-config.json)" in out
+    assert main(["init", "fresh"]) == 0  # no data yet: where to put it
+    assert "next: put data in data/splits/ and run forge check fresh" in " ".join(capsys.readouterr().out.split())
+
+
 # Every copy-pasteable hint names the folder the same way (forge.hints): what the command line
 # prints relative to the current folder, what the status file (and the web UI) holds absolute.
 

@@ -25,8 +25,12 @@ def run(directory: Path, example: str | None = None, model: str | None = None) -
         console.print(f"  [yellow]![/] {escape(n)}")
     if not written and not notes:
         console.print("  nothing new: every file already existed and was kept")
-    console.print(
-        f"next: put data in data/splits/ and run [bold]forge check{escape(folder_arg(project.root))}[/] "
-        f"(config: {CONFIG_NAME})"
-    )
+    check = f"[bold]forge check{escape(folder_arg(project.root))}[/] (config: {CONFIG_NAME})"
+    if project.train_file.is_file():  # the data is there (the example's, or the format step's)
+        kept = [f for f in (project.train_file, project.val_file) if f.is_file() and str(f) not in written]
+        if kept:
+            console.print(f"  data already there: {escape(', '.join(project.rel(f) for f in kept))}")
+        console.print(f"next: {check}")
+    else:
+        console.print(f"next: put data in data/splits/ and run {check}")
     return EXIT_OK
