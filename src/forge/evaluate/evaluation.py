@@ -15,6 +15,7 @@ from forge.clock import utcnow
 from forge.evaluate.adapter import check_adapter
 from forge.evaluate.baseline import check_baseline, load_val, score_with, scored_on, usable_baseline
 from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate, check_threshold
+from forge.hints import name_folder
 from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import write_record
@@ -31,11 +32,14 @@ def build_evaluation(
     scored: ScoredOn | None = None,
     gguf: dict | None = None,
     created_at: str | None = None,
+    root: Path | None = None,
 ) -> EvaluationRecord:
     """The evaluation record of `fine_tuned` against `baseline` (both scored on the same split).
 
     `scored`: what the fine-tuned pass was scored on (default: the baseline's identity). The two
     agree on every key baseline_refusal compares; a key an older baseline lacks is known only here.
+    `root`: the project folder the reasons' command hints name, absolute (forge.hints: the file is
+    read from anywhere, the web UI and agents included).
     """
     check_threshold(threshold)
     base = baseline.headline()
@@ -54,7 +58,7 @@ def build_evaluation(
         generation_tolerance=gate.tolerance,
         verdict=gate.verdict,
         passed=gate.passed,
-        reasons=gate.reasons,
+        reasons=[name_folder(r, root, absolute=True) for r in gate.reasons],
         checks=gate.notes,
         fine_tuned_scores=fine_tuned,
         gguf=gguf,
@@ -96,6 +100,7 @@ def compute_evaluation(
         adapter_fingerprint=fingerprint,
         scored=now,
         gguf=_gguf_note(project.outputs(cfg).gguf),
+        root=project.root,
     )
     from forge.check.staleness import adapter_provenance
 

@@ -32,7 +32,7 @@ from forge.files import resolve_inside
 from forge.plan.hardware import HardwareInfo
 from forge.web import apidocs, schemas
 from forge.web.hosts import HostGuard, HostPolicy
-from forge.web.metrics import metrics_view
+from forge.web.metrics import gate_note, metrics_view
 from forge.web.readers import (
     NotInProject,
     format_duration,
@@ -194,6 +194,7 @@ def create_app(
             view["loss_plot"] = None
         if not _inside(p.root, p.evaluation_file):
             view["gate"], view["comparison"] = None, []
+        view["gate_note"] = gate_note(view, p.root)  # of the files as served (none linked out)
         return view
 
     @app.get("/api/projects/{project_id}/artifacts", response_model=schemas.ArtifactsOut, tags=["projects"])

@@ -1,8 +1,8 @@
 """The metrics view of a project for the web UI: the three metrics files read as records (torch-free).
 
     metrics_view(project) -> {baseline, baseline_stale, baseline_stale_reason, training_stats, metrics_stale,
-                              metrics_stale_reason, evaluation, evaluation_stale, gate, comparison, problems,
-                              loss_plot}
+                              metrics_stale_reason, evaluation, evaluation_stale, gate, gate_note, comparison,
+                              problems, loss_plot}
 
 Each file is read through its record (forge.records.evaluate, forge.records.train), so the page
 shows what `forge baseline`, `forge train` and `forge evaluate` wrote, never a guess at its shape:
@@ -64,6 +64,21 @@ def gate_verdict(evaluation: EvaluationRecord | None) -> dict[str, Any] | None:
         "threshold": evaluation.threshold,
         "relative_improvement": evaluation.relative_improvement,
     }
+
+
+def gate_note(view: dict[str, Any], root: Path) -> str | None:
+    """The page's line under the gate badge before `forge evaluate` ran (None after): what to run
+    next, from the metrics view as served (its baseline, evaluation and baseline_stale), written
+    here so that its hints name the folder, absolute, as every hint the page shows (forge.hints)."""
+    if view.get("evaluation") is not None:
+        return None
+    if view.get("baseline_stale") is True:  # a baseline evaluate would refuse is no baseline for the gate
+        text = f"stale baseline: {view.get('baseline_stale_reason') or 'run `forge baseline` again'}"
+    elif view.get("baseline") is not None:
+        text = "run `forge evaluate` after training to apply the gate"
+    else:
+        text = "no baseline yet: run `forge baseline`, then `forge evaluate` after training"
+    return name_folder(text, root, absolute=True)
 
 
 # (lora_dir, stat of each adapter file) -> fingerprint: the page asks for the metrics on every
@@ -181,7 +196,10 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
         return name_folder(text, project.root, absolute=True)
 
     problems = {k: named(v) for k, v in problems.items()}
-    return finite(
+    shown = evaluation.to_data() if evaluation else None
+    if shown is not None:  # an older forge wrote its reasons' hints without the folder
+        shown["reasons"] = [named(r) for r in shown.get("reasons") or []]
+    view = finite(
         {
             "baseline": baseline.to_data() if baseline else None,
             "baseline_stale": baseline_stale,
@@ -189,7 +207,7 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
             "training_stats": stats.to_data() if stats else None,
             "metrics_stale": metrics_stale,
             "metrics_stale_reason": named(metrics_why),
-            "evaluation": evaluation.to_data() if evaluation else None,
+            "evaluation": shown,
             "evaluation_stale": stale,
             "gate": gate_verdict(evaluation),
             "comparison": evaluation.comparison() if evaluation else [],
@@ -197,3 +215,5 @@ def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str
             "loss_plot": loss_plot_url if project.loss_plot_file.is_file() else None,
         }
     )
+    view["gate_note"] = gate_note(view, project.root)
+    return view

@@ -183,6 +183,12 @@ class MetricsOut(BaseModel):
         "its gate verdict is stale; false when it is this adapter's; null when unknown (no fingerprint recorded).",
     )
     gate: Optional[GateOut] = Field(description="The evaluate gate's verdict, once `forge evaluate` ran.")
+    gate_note: Optional[str] = Field(
+        None,
+        description="Before `forge evaluate` ran: what to run next (`forge baseline`, `forge evaluate`, or the stale "
+        "baseline's reason), its commands naming the project folder, absolute; the page shows it under the gate "
+        "badge. Null once evaluation.json is there.",
+    )
     comparison: list[ComparisonRow] = Field(
         description="Val loss, perplexity, token F1 and exact match: base, fine-tuned, change (empty before evaluate)."
     )

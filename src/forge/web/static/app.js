@@ -412,8 +412,8 @@ function renderMetrics(m) {
     gate.textContent = m.evaluation ? "no gate verdict" : "not evaluated";
     gate.className = "badge";
     gate.dataset.passed = "";
-    // a baseline evaluate would refuse (another model, val file or settings) is no baseline for the gate
-    $("gate-detail").textContent = m.evaluation ? "" : m.baseline_stale === true ? `stale baseline: ${m.baseline_stale_reason || "run forge baseline again"}` : m.baseline ? "run forge evaluate after training to apply the gate" : "no baseline yet: run forge baseline, then forge evaluate after training";
+    // what to run next comes from the server (metrics.gate_note), its commands naming the folder
+    $("gate-detail").textContent = m.evaluation ? "" : m.gate_note || "";
   }
   const table = $("comparison");
   table.replaceChildren();
