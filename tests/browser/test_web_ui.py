@@ -170,7 +170,8 @@ def test_failed_crashed_finished_and_missing_projects(tmp_path, open_page):
         tabs.nth(1).click()
         expect(page.get_by_test_id("phase")).to_have_text("crashed")
         expect(page.get_by_test_id("alert-title")).to_contain_text("is gone")
-        expect(page.get_by_test_id("solution")).to_contain_text("--resume")
+        # the server's fallback (forge.status.RESUME_FIX), naming the folder: the page has no command of its own
+        expect(page.get_by_test_id("solution")).to_contain_text(f"forge train {crashed.root.resolve()} --resume")
         expect(page.get_by_test_id("loss-last-point")).to_have_attribute("data-step", "10")
 
         tabs.nth(2).click()
@@ -201,6 +202,10 @@ def test_failed_crashed_finished_and_missing_projects(tmp_path, open_page):
         tabs.nth(3).click()
         expect(page.get_by_test_id("no-run")).to_be_visible()
         expect(page.get_by_test_id("gate")).to_have_text("not evaluated")
+        # what to run next comes from the server (metrics gate_note), naming the folder
+        expect(page.get_by_test_id("gate-detail")).to_have_text(
+            f"no baseline yet: run `forge baseline {empty.resolve()}`, then `forge evaluate {empty.resolve()}` after training"
+        )
         expect(page.get_by_test_id("loss-chart")).to_contain_text("no training history yet")
         expect(page.get_by_test_id("checklist-pre")).to_contain_text("train split exists")
         shot(page, "web-ui-no-run")
