@@ -323,8 +323,23 @@ def resolve(
     _eval_time(result, examples_per_step)
     from forge.plan.refusals import add_refusals
 
-    add_refusals(result, config, facts, data, hw, explicit, root)
+    # judged on the config this plan describes: `forge plan` used to refuse and warn with the file's
+    # values (max_seq_length 2048 "truncates 36 examples" beside its own 3840; "unsloth/gemma-3-4b-it
+    # not found" beside its own 27B), which `plan --write` then `train` never see
+    judged = config if as_configured else planned_config(config, result)
+    add_refusals(result, judged, facts, data, hw, explicit, root)
     return result
+
+
+def planned_config(config: ForgeConfig, result: Plan) -> ForgeConfig:
+    """`config` with the plan's own values in (what `forge plan --write` writes and `train` then reads);
+    values left to every run (Plan.updates: the chat template, the sample minimum) stay as they are."""
+    updates = result.updates()
+    if not updates:
+        return config
+    # model_copy, as forge.plan.for_run.run_config: the plan's values are already of each key's type
+    sections = {name: getattr(config, name).model_copy(update=values) for name, values in updates.items()}
+    return config.model_copy(update=sections)
 
 
 plan = resolve  # the name `forge plan` has always called
