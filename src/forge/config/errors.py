@@ -17,6 +17,7 @@ class ConfigError(ForgeError):
 
     exit_code = EXIT_USAGE
     kind = "config"
+    key: str | None = None  # the first problem's key path, where forge.config.load located it
 
     def __init__(
         self,
@@ -25,9 +26,13 @@ class ConfigError(ForgeError):
         *,
         file_fix: str | None = None,
         line: int | None = None,
+        keys: list[str | None] | None = None,
     ):
         self.problems = problems
         self.source = source
+        # the key path of each problem ("training.learning_rate"; None: a rule across keys), so that
+        # forge.config.load can say whether the file or a --set holds it, and on which line
+        self.keys = keys if keys is not None else [None] * len(problems)
         # a problem of the file itself (its JSON syntax, not an object, unreadable): the fix for that,
         # not the keys' (the keys could not be read)
         self.file_fix = file_fix
@@ -55,6 +60,13 @@ def _fields_at(loc: tuple) -> list[str]:
     for name, f in model.model_fields.items():
         names.append(f.alias or name)
     return names
+
+
+def problem_key(err: dict) -> str | None:
+    """The key path of a pydantic error ("training.learning_rate"), list indexes left out; None for
+    a rule across sections (ForgeConfig's own validators)."""
+    parts = [str(p) for p in err["loc"] if isinstance(p, str)]
+    return ".".join(parts) or None
 
 
 def describe(err: dict) -> str:
