@@ -166,6 +166,18 @@ class TrainingSection(_Section):
         "or a smaller target card); `forge plan --vram-gb N` sets it for one plan.",
     )
 
+    @field_validator("bf16")
+    @classmethod
+    def _one_mixed_precision(cls, v, info):
+        # transformers' TrainingArguments raises on both once the model has loaded (and the CPU path
+        # dropped both without a word): said here, by key (bf16 comes after fp16, so fp16 is read)
+        if v and info.data.get("fp16"):
+            raise ValueError(
+                "fp16 is true as well: choose one (bf16 on Ampere and newer GPUs, fp16 on older ones), "
+                "or leave both null to decide from the hardware"
+            )
+        return v
+
     @field_validator("eval_steps", "save_steps", mode="before")
     @classmethod
     def _cadence_positive(cls, v, info):
