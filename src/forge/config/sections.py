@@ -32,6 +32,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _path_given(v: str | None, info) -> str | None:
+    # "" is the project folder itself: save.lora_path "" swapped the adapter in as the project
+    # folder and deleted everything in it; a folder key that is off is spelt null
+    if isinstance(v, str) and not v.strip():
+        off = "" if info.field_name in ("path", "lora_path", "output_dir") else "; null turns it off"
+        raise ValueError(f"empty: name a path (relative to the project folder){off}")
+    return v
+
+
 class ModelSection(_Section):
     name: str = Field(
         "unsloth/gemma-3-4b-it",
@@ -178,6 +187,8 @@ class TrainingSection(_Section):
             )
         return v
 
+    _output_dir_given = field_validator("output_dir")(_path_given)
+
     @field_validator("eval_steps", "save_steps", mode="before")
     @classmethod
     def _cadence_positive(cls, v, info):
@@ -244,6 +255,8 @@ class DatasetSection(_Section):
     # deprecated: read so that existing files load, passed nowhere (tokenization runs in-process)
     num_proc: int = Field(2, ge=1, description="Deprecated and ignored (kept so existing files load).")
 
+    _paths_given = field_validator("path", "val_path")(_path_given)
+
 
 class SaveSection(_Section):
     lora_path: str = Field("models/checkpoints/lora", description="Where the final LoRA adapter goes.")
@@ -253,6 +266,8 @@ class SaveSection(_Section):
         "Q8_0",
         description=f"GGUF types to export to save.gguf_path, comma separated, any case; any of: {types_text()}.",
     )
+
+    _paths_given = field_validator("lora_path", "merged_path", "gguf_path")(_path_given)
 
     @field_validator("gguf_quantization")
     @classmethod
