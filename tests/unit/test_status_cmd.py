@@ -143,3 +143,14 @@ def test_watch_of_a_finished_run_prints_once(proj, capsys):
     t0 = time.monotonic()
     assert status_cmd.run(proj.root, watch=True, interval=0.01, timeout=5) == 0
     assert time.monotonic() - t0 < 2
+
+
+def test_epoch_and_its_total_read_alike(proj, capsys):
+    # QA: a finished 150-step run read "epoch 1.88 / 1.875" (the epoch past its total), one of 10 steps
+    # "0.12 / 0.125": the epoch had 2 decimals, the total all of them
+    StatusWriter(proj.status_file, pid=os.getpid()).phase(
+        "done", step=150, total_steps=150, epoch=1.875, total_epochs=1.875
+    )
+    assert main(["status", str(proj.root)]) == 0
+    out = capsys.readouterr().out
+    assert "1.88 / 1.88" in out and "1.875" not in out

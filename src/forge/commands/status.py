@@ -43,6 +43,14 @@ def _fmt(v: Any, spec: str = "") -> str:
     return str(v)
 
 
+def _epochs(v: Any) -> str:
+    """An epoch count as the web page writes it (2 decimals, trailing zeros cut): the epoch and its
+    total in one format, so that a finished run reads 1.88 / 1.88, never 1.88 / 1.875."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return _fmt(v)
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
 def render(project: Project, view: dict[str, Any], history: HistoryReader | None = None):
     """A Rich renderable of the status (the same facts the web page shows)."""
     from rich.console import Group
@@ -79,7 +87,7 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
     t = Table.grid(padding=(0, 3))
     for _ in range(4):
         t.add_column()
-    epoch = f"{_fmt(view['epoch'], '.2f')} / {_fmt(view['total_epochs'], 'g')}"
+    epoch = f"{_epochs(view['epoch'])} / {_epochs(view['total_epochs'])}"
     t.add_row("epoch", epoch, "ETA", format_duration(view.get("eta_seconds")) if not view["final"] else "—")
     t.add_row("loss", _fmt(view.get("loss"), ".4f"), "eval loss", _fmt(view.get("eval_loss"), ".4f"))
     t.add_row(
