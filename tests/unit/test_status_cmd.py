@@ -154,3 +154,14 @@ def test_epoch_and_its_total_read_alike(proj, capsys):
     assert main(["status", str(proj.root)]) == 0
     out = capsys.readouterr().out
     assert "1.88 / 1.88" in out and "1.875" not in out
+
+
+def test_a_run_refused_at_step_0_does_not_show_the_run_befores_loss_as_its_own(proj, capsys):
+    # QA: `forge train --force` refused before training (the previous run's history put back): the
+    # failed run's panel drew the previous run's loss curve under "loss", as if it had trained
+    proj.history_file.parent.mkdir(parents=True)
+    proj.history_file.write_text("".join(json.dumps({"step": s, "loss": 3 / s}) + "\n" for s in range(1, 11)))
+    StatusWriter(proj.status_file, pid=os.getpid()).phase("failed", error="refused", error_kind="config")
+    main(["status", str(proj.root)])
+    out = capsys.readouterr().out
+    assert "loss of the run before" in out

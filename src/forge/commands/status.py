@@ -113,7 +113,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         losses = history.column("loss")
         spark = loss_sparkline(losses, 60)
         if spark:
-            parts.append(Text.assemble(("loss  ", "dim"), (spark, "cyan")))
+            # a run at step 0 has logged no loss: the history is the run before's (a refused or
+            # failed --force run puts it back), and drawn unlabelled it read as this run's curve
+            label = "loss  " if step else "loss of the run before  "
+            parts.append(Text.assemble((label, "dim"), (spark, "cyan")))
     if phase == "crashed":
         parts.append(
             Text.from_markup(
