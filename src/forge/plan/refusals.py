@@ -71,6 +71,10 @@ def add_refusals(
     _lora_targets(p, config, facts)
     _memory(p, config, facts, hw)
     _warmup(p)
+    from forge.plan.eval_budget import eval_without_val
+
+    if asked := eval_without_val(config):
+        _warn(p, "eval", "training.eval_steps", *asked)
 
 
 def _warmup(p: Plan) -> None:
