@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from forge.config.errors import ConfigError, describe, problem_key
+from forge.config.errors import ConfigError, describe_all
 from forge.config.key_lines import key_lines
 from forge.config.overrides import apply_overrides, parse_override
 from forge.config.sections import ForgeConfig
@@ -21,10 +21,8 @@ def validate_dict(data: dict[str, Any], source: str = "training-config.json") ->
     try:
         return ForgeConfig.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
-        raise ConfigError(
-            [describe(err) for err in errors], source, keys=[problem_key(err) for err in errors]
-        ) from None
+        problems, keys = describe_all(e.errors())
+        raise ConfigError(problems, source, keys=keys) from None
 
 
 def load_config_dict(path: Path | None) -> dict[str, Any]:

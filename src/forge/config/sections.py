@@ -189,6 +189,14 @@ class TrainingSection(_Section):
 
     _output_dir_given = field_validator("output_dir")(_path_given)
 
+    @field_validator("eval_samples", mode="before")
+    @classmethod
+    def _samples_positive(cls, v):
+        # 0 and negative counts were taken (and `true` as 1): say what the key takes
+        if isinstance(v, bool) or (isinstance(v, (int, float)) and v < 1):
+            raise ValueError('must be a number of val examples of 1 or more, "auto", or null (all of val)')
+        return v
+
     @field_validator("eval_steps", "save_steps", mode="before")
     @classmethod
     def _cadence_positive(cls, v, info):
