@@ -22,3 +22,11 @@ def test_fp16_and_bf16_both_true_is_an_error_of_bf16():
 def test_one_precision_or_none_loads(fp16, bf16):
     cfg = validate_dict({"training": {"fp16": fp16, "bf16": bf16}})
     assert (cfg.training.fp16, cfg.training.bf16) == (fp16, bf16)
+
+
+@pytest.mark.parametrize("key", ["learning_rate", "num_train_epochs"])
+def test_infinity_is_not_a_learning_rate_or_an_epoch_count(key):
+    # QA: `--set training.learning_rate=Infinity` (json.loads reads it) passed check
+    with pytest.raises(ConfigError) as e:
+        validate_dict({"training": {key: float("inf")}})
+    assert e.value.keys == [f"training.{key}"] and "finite" in e.value.message

@@ -116,8 +116,9 @@ class LoraSection(_Section):
 class TrainingSection(_Section):
     per_device_train_batch_size: int = Field(2, ge=1, description="Micro-batch: examples per device per step.")
     gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches accumulated per optimizer step.")
-    num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    # finite: json.loads and --set read Infinity, which trained forever or into NaN
+    num_train_epochs: float = Field(3, gt=0, allow_inf_nan=False, description="Passes over the training split.")
+    learning_rate: float = Field(2e-4, gt=0, allow_inf_nan=False, description="Peak learning rate.")
     warmup_steps: int = Field(5, ge=0, description="Linear warm-up steps.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
     fp16: bool | None = Field(None, description="Train in float16 mixed precision; null decides from the hardware.")
