@@ -144,6 +144,36 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+class _WatchEnd:
+    """When `--watch` stops: at a final phase, but not while a `forge train` holds the project lock
+    (a new run writes its status next), and a run already over when the watch began is given
+    GRACE_SECONDS first. `forge train P & forge status P --watch --json` printed the previous run's
+    "done" and ended, 0.6 s before the new run took the lock and wrote its status."""
+
+    GRACE_SECONDS = 1.0
+
+    def __init__(self, project: Project, first: dict[str, Any]):
+        self.project = project
+        self.t0 = time.monotonic()
+        self.ended_before = _run_key(first) if first["final"] else None
+
+    def __call__(self, view: dict[str, Any]) -> bool:
+        from forge.lock import holder
+
+        if not view["final"]:
+            return False
+        held = holder(self.project)
+        if held is not None and held[1] == "train":
+            return False
+        if self.ended_before is not None and _run_key(view) == self.ended_before:
+            return time.monotonic() - self.t0 >= self.GRACE_SECONDS
+        return True
+
+
+def _run_key(view: dict[str, Any]) -> tuple:
+    return (view.get("run_id"), view.get("started_at"), view.get("phase"))
+
+
 def _writer_gone(view: dict[str, Any]) -> str:
     if not view.get("pid"):  # the original layout has no pid: only the lock and the file's age tell
         return "no process holds the project lock (the status records no pid)"
@@ -200,6 +230,7 @@ def run(
         return exit_code(view)
 
     deadline = None if timeout is None else time.monotonic() + timeout
+    over = _WatchEnd(project, view)
     if json_out:  # one JSON line per change, for programs that follow a run
         last = None
         try:
@@ -209,7 +240,7 @@ def run(
                     last = key
                     sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
                     sys.stdout.flush()
-                if view["final"] or (deadline and time.monotonic() > deadline):
+                if over(view) or (deadline and time.monotonic() > deadline):
                     break
                 time.sleep(interval)
                 view = status_view(project)
@@ -221,7 +252,7 @@ def run(
 
     try:
         with Live(render(project, view, history), console=console, refresh_per_second=4, transient=False) as live:
-            while not view["final"] and not (deadline and time.monotonic() > deadline):
+            while not over(view) and not (deadline and time.monotonic() > deadline):
                 time.sleep(interval)
                 view = status_view(project)
                 live.update(render(project, view, history))
