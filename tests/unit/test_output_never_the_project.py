@@ -75,3 +75,16 @@ def test_a_swap_never_replaces_a_project_folder(tmp_path):
     with pytest.raises(ForgeError):
         write_swapped(root, "t", wrote.append, lambda p: True)
     assert not wrote and (root / "training-config.json").exists()
+
+
+@pytest.mark.parametrize("merged,types,sets", [(True, [], {"merged_path": "."}), (False, ["q8_0"], {"gguf_path": "."})])
+def test_export_refuses_an_output_over_the_project_before_it_merges(tmp_path, merged, types, sets):
+    # QA: `forge export --merged --set save.merged_path=.` answered "ok": true with the project folder
+    # replaced by the merged model
+    from forge.export.job import ExportJob
+    from forge.export.steps_model import plan
+
+    job = ExportJob(Project.at(tmp_path), validate_dict({"save": sets}), merged, types, lambda m: None)
+    with pytest.raises(ForgeError) as e:
+        plan(job)
+    assert e.value.exit_code == 2 and "is the project folder" in e.value.message
