@@ -39,3 +39,9 @@ def test_eval_samples_out_of_range(value):
 @pytest.mark.parametrize("value", [1, 32, "auto", None])
 def test_eval_samples_in_range(value):
     assert validate_dict({"training": {"eval_samples": value}}).training.eval_samples == value
+
+
+def test_the_schema_key_is_named_by_its_alias():
+    with pytest.raises(ConfigError) as e:
+        validate_dict({"$schema": 5})
+    assert e.value.keys == ["$schema"]

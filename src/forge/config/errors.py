@@ -68,7 +68,8 @@ def _field_loc(loc: tuple) -> tuple[tuple, tuple]:
     ("constrained-int", "literal['auto']"), which is no key of the file."""
     model: type[BaseModel] | None = ForgeConfig
     for i, part in enumerate(loc):
-        field = model.model_fields.get(str(part)) if model is not None else None
+        fields = model.model_fields if model is not None else {}
+        field = fields.get(str(part)) or next((f for f in fields.values() if f.alias == part), None)
         if field is None:
             return loc[:i], loc[i:]
         ann = field.annotation
