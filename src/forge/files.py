@@ -99,6 +99,7 @@ def swap_into_place(tmp: Path, final: Path) -> None:
     """Move a complete, checked output from `tmp` to `final`; an old `final` goes only once the new
     one is in place, so a kill at any moment leaves the old or the new output, never neither.
     Leftovers of a killed swap (`.NAME.old`) are what `clean_swap_leftovers` below removes."""
+    _never_a_project(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     readable_modes(tmp)
     if final.exists() or final.is_symlink():
@@ -111,10 +112,28 @@ def swap_into_place(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+def _never_a_project(final: Path) -> None:
+    """The last guard under every output swap: a folder that holds a forge project (its .factory/
+    or its training-config.json) is never swapped away, whatever config path led here."""
+    from forge.errors import ForgeError
+
+    for marker in (".factory", "training-config.json"):
+        if (final / marker).exists():
+            raise ForgeError(
+                f"refusing to replace {final}: it holds {marker}, a forge project (an output path that is the "
+                "project folder, or above it)",
+                "point save.lora_path / save.merged_path at a folder of its own (their defaults: "
+                "models/checkpoints/lora, models/checkpoints/merged)",
+                exit_code=2,
+                kind="config",
+            )
+
+
 def write_swapped(final: Path, tag: str, write: Callable[[Path], None], complete: Callable[[Path], bool]) -> None:
     """Write a folder into a temporary sibling, check it with `complete`, then swap it in."""
     from forge.errors import ForgeError
 
+    _never_a_project(final)  # before the work, not only before the swap
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{tag}")
     remove_path(tmp)

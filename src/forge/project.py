@@ -46,6 +46,10 @@ class OutputPaths:
         return (self.lora.resolve(), self.merged.resolve(), self.gguf.resolve())
 
 
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
@@ -84,6 +88,50 @@ class Project:
             gguf=self.path(save.gguf_path) if save.gguf_path else self.quantized_dir,
             checkpoints=self.path(cfg.training.output_dir),
         )
+
+    def output_clashes(self, cfg) -> list[tuple[str, str]]:
+        """(key, why) for each output folder of `cfg` that would write over the project itself.
+
+        The adapter and the merged model are swapped into place as whole folders (the old folder
+        goes once the new one is complete): `save.lora_path` "" or "." swapped the adapter in as
+        the project folder and deleted data, config and checkpoints with it. Checkpoints and GGUF
+        files are written into their folder, so those only must not be the project folder or above it.
+        """
+        out = self.outputs(cfg)
+        root = self.root.resolve()
+        inputs = {
+            "the config": self.config_file,
+            "the data splits": self.root / "data",
+            "metrics/": self.metrics_dir,
+            ".factory/": self.factory_dir,
+            "logs/": self.log_file.parent,
+        }
+        checks = [("save.lora_path", out.lora, True), ("training.output_dir", out.checkpoints, False)]
+        if cfg.save.merged_path:
+            checks.append(("save.merged_path", out.merged, True))
+        if cfg.save.gguf_path:
+            checks.append(("save.gguf_path", out.gguf, False))
+        clashes = []
+        for key, folder, swapped in checks:
+            target = folder.resolve()
+            if target == root or target in root.parents:
+                what = "is the project folder" if target == root else f"holds the project folder ({root})"
+                clashes.append((key, f"{key} {what}: {self.rel(folder) or '.'} would write over the project"))
+                continue
+            others = {k: f for k, f in self._output_keys(out).items() if k != key}
+            held = [name for name, p in {**inputs, **others}.items() if swapped and _within(p.resolve(), target)]
+            if held:
+                clashes.append((key, f"{key} holds {', '.join(held)}: saving there replaces the folder, and them"))
+        return clashes
+
+    @staticmethod
+    def _output_keys(out: OutputPaths) -> dict[str, Path]:
+        return {
+            "save.lora_path": out.lora,
+            "save.merged_path": out.merged,
+            "save.gguf_path": out.gguf,
+            "training.output_dir": out.checkpoints,
+        }
 
     def rel(self, p: Path) -> str:
         """`p` relative to the project folder when inside it, else absolute: how paths are printed."""

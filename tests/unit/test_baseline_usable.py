@@ -176,3 +176,36 @@ print(cl.items[0].status, 'torch' in sys.modules)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ok", "False"]
+
+
+def test_load_in_4bit_on_a_cpu_changes_nothing_the_baseline_scored(based):
+    # QA: a CPU baseline made with load_in_4bit true (the template's), then `forge plan --write` set it
+    # false ("no GPU: bitsandbytes 4-bit needs CUDA"); check and evaluate refused the baseline as
+    # "load_in_4bit: baseline True, now False", though both load float32 weights on this machine
+    import forge.evaluate.baseline as baseline_mod
+    from forge.evaluate.baseline import compute_baseline
+
+    compute_baseline(based, [*TINY, "model.load_in_4bit=true"])
+    assert baseline_mod.read_baseline(based).settings.load_in_4bit is True
+    _, item = _baseline_item(based, [])
+    assert item.status == "ok", item.detail
+    refused = _evaluate_refusal(based, [])
+    assert "load_in_4bit" not in refused.message  # evaluate gets past the baseline (to the adapter)
+    # on a GPU the 4-bit load is real: the precision (nf4/bfloat16 against float32) refuses it
+    _, item = _baseline_item(based, [], hardware=_gpu(True))
+    assert item.status == "warn" and "precision of the loaded weights" in item.detail
+
+
+def test_the_web_page_judges_the_4bit_flag_as_check_does(based):
+    import forge.evaluate.baseline as baseline_mod
+    from forge.evaluate.baseline import compute_baseline
+    from forge.web.metrics import metrics_view
+
+    compute_baseline(based, [*TINY, "model.load_in_4bit=true"])
+    cfg = json.loads(based.config_file.read_text())
+    cfg["model"].update(load_in_4bit=False, max_seq_length=128)
+    cfg["dataset"]["chat_template"] = "auto"
+    based.config_file.write_text(json.dumps(cfg))
+    assert baseline_mod.read_baseline(based).settings.load_in_4bit is True
+    assert metrics_view(based, hardware=CPU)["baseline_stale"] is False  # check's answer on this machine
+    assert metrics_view(based)["baseline_stale"] is True  # no probe yet: the flags are all it can compare

@@ -71,3 +71,18 @@ def test_plan_against_free_memory():
     p = resolve(validate_dict({}), DataStats(2000, 100, [600] * 2000), _gpu(79.1, free=12.0), explicit=set())
     assert p.budget_gb == pytest.approx(11.5) and "free" in p.budget_reason
     assert p.memory.total_gb <= 11.5
+
+
+def test_evals_asked_for_without_a_val_split_are_a_warning():
+    # QA: `--set training.eval_steps=1 --set dataset.val_path=null` trained 2 steps without one eval
+    # and without a word (eval_count 0 in training-stats.json)
+    tiny = {"name": "builtin:tiny-llama"}
+    cfg = validate_dict({"model": tiny, "training": {"eval_steps": 5, "max_steps": 30}, "dataset": {"val_path": None}})
+    p = resolve(cfg, DataStats(120, 0, [30] * 120), CPU, as_configured=True)
+    (w,) = [w for w in p.warnings if w.kind == "eval"]
+    assert "training.eval_steps is 5" in w.message and "dataset.val_path is null" in w.message
+    assert p.ready, p.refusals  # a warning: the run trains, and says so
+    for quiet in ({"training": {"eval_steps": None}}, {"training": {"eval_steps": "auto"}}, {}):
+        cfg = validate_dict({**quiet, "model": tiny, "dataset": {"val_path": None}})
+        p = resolve(cfg, DataStats(120, 0, [30] * 120), CPU, as_configured=True)
+        assert not [w for w in p.warnings if w.kind == "eval"], quiet

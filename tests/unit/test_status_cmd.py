@@ -143,3 +143,57 @@ def test_watch_of_a_finished_run_prints_once(proj, capsys):
     t0 = time.monotonic()
     assert status_cmd.run(proj.root, watch=True, interval=0.01, timeout=5) == 0
     assert time.monotonic() - t0 < 2
+
+
+def test_epoch_and_its_total_read_alike(proj, capsys):
+    # QA: a finished 150-step run read "epoch 1.88 / 1.875" (the epoch past its total), one of 10 steps
+    # "0.12 / 0.125": the epoch had 2 decimals, the total all of them
+    StatusWriter(proj.status_file, pid=os.getpid()).phase(
+        "done", step=150, total_steps=150, epoch=1.875, total_epochs=1.875
+    )
+    assert main(["status", str(proj.root)]) == 0
+    out = capsys.readouterr().out
+    assert "1.88 / 1.88" in out and "1.875" not in out
+
+
+def test_a_run_refused_at_step_0_does_not_show_the_run_befores_loss_as_its_own(proj, capsys):
+    # QA: `forge train --force` refused before training (the previous run's history put back): the
+    # failed run's panel drew the previous run's loss curve under "loss", as if it had trained
+    proj.history_file.parent.mkdir(parents=True)
+    proj.history_file.write_text("".join(json.dumps({"step": s, "loss": 3 / s}) + "\n" for s in range(1, 11)))
+    StatusWriter(proj.status_file, pid=os.getpid()).phase("failed", error="refused", error_kind="config")
+    main(["status", str(proj.root)])
+    out = capsys.readouterr().out
+    assert "loss of the run before" in out
+
+
+def test_watch_started_with_a_new_train_follows_the_new_run(proj, capsys):
+    # QA: `forge train P & forge status P --watch --json` printed the previous run's "done" and ended;
+    # the new run took the lock and wrote its status 0.6 s after its launch
+    StatusWriter(proj.status_file, pid=os.getpid(), run_id="old").phase("done", step=5, total_steps=5)
+
+    def new_run():
+        time.sleep(0.3)
+        w = StatusWriter(proj.status_file, pid=os.getpid(), run_id="new")
+        for s in (1, 2):
+            w.phase("training", step=s, total_steps=2)
+            time.sleep(0.05)
+        w.phase("done", step=2, total_steps=2)
+
+    t = threading.Thread(target=new_run)
+    t.start()
+    status_cmd.run(proj.root, watch=True, json_out=True, interval=0.01, timeout=10)
+    t.join()
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[0]["run_id"] == "old" and lines[-1]["run_id"] == "new" and lines[-1]["phase"] == "done"
+
+
+def test_watch_waits_while_train_holds_the_lock(proj, capsys):
+    from forge.lock import ProjectLock
+
+    StatusWriter(proj.status_file, pid=os.getpid(), run_id="old").phase("done", step=5, total_steps=5)
+    lock = ProjectLock(proj.lock_file, "train").acquire()
+    threading.Timer(1.5, lock.release).start()
+    t0 = time.monotonic()
+    status_cmd.run(proj.root, watch=True, json_out=True, interval=0.01, timeout=10)
+    assert time.monotonic() - t0 >= 1.4  # until the (new) run let the lock go

@@ -59,6 +59,8 @@ def error_document(e) -> dict:
         doc["file"] = str(file)
     if line is not None:
         doc["line"] = line
+    if getattr(e, "key", None):  # forge.config.ConfigError: the key at fault
+        doc["key"] = e.key
     return doc
 
 

@@ -45,14 +45,14 @@ def require_project(project: Project, config_file: Path) -> None:
 def gather(project: Project, overrides: list[str], config: Path | None = None):
     """(config, raw file dict, explicit keys, DataStats, ModelFacts) for a project folder;
     `config`: the file --config names (forge.config.config_path), else training-config.json."""
-    from forge.config import apply_overrides, config_path, load_config_dict, validate_dict
+    from forge.config import config_path, load_config_dict
+    from forge.config.load import validate_layers
     from forge.models.facts import read_facts
     from forge.plan.measure import gather_stats
 
     path = config_path(project.root, config)
     raw = load_config_dict(path)
-    data = apply_overrides(raw, overrides) if overrides else raw
-    cfg = validate_dict(data, str(path) if path.exists() else "defaults")
+    cfg = validate_layers(raw, path, overrides)  # a bad --set is named as one, not as the file's
     explicit = set(yours(project, raw, overrides, path))
     facts = read_facts(cfg.model.name)
     return cfg, raw, explicit, gather_stats(project, cfg, facts), facts

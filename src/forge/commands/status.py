@@ -43,6 +43,14 @@ def _fmt(v: Any, spec: str = "") -> str:
     return str(v)
 
 
+def _epochs(v: Any) -> str:
+    """An epoch count as the web page writes it (2 decimals, trailing zeros cut): the epoch and its
+    total in one format, so that a finished run reads 1.88 / 1.88, never 1.88 / 1.875."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return _fmt(v)
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
 def render(project: Project, view: dict[str, Any], history: HistoryReader | None = None):
     """A Rich renderable of the status (the same facts the web page shows)."""
     from rich.console import Group
@@ -79,7 +87,7 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
     t = Table.grid(padding=(0, 3))
     for _ in range(4):
         t.add_column()
-    epoch = f"{_fmt(view['epoch'], '.2f')} / {_fmt(view['total_epochs'], 'g')}"
+    epoch = f"{_epochs(view['epoch'])} / {_epochs(view['total_epochs'])}"
     t.add_row("epoch", epoch, "ETA", format_duration(view.get("eta_seconds")) if not view["final"] else "—")
     t.add_row("loss", _fmt(view.get("loss"), ".4f"), "eval loss", _fmt(view.get("eval_loss"), ".4f"))
     t.add_row(
@@ -105,7 +113,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         losses = history.column("loss")
         spark = loss_sparkline(losses, 60)
         if spark:
-            parts.append(Text.assemble(("loss  ", "dim"), (spark, "cyan")))
+            # a run at step 0 has logged no loss: the history is the run before's (a refused or
+            # failed --force run puts it back), and drawn unlabelled it read as this run's curve
+            label = "loss  " if step else "loss of the run before  "
+            parts.append(Text.assemble((label, "dim"), (spark, "cyan")))
     if phase == "crashed":
         parts.append(
             Text.from_markup(
@@ -131,6 +142,36 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         parts.append(Text(f"{which}: {before['run_id']} ended {before.get('phase', '?')}{steps}{when}", style="dim"))
     parts.extend(problems)
     return Panel(Group(*parts), title=title, title_align="left")
+
+
+class _WatchEnd:
+    """When `--watch` stops: at a final phase, but not while a `forge train` holds the project lock
+    (a new run writes its status next), and a run already over when the watch began is given
+    GRACE_SECONDS first. `forge train P & forge status P --watch --json` printed the previous run's
+    "done" and ended, 0.6 s before the new run took the lock and wrote its status."""
+
+    GRACE_SECONDS = 1.0
+
+    def __init__(self, project: Project, first: dict[str, Any]):
+        self.project = project
+        self.t0 = time.monotonic()
+        self.ended_before = _run_key(first) if first["final"] else None
+
+    def __call__(self, view: dict[str, Any]) -> bool:
+        from forge.lock import holder
+
+        if not view["final"]:
+            return False
+        held = holder(self.project)
+        if held is not None and held[1] == "train":
+            return False
+        if self.ended_before is not None and _run_key(view) == self.ended_before:
+            return time.monotonic() - self.t0 >= self.GRACE_SECONDS
+        return True
+
+
+def _run_key(view: dict[str, Any]) -> tuple:
+    return (view.get("run_id"), view.get("started_at"), view.get("phase"))
 
 
 def _writer_gone(view: dict[str, Any]) -> str:
@@ -189,6 +230,7 @@ def run(
         return exit_code(view)
 
     deadline = None if timeout is None else time.monotonic() + timeout
+    over = _WatchEnd(project, view)
     if json_out:  # one JSON line per change, for programs that follow a run
         last = None
         try:
@@ -198,7 +240,7 @@ def run(
                     last = key
                     sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
                     sys.stdout.flush()
-                if view["final"] or (deadline and time.monotonic() > deadline):
+                if over(view) or (deadline and time.monotonic() > deadline):
                     break
                 time.sleep(interval)
                 view = status_view(project)
@@ -210,7 +252,7 @@ def run(
 
     try:
         with Live(render(project, view, history), console=console, refresh_per_second=4, transient=False) as live:
-            while not view["final"] and not (deadline and time.monotonic() > deadline):
+            while not over(view) and not (deadline and time.monotonic() > deadline):
                 time.sleep(interval)
                 view = status_view(project)
                 live.update(render(project, view, history))

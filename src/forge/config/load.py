@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from forge.config.errors import ConfigError, describe
-from forge.config.overrides import apply_overrides
+from forge.config.errors import ConfigError, describe_all
+from forge.config.key_lines import key_lines
+from forge.config.overrides import apply_overrides, parse_override
 from forge.config.sections import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
 
@@ -20,7 +21,8 @@ def validate_dict(data: dict[str, Any], source: str = "training-config.json") ->
     try:
         return ForgeConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError([describe(err) for err in e.errors()], source) from None
+        problems, keys = describe_all(e.errors())
+        raise ConfigError(problems, source, keys=keys) from None
 
 
 def load_config_dict(path: Path | None) -> dict[str, Any]:
@@ -85,10 +87,71 @@ def config_path(root: Path, given: str | Path | None) -> Path:
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ForgeConfig:
     """Defaults <- file <- --set overrides, validated together."""
-    data = load_config_dict(path)
-    if overrides:
-        data = apply_overrides(data, overrides)
-    source = str(path) if path is not None and path.exists() else "defaults"
-    if overrides:
-        source += " + --set"
-    return validate_dict(data, source)
+    return validate_layers(load_config_dict(path), path, overrides or [])
+
+
+def validate_layers(raw: dict[str, Any], path: Path | None, overrides: list[str]) -> ForgeConfig:
+    """The file's dict `raw` with `overrides` on top, validated; a ConfigError says which of them
+    holds each problem, and the file's problems carry their line (forge.config.key_lines)."""
+    data = apply_overrides(raw, overrides) if overrides else raw
+    has_file = path is not None and path.exists()
+    source = str(path) if has_file else "defaults"
+    try:
+        return validate_dict(data, source + (" + --set" if overrides else ""))
+    except ConfigError as e:
+        if e.file_fix is not None:
+            raise
+        raise _located(e, path if has_file else None, overrides) from None
+
+
+def _located(e: ConfigError, path: Path | None, overrides: list[str]) -> ConfigError:
+    # a bad --set used to read "training-config.json: training.learning_rate: ..." (plan) or
+    # "FILE + --set" with no file named (check, train): the user searched the file for the wrong value
+    set_keys = [".".join(parse_override(item)[0]) for item in overrides]
+
+    def from_set(key: str | None) -> bool:  # the --set key itself, a key under it, or its section
+        return key is not None and any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in set_keys)
+
+    try:
+        lines = key_lines(path.read_text(encoding="utf-8-sig")) if path is not None else {}
+    except (OSError, UnicodeDecodeError):
+        lines = {}
+    on_set = [from_set(k) for k in e.keys]
+    only_set = bool(overrides) and all(on_set)
+    problems, file_lines = [], []
+    for text, key, set_here in zip(e.problems, e.keys, on_set, strict=True):
+        line = None if set_here else _line_of(lines, key)
+        if line is not None:
+            file_lines.append(line)
+            text = text.replace(f"{key}:", f"{key} (line {line}):", 1)
+        problems.append(f"--set {text}" if set_here and not only_set else text)
+    if only_set:
+        source, file = "--set", None
+    elif path is not None and not any(on_set) and (not overrides or None not in e.keys):
+        source, file = str(path), str(path)
+    else:  # some of each, or a rule across keys that either may have broken
+        source, file = (str(path) if path is not None else "defaults") + (" + --set" if overrides else ""), None
+    first = next((k for k in e.keys if k is not None), None)
+    out = ConfigError(problems, source, keys=e.keys, line=file_lines[0] if file and file_lines else None)
+    out.key = first
+    what = f"correct {first}" if len(problems) == 1 and first else "correct the keys above"
+    if file:
+        out.file = file
+        at = ", ".join(str(n) for n in sorted(set(file_lines)))
+        where = f" (line{'s' if len(file_lines) > 1 else ''} {at} of {path})" if file_lines else f" in {path}"
+        out.fix = f"{what}{where}; `forge schema` documents every key"
+    elif only_set:
+        out.fix = f"{what} in your --set; `forge schema` documents every key"
+    return out
+
+
+def _line_of(lines: dict[tuple[str, ...], int], key: str | None) -> int | None:
+    """The line of `key` in the file, or of the nearest section above it that is there."""
+    if key is None:
+        return None
+    parts = tuple(key.split("."))
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        parts = parts[:-1]
+    return None

@@ -32,6 +32,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _path_given(v: str | None, info) -> str | None:
+    # "" is the project folder itself: save.lora_path "" swapped the adapter in as the project
+    # folder and deleted everything in it; a folder key that is off is spelt null
+    if isinstance(v, str) and not v.strip():
+        off = "" if info.field_name in ("path", "lora_path", "output_dir") else "; null turns it off"
+        raise ValueError(f"empty: name a path (relative to the project folder){off}")
+    return v
+
+
 class ModelSection(_Section):
     name: str = Field(
         "unsloth/gemma-3-4b-it",
@@ -107,8 +116,9 @@ class LoraSection(_Section):
 class TrainingSection(_Section):
     per_device_train_batch_size: int = Field(2, ge=1, description="Micro-batch: examples per device per step.")
     gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches accumulated per optimizer step.")
-    num_train_epochs: float = Field(3, gt=0, description="Passes over the training split.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    # finite: json.loads and --set read Infinity, which trained forever or into NaN
+    num_train_epochs: float = Field(3, gt=0, allow_inf_nan=False, description="Passes over the training split.")
+    learning_rate: float = Field(2e-4, gt=0, allow_inf_nan=False, description="Peak learning rate.")
     warmup_steps: int = Field(5, ge=0, description="Linear warm-up steps.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
     fp16: bool | None = Field(None, description="Train in float16 mixed precision; null decides from the hardware.")
@@ -165,6 +175,28 @@ class TrainingSection(_Section):
         description="Plan and check against this many GB of GPU memory instead of the whole card (a shared GPU, "
         "or a smaller target card); `forge plan --vram-gb N` sets it for one plan.",
     )
+
+    @field_validator("bf16")
+    @classmethod
+    def _one_mixed_precision(cls, v, info):
+        # transformers' TrainingArguments raises on both once the model has loaded (and the CPU path
+        # dropped both without a word): said here, by key (bf16 comes after fp16, so fp16 is read)
+        if v and info.data.get("fp16"):
+            raise ValueError(
+                "fp16 is true as well: choose one (bf16 on Ampere and newer GPUs, fp16 on older ones), "
+                "or leave both null to decide from the hardware"
+            )
+        return v
+
+    _output_dir_given = field_validator("output_dir")(_path_given)
+
+    @field_validator("eval_samples", mode="before")
+    @classmethod
+    def _samples_positive(cls, v):
+        # 0 and negative counts were taken (and `true` as 1): say what the key takes
+        if isinstance(v, bool) or (isinstance(v, (int, float)) and v < 1):
+            raise ValueError('must be a number of val examples of 1 or more, "auto", or null (all of val)')
+        return v
 
     @field_validator("eval_steps", "save_steps", mode="before")
     @classmethod
@@ -232,6 +264,8 @@ class DatasetSection(_Section):
     # deprecated: read so that existing files load, passed nowhere (tokenization runs in-process)
     num_proc: int = Field(2, ge=1, description="Deprecated and ignored (kept so existing files load).")
 
+    _paths_given = field_validator("path", "val_path")(_path_given)
+
 
 class SaveSection(_Section):
     lora_path: str = Field("models/checkpoints/lora", description="Where the final LoRA adapter goes.")
@@ -241,6 +275,8 @@ class SaveSection(_Section):
         "Q8_0",
         description=f"GGUF types to export to save.gguf_path, comma separated, any case; any of: {types_text()}.",
     )
+
+    _paths_given = field_validator("lora_path", "merged_path", "gguf_path")(_path_given)
 
     @field_validator("gguf_quantization")
     @classmethod

@@ -130,6 +130,9 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     return ScoreDetail.model_validate(scores)
 
 
+LOAD_FLAGS = ("load_in_4bit", "load_in_fp8")  # config keys that may not change the loaded precision
+
+
 def loaded_precision(model) -> str:
     """The base weights' precision as loaded: "float32", "bfloat16", or "nf4/bfloat16" (4-bit)."""
     dtype = str(model.dtype).removeprefix("torch.")
@@ -189,11 +192,17 @@ def baseline_refusal(
         )
     old = baseline.settings.model_dump(exclude_unset=True)
     new = now.settings.model_dump()
+    before = baseline.scores.precision
+    # where both precisions are known they say how the weights loaded; the flags behind them can
+    # differ without effect (load_in_4bit on a CPU, which `plan --write` turns off there: a CPU
+    # baseline was refused as "load_in_4bit: baseline True, now False", both float32)
+    by_precision = before is not None and precision is not None
     for key in COMPARED_SETTINGS:
+        if by_precision and key in LOAD_FLAGS:
+            continue
         if key in old and old[key] != new[key]:
             problems.append(f"{key}: baseline {old[key]!r}, now {new[key]!r}")
     fix = REBASE
-    before = baseline.scores.precision
     if before is not None and precision is not None and before != precision:
         problems.append(
             f"precision of the loaded weights: baseline {before}, now {precision} (model.dtype null loads the "

@@ -65,6 +65,17 @@ def build_evaluation(
     )
 
 
+def expected_precision(cfg) -> str | None:
+    """What the weights will load in here (forge.models.precision), before they load: as check tells
+    it for its machine, so the refusal before loading judges the load, not the flags behind it."""
+    import torch
+
+    from forge.models.precision import load_precision
+
+    cuda = torch.cuda.is_available()
+    return load_precision(cfg.model, cuda=cuda, bf16=cuda and torch.cuda.is_bf16_supported())
+
+
 @writes_project("evaluate")  # one writer per project (forge.lock)
 def compute_evaluation(
     project: Project,
@@ -86,7 +97,8 @@ def compute_evaluation(
     else:
         thr = check_threshold(threshold)
     now = scored_on(project, val)
-    baseline = usable_baseline(project, cfg, now=now)  # the rule forge check and the web UI apply too
+    # the rule forge check and the web UI apply too, with the precision this machine will load in
+    baseline = usable_baseline(project, cfg, now=now, precision=expected_precision(cfg))
     adapter = project.outputs(cfg).lora
     fingerprint = check_adapter(project, adapter, cfg.model.name)
     fine_tuned = score_with(val, adapter=adapter)

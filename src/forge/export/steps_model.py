@@ -43,6 +43,13 @@ def plan(job: ExportJob) -> None:
 
     cfg, project = job.cfg, job.project
     where = project.outputs(cfg)  # the config's folders, never the defaults (forge.project)
+    # before the merge, not at its swap: `save.merged_path: "."` used to replace the project with it
+    writes = {"save.merged_path": job.want_merged, "save.gguf_path": bool(job.gguf_types)}
+    for key, why in project.output_clashes(cfg):
+        if writes.get(key):
+            raise ForgeError(
+                why, fix=f"point {key} at a folder of its own inside the project", exit_code=2, kind="config"
+            )
     job.lora_dir = where.lora
     # evaluate's question too, with its answer: an adapter of another base than model.name is refused
     base = adapter_base(job.lora_dir, cfg.model.name, project.rel(job.lora_dir))

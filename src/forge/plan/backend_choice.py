@@ -36,3 +36,16 @@ def choose(requested: str, reason: str | None) -> tuple[str, str | None]:
     if requested == "hf":
         return "hf", None
     return ("unsloth" if reason is None else "hf"), None
+
+
+def packing_off_reason(backend: str, has_gpu: bool) -> str | None:
+    """Why `forge train` would turn training.packing off on this backend and machine, or None where
+    it packs: the hf backend keeps packed examples apart only through FlashAttention on CUDA
+    (forge.train.backends.hf applies the same rule at run time); Unsloth packs without it."""
+    if backend == "unsloth" or (has_gpu and importlib.util.find_spec("flash_attn") is not None):
+        return None
+    where = "the flash_attn package" if has_gpu else "a CUDA GPU"
+    return (
+        f"the hf backend packs only with FlashAttention on a CUDA GPU (this machine lacks {where}): "
+        "training turns packing off and pads each batch instead"
+    )

@@ -26,6 +26,7 @@ def _round_up(n: float, step: int) -> int:
 
 
 def size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, optim, backend, notes) -> Batch:
+    from forge.plan.backend_choice import packing_off_reason
     from forge.plan.resolve import (
         MAX_MICRO_TOKENS,
         MIN_MICRO_TOKENS_NO_GC,
@@ -36,12 +37,15 @@ def size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, opt
     gpu = hw.has_gpu
     explicit = b.explicit
     mean_len = data.mean_capped(seq)
+    # packed only where training packs (the hf backend on a GPU without flash_attn turned it off, and
+    # then trained unpacked rows with steps and batches sized for packed ones)
+    off = packing_off_reason(backend, gpu) if gpu else None
     packing = b.set(
         "training.packing",
-        gpu,
+        gpu and off is None,
         "padding-free packing with per-example positions and labels: no padding, masking exact"
-        if gpu
-        else "CPU: no varlen attention kernel, so examples are padded per batch instead",
+        if gpu and off is None
+        else off or "CPU: no varlen attention kernel, so examples are padded per batch instead",
     )
     total_tokens = mean_len * data.train_examples
     eff_target = total_tokens * float(epochs) / TARGET_STEPS

@@ -23,6 +23,12 @@ from forge.trainer_names import TRACKER_ALTERNATIVES, TRACKERS, tracker_list
 
 # the keys of the folders a run writes, checked before it starts
 OUTPUT_KEYS = ("training.output_dir", "save.lora_path", "save.merged_path", "save.gguf_path")
+OUTPUT_DEFAULTS = {
+    "training.output_dir": "outputs",
+    "save.lora_path": "models/checkpoints/lora",
+    "save.merged_path": "models/checkpoints/merged",
+    "save.gguf_path": "models/quantized",
+}
 
 
 def add_environment_refusals(
@@ -139,6 +145,12 @@ def writable_problem(path: Path) -> str | None:
 
 
 def _output_paths(p: Plan, config: ForgeConfig, root: Path | None) -> None:
+    if root is not None:
+        from forge.project import Project
+
+        for key, why in Project.at(root).output_clashes(config):
+            fix = f"point {key} at a folder of its own inside the project (its default: {OUTPUT_DEFAULTS[key]})"
+            _refuse(p, "paths", key, why, fix)
     for key in OUTPUT_KEYS:
         section, name = key.split(".", 1)
         value = getattr(getattr(config, section), name)

@@ -69,3 +69,23 @@ def eval_budget(total_steps: int, examples_per_step: float, val_examples: int, s
     else:
         why_samples = f"all {val_examples} val examples fit the budget"
     return EvalBudget(every, samples, why_steps, why_samples)
+
+
+def eval_without_val(config) -> tuple[str, str] | None:
+    """(message, fix) where the config asks for evals every N steps but names no val split: the run
+    trains without a single eval, as it did without a word before (`training.eval_steps: 5` with
+    `dataset.val_path: null`); None otherwise ("auto" follows the split, null asks for none)."""
+    every, samples = config.training.eval_steps, config.training.eval_samples
+    if config.dataset.val_path is not None:
+        return None
+    asked = [f"training.eval_steps is {every}" if isinstance(every, int) else None]
+    asked.append(
+        f"training.eval_samples is {samples}" if isinstance(samples, int) and not isinstance(samples, bool) else None
+    )
+    asked = [a for a in asked if a]
+    if not asked:
+        return None
+    return (
+        f"{' and '.join(asked)}, but dataset.val_path is null: the run evaluates nothing (no eval loss, no gate)",
+        "set dataset.val_path to a val split, or set training.eval_steps to null",
+    )

@@ -71,6 +71,10 @@ def add_refusals(
     _lora_targets(p, config, facts)
     _memory(p, config, facts, hw)
     _warmup(p)
+    from forge.plan.eval_budget import eval_without_val
+
+    if asked := eval_without_val(config):
+        _warn(p, "eval", "training.eval_steps", *asked)
 
 
 def _warmup(p: Plan) -> None:
@@ -90,12 +94,15 @@ def _warmup(p: Plan) -> None:
 def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
     """What select_backend refuses at run time, in its words: Unsloth asked for where it cannot
     run, and FP8 where the backend or the GPU has no FP8 path."""
-    from forge.plan.backend_choice import UNSLOTH_FIX, choose
+    from forge.plan.backend_choice import UNSLOTH_FIX, choose, packing_off_reason
     from forge.plan.fp8 import fp8_refusal
 
     _, refusal = choose(config.training.backend, hw.unsloth_reason)
     if refusal:
         return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
+    off = packing_off_reason(p.backend, hw.has_gpu) if p.settings["training.packing"].value else None
+    if off:  # said before the run, not only in its log
+        _warn(p, "packing", "training.packing", f"training.packing is true, but {off}", "set training.packing to false")
     if config.model.load_in_fp8:
         gpu = hw.gpus[0] if hw.gpus else None
         from forge.models.facts import stored_dtype

@@ -61,6 +61,12 @@ MIN_MICRO_TOKENS_NO_GC = 8192  # turn checkpointing off if this many tokens fit 
 TARGET_STEPS = 150  # optimizer steps a run should have, for the effective batch
 ORIGINAL_EFFECTIVE_EXAMPLES = 8  # batch 2 x accumulation 4
 FIT_TOKENS = 4096  # a model "fits" when a micro-batch of this many tokens does (with checkpointing)
+# CPU speed: matmul FLOP/s a core sustains, plus a fixed cost a token (kernel launches, the data
+# path) that bounds the tiny models. Measured 2026-12-02 on a shared 2-core CPU, torch 2.13 float32:
+# builtin:gemma-3-270m trained 91-98 tokens/s (1.6 GFLOP a token: about 75 GFLOP/s a core), where the
+# old rule (0.1 TFLOP/s per 8 cores x 0.3) said 5 tokens/s and 265 min for a 12-minute run
+CPU_FLOPS_PER_CORE = 50e9  # below the measured 75: a busier or older CPU should not be promised more
+CPU_SECONDS_PER_TOKEN = 1e-4  # the tiny random models: 1,000-17,000 tokens/s measured, step-bound
 
 
 def memory_budget(hw: HardwareInfo, config: ForgeConfig, vram_gb: float | None = None) -> tuple[float, str]:
@@ -291,9 +297,8 @@ def resolve(
         if tps and not packing:
             tps *= padding_eff
         if not gpu:
-            # CPU: ~0.1 TFLOP/s sustained per 8 cores for small models
             flops = flops_per_token(shape, int(mean_len), r, targets, gc)
-            tps = 0.1e12 * max(1, hw.cpu_count) / 8 * 0.3 / flops
+            tps = 1 / (flops / (CPU_FLOPS_PER_CORE * max(1, hw.cpu_count)) + CPU_SECONDS_PER_TOKEN)
     if gpu and gpu_peak_tflops(gpu_name) is None:
         notes.append(f"no speed model for {gpu_name}: time not estimated")
     seconds = (total_tokens * float(epochs) / (tps * ngpu)) if tps else None
@@ -323,8 +328,23 @@ def resolve(
     _eval_time(result, examples_per_step)
     from forge.plan.refusals import add_refusals
 
-    add_refusals(result, config, facts, data, hw, explicit, root)
+    # judged on the config this plan describes: `forge plan` used to refuse and warn with the file's
+    # values (max_seq_length 2048 "truncates 36 examples" beside its own 3840; "unsloth/gemma-3-4b-it
+    # not found" beside its own 27B), which `plan --write` then `train` never see
+    judged = config if as_configured else planned_config(config, result)
+    add_refusals(result, judged, facts, data, hw, explicit, root)
     return result
+
+
+def planned_config(config: ForgeConfig, result: Plan) -> ForgeConfig:
+    """`config` with the plan's own values in (what `forge plan --write` writes and `train` then reads);
+    values left to every run (Plan.updates: the chat template, the sample minimum) stay as they are."""
+    updates = result.updates()
+    if not updates:
+        return config
+    # model_copy, as forge.plan.for_run.run_config: the plan's values are already of each key's type
+    sections = {name: getattr(config, name).model_copy(update=values) for name, values in updates.items()}
+    return config.model_copy(update=sections)
 
 
 plan = resolve  # the name `forge plan` has always called

@@ -177,7 +177,8 @@ def create_app(
         """baseline.json, training-stats.json and evaluation.json, with the gate verdict; `metrics_stale` and
         `evaluation_stale` say whether the stats and the evaluation are of the run and the adapter there now."""
         p = entry_or_404(project_id).project
-        view = metrics_view(p, loss_plot_url=f"/api/projects/{project_id}/files/metrics/loss.png")
+        url = f"/api/projects/{project_id}/files/metrics/loss.png"
+        view = metrics_view(p, loss_plot_url=url, hardware=probe.get(wait=0))  # None until the probe answers
         for key, path in (
             ("baseline", p.baseline_file),
             ("training_stats", p.training_stats_file),

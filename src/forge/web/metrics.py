@@ -19,8 +19,8 @@ forge that recorded no fingerprint).
 now (training-config.json and the val file): evaluate's own rule (forge.evaluate.baseline.
 baseline_refusal: another model, val file or scoring settings), with its message and fix in
 `baseline_stale_reason`; null when it cannot say (no baseline, a config that does not load, no val
-split). The precision the weights load in is left to `forge check` and evaluate (it depends on the
-machine that scores).
+split). The precision the weights load in is compared as `forge check` compares it, once the
+app's hardware probe has answered (before that, the flags behind it: model.load_in_4bit, ...).
 
 `metrics_stale` says whether training-stats.json (and the loss plot written with it) is of another
 run than the one the status file describes, from what both files record (training_stats_staleness,
@@ -154,8 +154,11 @@ def _val_sha256(path: Path) -> str:
     return _val_hashes[key]
 
 
-def baseline_staleness(project: Project, baseline: BaselineRecord | None) -> tuple[bool | None, str | None]:
-    """(stale, why): whether `forge evaluate` would refuse `baseline` for the project's config and val file."""
+def baseline_staleness(
+    project: Project, baseline: BaselineRecord | None, hardware=None
+) -> tuple[bool | None, str | None]:
+    """(stale, why): whether `forge evaluate` would refuse `baseline` for the project's config and val file;
+    `hardware`: the probed HardwareInfo, for the precision the weights would load in (as check asks)."""
     from forge.config import ConfigError, load_config
     from forge.errors import ForgeError
     from forge.evaluate.baseline import baseline_refusal, score_identity, val_file
@@ -171,16 +174,21 @@ def baseline_staleness(project: Project, baseline: BaselineRecord | None) -> tup
         now = score_identity(project, cfg, path, val_sha256=_val_sha256(path))
     except (ConfigError, ForgeError, OSError):
         return None, None
-    refused = baseline_refusal(baseline, now, project.baseline_file)
+    precision = None
+    if hardware is not None:  # check's rule (forge.check.before): bf16 unknown on a GPU is not compared
+        from forge.models.precision import load_precision
+
+        precision = load_precision(cfg.model, cuda=hardware.has_gpu, bf16=True if hardware.bf16 else None)
+    refused = baseline_refusal(baseline, now, project.baseline_file, precision=precision)
     if refused is None:
         return False, None
     return True, f"{refused.message}\nfix: {refused.fix}"
 
 
-def metrics_view(project: Project, loss_plot_url: str | None = None) -> dict[str, Any]:
+def metrics_view(project: Project, loss_plot_url: str | None = None, hardware=None) -> dict[str, Any]:
     problems: dict[str, str] = {}
     baseline = _read(project.baseline_file, BaselineRecord, problems)
-    baseline_stale, baseline_why = baseline_staleness(project, baseline)
+    baseline_stale, baseline_why = baseline_staleness(project, baseline, hardware)
     stats = _read(project.training_stats_file, TrainingStats, problems)
     evaluation = _read(project.evaluation_file, EvaluationRecord, problems)
     stale, why = evaluation_staleness(project, evaluation)
