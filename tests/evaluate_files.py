@@ -56,3 +56,13 @@ def write_metrics(
     evaluation = build_evaluation(baseline, scores(*tuned), threshold, adapter="models/checkpoints/lora")
     write_record(project.evaluation_file, evaluation)
     return baseline, evaluation
+
+
+def stand_in_scoring(monkeypatch, *passes: ScoreDetail) -> None:
+    """`forge baseline` and `forge evaluate` score with these, in order, instead of a model pass."""
+    import forge.evaluate.baseline as baseline_mod
+    import forge.evaluate.evaluation as evaluation_mod
+
+    it = iter(passes)
+    monkeypatch.setattr(baseline_mod, "score_with", lambda val, *, adapter=None: next(it))
+    monkeypatch.setattr(evaluation_mod, "score_with", lambda val, *, adapter=None: next(it))

@@ -114,7 +114,7 @@ class Project:
         clashes = []
         for key, folder, swapped in checks:
             target = folder.resolve()
-            if target == root or target in root.parents:
+            if _within(root, target):
                 what = "is the project folder" if target == root else f"holds the project folder ({root})"
                 clashes.append((key, f"{key} {what}: {self.rel(folder) or '.'} would write over the project"))
                 continue

@@ -234,7 +234,7 @@ def _follow_overrides(project: Project, source: ConfigSource, last: LastRun) -> 
     rebuilt = _load_or_none(last.source)
     if rebuilt is None:
         return None
-    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    name = _file_label(project, source)
     note = (
         f"reading the config of {_run_label(last)}: {name}, unchanged since, with `{last.source.flags(project)}`; "
         f"fix: pass --config (and --set) to read another config, e.g. `--config {project.rel(project.config_file)}`"
@@ -246,7 +246,7 @@ def _edited_since(project: Project, source: ConfigSource, last: LastRun) -> str 
     """The note where the run's --set values are not followed because its file changed since."""
     if last.file_sha256 == UNRECORDED or last.source.file != source.file:
         return None
-    name = project.rel(source.file) if source.file else "the defaults"
+    name = _file_label(project, source, "the defaults")
     return (
         f"{_run_label(last)} trained with `{last.source.flags(project)}` over {name}, which has changed since: "
         f"reading {name} as it is now; fix: pass those --set values again to read that run's config"
@@ -264,7 +264,7 @@ def _next_run_note(project: Project, cfg: ForgeConfig, source: ConfigSource) -> 
         return []
     return [
         f"{_run_label(last)} trained {theirs.model.name} with `{last.source.flags(project)}`; this scores "
-        f"{cfg.model.name}, the model of {project.rel(source.file) if source.file else 'the defaults'}; fix: to "
+        f"{cfg.model.name}, the model of {_file_label(project, source, 'the defaults')}; fix: to "
         f"evaluate that run, score its base model: `--set model.name={_quote(theirs.model.name)}`"
     ]
 
@@ -298,7 +298,7 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
     ours = project.outputs(cfg).checkpoints
     if last is None or last.outputs.checkpoints == ours:
         return VerbConfig(cfg, source)
-    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    name = _file_label(project, source)
     run = _run_label(last)
     theirs = project.rel(last.outputs.checkpoints)
     followed = ConfigSource(last.source.file, stacked(last.source.overrides, overrides))
@@ -322,7 +322,7 @@ def load_resume_config(project: Project, overrides: list[str] | None = None) -> 
 
 
 def _follow(project: Project, cfg: ForgeConfig, source: ConfigSource, last: LastRun) -> VerbConfig:
-    name = project.rel(source.file) if source.file else "the defaults (no training-config.json)"
+    name = _file_label(project, source)
     run = _run_label(last)
     theirs, ours = project.rel(last.outputs.lora), project.rel(project.outputs(cfg).lora)
     said = _differences(project, last.outputs, project.outputs(cfg))
@@ -360,7 +360,7 @@ def _follow_despite(
     rebuilt = _load_or_none(followed)
     if rebuilt is None or not same_outputs(rebuilt):
         raise error
-    name = project.rel(source.file) if source.file else "training-config.json"
+    name = _file_label(project, source, "training-config.json")
     run = _run_label(last)
     problem = str(error).splitlines()[0] if str(error) else type(error).__name__
     note = (
@@ -368,6 +368,11 @@ def _follow_despite(
         f"which made the outputs; fix: repair {name}, or pass --config to choose a config yourself"
     )
     return VerbConfig(rebuilt, followed, [note], followed=last)
+
+
+def _file_label(project: Project, source: ConfigSource, none: str = "the defaults (no training-config.json)") -> str:
+    """The config file a source reads, as the notes name it (`none` where it reads no file)."""
+    return project.rel(source.file) if source.file else none
 
 
 def _run_label(last: LastRun) -> str:

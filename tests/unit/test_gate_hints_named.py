@@ -11,7 +11,7 @@ from pathlib import Path
 
 from model_folders import write_adapter
 
-from evaluate_files import scores, write_metrics
+from evaluate_files import scores, stand_in_scoring, write_metrics
 from forge.cli import main
 
 
@@ -20,12 +20,9 @@ def _absolute(project) -> str:
 
 
 def test_evaluation_json_names_the_folder_in_its_reasons(project, monkeypatch, tmp_path, capsys):
-    import forge.evaluate.baseline as baseline_mod
-    import forge.evaluate.evaluation as evaluation_mod
-
-    passes = iter([scores(0.0, 1.0, 0.2, 0.0), scores(1.5, 4.48, 0.3, 0.0)])  # a baseline loss of 0: unusable
-    monkeypatch.setattr(baseline_mod, "score_with", lambda val, *, adapter=None: next(passes))
-    monkeypatch.setattr(evaluation_mod, "score_with", lambda val, *, adapter=None: next(passes))
+    stand_in_scoring(
+        monkeypatch, scores(0.0, 1.0, 0.2, 0.0), scores(1.5, 4.48, 0.3, 0.0)
+    )  # a baseline loss of 0: unusable
     cfg = json.loads(project.config_file.read_text())
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))

@@ -13,7 +13,7 @@ import json
 import pytest
 from model_folders import write_adapter
 
-from evaluate_files import scores
+from evaluate_files import scores, stand_in_scoring
 from forge.cli import main
 
 KEYS = {"error", "fix", "kind", "exit_code"}
@@ -81,12 +81,7 @@ def test_bad_training_data_names_its_file_and_first_bad_line(project, capsys):
 @pytest.fixture
 def scored(project, monkeypatch):
     """baseline and evaluate with only the model pass stood in for (as test_evaluate_seams)."""
-    import forge.evaluate.baseline as baseline_mod
-    import forge.evaluate.evaluation as evaluation_mod
-
-    passes = iter([scores(2.0, 7.39, 0.2, 0.0), scores(1.5, 4.48, 0.3, 0.0)])
-    monkeypatch.setattr(baseline_mod, "score_with", lambda val, *, adapter=None: next(passes))
-    monkeypatch.setattr(evaluation_mod, "score_with", lambda val, *, adapter=None: next(passes))
+    stand_in_scoring(monkeypatch, scores(2.0, 7.39, 0.2, 0.0), scores(1.5, 4.48, 0.3, 0.0))
     cfg = json.loads(project.config_file.read_text())
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))

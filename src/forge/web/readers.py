@@ -273,12 +273,12 @@ def safe_project_file(root: Path, relative: str) -> Path:
     return target
 
 
-def artifact_folders(project: Project) -> list[Path]:
+def artifact_folders(project: Project, kinds: dict[Path, str] | None = None) -> list[Path]:
     """models/ and the output folders the outputs checklist checks (the last run's, by the verbs'
     rule: forge.verb_config), each once: a run saved with save.lora_path=exp1/lora lists exp1/lora,
     as the checklist beside the list shows it (QA: the list was empty there)."""
     folders: list[Path] = []
-    for folder in (project.root / "models", *_output_kinds(project)):
+    for folder in (project.root / "models", *(kinds if kinds is not None else _output_kinds(project))):
         if any(folder == f or folder.is_relative_to(f) for f in folders):
             continue
         folders = [f for f in folders if not f.is_relative_to(folder)] + [folder]
@@ -298,7 +298,7 @@ def list_artifacts(project: Project) -> list[dict[str, Any]]:
     real_root = project.root.resolve()
     kinds = _output_kinds(project)
     out: list[dict[str, Any]] = []
-    for base in artifact_folders(project):
+    for base in artifact_folders(project, kinds):  # the config read once, not once per helper
         if base.is_dir():
             _walk_artifacts(project, base, real_root, kinds, out)
     return out
