@@ -224,14 +224,25 @@ def evaluate(
     threshold: Optional[float] = typer.Option(
         None, "--threshold", help="Relative val-loss improvement the gate needs."
     ),
+    artifact: Optional[str] = typer.Option(
+        None, "--artifact", help="What to score: adapter (default), merged, gguf:TYPE (e.g. gguf:q8_0), or all."
+    ),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
 ) -> None:
-    """Score the fine-tuned model, compare with the baseline, apply the gate (exit 3 when it fails)."""
+    """Score the fine-tuned model (or a shipped artifact), compare with the baseline, gate each (exit 3 on a fail)."""
     from forge.commands.evaluate import run_evaluate
 
-    _run(run_evaluate, directory, threshold=threshold, json_out=json_out, config=config, overrides=set_ or [])
+    _run(
+        run_evaluate,
+        directory,
+        threshold=threshold,
+        json_out=json_out,
+        config=config,
+        overrides=set_ or [],
+        artifact=artifact,
+    )
 
 
 @app.command()

@@ -48,15 +48,25 @@ def run_evaluate(
     json_out: bool = False,
     overrides: list[str] | None = None,
     config: Path | None = None,
+    artifact: str | None = None,
 ) -> int:
     from forge.commands.console import print_notes
+    from forge.evaluate.artifacts import parse_artifact
     from forge.evaluate.evaluation import compute_evaluation
     from forge.verb_config import load_verb_config
 
+    names = parse_artifact(artifact)  # a typo is refused before the config or a model loads
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
-    record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
+    record = compute_evaluation(
+        project,
+        threshold,
+        cfg=chosen.cfg,
+        config_name=chosen.source.name(project),
+        artifacts=names,
+        say=None if json_out else _say,
+    )
     if json_out:
         sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
     else:
@@ -84,7 +94,7 @@ def print_evaluation(project: Project, record: EvaluationRecord) -> None:
     from forge.commands.console import console
 
     console.print(f"[bold]forge evaluate[/] {escape(str(project.root))}")
-    _print_scores(_title(record), [("base", record.baseline.headline()), ("fine-tuned", record.fine_tuned.headline())])
+    print_artifact_table(record)
     _print_samples(record.fine_tuned_scores.samples)
     for line in record.checks:
         console.print(f"  [green]✓[/] {escape(line)}")
@@ -97,6 +107,49 @@ def print_evaluation(project: Project, record: EvaluationRecord) -> None:
     if record.adapter_note:  # last, beside the verdict it qualifies
         console.print(f"[yellow]note[/]: {escape(record.adapter_note)}")
     console.print(f"wrote {escape(str(project.evaluation_file.relative_to(project.root)))}")
+
+
+def _say(msg: str) -> None:
+    from rich.markup import escape
+
+    from forge.commands.console import console
+
+    console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
+
+
+def print_artifact_table(record: EvaluationRecord) -> None:
+    """Baseline vs fine-tuned: one row per model (the base, the adapter, each artifact evaluated),
+    with the share of the adapter's gain each artifact lost and its own gate verdict."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from forge.commands.console import console
+    from forge.records.evaluate import TOOL_CALL_SCORES
+
+    rows = record.rows()
+    calls = any(r.tool_calls for r in rows)
+    table = Table(title=escape(_title(record)))
+    table.add_column("model")
+    for _, label in HEADLINE:
+        table.add_column(label, justify="right")
+    if calls:
+        for _, label in TOOL_CALL_SCORES:
+            table.add_column(label.removeprefix("tool call: "), justify="right")
+    table.add_column("gain lost", justify="right")
+    table.add_column("gate")
+    base_calls = [_fmt((record.baseline_tool_calls or {}).get(k)) for k, _ in TOOL_CALL_SCORES] if calls else []
+    table.add_row("base", *(_fmt(v) for v in record.baseline.headline().values()), *base_calls, "", "")
+    for r in rows:
+        name = "fine-tuned (adapter)" if r.artifact == "adapter" else r.artifact
+        extra = [_fmt((r.tool_calls or {}).get(k)) for k, _ in TOOL_CALL_SCORES] if calls else []
+        lost = "-" if r.gain_lost is None or r.artifact == "adapter" else f"{r.gain_lost:.1%}"
+        verdict = "[green]pass[/]" if r.passed else "[red]fail[/]"
+        table.add_row(escape(name), *(_fmt(r.scores.get(k)) for k, _ in HEADLINE), *extra, lost, verdict)
+    console.print(table)
+    for r in rows:
+        if r.template_parity is not None:
+            mark = "[green]✓[/]" if r.template_parity.ok else "[red]✗[/]"
+            console.print(f"  {mark} {escape(r.artifact)} template parity: {escape(r.template_parity.detail)}")
 
 
 def _title(record: BaselineRecord | EvaluationRecord) -> str:

@@ -104,17 +104,7 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     precision = loaded_precision(model)
     if adapter is not None:
-        from peft import PeftModel
-
-        try:
-            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
-        except Exception as e:  # past check_adapter's header checks: tensors that fit no module of the base
-            raise ForgeError(
-                f"the adapter in {adapter} cannot be applied to {cfg.model.name}: {type(e).__name__}: {str(e)[:400]}",
-                fix="the adapter file is damaged or belongs to another base model: re-run `forge train`",
-                exit_code=EXIT_FAIL,  # as export's merge says it: a damaged output of train, not ready
-                kind="adapter_corrupt",
-            ) from None
+        model = apply_adapter(model, adapter, cfg.model.name)
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
     scores = score_model(
         model,
@@ -128,6 +118,21 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     scores["device"] = str(next(model.parameters()).device)
     scores["precision"] = precision
     return ScoreDetail.model_validate(scores)
+
+
+def apply_adapter(model, adapter: Path, model_name: str):
+    """The base model with the LoRA adapter in `adapter` on it, for inference (torch)."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    except Exception as e:  # past check_adapter's header checks: tensors that fit no module of the base
+        raise ForgeError(
+            f"the adapter in {adapter} cannot be applied to {model_name}: {type(e).__name__}: {str(e)[:400]}",
+            fix="the adapter file is damaged or belongs to another base model: re-run `forge train`",
+            exit_code=EXIT_FAIL,  # as export's merge says it: a damaged output of train, not ready
+            kind="adapter_corrupt",
+        ) from None
 
 
 LOAD_FLAGS = ("load_in_4bit", "load_in_fp8")  # config keys that may not change the loaded precision

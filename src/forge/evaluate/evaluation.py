@@ -13,12 +13,14 @@ from pathlib import Path
 
 from forge.clock import utcnow
 from forge.evaluate.adapter import check_adapter
+from forge.evaluate.artifact_eval import add_rows, reusable_adapter
+from forge.evaluate.artifacts import check_provenance, locate
 from forge.evaluate.baseline import check_baseline, load_val, score_with, scored_on, usable_baseline
 from forge.evaluate.gate import GENERATION_TOLERANCE, apply_gate, check_threshold
 from forge.hints import name_folder
 from forge.lock import writes_project
 from forge.project import Project
-from forge.records.base import write_record
+from forge.records.base import try_read_record, write_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, ScoredOn, Scores
 
 
@@ -84,9 +86,12 @@ def compute_evaluation(
     *,
     cfg=None,
     config_name: str | None = None,
+    artifacts: list[str] | None = None,
+    say=None,
 ) -> EvaluationRecord:
     """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`.
-    `config_name`: how errors name that config (forge.verb_config.ConfigSource.name)."""
+    `config_name`: how errors name that config (forge.verb_config.ConfigSource.name).
+    `artifacts`: forge.evaluate.artifacts names (default ["adapter"]); `say`: progress lines."""
     # every refusal comes before the model loads: a typo should not cost a scoring pass
     val = load_val(project, overrides, cfg)
     cfg = val.cfg
@@ -101,7 +106,16 @@ def compute_evaluation(
     baseline = usable_baseline(project, cfg, now=now, precision=expected_precision(cfg))
     adapter = project.outputs(cfg).lora
     fingerprint = check_adapter(project, adapter, cfg.model.name)
-    fine_tuned = score_with(val, adapter=adapter)
+    names = artifacts or ["adapter"]
+    chosen = locate(project, cfg, names)
+    check_provenance(project, chosen, fingerprint.get("sha256"))  # refused, not scored
+    previous = try_read_record(project.evaluation_file, EvaluationRecord)[0]
+    carry = reusable_adapter(previous, fingerprint.get("sha256"), now, thr)
+    if carry and not any(a.kind == "adapter" for a in chosen):
+        fine_tuned = previous.fine_tuned_scores  # the same adapter, val file and settings: it stands
+    else:
+        (say or (lambda m: None))("scoring the adapter on its base model")
+        fine_tuned = score_with(val, adapter=adapter)
     # the precision only the loaded model can tell (model.dtype null: the device's default)
     check_baseline(baseline, now, project.baseline_file, precision=fine_tuned.precision)
     record = build_evaluation(
@@ -117,6 +131,10 @@ def compute_evaluation(
     from forge.check.staleness import adapter_provenance
 
     record.adapter_run_id, record.adapter_note = adapter_provenance(project)
+    record.baseline_tool_calls = baseline.scores.tool_calls
+    add_rows(project, record, val, chosen, previous=previous, carry=carry, say=say or (lambda m: None))
+    if record.gguf and any(r.kind == "gguf" for r in record.artifacts):
+        record.gguf = {**record.gguf, "scored": True, "note": "scored: see its row under artifacts"}
     write_record(project.evaluation_file, record)
     return record
 
@@ -130,4 +148,8 @@ def _gguf_note(folder: Path) -> dict | None:
 
     if find_spec("llama_cpp") is None:
         return {"file": files[0].name, "scored": False, "note": "llama-cpp-python is not installed; GGUF not scored"}
-    return {"file": files[0].name, "scored": False, "note": "GGUF scoring is not implemented yet"}
+    return {
+        "file": files[0].name,
+        "scored": False,
+        "note": "not scored here: `forge evaluate --artifact all` scores every GGUF (its row under artifacts)",
+    }

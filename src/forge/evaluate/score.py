@@ -248,6 +248,29 @@ def score_model(
     max_new_tokens: int,
 ) -> dict:
     """All scores of one model on the val conversations (the template is already installed)."""
+    return score_parts(
+        tokenizer,
+        conversations,
+        loss=lambda examples: val_loss(model, examples),
+        generate=lambda prompts, where: generate_answers(model, tokenizer, prompts, max_new_tokens, where=where),
+        max_seq_length=max_seq_length,
+        generation_samples=generation_samples,
+    )
+
+
+def score_parts(
+    tokenizer: Any,
+    conversations: list[list[dict]],
+    *,
+    loss: Any,
+    generate: Any,
+    max_seq_length: int,
+    generation_samples: int,
+) -> dict:
+    """The scores of any scorer: `loss(examples)` (examples tokenized with training's masking by
+    `tokenizer`, whose template is installed) and `generate(prompts, where)` (greedy answers).
+    The same examples and the same sample for every model: transformers and llama.cpp alike."""
+    from forge.evaluate.toolcalls import tool_call_scores
     from forge.train.dataset import tokenize_conversations
 
     t0 = time.monotonic()
@@ -261,18 +284,15 @@ def score_model(
         "examples_dropped": report.dropped,
         "examples_truncated": report.truncated,
     }
-    scores.update(val_loss(model, examples))
+    scores.update(loss(examples))
+    scores["val_tokens_total"] = sum(len(e["input_ids"]) for e in examples)
     t1 = time.monotonic()
-    picked = []
-    for i in sample_indices(len(conversations), generation_samples):
-        split = split_prompt(conversations[i])
-        if split is not None and split[0]:
-            picked.append((i, *split))
+    picked = generation_sample(conversations, generation_samples)
     samples: list[dict] = []
     if picked:
         where = getattr(conversations, "where", None)
         lines = [where(i) if where else f"val conversation #{i + 1}" for i, _, _ in picked]
-        answers = generate_answers(model, tokenizer, [p for _, p, _ in picked], max_new_tokens, where=lines)
+        answers = generate([p for _, p, _ in picked], lines)
         for (i, prompt, ref), ans in zip(picked, answers, strict=True):
             samples.append(
                 {
@@ -288,7 +308,18 @@ def score_model(
         scores["exact_match"] = round(sum(s["exact_match"] for s in samples) / len(samples), 4)
     else:
         scores["token_f1"] = scores["exact_match"] = None
+    scores["tool_calls"] = tool_call_scores(samples)
     scores["generation_samples"] = len(samples)
-    scores["seconds"] = {"loss": round(t1 - t0, 1), "generation": round(time.monotonic() - t1, 1)}
+    scores["seconds"] = {"loss": round(t1 - t0, 2), "generation": round(time.monotonic() - t1, 2)}
     scores["samples"] = samples
     return scores
+
+
+def generation_sample(conversations: list[list[dict]], k: int) -> list[tuple[int, list[dict], str]]:
+    """(index, prompt messages, reference answer) of the fixed generation sample: every scorer's."""
+    picked = []
+    for i in sample_indices(len(conversations), k):
+        split = split_prompt(conversations[i])
+        if split is not None and split[0]:
+            picked.append((i, *split))
+    return picked

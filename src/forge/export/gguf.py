@@ -114,7 +114,9 @@ def _pre_tokenizer_from_json(model_dir: Path) -> str | None:
     return None
 
 
-def converter_class(model_dir: Path, *, mmproj: bool = False, eot_token_id: int | None = None, notes=None):
+def converter_class(
+    model_dir: Path, *, mmproj: bool = False, eot_token_id: int | None = None, notes=None, metadata=None
+):
     """(the converter's class for this folder, with forge's hooks; its hparams).
 
     The same class converts and, in verify, names the tensors (`filter_tensors` + the gguf tensor
@@ -155,6 +157,8 @@ def converter_class(model_dir: Path, *, mmproj: bool = False, eot_token_id: int 
             super().set_vocab()
             if eot_token_id is not None and not mmproj:
                 self.gguf_writer.add_eot_token_id(int(eot_token_id))
+            for key, value in (metadata or {}).items():  # forge's own keys (the adapter's fingerprint)
+                self.gguf_writer.add_string(key, value)
 
     ForgeModel.__name__ = base_cls.__name__
     notes["architecture"] = arch
@@ -169,13 +173,15 @@ def convert(
     eot_token_id: int | None = None,
     model_name: str | None = None,
     mmproj: bool = False,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Convert an HF folder to one GGUF file of `gguf_type` (f32/f16/bf16/q8_0); `mmproj`: the vision
-    projector file instead of the text model. Returns notes; a converter failure is a ForgeError."""
+    projector file instead of the text model; `metadata`: string keys to add. Returns notes; a
+    converter failure is a ForgeError."""
     import gguf
 
     notes: dict[str, Any] = {}
-    model_cls, _ = converter_class(model_dir, mmproj=mmproj, eot_token_id=eot_token_id, notes=notes)
+    model_cls, _ = converter_class(model_dir, mmproj=mmproj, eot_token_id=eot_token_id, notes=notes, metadata=metadata)
     ftype = getattr(gguf.LlamaFileType, CONVERTER_TYPES[gguf_type])
     # the converter logs an INFO line per tensor and a banner for unknown pre-tokenizers (handled above)
     logging.getLogger("hf-to-gguf").setLevel(logging.ERROR)

@@ -30,7 +30,7 @@ def convert(job: ExportJob) -> None:
             out = job.temp(job.gguf_dir / f".{job.slug}-f16-for-kquants.gguf")
         job.say(f"converting to GGUF {t.upper()} (llama.cpp's converter)")
         eot = job.eot_id if job.eot_id != job.eos_id else None
-        notes = G.convert(job.merged_dir, out, t, eot_token_id=eot, model_name=job.slug)
+        notes = G.convert(job.merged_dir, out, t, eot_token_id=eot, model_name=job.slug, metadata=_provenance(job))
         if notes.get("pre_tokenizer"):
             note = f"pre-tokenizer: {notes['pre_tokenizer']}"
             if note not in job.report.notes:
@@ -42,6 +42,14 @@ def convert(job: ExportJob) -> None:
         job.say(f"quantizing to {t.upper()} (llama.cpp's quantizer)")
         G.quantize(f16_for_k, out, t)
         job.gguf_tmp[t] = out
+
+
+def _provenance(job: ExportJob) -> dict[str, str]:
+    """The adapter's fingerprint as GGUF metadata (forge.records.export.GGUF_ADAPTER_KEY)."""
+    from forge.records.export import GGUF_ADAPTER_KEY
+
+    sha = (job.report.adapter_fingerprint or {}).get("sha256")
+    return {GGUF_ADAPTER_KEY: sha} if sha else {}
 
 
 def mmproj(job: ExportJob) -> None:
@@ -108,12 +116,20 @@ def verify_gguf(job: ExportJob) -> None:
 
 
 def keep_gguf(job: ExportJob) -> None:
+    from forge.records.export import GGUF_ADAPTER_KEY
+
     inference = G.llama_cpp_available()
     for t, path in job.gguf_tmp.items():
         nbytes = path.stat().st_size
         final = job.keep(path, final_name(path))
         job.report.gguf.append(
-            {"type": t.upper(), "path": str(final), "bytes": nbytes, "llama_cpp_verified": inference}
+            {
+                "type": t.upper(),
+                "path": str(final),
+                "bytes": nbytes,
+                "llama_cpp_verified": inference,
+                "adapter_sha256": _provenance(job).get(GGUF_ADAPTER_KEY),
+            }
         )
     if job.mmproj_tmp is not None:
         nbytes = job.mmproj_tmp.stat().st_size

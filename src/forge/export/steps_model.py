@@ -187,6 +187,7 @@ def merge(job: ExportJob) -> None:
         chat_template=job.jinja,
         base_path=job.base_path,
     )
+    _mark_provenance(job)
     job.model = None
     gc.collect()
     if job.vision:
@@ -194,6 +195,18 @@ def merge(job: ExportJob) -> None:
 
         job.check(VV.processor_check(job.merged_dir))
         job.check(VV.vision_unchanged_check(job.base_path, job.merged_dir, adapted=adapted_vision))
+
+
+def _mark_provenance(job: ExportJob) -> None:
+    """The adapter the merged folder was made from, inside it (forge.records.export.PROVENANCE_FILE)."""
+    from forge.files import atomic_write_json
+    from forge.records.export import PROVENANCE_FILE
+
+    fp = job.report.adapter_fingerprint or {}
+    atomic_write_json(
+        job.merged_dir / PROVENANCE_FILE,
+        {"adapter_sha256": fp.get("sha256"), "base_model": job.base_name, "made_by": "forge export"},
+    )
 
 
 def verify_merged(job: ExportJob) -> None:

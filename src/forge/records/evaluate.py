@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from forge.records.base import Record
+from forge.records.evaluate_artifacts import ArtifactRow
 
 # the headline scores, in the order every table shows them, with the words a person reads
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -28,6 +29,12 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("exact_match", "exact match"),
 )
 HEADLINE_KEYS = tuple(k for k, _ in HEADLINE)
+# the tool-call scores (forge.evaluate.toolcalls), shown beside token F1 where val holds tool calls
+TOOL_CALL_SCORES: tuple[tuple[str, str], ...] = (
+    ("valid_json", "tool call: valid JSON"),
+    ("name_match", "tool call: function name"),
+    ("arguments_match", "tool call: arguments exact"),
+)
 # settings that must be equal for two score sets to be comparable: what the examples are cut to,
 # what is generated, the template, and how the weights are loaded (a bf16 or 4-bit pass scores
 # differently from a float32 one, so gating one against the other measures the precision, not
@@ -99,6 +106,10 @@ class ScoreDetail(Scores):
     # the precision the weights were scored in, as loaded ("float32", "bfloat16", "nf4/bfloat16"):
     # model.dtype null means "the device's default", so only the loaded model can say
     precision: str | None = None
+    # tokens the loss pass ran the model over (prompts included), for seconds per 1,000 val tokens
+    val_tokens_total: int | None = None
+    # where the generation sample's references are tool calls: forge.evaluate.toolcalls' scores
+    tool_calls: dict[str, Any] | None = None
 
 
 class ScoreSettings(_Open):
@@ -179,8 +190,15 @@ class BaselineRecord(_ScoreRecord):
 
 
 class EvaluationRecord(_ScoreRecord):
-    """metrics/evaluation.json: base and fine-tuned scores, their changes and the gate's verdict."""
+    """metrics/evaluation.json: base and fine-tuned scores, their changes and the gate's verdict.
 
+    Schema version 2 adds `artifacts`: one row per artifact evaluated (forge.records.
+    evaluate_artifacts), the adapter's first, each with its own gate; `passed` and `verdict` are then
+    every row's. The top-level keys stay the adapter's, as version 1 wrote them, so older readers
+    read on; a version 1 file reads with its adapter as the one row (`rows()`).
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 2
     REMAKE: ClassVar[str] = "rerun `forge evaluate` (it scores the adapter against metrics/baseline.json)"
 
     kind: Literal["evaluation"] = "evaluation"
@@ -204,7 +222,39 @@ class EvaluationRecord(_ScoreRecord):
     reasons: list[str] = Field(default_factory=list)  # why the gate failed (empty when it passed)
     checks: list[str] = Field(default_factory=list)  # what the gate checked and found fine
     fine_tuned_scores: ScoreDetail = Field(default_factory=ScoreDetail)
+    baseline_tool_calls: dict[str, Any] | None = None  # the baseline's tool-call scores, where it has them
     gguf: dict[str, Any] | None = None  # written only when a GGUF export exists
+    artifacts: list[ArtifactRow] = Field(default_factory=list)
+
+    @classmethod
+    def _migrate(cls, data: dict, version: int) -> dict | None:
+        # 0: no schema_version (read when it has what a comparison needs); 1: no artifact rows
+        return data if version in (0, 1, cls.SCHEMA_VERSION) else None
+
+    def rows(self) -> list[ArtifactRow]:
+        """One row per artifact evaluated; a version 1 file's adapter as its one row."""
+        if self.artifacts:
+            return list(self.artifacts)
+        return [
+            ArtifactRow(
+                artifact="adapter",
+                kind="adapter",
+                path=self.adapter,
+                adapter_sha256=(self.adapter_fingerprint or {}).get("sha256"),
+                scores=self.fine_tuned.headline(),
+                deltas=self.deltas,
+                relative_improvement=self.relative_improvement,
+                gain_lost=0.0,
+                passed=self.passed,
+                verdict=self.verdict,
+                reasons=self.reasons,
+                checks=self.checks,
+                tool_calls=self.fine_tuned_scores.tool_calls,
+            )
+        ]
+
+    def row(self, artifact: str) -> ArtifactRow | None:
+        return next((r for r in self.rows() if r.artifact == artifact), None)
 
     def to_data(self) -> dict:
         data = super().to_data()
@@ -213,17 +263,50 @@ class EvaluationRecord(_ScoreRecord):
         return data
 
     def summary(self) -> dict:
-        """The record without the fine-tuned per-sample detail (`forge evaluate --json`, the demo)."""
-        return {k: v for k, v in self.to_data().items() if k != "fine_tuned_scores"}
+        """The record without the per-sample detail (`forge evaluate --json`, the demo)."""
+        data = {k: v for k, v in self.to_data().items() if k != "fine_tuned_scores"}
+        data["artifacts"] = [r.summary() for r in self.artifacts]
+        return data
 
     def comparison(self) -> list[dict[str, Any]]:
-        """The four headline metrics: base, fine-tuned and the change (None where not measured)."""
+        """The headline metrics: base, fine-tuned (the adapter) and the change, plus, under
+        `artifacts`, each other artifact's value (the web UI's and the CLI's column per artifact);
+        the tool-call scores follow where the val split's sample holds tool calls. None: not measured."""
         base, tuned = self.baseline.headline(), self.fine_tuned.headline()
+        others = [r for r in self.rows() if r.artifact != "adapter"]
         rows = []
         for key, label in HEADLINE:
             b, f = base[key], tuned[key]
             delta = self.deltas.get(key)
             if delta is None and b is not None and f is not None:
                 delta = round(f - b, 6)
-            rows.append({"metric": key, "label": label, "baseline": b, "evaluation": f, "delta": delta})
+            rows.append(
+                {
+                    "metric": key,
+                    "label": label,
+                    "baseline": b,
+                    "evaluation": f,
+                    "delta": delta,
+                    "artifacts": {r.artifact: r.scores.get(key) for r in others},
+                }
+            )
+        adapter_calls = self.fine_tuned_scores.tool_calls or {}
+        if adapter_calls or any(r.tool_calls for r in others):
+            base_calls = self.baseline_tool_calls or {}
+            for key, label in TOOL_CALL_SCORES:
+                b, f = base_calls.get(key), adapter_calls.get(key)
+                rows.append(
+                    {
+                        "metric": f"tool_calls.{key}",
+                        "label": label,
+                        "baseline": b,
+                        "evaluation": f,
+                        "delta": round(f - b, 6) if b is not None and f is not None else None,
+                        "artifacts": {r.artifact: (r.tool_calls or {}).get(key) for r in others},
+                    }
+                )
         return rows
+
+    def artifact_verdicts(self) -> dict[str, str]:
+        """Each non-adapter artifact's gate verdict, for the table's last row."""
+        return {r.artifact: r.verdict for r in self.rows() if r.artifact != "adapter"}

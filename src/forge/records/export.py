@@ -13,6 +13,13 @@ from typing import Any, ClassVar
 
 from forge.records.base import Record
 
+# Each artifact carries the fingerprint of the adapter it was made from, so that `forge evaluate`
+# refuses one made from another adapter even when it was copied into place (the report's ledger
+# names paths, not contents): the merged folder in this file, a GGUF in this metadata key (the
+# k-quant quantizer copies every key of its f16 source).
+PROVENANCE_FILE = "forge-provenance.json"
+GGUF_ADAPTER_KEY = "forge.adapter_sha256"
+
 
 class ExportReport(Record):
     REMAKE: ClassVar[str] = "rerun `forge export`"
