@@ -195,14 +195,26 @@ def export(
     directory: Optional[Path] = DirArg,
     merged: bool = typer.Option(False, "--merged", help="Save the merged 16-bit model."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help=f"GGUF types, comma separated, any of: {types_text()}"),
+    evaluate: bool = typer.Option(
+        False, "--evaluate", help="Then score each artifact written against the baseline, each gated (exit 3)."
+    ),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
 ) -> None:
-    """Merged model and GGUF files from the saved adapter, verified."""
+    """Merged model and GGUF files from the saved adapter, verified (--evaluate: and gated)."""
     from forge.commands.export import run
 
-    _run(run, directory, merged=merged, gguf=gguf, json_out=json_out, config=config, overrides=set_ or [])
+    _run(
+        run,
+        directory,
+        merged=merged,
+        gguf=gguf,
+        json_out=json_out,
+        config=config,
+        overrides=set_ or [],
+        evaluate=evaluate,
+    )
 
 
 @app.command()
@@ -242,6 +254,33 @@ def evaluate(
         config=config,
         overrides=set_ or [],
         artifact=artifact,
+    )
+
+
+@app.command()
+def chat(
+    directory: Optional[Path] = DirArg,
+    artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged or gguf:TYPE."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Answer this once and exit (else stdin)."),
+    system: Optional[str] = typer.Option(None, "--system", help="A system message before the conversation."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Token budget of each answer."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """Talk to the adapter, the merged model or a GGUF: training's template, the artifact's stop tokens."""
+    from forge.commands.chat import run
+
+    _run(
+        run,
+        directory,
+        artifact=artifact,
+        prompt=prompt,
+        system=system,
+        max_new_tokens=max_new_tokens,
+        json_out=json_out,
+        config=config,
+        overrides=set_ or [],
     )
 
 

@@ -361,4 +361,7 @@ def run_verify(project: Project, cfg: ForgeConfig | None = None) -> Checklist:
     _provenance(project, cfg, present, cl)
     stale = stats_staleness(record, run_status(project)) if record is not None else CURRENT
     _quality(project, record.to_data() if record is not None else None, cl, stale)
+    from forge.check.artifact_gates import add_artifact_gates
+
+    add_artifact_gates(project, cfg, cl)  # each shipped artifact's own gate (forge evaluate --artifact)
     return cl

@@ -121,7 +121,18 @@ def _workflow(demo: _Demo, project: Project, quick: bool, json_out: bool) -> Ste
         demo.steps.append(Step("export", "skipped", detail=why_not))
     else:
         # the adapter is the product: a failed export is reported, and verify still runs
-        demo.step("export", lambda: demo_steps.export(project, None if json_out else _say))
+        step = demo.step("export", lambda: demo_steps.export(project, None if json_out else _say))
+        from forge.export.gguf import llama_cpp_available
+
+        if not step.code and not llama_cpp_available():
+            demo.steps.append(Step("evaluate Q8_0", "skipped", detail="scoring a GGUF needs llama-cpp-python"))
+        elif not step.code:  # what is shipped is gated too: the Q8_0 file, as the adapter was
+            step = demo.step(
+                "evaluate Q8_0",
+                lambda: demo_steps.evaluate_artifacts(project, ["gguf:q8_0"], None if json_out else _say),
+            )
+            if step.code:
+                return step
     step = demo.step("verify", lambda: demo_steps.verify(project, quick))
     if step.code:
         return step
@@ -172,7 +183,7 @@ def _print_outcome(project: Project, name: str, outcome: demo_steps.Outcome) -> 
 
         print_baseline(project, outcome.result)
         return
-    if name == "evaluate":
+    if name in ("evaluate", "evaluate Q8_0"):
         from forge.commands.evaluate import print_evaluation
 
         print_evaluation(project, outcome.result)
@@ -197,6 +208,11 @@ def _gate(demo: _Demo) -> str:
     return evaluation.verdict if evaluation is not None else "-"
 
 
+def _comparison(demo: _Demo) -> list[dict]:
+    evaluation, _ = try_read_record(demo.project.evaluation_file, EvaluationRecord)
+    return evaluation.comparison() if evaluation is not None else []
+
+
 def _summary_dict(demo: _Demo, total: float, code: int) -> dict:
     return {
         "project": str(demo.project.root),
@@ -210,6 +226,7 @@ def _summary_dict(demo: _Demo, total: float, code: int) -> dict:
             for s in demo.steps
         ],
         "outputs": _where(demo.project),
+        "comparison": _comparison(demo),
         "steps_json": demo.answers,
     }
 
@@ -257,6 +274,11 @@ def _print_summary(demo: _Demo, total: float, code: int) -> None:
         table.add_row(s.name, marks.get(s.status, s.status), f"{s.seconds:.1f}s", escape(s.detail))
     console.print()
     console.print(table)
+    evaluation, _ = try_read_record(demo.project.evaluation_file, EvaluationRecord)
+    if evaluation is not None:  # the demo ends with the table the web UI shows: a column per artifact
+        from forge.commands.evaluate import print_columns
+
+        print_columns(evaluation)
     gate = _gate(demo)
     colour = "green" if gate == "pass" else "red"
     console.print(f"gate: [bold {colour}]{gate.upper()}[/]   total {total:.0f}s   exit code {code}")

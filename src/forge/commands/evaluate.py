@@ -152,6 +152,30 @@ def print_artifact_table(record: EvaluationRecord) -> None:
             console.print(f"  {mark} {escape(r.artifact)} template parity: {escape(r.template_parity.detail)}")
 
 
+def print_columns(record: EvaluationRecord, title: str = "Baseline vs fine-tuned") -> None:
+    """The web UI's "Baseline vs fine-tuned" table: a row per metric, a column per model (the base,
+    the adapter, each artifact evaluated), the gate's verdict in the last row."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from forge.commands.console import console
+
+    rows = record.rows()
+    table = Table(title=escape(title))
+    table.add_column("metric")
+    table.add_column("baseline", justify="right")
+    for r in rows:
+        table.add_column("fine-tuned (adapter)" if r.artifact == "adapter" else escape(r.artifact), justify="right")
+    by = {r.artifact: r for r in rows}
+    for line in record.comparison():
+        values = [line["evaluation"] if r.artifact == "adapter" else line["artifacts"].get(r.artifact) for r in rows]
+        table.add_row(escape(line["label"]), _fmt(line["baseline"]), *(_fmt(v) for v in values))
+    lost = ["-" if r.gain_lost is None or r.artifact == "adapter" else f"{r.gain_lost:.1%}" for r in rows]
+    table.add_row("gain lost", "", *lost)
+    table.add_row("gate", "", *("[green]pass[/]" if by[r.artifact].passed else "[red]fail[/]" for r in rows))
+    console.print(table)
+
+
 def _title(record: BaselineRecord | EvaluationRecord) -> str:
     return f"{record.model} on {record.val_file} ({record.examples} examples)"
 

@@ -17,6 +17,7 @@ def run(
     json_out: bool = False,
     config: Path | None = None,
     overrides: list[str] | None = None,
+    evaluate: bool = False,
 ) -> int:
     from forge.commands.console import print_notes
     from forge.export import ExportVerificationError, default_request, export_project
@@ -55,11 +56,41 @@ def run(
         raise
     except ForgeError:
         raise
-    if json_out:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
+    if not evaluate:
+        if json_out:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        else:
+            _print(console, report)
+        return EXIT_OK if report.ok else EXIT_FAIL
+    if not json_out:
         _print(console, report)
-    return EXIT_OK if report.ok else EXIT_FAIL
+    return _evaluate_exported(project, chosen, report, json_out, progress)
+
+
+def _evaluate_exported(project: Project, chosen, report, json_out: bool, progress) -> int:
+    """`--evaluate`: score every artifact this export wrote against the baseline, each with its gate
+    (forge.evaluate.evaluation: the adapter's scores are reused when evaluate ran on this adapter)."""
+    from forge.errors import EXIT_GATE
+    from forge.evaluate.evaluation import compute_evaluation
+
+    names = (["merged"] if report.merged and report.merged.get("kept") else []) + [
+        f"gguf:{g['type'].lower()}" for g in report.gguf
+    ]
+    record = compute_evaluation(
+        project,
+        cfg=chosen.cfg,
+        config_name=chosen.source.name(project),
+        artifacts=names or ["adapter"],
+        say=progress,
+    )
+    if json_out:
+        out = {"export": report.to_dict(), "evaluation": record.summary()}
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+    else:
+        from forge.commands.evaluate import print_evaluation
+
+        print_evaluation(project, record)
+    return EXIT_OK if record.passed else EXIT_GATE
 
 
 def _print(console, report) -> None:

@@ -37,6 +37,10 @@ def run(
         out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}
         out["stale"] = bool(cl.stale)
         out["config"] = chosen.describe(project)
+        evaluation = _evaluation(project)
+        if evaluation is not None:  # the "Baseline vs fine-tuned" rows, a value per artifact
+            out["comparison"] = evaluation.comparison()
+            out["artifacts"] = [r.summary() for r in evaluation.rows()]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return code
     from rich.markup import escape
@@ -53,6 +57,20 @@ def run(
             console.print(f"  {MARKS.get(item.status, '?')} {escape(item.name)}{tag}{detail}")
             if item.fix and item.status != "ok":
                 console.print(f"      [dim]fix:[/] {escape(item.fix)}")
+    evaluation = _evaluation(project)
+    if evaluation is not None and len(evaluation.rows()) > 1:
+        from forge.commands.evaluate import print_columns
+
+        console.print()
+        print_columns(evaluation)
     stale = ": the quality checks read another run's stats (stale)" if cl.stale else ""
     console.print("\n" + ("[bold green]outputs verified[/]" if cl.ready else f"[bold red]outputs not ready[/]{stale}"))
     return code
+
+
+def _evaluation(project: Project):
+    """metrics/evaluation.json, or None (absent or unreadable: the checklist says so)."""
+    from forge.records.base import try_read_record
+    from forge.records.evaluate import EvaluationRecord
+
+    return try_read_record(project.evaluation_file, EvaluationRecord)[0]

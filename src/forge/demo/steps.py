@@ -82,6 +82,21 @@ def evaluate(project: Project) -> Outcome:
     return Outcome(EXIT_OK if e.passed else EXIT_GATE, detail, e.summary(), e)
 
 
+def evaluate_artifacts(project: Project, names: list[str], progress: Callable | None = None) -> Outcome:
+    """The exported files gated as the adapter was (forge evaluate --artifact): the demo's Q8_0."""
+    from forge.evaluate.evaluation import compute_evaluation
+
+    e = compute_evaluation(project, artifacts=names, say=progress)
+    rows = [r for r in e.rows() if r.artifact in names]
+    detail = "; ".join(
+        f"{r.artifact} gate {r.verdict.upper()}: val loss {_r(r.scores.get('val_loss'))}"
+        + (f" ({r.gain_lost:.1%} of the gain lost)" if isinstance(r.gain_lost, float) else "")
+        + (", template parity ok" if r.template_parity and r.template_parity.ok else "")
+        for r in rows
+    )
+    return Outcome(EXIT_OK if all(r.passed for r in rows) else EXIT_GATE, detail, e.summary(), e)
+
+
 def export_available() -> str | None:
     """None when forge export can run here, else why not (the demo skips the step)."""
     try:

@@ -46,11 +46,13 @@ def score_artifact(val: Any, artifact: Artifact) -> tuple[ScoreDetail, TemplateP
     try:
         items = P.sample_items(loaded.tokenizer, val.conversations, cfg.evaluation.generation_samples)
         if artifact.kind == "gguf":
-            llm = loaded.extra["llama_cpp"].Llama(model_path=str(artifact.path), vocab_only=True, verbose=False)
+            from forge.evaluate.artifacts import gguf_vocab
+
+            vocab = gguf_vocab(artifact.path)
             try:
-                parity = P.gguf_parity(loaded.extra["llama_cpp"], llm, items)
+                parity = P.gguf_parity(vocab, items)
             finally:
-                llm.close()
+                vocab.close()
         else:
             parity = P.merged_parity(str(artifact.path), items)
         scores = score_parts(

@@ -118,12 +118,30 @@ def made_from(artifact: Artifact) -> str | None:
 
 def gguf_metadata(path: Path) -> dict[str, str]:
     """A GGUF's metadata as llama.cpp reads it (vocabulary only, no weights: fast for any size)."""
-    llama_cpp = need_llama_cpp()
-    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    model = gguf_vocab(path)
     try:
-        return dict(llm.metadata)
+        return dict(model.metadata())
     finally:
-        llm.close() if hasattr(llm, "close") else None
+        model.close()
+
+
+def gguf_vocab(path: Path):
+    """llama.cpp's model object of a GGUF with its vocabulary and metadata only (no weights, no context):
+    its metadata(), token_bos/eos() and token_get_text(), as llama-cpp-python's Llama reads them."""
+    llama_cpp = need_llama_cpp()
+    from llama_cpp._internals import LlamaModel
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    try:
+        return LlamaModel(path_model=str(path), params=params, verbose=False)
+    except ValueError as e:
+        raise ForgeError(
+            f"{path}: llama.cpp cannot read this GGUF ({e})",
+            fix=REEXPORT,
+            exit_code=EXIT_FAIL,
+            kind="artifact_corrupt",
+        ) from None
 
 
 def need_llama_cpp():

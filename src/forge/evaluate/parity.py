@@ -84,10 +84,11 @@ def sample_items(tokenizer: Any, conversations: Any, k: int) -> list[tuple[str, 
     return items
 
 
-def gguf_parity(llama_cpp: Any, llm: Any, items: list[tuple[str, list[dict], str]]) -> TemplateParity:
-    """The GGUF's metadata template, rendered as llama-cpp-python renders a chat with it."""
+def gguf_parity(model: Any, items: list[tuple[str, list[dict], str]]) -> TemplateParity:
+    """The GGUF's metadata template, rendered as llama-cpp-python's Llama renders a chat with it.
+    `model`: forge.evaluate.artifacts.gguf_vocab of the file."""
     source = "GGUF metadata tokenizer.chat_template"
-    jinja = (llm.metadata or {}).get("tokenizer.chat_template")
+    jinja = (model.metadata() or {}).get("tokenizer.chat_template")
     if not jinja:
         return TemplateParity(
             ok=False,
@@ -97,11 +98,11 @@ def gguf_parity(llama_cpp: Any, llm: Any, items: list[tuple[str, list[dict], str
         )
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    def text(token_id: int) -> str:
-        return llm._model.token_get_text(token_id) if token_id != -1 else ""
+    def text(token_id: int) -> str:  # as Llama.__init__ names them for its chat handler
+        return model.token_get_text(token_id) if token_id != -1 else ""
 
     formatter = Jinja2ChatFormatter(
-        template=jinja, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()), add_generation_prompt=True
+        template=jinja, eos_token=text(model.token_eos()), bos_token=text(model.token_bos()), add_generation_prompt=True
     )
     return compare(source, items, lambda messages: formatter(messages=messages).prompt)
 

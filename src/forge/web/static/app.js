@@ -418,12 +418,23 @@ function renderMetrics(m) {
   const table = $("comparison");
   table.replaceChildren();
   if (m.comparison.length) {
-    table.append(el("tr", {}, el("th", { text: "metric" }), el("th", { class: "num", text: "baseline" }), el("th", { class: "num", text: "fine-tuned" }), el("th", { class: "num", text: "change" })));
+    // a column per artifact evaluated beside the adapter (merged, gguf:q8_0, ...): forge evaluate --artifact
+    const arts = Object.keys(m.comparison[0].artifacts || {});
+    table.append(el("tr", {}, el("th", { text: "metric" }), el("th", { class: "num", text: "baseline" }), el("th", { class: "num", text: "fine-tuned" }), el("th", { class: "num", text: "change" }), ...arts.map((a) => el("th", { class: "num", "data-artifact": a, text: a }))));
     for (const r of m.comparison) {
       // a score not measured on one side (no generation samples) has a null delta: no colour, no %
       const good = !r.delta ? "" : (r.delta < 0) === lowerIsBetter(r.metric) ? "better" : "worse";
       const rel = r.baseline && r.delta !== null ? ` (${r.delta > 0 ? "+" : ""}${((100 * r.delta) / Math.abs(r.baseline)).toFixed(1)}%)` : "";
-      table.append(el("tr", { "data-metric": r.metric }, el("td", { text: r.label || r.metric }), el("td", { class: "num", text: fmtNum(r.baseline) }), el("td", { class: "num", text: fmtNum(r.evaluation) }), el("td", { class: `num ${good}`, text: `${r.delta > 0 ? "+" : ""}${fmtNum(r.delta)}${rel}` })));
+      const cells = arts.map((a) => el("td", { class: "num", "data-artifact": a, text: fmtNum((r.artifacts || {})[a]) }));
+      table.append(el("tr", { "data-metric": r.metric }, el("td", { text: r.label || r.metric }), el("td", { class: "num", text: fmtNum(r.baseline) }), el("td", { class: "num", text: fmtNum(r.evaluation) }), el("td", { class: `num ${good}`, text: `${r.delta > 0 ? "+" : ""}${fmtNum(r.delta)}${rel}` }), ...cells));
+    }
+    if (arts.length) {
+      // each artifact's own gate: the adapter's threshold, plus template parity
+      const rows = (m.evaluation && m.evaluation.artifacts) || [];
+      const by = Object.fromEntries(rows.map((x) => [x.artifact, x]));
+      const adapterRow = by.adapter;
+      const verdict = (x) => (x ? x.verdict + (x.gain_lost !== null && x.gain_lost !== undefined && x.artifact !== "adapter" ? ` (${(100 * x.gain_lost).toFixed(0)}% of gain lost)` : "") : "-");
+      table.append(el("tr", { "data-metric": "gate" }, el("td", { text: "gate" }), el("td", { text: "" }), el("td", { class: adapterRow && adapterRow.passed ? "better" : "worse", text: verdict(adapterRow) }), el("td", { text: "" }), ...arts.map((a) => el("td", { class: `num ${by[a] && by[a].passed ? "better" : "worse"}`, "data-artifact": a, title: by[a] ? (by[a].reasons || []).join("; ") : "", text: verdict(by[a]) }))));
     }
   } else {
     const have = m.baseline ? "baseline" : null;
