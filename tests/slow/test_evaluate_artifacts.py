@@ -119,8 +119,8 @@ def test_gguf_of_another_adapter_is_refused(exported, tmp_path):
     before = (root / "metrics" / "evaluation.json").exists()
     r = forge_here("evaluate", str(root), "--artifact", "gguf:q8_0", "--json")
     assert r.returncode == 1, r.stdout + r.stderr
-    err = json.loads(r.stdout)["error"]
-    assert err["kind"] == "artifact_provenance" and "tiny-llama-Q8_0.gguf was made from adapter" in err["message"]
+    err = json.loads(r.stdout)
+    assert err["kind"] == "artifact_provenance" and "tiny-llama-Q8_0.gguf was made from adapter" in err["error"]
     assert "forge export" in err["fix"]
     assert (root / "metrics" / "evaluation.json").exists() == before  # not scored, nothing written
 
