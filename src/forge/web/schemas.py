@@ -139,11 +139,18 @@ class GateOut(_Open):
 class ComparisonRow(BaseModel):
     """One headline score of metrics/evaluation.json: the base model, the fine-tuned one, the change."""
 
-    metric: str = Field(description="val_loss | perplexity | token_f1 | exact_match")
+    metric: str = Field(
+        description="val_loss | perplexity | token_f1 | exact_match, and tool_calls.valid_json | "
+        "tool_calls.name_match | tool_calls.arguments_match where val holds tool calls"
+    )
     label: str = Field("", description="The metric in words ('token F1').")
     baseline: Optional[float] = Field(description="The base model's score (null: not measured).")
     evaluation: Optional[float] = Field(description="The fine-tuned model's score.")
     delta: Optional[float] = Field(description="evaluation - baseline.")
+    artifacts: dict[str, Optional[float]] = Field(
+        default_factory=dict,
+        description="Each other artifact evaluated (merged, gguf:q8_0, ...) -> its score (forge evaluate --artifact).",
+    )
 
 
 class MetricsOut(BaseModel):

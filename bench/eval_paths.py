@@ -1,0 +1,80 @@
+"""Seconds per 1,000 val tokens of each scoring path: adapter (transformers + PEFT), merged
+(transformers), and each GGUF (llama.cpp, batched over whole sequences), on this machine's CPU.
+
+    python3 bench/eval_paths.py PROJECT [--artifacts adapter,merged,gguf:q8_0,gguf:q4_k_m] [--threads N]
+
+PROJECT is a trained and exported forge project (forge demo's, for Gemma 3 270M). Each path scores
+the whole val split (the loss pass: every token of every example through the model) and the
+generation sample, exactly as `forge evaluate --artifact` does; nothing is written to the project.
+Prints one JSON object and the markdown rows for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("project", type=Path)
+    ap.add_argument("--artifacts", default="adapter,merged,gguf:q8_0,gguf:q4_k_m")
+    args = ap.parse_args(argv)
+
+    from forge.evaluate.artifact_eval import score_artifact
+    from forge.evaluate.artifacts import locate
+    from forge.evaluate.baseline import load_val, score_with
+    from forge.project import Project
+    from forge.verb_config import reader_config
+
+    project = Project.existing(args.project)
+    val = load_val(project, None, reader_config(project))
+    rows = []
+    for name in args.artifacts.split(","):
+        (artifact,) = locate(project, val.cfg, [name.strip()])
+        t0 = time.monotonic()
+        if artifact.kind == "adapter":
+            detail = score_with(val, adapter=artifact.path)
+        else:
+            detail, _ = score_artifact(val, artifact)
+        wall = time.monotonic() - t0
+        tokens = detail.val_tokens_total or 0
+        loss_s, gen_s = detail.seconds.get("loss", 0.0), detail.seconds.get("generation", 0.0)
+        rows.append(
+            {
+                "artifact": artifact.name,
+                "val_tokens": tokens,
+                "loss_seconds": loss_s,
+                "loss_s_per_1k_tokens": round(1000 * loss_s / tokens, 3) if tokens else None,
+                "generation_seconds": gen_s,
+                "generation_samples": detail.generation_samples,
+                "wall_seconds_with_load": round(wall, 1),
+                "val_loss": detail.val_loss,
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    out = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "model": val.cfg.model.name,
+        "rows": rows,
+    }
+    print(json.dumps(out, indent=2))
+    for r in rows:
+        print(
+            f"| {time.strftime('%Y-%m-%d')} | {out['cores']} cores | {out['model']} | {r['artifact']} | {r['val_tokens']} "
+            f"| {r['loss_seconds']} | {r['loss_s_per_1k_tokens']} | {r['generation_seconds']} ({r['generation_samples']} answers) "
+            f"| {r['val_loss']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
