@@ -178,3 +178,22 @@ def _tiny_llama(project) -> None:
     cfg["model"]["name"] = "builtin:tiny-llama"
     project.config_file.write_text(json.dumps(cfg))
     write_adapter(project.lora_dir, "builtin:tiny-llama")
+
+
+def test_tool_call_scores_join_the_comparison_beside_token_f1(project, monkeypatch):
+    calls = {"samples": 2, "valid_json": 1.0, "name_match": 0.5, "arguments_match": 0.5}
+    base, tuned = scores(2.0, 7.39, 0.2, 0.0), scores(1.5, 4.48, 0.3, 0.0)
+    base.tool_calls = {"samples": 2, "valid_json": 0.0, "name_match": 0.0, "arguments_match": 0.0}
+    tuned.tool_calls = calls
+    stand_in_scoring(monkeypatch, base, tuned)
+    _tiny_llama(project)
+    from forge.evaluate.baseline import compute_baseline
+    from forge.evaluate.evaluation import compute_evaluation
+
+    compute_baseline(project)
+    compute_evaluation(project, threshold=0.1)
+    record = read_record(project.evaluation_file, EvaluationRecord)
+    by = {line["metric"]: line for line in record.comparison()}
+    assert by["tool_calls.name_match"]["evaluation"] == 0.5 and by["tool_calls.name_match"]["baseline"] == 0.0
+    assert by["tool_calls.valid_json"]["delta"] == 1.0
+    assert record.artifacts[0].tool_calls == calls

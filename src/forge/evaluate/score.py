@@ -270,7 +270,6 @@ def score_parts(
     """The scores of any scorer: `loss(examples)` (examples tokenized with training's masking by
     `tokenizer`, whose template is installed) and `generate(prompts, where)` (greedy answers).
     The same examples and the same sample for every model: transformers and llama.cpp alike."""
-    from forge.evaluate.toolcalls import tool_call_scores
     from forge.train.dataset import tokenize_conversations
 
     t0 = time.monotonic()
@@ -308,7 +307,9 @@ def score_parts(
         scores["exact_match"] = round(sum(s["exact_match"] for s in samples) / len(samples), 4)
     else:
         scores["token_f1"] = scores["exact_match"] = None
-    scores["tool_calls"] = tool_call_scores(samples)
+    scores["tool_calls"], scores["tool_call_samples"] = _tool_calls(
+        conversations, picked, samples, generate, k=generation_samples
+    )
     scores["generation_samples"] = len(samples)
     scores["seconds"] = {"loss": round(t1 - t0, 2), "generation": round(time.monotonic() - t1, 2)}
     scores["samples"] = samples
@@ -323,3 +324,22 @@ def generation_sample(conversations: list[list[dict]], k: int) -> list[tuple[int
         if split is not None and split[0]:
             picked.append((i, *split))
     return picked
+
+
+def _tool_calls(conversations: Any, picked: list, samples: list[dict], generate: Any, *, k: int) -> tuple:
+    """(tool-call scores or None, their samples): forge.evaluate.toolcalls, on the prompts up to each
+    sampled conversation's last tool call; the F1 sample's answers reused where the prompts agree."""
+    from forge.evaluate.toolcalls import tool_call_sample, tool_call_scores
+
+    calls = tool_call_sample(conversations, sample_indices(len(conversations), k))
+    if not calls:
+        return None, []
+    known = {(i, len(p)): s["generated"] for (i, p, _), s in zip(picked, samples, strict=True)}
+    todo = [(i, p) for i, p, _ in calls if (i, len(p)) not in known]
+    if todo:
+        where = getattr(conversations, "where", None)
+        lines = [where(i) if where else f"val conversation #{i + 1}" for i, _ in todo]
+        for (i, p), answer in zip(todo, generate([p for _, p in todo], lines), strict=True):
+            known[(i, len(p))] = answer
+    out = [{"index": i, "reference": ref, "generated": known[(i, len(p))]} for i, p, ref in calls]
+    return tool_call_scores(out), out

@@ -1,5 +1,9 @@
 """Tool-call scores of generated answers (pure): token F1 alone says little about a tool-calling model.
 
+The sample: for each conversation of the generation sample (forge.evaluate.score.sample_indices),
+the prompt up to its last assistant turn that is a tool call (glaive's conversations call a tool
+mid-way and end with a text answer, so the F1 sample's last turn is rarely one); where that is the
+last turn, the F1 sample's answer is reused rather than generated again.
 A sample counts when its reference answer is a tool call, the text forge trains for one
 (forge.data.formats.tool_calls: `{"name": ..., "arguments": {...}}`, or a JSON list of them; glaive's
 `function_call` turns and OpenAI's `tool_calls` both become that text). For those samples:
@@ -78,3 +82,17 @@ def tool_call_scores(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
         "samples": n,
         **{k: round(sum(x[k] for x in scored) / n, 4) for k in ("valid_json", "name_match", "arguments_match")},
     }
+
+
+def tool_call_sample(conversations: Any, indices: list[int]) -> list[tuple[int, list[dict], str]]:
+    """(index, prompt, reference call) for each conversation in `indices` that has an assistant turn
+    that is a tool call: the prompt runs up to the last such turn."""
+    out = []
+    for i in indices:
+        messages = conversations[i]
+        for j in range(len(messages) - 1, 0, -1):
+            m = messages[j]
+            if m.get("role") == "assistant" and isinstance(m.get("content"), str) and is_tool_call(m["content"]):
+                out.append((i, messages[:j], m["content"]))
+                break
+    return out

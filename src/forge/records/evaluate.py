@@ -110,6 +110,7 @@ class ScoreDetail(Scores):
     val_tokens_total: int | None = None
     # where the generation sample's references are tool calls: forge.evaluate.toolcalls' scores
     tool_calls: dict[str, Any] | None = None
+    tool_call_samples: list[dict[str, Any]] = Field(default_factory=list)  # their answers, scored one by one
 
 
 class ScoreSettings(_Open):
