@@ -246,6 +246,7 @@ def verify_merged(job: ExportJob) -> None:
         "params": job.params,
         "bytes": nbytes,
         "kept": job.want_merged,
+        "adapter_sha256": (job.report.adapter_fingerprint or {}).get("sha256"),  # also in its forge-provenance.json
     }
 
 
