@@ -78,6 +78,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="skip each arm's eval before training (on Gemma 3 it compiles its own graphs: 404 s on the H200)",
     )
+    ap.add_argument("--card-gb", type=float, default=None, help="emulate a card of this size (plan and every arm)")
     ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -94,6 +95,12 @@ def main(argv=None) -> int:
     model_dir = build_model(a.model, ROOT / "models" / shape_name)
     t_build = time.time() - t0
     print(f"== model built in {t_build:.0f} s", flush=True)
+    fraction = None
+    if a.card_gb:  # the plan reads the cap through forge.plan.hardware.probe; each arm sets it again
+        import torch
+
+        fraction = a.card_gb * 1024**3 / torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(fraction)
     p = plan_for(model_dir, data, template)
     print(f"== planned in {time.time() - t0 - t_build:.0f} s", flush=True)
     plan_settings = {k: s.value for k, s in p.settings.items() if k != "model.name"}
@@ -201,6 +208,8 @@ def main(argv=None) -> int:
                 "-m",
                 "bench.arm",
             ]
+        if fraction:
+            cmd += ["--mem-fraction", f"{fraction:.5f}"]
         if arm in PARITY_ARMS:
             cmd += ["--max-steps", str(a.parity_steps), "--holdout", "128", "--warmup-steps", "10"]
         if arm in ("p8", "pg"):
@@ -307,7 +316,9 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
 
 
 def _weights(st: dict) -> str:
-    return "FP8" if (st.get("load_in_fp8") or st.get("fp8_matmul")) else ("4-bit" if st.get("load_in_4bit") else "16-bit")
+    return (
+        "FP8" if (st.get("load_in_fp8") or st.get("fp8_matmul")) else ("4-bit" if st.get("load_in_4bit") else "16-bit")
+    )
 
 
 def _f(v, fmt="{:,.0f}"):
