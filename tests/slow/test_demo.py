@@ -18,6 +18,11 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert ev["verdict"] == "pass" and ev["model"] == "builtin:tiny-llama"
     assert ev["fine_tuned"]["val_loss"] < ev["baseline"]["val_loss"]
     assert (d / "models" / "checkpoints" / "lora" / "adapter_config.json").exists()
+    # what is shipped is gated too: the Q8_0 file has its own row and the demo ends with the table
+    rows = {r["artifact"]: r for r in ev["artifacts"]}
+    assert rows["gguf:q8_0"]["passed"] and rows["gguf:q8_0"]["template_parity"]["ok"]
+    flat = " ".join(out.split())
+    assert "Baseline vs fine-tuned" in flat and "gguf:q8_0" in flat and "evaluate Q8_0" in flat
 
     # a second run reuses the demo folder (outputs replaced, not refused)
     assert main(["demo", str(d), "--quick", "--json"]) == 0
