@@ -136,6 +136,10 @@ def add_rows(
         done.add(a.name)
     if previous is not None and carry:
         rows += [r for r in previous.rows() if r.artifact not in done and _still_current(project, r, sha)]
+    from forge.hints import name_folder
+
+    for r in rows:  # their command hints name the project folder, absolute, as the gate's reasons do
+        r.reasons = [name_folder(x, project.root, absolute=True) for x in r.reasons]
     record.artifacts = rows
     failed = [r for r in rows if not r.passed]
     record.passed = not failed

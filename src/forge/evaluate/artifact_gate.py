@@ -62,8 +62,8 @@ def artifact_row(
     if not passed and adapter_passed and kind != "adapter" and gate.reasons:
         share = f"{lost:.0%} of the fine-tuning gain lost" if lost is not None else "the gain lost"
         line = (
-            f"{what} fails the gate the adapter passes: val loss {scores.get('val_loss')} against the "
-            f"adapter's {adapter.get('val_loss')}, {share}"
+            f"{what} fails the gate the adapter passes: val loss {_num(scores.get('val_loss'))} against the "
+            f"adapter's {_num(adapter.get('val_loss'))}, {share}"
         )
         finer = FINER.get(gguf_type or "")
         if finer:
@@ -87,3 +87,7 @@ def artifact_row(
         template_parity=parity,
         **extra,
     )
+
+
+def _num(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
