@@ -111,7 +111,7 @@ def compute_evaluation(
     check_provenance(project, chosen, fingerprint.get("sha256"))  # refused, not scored
     previous = try_read_record(project.evaluation_file, EvaluationRecord)[0]
     carry = reusable_adapter(previous, fingerprint.get("sha256"), now, thr)
-    if carry and not any(a.kind == "adapter" for a in chosen):
+    if carry and names != ["adapter"]:  # `--artifact adapter` asks for the adapter to be scored again
         fine_tuned = previous.fine_tuned_scores  # the same adapter, val file and settings: it stands
     else:
         (say or (lambda m: None))("scoring the adapter on its base model")
