@@ -9,7 +9,7 @@ import pytest
 
 from forge.cli import main
 
-VERBS = ["check", "plan", "train", "baseline", "evaluate", "export", "verify", "status"]
+VERBS = ["check", "plan", "train", "baseline", "evaluate", "export", "verify", "status", "chat"]
 
 
 @pytest.mark.parametrize("verb", VERBS)
