@@ -5,7 +5,8 @@ holds the project lock), or when the status file is damaged (unreadable, or valu
 type: the problems are shown with the fix); 0 for everything else (no run yet, running, done,
 interrupted with a checkpoint to resume from).
 `--watch` refreshes in place until the run reaches a final phase (or Ctrl-C) and exits by the
-same rule; `--watch --json` prints one JSON line per change instead.
+same rule; `--watch --json` prints one JSON line per change instead. `--wait [--timeout S]` blocks
+until the run ends and exits with its outcome (forge.commands.control.run_wait).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def _problems(view: dict[str, Any]) -> list[Any]:
     return lines
 
 
-def _json_view(view: dict[str, Any]) -> dict[str, Any]:
+def json_view(view: dict[str, Any]) -> dict[str, Any]:
     out = dict(view)
     out["eta_human"] = format_duration(view.get("eta_seconds"))
     return out
@@ -215,11 +216,16 @@ def run(
     *,
     interval: float = 0.5,
     timeout: float | None = None,
+    wait: bool = False,
 ) -> int:
     project = Project.existing(directory)
+    if wait:  # block until the run ends; exit with its outcome (forge.control.outcome), 124 on --timeout
+        from forge.commands.control import run_wait
+
+        return run_wait(project, json_out, timeout, interval)
     view = status_view(project)
     if json_out and not watch:
-        sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(json_view(view), indent=2, default=str) + "\n")
         return exit_code(view)
 
     from forge.commands.console import console
@@ -238,7 +244,7 @@ def run(
                 key = json.dumps({k: v for k, v in view.items() if k != "age_seconds"}, sort_keys=True, default=str)
                 if key != last:
                     last = key
-                    sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
+                    sys.stdout.write(json.dumps(json_view(view), default=str) + "\n")
                     sys.stdout.flush()
                 if over(view) or (deadline and time.monotonic() > deadline):
                     break

@@ -53,6 +53,7 @@ from forge.train.run_status import (
     refuse,
     run_identity,
 )
+from forge.train.runs_entry import RunLines
 from forge.train.settings import RunSettings
 from forge.train.signals import StopRequest
 
@@ -109,9 +110,11 @@ class Recipe:
                     clean_stale_temp_files(folder)
                 self.previous.recover()  # a forced run killed before its first checkpoint
             self._open(lock)
+            lines = RunLines(self)  # metrics/runs.jsonl: the start line now, the end line however it ends
             try:
-                return self._phases()
+                return lines.ended(self._phases())
             finally:
+                lines.close()
                 self.stop.restore()
                 if self.log is not None:
                     close_log(self.log)
@@ -328,6 +331,7 @@ class Recipe:
             "interrupted",
             error_kind="interrupted",
             message=f"checkpoint {where}; continue with `forge train --resume`",
+            signal=self.stop.name,  # extra.signal: `forge status --wait` exits 130 or 143 by it
         )
         step = self.trainer.state.global_step
         self.log.warning("interrupted by %s at step %d; resume from %s", self.stop.name, step, where)
@@ -387,7 +391,7 @@ class Recipe:
     def _interrupted(self, message: str) -> None:
         self._stop_watch()
         self.previous.restore()  # no-op once this run has a complete checkpoint
-        self.status.phase("interrupted", error_kind="interrupted", message=message)
+        self.status.phase("interrupted", error_kind="interrupted", message=message, signal=self.stop.name or "SIGINT")
         self.log.warning("%s", message)
 
     def _fail(self, message: str, kind: str, fix: str | None, refusal: bool = False) -> None:

@@ -1,0 +1,151 @@
+"""`forge train --detach`, `forge status --wait`, `forge stop`, `forge runs`: parse, call
+forge.control, print (torch-free).
+
+Exit codes: --detach 0 once the run started, else train's own code for what it refused; --wait the
+run's outcome (0 done, 1 failed or crashed or no run yet, 130/143 interrupted), 124 when --timeout
+passed first; stop 0 once the holder let go of the lock, 1 with nothing running or a holder that
+would not let go; runs 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from forge.errors import EXIT_OK
+from forge.project import Project
+
+
+def _json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def run_detached(directory: Path | None, argv: list[str], json_out: bool = False) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console
+    from forge.control.detach import start_detached
+    from forge.hints import folder_arg
+
+    project = Project.existing(directory)
+    doc = start_detached(project, argv)
+    if json_out:
+        _json(doc)
+        return EXIT_OK
+    d = escape(folder_arg(project.root))
+    console.print(
+        f"[bold]forge train[/] {escape(str(project.root))}: run {doc['run_id'] or '(starting)'} in the background "
+        f"(pid {doc['pid']}, {doc['phase']}); log: {escape(project.rel(project.log_file))}",
+        highlight=False,
+    )
+    console.print(
+        f"follow: [bold]forge status{d} --watch[/]; wait: [bold]forge status{d} --wait[/]; "
+        f"stop: [bold]forge stop{d}[/]",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def run_wait(project: Project, json_out: bool, timeout: float | None, interval: float = 0.5) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console, err_console
+    from forge.commands.status import json_view, render
+    from forge.control.waiting import wait_for_run
+
+    state = wait_for_run(project, timeout=timeout, interval=interval)
+    if json_out:
+        _json(json_view(state.view))
+    else:
+        console.print(render(project, state.view))
+    if state.timed_out:
+        err_console.print(
+            f"[yellow]--timeout {timeout:g} s passed; the run goes on[/] (exit 124): wait again, or "
+            f"`forge stop{escape(_folder(project))}`",
+            highlight=False,
+        )
+    elif not state.view.get("exists"):
+        err_console.print("[yellow]no run yet[/] (exit 1): start one with `forge train`", highlight=False)
+    return state.code
+
+
+def _folder(project: Project) -> str:
+    from forge.hints import folder_arg
+
+    return folder_arg(project.root)
+
+
+def run_stop(directory: Path | None, json_out: bool = False, timeout: float | None = None) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console
+    from forge.control.stopping import STOP_TIMEOUT, stop_run
+
+    project = Project.existing(directory)
+    doc = stop_run(project, timeout=STOP_TIMEOUT if timeout is None else timeout)
+    if json_out:
+        _json(doc)
+        return EXIT_OK
+    who = doc["stopped"]
+    console.print(
+        f"[bold]forge stop[/] {escape(str(project.root))}: sent SIGTERM to forge {who['verb'] or ''} "
+        f"(pid {who['pid']}); it let go of the project lock ({doc.get('outcome') or 'stopped'})",
+        highlight=False,
+    )
+    if doc.get("checkpoint"):
+        console.print(f"checkpoint: {escape(doc['checkpoint'])}; continue with [bold]{escape(doc['resume'])}[/]")
+    return EXIT_OK
+
+
+def run_runs(directory: Path | None, json_out: bool = False) -> int:
+    from forge.control.history import list_runs
+
+    project = Project.existing(directory)
+    runs = [r.to_dict() for r in list_runs(project)]
+    if json_out:
+        _json({"project": str(project.root), "runs": runs})
+        return EXIT_OK
+    _print_runs(project, runs)
+    return EXIT_OK
+
+
+STYLE = {"done": "green", "failed": "red", "crashed": "red", "interrupted": "yellow", "running": "cyan"}
+
+
+def _print_runs(project: Project, runs: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from forge.commands.console import console
+
+    if not runs:
+        console.print(f"[dim]no runs yet in {escape(str(project.root))}[/] (metrics/runs.jsonl is empty)")
+        return
+    table = Table(title=f"forge runs {escape(str(project.root))}")
+    for col in ("run", "verb", "started", "ended", "outcome", "steps", "loss", "eval loss", "gate", "adapter / note"):
+        table.add_column(col)
+    for r in runs:
+        steps = f"{r['steps']}/{r['total_steps']}" if r.get("total_steps") else ""
+        gate = {True: "passed", False: "failed"}.get(r.get("gate_passed") if r["verb"] == "train" else r.get("passed"))
+        note = r.get("adapter") or r.get("checkpoint") or r.get("error") or ""
+        outcome = r["outcome"] + (f" ({r['error_kind']})" if r.get("error_kind") and r["outcome"] != "done" else "")
+        table.add_row(
+            escape(r["run_id"]),
+            r["verb"],
+            r.get("started_at") or "",
+            r.get("ended_at") or "",
+            f"[{STYLE.get(r['outcome'], 'white')}]{escape(outcome)}[/]",
+            steps,
+            _num(r.get("final_loss")),
+            _num(r.get("eval_loss")),
+            gate or "",
+            escape(str(note))[:80],
+        )
+    console.print(table)
+
+
+def _num(x) -> str:
+    return f"{x:.4f}" if isinstance(x, (int, float)) else ""
