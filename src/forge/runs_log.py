@@ -36,7 +36,7 @@ def new_run_id() -> str:
 def append(runs_file: Path, **fields: Any) -> None:
     """One line of metrics/runs.jsonl; an OSError (a read-only project) is swallowed (see above)."""
     try:
-        append_event(runs_file, RunEvent(at=utcnow(), pid=os.getpid(), **fields))
+        append_event(runs_file, RunEvent(**{"at": utcnow(), "pid": os.getpid(), **fields}))
     except OSError:
         pass
 

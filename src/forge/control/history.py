@@ -50,6 +50,7 @@ def list_runs(project: Project) -> list[RunEntry]:
                 entry.attempts += 1
                 entry.outcome, entry.ended_at = "running", None
             entry.pid = ev.pid
+            entry.resumed_from = ev.resumed_from or entry.resumed_from
             entry.config_file, entry.config_sha256, entry.overrides = ev.config_file, ev.config_sha256, ev.overrides
             if ev.pid is not None:
                 open_by_pid[ev.pid] = ev.run_id

@@ -15,20 +15,25 @@ from forge.runs_log import append
 
 
 class RunLines:
+    """The start line goes out when the run leaves `validating` (it passed its checks), so that a
+    refusal, which changes nothing of the project (`extra.refused`), leaves no line either."""
+
     def __init__(self, recipe):
+        from forge.train.run_log import NotifyingStatus
+
         self.recipe = recipe
         self.result = None
+        self.started = False
         self.on = recipe.world.is_main
-        if self.on:
-            status = recipe.status.status
-            append(
-                recipe.project.runs_file,
-                event="start",
-                run_id=recipe.run_id,
-                verb="train",
-                resumed_from=status.resumed_from,
-                **_source(recipe.source),
-            )
+        if self.on:  # told of every phase change (the progress display is told the same way)
+            recipe.status = NotifyingStatus(recipe.status, self._phase)
+
+    def _phase(self, status) -> None:
+        if not self.started and status.phase != "validating" and not status.extra.get("refused"):
+            self.started = True
+            r = self.recipe
+            fields = {"resumed_from": status.resumed_from, **_source(r.source)}
+            append(r.project.runs_file, event="start", run_id=r.run_id, verb="train", **fields)
 
     def ended(self, result):
         """Keep the RunResult for the end line; returns it."""
@@ -47,6 +52,9 @@ class RunLines:
     def _end(self, result) -> None:
         r = self.recipe
         st = r.status.status
+        self._phase(st)  # a run that ended in `validating` without a refusal (an error, a signal) is listed
+        if not self.started:
+            return
         stats = (result.stats if result is not None else None) or {}
         error = sys.exc_info()[1]
         code = result.exit_code if result is not None else getattr(error, "exit_code", EXIT_FAIL)
