@@ -233,7 +233,7 @@ def mcp(
     """The verbs as MCP tools over stdio, for agent frameworks (paths confined to --root)."""
     from forge.commands.mcp import run
 
-    _run(run, root)
+    _run(run, root, cli=app)
 
 
 @app.command()

@@ -41,7 +41,8 @@ def test_listing_the_tools_imports_no_torch_and_follows_the_cli(tmp_path):
     code = (
         "import sys, json, anyio\n"
         "from forge.agent.server import build_server\n"
-        f"server = build_server({str(tmp_path)!r})\n"
+        "from forge.cli import app\n"
+        f"server = build_server({str(tmp_path)!r}, app)\n"
         "tools = anyio.run(server.list_tools)\n"
         "print(json.dumps({t.name: t.input_schema for t in tools}))\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
@@ -61,8 +62,9 @@ def test_a_refusal_is_a_tool_error_with_the_json_error_document(tmp_path):
     import anyio
 
     from forge.agent.server import build_server
+    from forge.cli import app
 
-    server = build_server(tmp_path)
+    server = build_server(tmp_path, app)
 
     async def call(name, args):
         return await server.call_tool(name, args)

@@ -65,13 +65,15 @@ def _kind(annotation: Any) -> tuple[type, bool]:
     return str, False
 
 
-def verb_options(verb: str) -> list[Option]:
-    """The options of `forge VERB`, in the order the CLI declares them."""
+def cli_commands(app) -> dict[str, Any]:
+    """The click commands of the CLI's typer app, by verb (forge.cli hands its app to `forge mcp`)."""
     import typer.main
 
-    from forge.cli import app
+    return typer.main.get_command(app).commands  # type: ignore[attr-defined]
 
-    command = typer.main.get_command(app).commands[verb]  # type: ignore[attr-defined]
+
+def verb_options(command) -> list[Option]:
+    """The options of one CLI command (a click command), in the order the CLI declares them."""
     out = []
     for p in command.params:
         if p.name in OMIT:

@@ -37,7 +37,8 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(root: Path):
+def build_server(root: Path, app):
+    """The server for the projects under `root`; `app`: the CLI's typer app, whose options the tools take."""
     from mcp.server.mcpserver import Context, MCPServer
 
     from forge import __version__
@@ -45,7 +46,7 @@ def build_server(root: Path):
 
     root = Path(root).resolve()
     server = MCPServer("forge", version=__version__, instructions=INSTRUCTIONS)
-    for name, options, description in tool_specs():
+    for name, options, description in tool_specs(app):
         server.add_tool(make_tool(root, name, options, Context), name=name, description=description)
     _resources(server, root)
     return server
@@ -89,5 +90,5 @@ def _resources(server, root: Path) -> None:
             raise ForgeError(f"{name} is not written yet", "run the verb that writes it", exit_code=1) from None
 
 
-def serve(root: Path) -> None:
-    build_server(root).run("stdio")
+def serve(root: Path, app) -> None:
+    build_server(root, app).run("stdio")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from forge.agent.schema import Option, signature, verb_options
+from forge.agent.schema import Option, cli_commands, signature, verb_options
 from forge.errors import ForgeError
 
 IN_PROCESS = ("init", "status", "wait", "stop", "runs", "train")
@@ -30,13 +30,9 @@ DESCRIPTIONS = {
 }
 
 
-def tool_specs() -> list[tuple[str, list[Option], str]]:
-    """(name, options, description) of every tool, from the CLI's commands."""
-    import typer.main
-
-    from forge.cli import app
-
-    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+def tool_specs(app) -> list[tuple[str, list[Option], str]]:
+    """(name, options, description) of every tool, from the CLI's commands (`app`: forge.cli's)."""
+    commands = cli_commands(app)
     specs = []
     for name in ("init", "check", "plan", "baseline", "train", "status", "wait", "stop", "runs"):
         specs.append(_spec(name, commands))
@@ -47,7 +43,7 @@ def tool_specs() -> list[tuple[str, list[Option], str]]:
 
 def _spec(name: str, commands) -> tuple[str, list[Option], str]:
     verb = "status" if name == "wait" else name
-    options = verb_options(verb)
+    options = verb_options(commands[verb])
     if name == "wait":
         options = [o for o in options if o.name in ("directory", "timeout")]
     elif name == "status":

@@ -1,10 +1,8 @@
-"""`forge train --detach`, `forge status --wait`, `forge stop`, `forge runs`: parse, call
-forge.control, print (torch-free).
+"""`forge train --detach`, `forge stop`, `forge runs`: parse, call forge.control, print
+(torch-free). `forge status --wait` is forge.commands.status's.
 
-Exit codes: --detach 0 once the run started, else train's own code for what it refused; --wait the
-run's outcome (0 done, 1 failed or crashed or no run yet, 130/143 interrupted), 124 when --timeout
-passed first; stop 0 once the holder let go of the lock, 1 with nothing running or a holder that
-would not let go; runs 0.
+Exit codes: --detach 0 once the run started, else train's own code for what it refused; stop 0 once
+the holder let go of the lock, 1 with nothing running or a holder that would not let go; runs 0.
 """
 
 from __future__ import annotations
@@ -47,35 +45,6 @@ def run_detached(directory: Path | None, argv: list[str], json_out: bool = False
         highlight=False,
     )
     return EXIT_OK
-
-
-def run_wait(project: Project, json_out: bool, timeout: float | None, interval: float = 0.5) -> int:
-    from rich.markup import escape
-
-    from forge.commands.console import console, err_console
-    from forge.commands.status import json_view, render
-    from forge.control.waiting import wait_for_run
-
-    state = wait_for_run(project, timeout=timeout, interval=interval)
-    if json_out:
-        _json(json_view(state.view))
-    else:
-        console.print(render(project, state.view))
-    if state.timed_out:
-        err_console.print(
-            f"[yellow]--timeout {timeout:g} s passed; the run goes on[/] (exit 124): wait again, or "
-            f"`forge stop{escape(_folder(project))}`",
-            highlight=False,
-        )
-    elif not state.view.get("exists"):
-        err_console.print("[yellow]no run yet[/] (exit 1): start one with `forge train`", highlight=False)
-    return state.code
-
-
-def _folder(project: Project) -> str:
-    from forge.hints import folder_arg
-
-    return folder_arg(project.root)
 
 
 def run_stop(directory: Path | None, json_out: bool = False, timeout: float | None = None) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
 
 
-def run(root: Path | None) -> int:
+def run(root: Path | None, cli=None) -> int:
+    """`cli`: forge.cli's typer app (handed in, not imported: the tools' parameters are its options)."""
     folder = Path(root or ".").expanduser().resolve()
     if not folder.is_dir():
         raise ForgeError(
@@ -19,5 +20,5 @@ def run(root: Path | None) -> int:
         raise ForgeError(
             f"forge mcp needs the `mcp` package ({e})", "pip install 'mcp>=2'", exit_code=EXIT_USAGE
         ) from None
-    serve(folder)
+    serve(folder, cli)
     return EXIT_OK

@@ -6,7 +6,7 @@ type: the problems are shown with the fix); 0 for everything else (no run yet, r
 interrupted with a checkpoint to resume from).
 `--watch` refreshes in place until the run reaches a final phase (or Ctrl-C) and exits by the
 same rule; `--watch --json` prints one JSON line per change instead. `--wait [--timeout S]` blocks
-until the run ends and exits with its outcome (forge.commands.control.run_wait).
+until the run ends and exits with its outcome (run_wait, forge.control.waiting).
 """
 
 from __future__ import annotations
@@ -220,8 +220,6 @@ def run(
 ) -> int:
     project = Project.existing(directory)
     if wait:  # block until the run ends; exit with its outcome (forge.control.outcome), 124 on --timeout
-        from forge.commands.control import run_wait
-
         return run_wait(project, json_out, timeout, interval)
     view = status_view(project)
     if json_out and not watch:
@@ -265,3 +263,26 @@ def run(
     except KeyboardInterrupt:
         pass
     return exit_code(view)
+
+
+def run_wait(project: Project, json_out: bool, timeout: float | None, interval: float = 0.5) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console, err_console
+    from forge.control.waiting import wait_for_run
+    from forge.hints import folder_arg
+
+    state = wait_for_run(project, timeout=timeout, interval=interval)
+    if json_out:
+        sys.stdout.write(json.dumps(json_view(state.view), indent=2, default=str) + "\n")
+    else:
+        console.print(render(project, state.view))
+    if state.timed_out:
+        err_console.print(
+            f"[yellow]--timeout {timeout:g} s passed; the run goes on[/] (exit 124): wait again, or "
+            f"`forge stop{escape(folder_arg(project.root))}`",
+            highlight=False,
+        )
+    elif not state.view.get("exists"):
+        err_console.print("[yellow]no run yet[/] (exit 1): start one with `forge train`", highlight=False)
+    return state.code
