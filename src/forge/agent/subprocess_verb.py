@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ async def run_verb(argv: list[str], cwd: Path, report=None) -> tuple[int, Any, s
     err: list[str] = []
     last = {"line": ""}
     t0 = time.monotonic()
-    process = await anyio.open_process(cmd, cwd=str(cwd), env=dict(os.environ), stdin=None)
+    # stdin from /dev/null: the protocol's stdin is the server's, never a verb's
+    process = await anyio.open_process(cmd, cwd=str(cwd), env=dict(os.environ), stdin=subprocess.DEVNULL)
     try:
 
         async def read_out() -> None:
