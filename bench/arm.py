@@ -167,6 +167,7 @@ def _run(a, result: dict) -> None:
                 "max_seq_length": cfg.model.max_seq_length,
                 "load_in_4bit": cfg.model.load_in_4bit,
                 "load_in_fp8": cfg.model.load_in_fp8,
+                "fp8_matmul": cfg.model.fp8_matmul,
                 "gradient_checkpointing": cfg.lora.use_gradient_checkpointing
                 if a.arm != "b"
                 else plan.gradient_checkpointing,

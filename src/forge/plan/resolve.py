@@ -196,6 +196,8 @@ def resolve(
     # weights: 16-bit where they take under 40% of the budget (faster: no dequantisation), else 4-bit
     if not gpu:
         four, why4 = False, "no GPU: bitsandbytes 4-bit needs CUDA"
+    elif config.model.fp8_matmul or config.model.load_in_fp8:
+        four, why4 = False, "FP8 base weights asked for (model.fp8_matmul / load_in_fp8): they replace 4-bit"
     elif shape is not None and shape.params * 2 / 1024**3 < 0.4 * card_gb:
         four, why4 = False, f"16-bit weights ({shape.params * 2 / 1024**3:.1f} GB) fit easily; no dequantisation cost"
     else:

@@ -177,6 +177,10 @@ class UnslothBackend(HFBackend):
                 finetune_mlp_modules=lora.finetune_mlp_modules,
             )
         model = loader.get_peft_model(model, **kwargs)
+        if m.fp8_matmul:  # after Unsloth's patches, which it puts back where they read the weights
+            from forge.train.fp8_matmul import apply
+
+            self.note(apply(model))
         _name_configured_base(model, path)
         self.attention = attention_of(model)  # what Unsloth chose, read back: the packed shape depends on it
         trainable, total = model.get_nb_trainable_parameters()
@@ -184,7 +188,7 @@ class UnslothBackend(HFBackend):
             "Unsloth %s: %s, %s weights, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
             loader.__name__,
             m.name,
-            "FP8" if m.load_in_fp8 else ("4-bit" if m.load_in_4bit else "16-bit"),
+            "FP8" if (m.load_in_fp8 or m.fp8_matmul) else ("4-bit" if m.load_in_4bit else "16-bit"),
             lora.r,
             targets if isinstance(targets, str) else ",".join(targets),
             trainable,
