@@ -54,7 +54,7 @@ def test_check_and_train_refuse_it_on_this_cpu(tmp_path):
 
     from model_folders import chat_rows, write_rows
 
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     write_rows(proj.train_file, chat_rows(120))

@@ -26,14 +26,32 @@ E4M3_MAX = 448.0
 ALIGN = 16
 
 
-def _quantise_rows(t):
-    """t (M x K, bf16) -> (t_q e4m3, scale M x 1 fp32) with t ~= t_q * scale, one scale per row."""
+def _quantise_rows(t, col_scale=None):
+    """t (M x K) -> (t_q e4m3, scale M x 1 fp32) with t * col_scale ~= t_q * scale, one scale per row.
+    col_scale (1 x K) folds a per-column factor in first (the weight's row scales, in the backward)."""
     import torch
 
-    amax = t.abs().amax(dim=-1, keepdim=True).float().clamp(min=1e-12)
+    t = t.float() if col_scale is None else t.float() * col_scale
+    amax = t.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12)
     scale = amax / E4M3_MAX
-    q = (t.float() / scale).clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn)
+    q = (t / scale).clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn)
     return q, scale
+
+
+_QUANTISE = None
+
+
+def _quantise(t, col_scale=None):
+    """_quantise_rows as one fused kernel on the GPU: in eager mode its five passes over the
+    activations cost more than the FP8 product saves (1B shape on an H100: 0.47x of bf16)."""
+    global _QUANTISE
+    if not t.is_cuda:
+        return _quantise_rows(t, col_scale)
+    if _QUANTISE is None:
+        import torch
+
+        _QUANTISE = torch.compile(_quantise_rows, dynamic=True)
+    return _QUANTISE(t, col_scale)
 
 
 def _scaled_mm(a_q, b_q, scale_a, scale_b):
@@ -54,7 +72,7 @@ def _function():
 
         @staticmethod
         def forward(ctx, x, w_q, w_t_q, w_scale_row, ones_k):
-            x_q, x_s = _quantise_rows(x)
+            x_q, x_s = _quantise(x)
             y = _scaled_mm(x_q, w_q.t(), x_s, w_scale_row)
             ctx.save_for_backward(w_t_q, w_scale_row, ones_k)
             return y
@@ -63,7 +81,7 @@ def _function():
         def backward(ctx, dy):
             w_t_q, w_scale_row, ones_k = ctx.saved_tensors
             # dx = dy diag(s) W_q: fold W's row scales into dy's columns, then quantise dy per row
-            g_q, g_s = _quantise_rows(dy.float() * w_scale_row)
+            g_q, g_s = _quantise(dy, w_scale_row)
             dx = _scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
             return dx, None, None, None, None
 
