@@ -1,7 +1,7 @@
 """The MCP tools: one per verb, each taking its CLI options (forge.agent.schema) (torch-free).
 
 In the server's process (they read forge's records or start and signal processes, and are quick):
-init (forge.scaffold), status and wait (forge.control.waiting), stop, runs, and train, which is
+init (forge.init.scaffold), status and wait (forge.control.waiting), stop, runs, and train, which is
 always detached (forge.control.detach: the run outlives the call and the server). In a child
 process (forge.agent.subprocess_verb: they load the ML stack): check, plan, baseline, evaluate,
 export, verify. Every result is the verb's `--json` document (forge.agent.results).
