@@ -299,12 +299,9 @@ class Recipe:
         self.previous.restore()  # no-op once this run has a complete checkpoint
         newest = newest_complete(self.output_dir)
         where = str(newest.path.relative_to(self.project.root)) if newest else "none"
-        self.status.phase(
-            "interrupted",
-            error_kind="interrupted",
-            message=f"checkpoint {where}; continue with `forge train --resume`",
-            signal=self.stop.name,  # extra.signal: `forge status --wait` exits 130 or 143 by it
-        )
+        message = f"checkpoint {where}; continue with `forge train --resume`"
+        # extra.signal: `forge status --wait` exits 130 or 143 by it
+        self.status.phase("interrupted", error_kind="interrupted", signal=self.stop.name, message=message)
         step = self.trainer.state.global_step
         self.log.warning("interrupted by %s at step %d; resume from %s", self.stop.name, step, where)
         return RunResult(self.stop.exit_code, self.status.status, {"interrupted_at": step, "checkpoint": where})
