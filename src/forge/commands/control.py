@@ -85,35 +85,32 @@ STYLE = {"done": "green", "failed": "red", "crashed": "red", "interrupted": "yel
 
 
 def _print_runs(project: Project, runs: list[dict[str, Any]]) -> None:
+    """One line a run (a table is too wide for a terminal): id, verb, outcome, steps, losses, gate, where."""
     from rich.markup import escape
-    from rich.table import Table
 
     from forge.commands.console import console
 
     if not runs:
         console.print(f"[dim]no runs yet in {escape(str(project.root))}[/] (metrics/runs.jsonl is empty)")
         return
-    table = Table(title=f"forge runs {escape(str(project.root))}")
-    for col in ("run", "verb", "started", "ended", "outcome", "steps", "loss", "eval loss", "gate", "adapter / note"):
-        table.add_column(col)
+    console.print(f"[bold]forge runs[/] {escape(str(project.root))}")
     for r in runs:
-        steps = f"{r['steps']}/{r['total_steps']}" if r.get("total_steps") else ""
-        gate = {True: "passed", False: "failed"}.get(r.get("gate_passed") if r["verb"] == "train" else r.get("passed"))
-        note = r.get("adapter") or r.get("checkpoint") or r.get("error") or ""
-        outcome = r["outcome"] + (f" ({r['error_kind']})" if r.get("error_kind") and r["outcome"] != "done" else "")
-        table.add_row(
-            escape(r["run_id"]),
-            r["verb"],
-            r.get("started_at") or "",
-            r.get("ended_at") or "",
-            f"[{STYLE.get(r['outcome'], 'white')}]{escape(outcome)}[/]",
-            steps,
-            _num(r.get("final_loss")),
-            _num(r.get("eval_loss")),
-            gate or "",
-            escape(str(note))[:80],
-        )
-    console.print(table)
+        kind = f" ({r['error_kind']})" if r.get("error_kind") and r["outcome"] not in ("done", r["error_kind"]) else ""
+        parts = [f"[{STYLE.get(r['outcome'], 'white')}]{escape(r['outcome'] + kind)}[/]"]
+        if r.get("total_steps"):
+            parts.append(f"{r['steps']}/{r['total_steps']} steps")
+        if r.get("final_loss") is not None:
+            parts.append(f"loss {_num(r['final_loss'])}")
+        if r.get("eval_loss") is not None:
+            parts.append(f"eval {_num(r['eval_loss'])}")
+        gate = r.get("gate_passed") if r["verb"] == "train" else r.get("passed")
+        if gate is not None:
+            parts.append("gate passed" if gate else "gate failed")
+        where = r.get("adapter") or r.get("checkpoint") or r.get("error")
+        if where:
+            parts.append(escape(str(where).splitlines()[0][:120]))
+        ended = (r.get("ended_at") or r.get("started_at") or "").replace("T", " ").rstrip("Z")
+        console.print(f"{escape(r['run_id'])}  {r['verb']:<8} {ended}  " + ", ".join(parts), highlight=False)
 
 
 def _num(x) -> str:
