@@ -84,9 +84,9 @@ def main(argv=None) -> int:
 def _run(a, result: dict) -> None:
     settings = json.loads(a.settings)
     if a.arm[0] in ("a", "c"):
-        from forge.train.backends.unsloth import _import_unsloth
+        from forge.train.backends.unsloth import import_unsloth
 
-        _import_unsloth()
+        import_unsloth()
     import torch
 
     from forge.data import load_conversations

@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_record:
         return _from_record(args.project)
 
+    from forge.config.verb_config import reader_config
     from forge.evaluate.artifact_eval import score_artifact
     from forge.evaluate.artifacts import locate
     from forge.evaluate.baseline import load_val, score_with
     from forge.project import Project
-    from forge.verb_config import reader_config
 
     project = Project.existing(args.project)
     val = load_val(project, None, reader_config(project))

@@ -12,8 +12,8 @@ from typing import List, Optional
 
 import typer
 
+from forge.config.gguf_types import types_text
 from forge.errors import ForgeError
-from forge.gguf_types import types_text
 
 app = typer.Typer(
     add_completion=False,
@@ -22,9 +22,27 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from forge import __version__  # the version /api/info reports
+
+        sys.stdout.write(f"forge {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print forge's version and exit."
+    ),
+) -> None:
+    """forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere)."""
+
+
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
-# every verb that reads the project's config takes these two (forge.verb_config says what each reads
+# every verb that reads the project's config takes these two (forge.config.verb_config says what each reads
 # without them: check, plan, train and baseline training-config.json; export, verify and evaluate
 # the config the last run trained with, when it put its outputs elsewhere)
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")
@@ -81,11 +99,12 @@ def init(
         None, "--example", help="Also write sample data: 'support' (the built-in example)."
     ),
     model: Optional[str] = typer.Option(None, "--model", help="model.name for the new training-config.json."),
+    json_out: bool = JsonOpt,
 ) -> None:
     """Make the project layout, training-config.json (with $schema) and scripts/train.py."""
     from forge.commands.init import run
 
-    _run(run, directory, example=example, model=model)
+    _run(run, directory, example=example, model=model, json_out=json_out)
 
 
 @app.command()
@@ -139,6 +158,9 @@ def train(
     node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This machine's number, 0 hosts the rendezvous."),
     rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the machines meet."),
     json_out: bool = JsonOpt,
+    detach: bool = typer.Option(
+        False, "--detach", help="Run in the background (own session, output in logs/training.log); return once started."
+    ),
 ) -> None:
     """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
     from forge.commands.train import run
@@ -159,6 +181,7 @@ def train(
         node_rank=node_rank,
         rdzv_endpoint=rdzv_endpoint,
         argv=list(ARGV) or None,
+        detach=detach,
     )
 
 
@@ -167,11 +190,51 @@ def status(
     directory: Optional[Path] = DirArg,
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh in place while a run goes."),
     json_out: bool = JsonOpt,
+    wait: bool = typer.Option(
+        False, "--wait", help="Block until the run ends; exit with its outcome (0 done, 1 failed, 130/143 stopped)."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="With --wait: give up after S seconds, exit 124 (the run goes on)."
+    ),
 ) -> None:
     """The live training status."""
     from forge.commands.status import run
 
-    _run(run, directory, watch=watch, json_out=json_out)
+    _run(run, directory, watch=watch, json_out=json_out, wait=wait, timeout=timeout)
+
+
+@app.command()
+def stop(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="Seconds to wait for the run to let go of the lock (default 300)."
+    ),
+) -> None:
+    """Stop the running train (or export, baseline, evaluate) as SIGTERM does: checkpoint, `interrupted`."""
+    from forge.commands.control import run_stop
+
+    _run(run_stop, directory, json_out=json_out, timeout=timeout)
+
+
+@app.command()
+def runs(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+    """Every run of the project, oldest first: outcome, steps, losses, config, adapter, gate."""
+    from forge.commands.control import run_runs
+
+    _run(run_runs, directory, json_out=json_out)
+
+
+@app.command()
+def mcp(
+    root: Optional[Path] = typer.Option(
+        None, "--root", help="Serve the projects under this folder only (default: the current folder)."
+    ),
+) -> None:
+    """The verbs as MCP tools over stdio, for agent frameworks (paths confined to --root)."""
+    from forge.commands.mcp import run
+
+    _run(run, root, cli=app)
 
 
 @app.command()
@@ -195,9 +258,7 @@ def export(
     directory: Optional[Path] = DirArg,
     merged: bool = typer.Option(False, "--merged", help="Save the merged 16-bit model."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help=f"GGUF types, comma separated, any of: {types_text()}"),
-    evaluate: bool = typer.Option(
-        False, "--evaluate", help="Then score each artifact written against the baseline, each gated (exit 3)."
-    ),
+    evaluate: bool = typer.Option(False, "--evaluate", help="Then gate each artifact written (exit 3 on a fail)."),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
@@ -205,16 +266,7 @@ def export(
     """Merged model and GGUF files from the saved adapter, verified (--evaluate: and gated)."""
     from forge.commands.export import run
 
-    _run(
-        run,
-        directory,
-        merged=merged,
-        gguf=gguf,
-        json_out=json_out,
-        config=config,
-        overrides=set_ or [],
-        evaluate=evaluate,
-    )
+    _run(run, directory, merged=merged, gguf=gguf, evaluate=evaluate, json_out=json_out, config=config, overrides=set_)
 
 
 @app.command()
@@ -236,9 +288,7 @@ def evaluate(
     threshold: Optional[float] = typer.Option(
         None, "--threshold", help="Relative val-loss improvement the gate needs."
     ),
-    artifact: Optional[str] = typer.Option(
-        None, "--artifact", help="What to score: adapter (default), merged, gguf:TYPE (e.g. gguf:q8_0), or all."
-    ),
+    artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged, gguf:TYPE or all."),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
@@ -246,15 +296,7 @@ def evaluate(
     """Score the fine-tuned model (or a shipped artifact), compare with the baseline, gate each (exit 3 on a fail)."""
     from forge.commands.evaluate import run_evaluate
 
-    _run(
-        run_evaluate,
-        directory,
-        threshold=threshold,
-        json_out=json_out,
-        config=config,
-        overrides=set_ or [],
-        artifact=artifact,
-    )
+    _run(run_evaluate, directory, threshold, artifact=artifact, json_out=json_out, config=config, overrides=set_)
 
 
 @app.command()
@@ -263,25 +305,14 @@ def chat(
     artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged or gguf:TYPE."),
     prompt: Optional[str] = typer.Option(None, "--prompt", help="Answer this once and exit (else stdin)."),
     system: Optional[str] = typer.Option(None, "--system", help="A system message before the conversation."),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Token budget of each answer."),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     set_: Optional[List[str]] = SetOpt,
 ) -> None:
-    """Talk to the adapter, the merged model or a GGUF: training's template, the artifact's stop tokens."""
+    """Talk to the adapter, the merged model or a GGUF (--set evaluation.max_new_tokens=N: answer length)."""
     from forge.commands.chat import run
 
-    _run(
-        run,
-        directory,
-        artifact=artifact,
-        prompt=prompt,
-        system=system,
-        max_new_tokens=max_new_tokens,
-        json_out=json_out,
-        config=config,
-        overrides=set_ or [],
-    )
+    _run(run, directory, artifact, prompt, system, json_out=json_out, config=config, overrides=set_)
 
 
 @app.command()
@@ -320,14 +351,11 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
-    empty = _empty_folder_argument(ARGV)
-    if empty is not None:
-        from forge.commands.console import print_error, print_error_json
+    from forge.commands.console import refuse_empty_folder
 
-        print_error(empty)
-        if "--json" in ARGV:
-            print_error_json(empty)
-        return empty.exit_code
+    refused = refuse_empty_folder(ARGV)  # `forge VERB ""`: exit 2 rather than the current folder
+    if refused is not None:
+        return refused
     if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
         return _main_json(argv)
     try:
@@ -335,19 +363,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return _exit_code(e.code)
     return 0
-
-
-def _empty_folder_argument(args: list[str]) -> ForgeError | None:
-    """`forge VERB ""` (an unset shell variable, `forge init "$DIR"`): the parser reads "" as the
-    current folder, where init would scaffold a project; refused instead, with exit 2."""
-    if len(args) < 2 or args[0].startswith("-") or args[1] != "":
-        return None
-    return ForgeError(
-        f'forge {args[0]}: the project folder is an empty string ("")',
-        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
-        exit_code=2,
-        kind="usage",
-    )
 
 
 def _exit_code(code) -> int:

@@ -121,7 +121,7 @@ def run_case(name: str, root: Path) -> dict:
 
     from forge.commands import plan as plan_cmd
     from forge.config import load_config
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.recipe import train
 
     kind, card, steps, template = CASES[name]
@@ -191,9 +191,9 @@ def main(argv: list[str]) -> int:
         import torch
 
         if torch.cuda.is_available():
-            from forge.train.backends.unsloth import _import_unsloth
+            from forge.train.backends.unsloth import import_unsloth
 
-            _import_unsloth()
+            import_unsloth()
     except Exception as e:  # noqa: BLE001  the cases report their own failure
         print(f"unsloth not imported first: {e}", flush=True)
     out.mkdir(parents=True, exist_ok=True)

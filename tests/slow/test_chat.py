@@ -40,7 +40,17 @@ def _forge(*args, stdin: str | None = None):
 
 
 def test_prompt_answers_once_with_json(trained):
-    r = _forge("chat", str(trained), "--prompt", "v 1?", "--system", "Be brief.", "--max-new-tokens", "4", "--json")
+    r = _forge(
+        "chat",
+        str(trained),
+        "--prompt",
+        "v 1?",
+        "--system",
+        "Be brief.",
+        "--set",
+        "evaluation.max_new_tokens=4",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["artifact"] == "adapter" and out["template"] == "llama-3" and "<|eot_id|>" in out["stops"]
@@ -48,7 +58,7 @@ def test_prompt_answers_once_with_json(trained):
 
 
 def test_stdin_is_the_prompt_and_all_is_refused(trained):
-    r = _forge("chat", str(trained), "--max-new-tokens", "4", stdin="v 2?\n")
+    r = _forge("chat", str(trained), "--set", "evaluation.max_new_tokens=4", stdin="v 2?\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == r.stdout.strip().splitlines()[-1]  # the answer alone, for scripts
     r = _forge("chat", str(trained), "--artifact", "all", "--prompt", "hi", "--json")
@@ -63,7 +73,9 @@ def test_terminal_gets_a_multi_turn_chat(trained):
     pid, fd = pty.fork()
     if pid == 0:  # the child: forge chat on a terminal
         os.execvpe(
-            sys.executable, [sys.executable, "-m", "forge", "chat", str(trained), "--max-new-tokens", "3"], os.environ
+            sys.executable,
+            [sys.executable, "-m", "forge", "chat", str(trained), "--set", "evaluation.max_new_tokens=3"],
+            os.environ,
         )
     seen = b""
 

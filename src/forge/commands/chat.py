@@ -20,14 +20,13 @@ def run(
     artifact: str | None = None,
     prompt: str | None = None,
     system: str | None = None,
-    max_new_tokens: int | None = None,
     json_out: bool = False,
     config: Path | None = None,
     overrides: list[str] | None = None,
 ) -> int:
     from forge.commands.console import print_notes
+    from forge.config.verb_config import load_verb_config
     from forge.evaluate.chat import open_chat
-    from forge.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
@@ -42,7 +41,7 @@ def run(
                 exit_code=EXIT_USAGE,
                 kind="usage",
             )
-    session = open_chat(project, chosen.cfg, artifact, system=system, max_new_tokens=max_new_tokens)
+    session = open_chat(project, chosen.cfg, artifact, system=system)  # answers: evaluation.max_new_tokens
     if not interactive:
         answer = session.ask(prompt)
         if json_out:

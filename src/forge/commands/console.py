@@ -21,7 +21,7 @@ def print_error(e) -> None:
 
 
 def print_notes(notes) -> None:
-    """What a verb says about the config it read (forge.verb_config), on stderr, before its work."""
+    """What a verb says about the config it read (forge.config.verb_config), on stderr, before its work."""
     from rich.markup import escape
 
     for note in notes:
@@ -73,3 +73,23 @@ def print_error_json(e) -> None:
         sys.stdout.flush()
     except OSError:  # the reader went away: the exit code still says it
         pass
+
+
+def refuse_empty_folder(args: list[str]) -> int | None:
+    """`forge VERB ""` (an unset shell variable, `forge init "$DIR"`): the parser reads "" as the
+    current folder, where init would scaffold a project; refused instead, with exit 2 (printed, and
+    as a JSON error object with --json). None when the folder argument is not empty."""
+    from forge.errors import ForgeError
+
+    if len(args) < 2 or args[0].startswith("-") or args[1] != "":
+        return None
+    e = ForgeError(
+        f'forge {args[0]}: the project folder is an empty string ("")',
+        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
+        exit_code=2,
+        kind="usage",
+    )
+    print_error(e)
+    if "--json" in args:
+        print_error_json(e)
+    return e.exit_code

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forge.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
-from forge.trainer_names import (
+from forge.config.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
+from forge.config.trainer_names import (
     EVAL_SCHEDULERS,
     OPTIMIZERS,
     SCHEDULERS,

@@ -22,6 +22,7 @@ from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import try_read_record, write_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, ScoredOn, Scores
+from forge.runs_log import records_run
 
 
 def build_evaluation(
@@ -79,6 +80,7 @@ def expected_precision(cfg) -> str | None:
 
 
 @writes_project("evaluate")  # one writer per project (forge.lock)
+@records_run("evaluate", lambda r: {"adapter_run_id": r.adapter_run_id, "passed": r.passed})  # metrics/runs.jsonl
 def compute_evaluation(
     project: Project,
     threshold: float | None = None,
@@ -89,8 +91,8 @@ def compute_evaluation(
     artifacts: list[str] | None = None,
     say=None,
 ) -> EvaluationRecord:
-    """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`.
-    `config_name`: how errors name that config (forge.verb_config.ConfigSource.name).
+    """`cfg`: the config the verb read (forge.config.verb_config); else training-config.json + `overrides`.
+    `config_name`: how errors name that config (forge.config.verb_config.ConfigSource.name).
     `artifacts`: forge.evaluate.artifacts names (default ["adapter"]); `say`: progress lines."""
     # every refusal comes before the model loads: a typo should not cost a scoring pass
     val = load_val(project, overrides, cfg)

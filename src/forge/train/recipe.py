@@ -38,7 +38,6 @@ from forge.files import clean_stale_temp_files
 from forge.lock import ProjectLock
 from forge.project import Project
 from forge.records.base import write_record
-from forge.records.train import RunFile
 from forge.status import Status
 from forge.train.checkpoints import newest_complete
 from forge.train.failures import Interrupted, classify, run_checkpoint
@@ -53,6 +52,7 @@ from forge.train.run_status import (
     refuse,
     run_identity,
 )
+from forge.train.runs_entry import RunLines
 from forge.train.settings import RunSettings
 from forge.train.signals import StopRequest
 
@@ -85,7 +85,7 @@ class Recipe:
         from forge.train.distributed import World
 
         self.project, self.backend_name, self.resume, self.force = project, backend, resume, force
-        self.source = source  # the config file and --set the run read (training-stats.json, forge.verb_config)
+        self.source = source  # the config file and --set the run read (training-stats.json, forge.config.verb_config)
         self.progress, self.console_handler, self.extra_callbacks = progress, console_handler, callbacks
         self.world = world or World.current()
         self.settings = RunSettings(cfg, self.world.world_size)
@@ -109,9 +109,11 @@ class Recipe:
                     clean_stale_temp_files(folder)
                 self.previous.recover()  # a forced run killed before its first checkpoint
             self._open(lock)
+            lines = RunLines(self)  # metrics/runs.jsonl: the start line now, the end line however it ends
             try:
-                return self._phases()
+                return lines.ended(self._phases())
             finally:
+                lines.close()
                 self.stop.restore()
                 if self.log is not None:
                     close_log(self.log)
@@ -133,8 +135,8 @@ class Recipe:
         self.status = open_status(p, self.world, self.run_id, self.started_at, cfg)
         if self.source is not None and self.world.is_main:
             # on record from the start: `forge train --resume` finds an interrupted run's checkpoints by
-            # it (forge.verb_config.started_run), as export/verify/evaluate find a finished run's by the stats
-            from forge.verb_config import paths_record
+            # it (forge.config.verb_config.started_run), as export/verify/evaluate find a finished run's by the stats
+            from forge.config.source import paths_record
 
             self.status.update(config_source=self.source, paths=paths_record(cfg))
         self.stop.install()
@@ -241,22 +243,9 @@ class Recipe:
         self.train_ds = self.backend.prepare_dataset(self.data.train)
         self.eval_ds = self.backend.prepare_dataset(self.data.val) if self.data.val else None
 
-        from forge.train.callbacks import ForgeCallback
-        from forge.train.extensions import extra_callbacks
+        from forge.train.callbacks import callbacks_of
 
-        self.callback = ForgeCallback(
-            status=status,
-            history_path=self.project.history_file,
-            log=log,
-            stop=self.stop,
-            run_id=self.run_id,
-            progress=self.progress,
-            world=self.world,
-            eval_examples=n_val if self.eval_ds is not None else 0,
-            eval_steps=self.plan.eval_steps,
-            on_checkpoint=lambda path: self.previous.discard(),
-        )
-        self.callbacks = [self.callback, *extra_callbacks(self.extra_callbacks)]
+        self.callback, self.callbacks = callbacks_of(self, n_val if self.eval_ds is not None else 0)
         status.update(total_steps=self.plan.total_steps)
         self.trainer = self.make_trainer()
         self._check_stop()
@@ -272,24 +261,10 @@ class Recipe:
 
     def write_run_file(self) -> None:
         """outputs/forge-run.json from the settings as they are now: rewritten after an OOM retry."""
-        if not self.world.is_main:
-            return
-        from forge.train.resolved import write_run_file
+        if self.world.is_main:
+            from forge.train.resolved import run_file_of, write_run_file
 
-        ckpt = self.start.checkpoint if self.start else None
-        record = RunFile(
-            run_id=self.run_id,
-            started_at=self.started_at,
-            backend=self.backend.name,
-            resumed_from=str(ckpt.path) if ckpt else None,
-            # a resume keeps the fingerprint of the run it continues (a --force'd mismatch stays visible)
-            fingerprint=(self.start.fingerprint if self.start and self.start.fingerprint else self.fp),
-            plan=self.plan.to_dict(),
-            resolved=self.resolution.to_dict() if getattr(self, "resolution", None) else None,
-            config=self.settings.cfg.to_json_dict(),
-            changes=list(self.settings.changes),
-        )
-        write_run_file(self.output_dir, record)
+            write_run_file(self.output_dir, run_file_of(self))
 
     def _check_stop(self) -> None:
         if self.stop.requested:
@@ -324,11 +299,9 @@ class Recipe:
         self.previous.restore()  # no-op once this run has a complete checkpoint
         newest = newest_complete(self.output_dir)
         where = str(newest.path.relative_to(self.project.root)) if newest else "none"
-        self.status.phase(
-            "interrupted",
-            error_kind="interrupted",
-            message=f"checkpoint {where}; continue with `forge train --resume`",
-        )
+        message = f"checkpoint {where}; continue with `forge train --resume`"
+        # extra.signal: `forge status --wait` exits 130 or 143 by it
+        self.status.phase("interrupted", error_kind="interrupted", signal=self.stop.name, message=message)
         step = self.trainer.state.global_step
         self.log.warning("interrupted by %s at step %d; resume from %s", self.stop.name, step, where)
         return RunResult(self.stop.exit_code, self.status.status, {"interrupted_at": step, "checkpoint": where})
@@ -387,7 +360,7 @@ class Recipe:
     def _interrupted(self, message: str) -> None:
         self._stop_watch()
         self.previous.restore()  # no-op once this run has a complete checkpoint
-        self.status.phase("interrupted", error_kind="interrupted", message=message)
+        self.status.phase("interrupted", error_kind="interrupted", message=message, signal=self.stop.name or "SIGINT")
         self.log.warning("%s", message)
 
     def _fail(self, message: str, kind: str, fix: str | None, refusal: bool = False) -> None:

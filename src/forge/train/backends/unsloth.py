@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.train.backends import TrainPlan, _unsloth_reason
+from forge.train.backends import TrainPlan
 from forge.train.backends.compile_workers import keep_parallel_compile
 from forge.train.backends.hf import HFBackend
 from forge.train.backends.packed_shape import attention_of, fixed_packed_length
@@ -35,9 +35,11 @@ from forge.train.backends.packed_shape import note as shape_note
 _COMPILE_NOTE = ""  # what keep_parallel_compile changed, for the run's notes
 
 
-def _import_unsloth():
+def import_unsloth():
     """Import Unsloth first; a clear ForgeError (exit 2) when it cannot run here."""
-    reason = _unsloth_reason()
+    from forge.plan.backend_choice import unsloth_reason_here
+
+    reason = unsloth_reason_here()
     if reason:
         raise ForgeError(
             f"--backend unsloth cannot run here: {reason}",
@@ -92,7 +94,7 @@ class UnslothBackend(HFBackend):
     name = "unsloth"
 
     def __init__(self, cfg, log, output_dir):
-        _import_unsloth()  # before the parent or the recipe import anything of transformers
+        import_unsloth()  # before the parent or the recipe import anything of transformers
         super().__init__(cfg, log, output_dir)
         if _COMPILE_NOTE:
             self.note(_COMPILE_NOTE)
@@ -176,7 +178,7 @@ class UnslothBackend(HFBackend):
             )
         model = loader.get_peft_model(model, **kwargs)
         if m.fp8_matmul:  # after Unsloth's patches, which it puts back where they read the weights
-            from forge.train.fp8_matmul import apply
+            from forge.train.fp8_weight import apply
 
             self.note(apply(model))
         _name_configured_base(model, path)
