@@ -49,7 +49,7 @@ def _rows(n: int, prefix: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path_factory.mktemp("artifacts") / "p")
     for path, rows in ((proj.train_file, _rows(32, "q")), (proj.val_file, _rows(4, "v"))):

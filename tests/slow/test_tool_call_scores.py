@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_glaive_val_split_gets_tool_call_scores(tmp_path, external_dir):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     rows = json.loads((external_dir / "glaive_toolcall_en_demo.json").read_text())
     proj, _ = init_project(tmp_path / "g")

@@ -10,8 +10,8 @@ from fake_outputs import safetensors_bytes
 from evaluate_files import write_metrics
 from forge.check.artifacts import adapter_fingerprint
 from forge.evaluate.artifact_gate import artifact_row
+from forge.init.scaffold import init_project
 from forge.records.base import write_record
-from forge.scaffold import init_project
 
 
 def _project_with_rows(root, *, stale: bool = False):

@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from forge.config.gguf_types import parse_gguf_types
 from forge.errors import EXIT_FAIL, EXIT_USAGE, ForgeError
-from forge.gguf_types import parse_gguf_types
 from forge.project import Project
 
 ARTIFACT_HELP = "adapter (default), merged, gguf:TYPE (e.g. gguf:q8_0), or all"
