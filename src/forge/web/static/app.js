@@ -418,7 +418,7 @@ function renderMetrics(m) {
   const table = $("comparison");
   table.replaceChildren();
   if (m.comparison.length) {
-    // a column per artifact evaluated beside the adapter (merged, gguf:q8_0, ...): forge evaluate --artifact
+    // a column per artifact evaluated beside the adapter (merged, gguf:q8_0, ...): the --artifact rows
     const arts = Object.keys(m.comparison[0].artifacts || {});
     table.append(el("tr", {}, el("th", { text: "metric" }), el("th", { class: "num", text: "baseline" }), el("th", { class: "num", text: "fine-tuned" }), el("th", { class: "num", text: "change" }), ...arts.map((a) => el("th", { class: "num", "data-artifact": a, text: a }))));
     for (const r of m.comparison) {
