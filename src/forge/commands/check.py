@@ -9,7 +9,8 @@ from pathlib import Path
 from forge.errors import EXIT_FAIL, EXIT_OK
 from forge.project import Project
 
-MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+# "skip": an item that could not be judged (e.g. the model is not here): never shown as passed
+MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "[dim]–[/]"}
 
 
 def run(

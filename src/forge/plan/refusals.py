@@ -51,6 +51,7 @@ def add_refusals(
 ) -> None:
     """Every refusal and warning of this plan; `root`: the project folder that relative output
     paths are checked under (None: only absolute ones are)."""
+    from forge.models.names import try_names
     from forge.plan.environment import add_environment_refusals
 
     not_found = facts.source == "unknown" and bool(facts.problem) and _not_a_download(config.model.name)
@@ -60,7 +61,7 @@ def add_refusals(
             "model",
             "model.name",
             f"model not found: {facts.problem}",
-            "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
+            f"check the name or path, or use a hub id or a model here: {try_names(config.model.name)}",
         )
     add_environment_refusals(p, config, facts, root, not_found)
     _backend(p, config, hw)
