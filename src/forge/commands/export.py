@@ -1,4 +1,9 @@
-"""`forge export`: merged model and GGUF files from the saved adapter, verified."""
+"""`forge export`: merged model and GGUF files from the saved adapter, verified.
+
+An adapter that failed its evaluate gate is exported all the same (a user may want to try it),
+with a warning line on stderr first; `--json` carries the verdict under `gate`
+(forge.evaluate.verdict: `state` pass, fail, missing, stale or unreadable, `passed`, `detail`).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,18 @@ def run(
     if not merged and not types:
         merged, types = default_request(cfg)
 
+    # the quality verdict is the gate's (forge.evaluate.verdict): said before the work, never blocking it
+    from forge.evaluate.verdict import gate_verdict
+
+    gate = gate_verdict(project, project.outputs(cfg).lora)
+    if gate.failed:
+        from rich.markup import escape
+
+        from forge.commands.console import err_console
+
+        line = f"this adapter failed its evaluate gate ({gate.detail}); exporting it anyway"
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+
     console = None
     if not json_out:
         from rich.markup import escape
@@ -49,14 +66,14 @@ def run(
         report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
-            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2, default=str) + "\n")
+            sys.stdout.write(json.dumps({**e.report.to_dict(), "gate": gate.to_dict()}, indent=2, default=str) + "\n")
             return EXIT_FAIL
         _print(console, e.report)
         raise
     except ForgeError:
         raise
     if json_out:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps({**report.to_dict(), "gate": gate.to_dict()}, indent=2, default=str) + "\n")
     else:
         _print(console, report)
     return EXIT_OK if report.ok else EXIT_FAIL
