@@ -89,6 +89,23 @@ def init(
 
 
 @app.command()
+def split(
+    directory: Optional[Path] = DirArg,
+    source: Path = typer.Option(
+        ..., "--from", help="One file of conversations (JSONL or a JSON array; any accepted format)."
+    ),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the conversations for val (0 to 1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the shuffle (the same seed, the same split)."),
+    force: bool = typer.Option(False, "--force", help="Replace data/splits/train.jsonl and val.jsonl if there."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write data/splits/train.jsonl and val.jsonl from one file: exact duplicates dropped, val answers kept out of train."""
+    from forge.commands.split import run
+
+    _run(run, directory, source, val_fraction=val_fraction, seed=seed, force=force, json_out=json_out)
+
+
+@app.command()
 def check(
     directory: Optional[Path] = DirArg,
     json_out: bool = JsonOpt,

@@ -155,6 +155,24 @@ def _check_data(project: Project, cl: Checklist) -> None:
                 f"{val.leaked} val row(s) also in train",
                 "remove them from val, or eval loss will look better than it is",
             )
+        if val.answers_in_train:
+            cl.add(sec, "val answers unseen in train", "warn", _answers_line(val, vrel, rel), ANSWERS_FIX)
+
+
+ANSWERS_FIX = (
+    "the val scores then reward recalling train answers: make val of conversations whose answers train does not "
+    "hold (forge split --from FILE does so from one file, docs/data-formats.md), unless they repeat on purpose"
+)
+
+
+def _answers_line(val, vrel: str, rel: str) -> str:
+    """Val records whose assistant answer train holds word for word: counts, then the first lines."""
+    pairs = ", ".join(f"{vrel}:{v} = {rel}:{t}" for v, t in val.answers_in_train_lines[:5])
+    more = f" (first: {pairs})" if pairs else ""
+    return (
+        f"{val.answers_in_train} of {val.valid} val conversations have an answer found word for word in train "
+        f"({val.answers_in_train_count} answers){more}"
+    )
 
 
 def _check_hardware(cl: Checklist, hw: HardwareInfo) -> None:

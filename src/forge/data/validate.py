@@ -83,6 +83,11 @@ class DataReport:
     # to the lists above; None, and absent from to_dict, where no file is an array (JSONL unchanged)
     duplicate_items: list[list[int]] | None = None  # [item, item of the first copy]
     leaked_items: list[list[int | None]] | None = None  # [val item, train item]; None for a JSONL side
+    # (val only) records with an assistant answer that train holds word for word (forge.data.answers),
+    # how many such answers, and [val line, train line] pairs, capped
+    answers_in_train: int = 0
+    answers_in_train_count: int = 0
+    answers_in_train_lines: list[list[int]] = field(default_factory=list)
     max_listed: int = 50
     longest_chars: int = 0  # characters of the longest usable record's contents
     longest_line: int | None = None
@@ -287,11 +292,14 @@ def validate_splits(
     max_listed: int = 50,
     display: tuple[str | None, str | None] = (None, None),
 ) -> tuple[DataReport, DataReport | None]:
-    """Both splits; val.leaked counts val records that also appear (normalised) in train."""
+    """Both splits; val.leaked counts val records that also appear (normalised) in train, and
+    val.answers_in_train those with an assistant answer that train holds word for word."""
     train, _, train_hashes = scan(train_path, max_listed, display=display[0])
     if val_path is None:
         return train, None
     val, _, val_hashes = scan(val_path, max_listed, display=display[1])
     if train_hashes is not None and val_hashes is not None:
         val.leaked, val.leaked_lines, val.leaked_items = val_hashes.leaked_from(train_hashes, max_listed)
+        found = val_hashes.answers.found_in(train_hashes.answers, max_listed)
+        val.answers_in_train, val.answers_in_train_count, val.answers_in_train_lines = found
     return train, val
