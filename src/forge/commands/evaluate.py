@@ -18,7 +18,7 @@ from pathlib import Path
 
 from forge.errors import EXIT_GATE, EXIT_OK
 from forge.project import Project
-from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample
+from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample, headline_sample
 
 
 def run_baseline(
@@ -124,12 +124,16 @@ def _fmt(x) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
 
-def _print_samples(samples: list[Sample], n: int = 1) -> None:
+def _print_samples(samples: list[Sample]) -> None:
+    """One sample, right or said to be wrong (forge.records.evaluate.headline_sample)."""
     from rich.markup import escape
 
     from forge.commands.console import console
 
-    for s in samples[:n]:
-        console.print(f"[dim]sample[/] {escape(s.prompt)}")
-        console.print(f"  [dim]reference:[/] {escape(s.reference)}")
-        console.print(f"  [dim]generated:[/] {escape(s.generated[:300])}")
+    s, label = headline_sample(samples)
+    if s is None:
+        return
+    colour = "green" if label.startswith("right") else "yellow"
+    console.print(f"[dim]sample[/] [{colour}]({escape(label)})[/] {escape(s.prompt)}")
+    console.print(f"  [dim]reference:[/] {escape(s.reference)}")
+    console.print(f"  [dim]generated:[/] {escape(s.generated[:300])}")

@@ -15,7 +15,7 @@ from forge.project import Project
 
 EXAMPLES: dict[str, str] = {
     "support": "customer support for Lumio smart lamps (fictional): 320 train / 24 val conversations, "
-    "fixed answers in one house style",
+    "answers in one house style, no val answer in train",
 }
 DEMO_MARKER = "forge-example.json"  # written into the project; `forge demo` reuses folders that have it
 
