@@ -33,7 +33,8 @@ from typing import Any
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts, read_facts
 from forge.plan.backend_choice import choose
-from forge.plan.eval_budget import cadence, eval_budget
+from forge.plan.eval_settings import eval_settings as _eval_settings
+from forge.plan.eval_settings import eval_time as _eval_time
 from forge.plan.hardware import HardwareInfo
 from forge.plan.memory import (
     estimate_memory,
@@ -227,6 +228,8 @@ def resolve(
 
     # 5. packing, checkpointing, micro-batch
     from forge.plan.batch import size_batch
+    from forge.plan.explain import batch_reason, time_range
+    from forge.plan.explain import tokens_per_step as step_token_count
 
     mean_len = data.mean_capped(seq)
     sized = size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, optim, backend, notes)
@@ -250,8 +253,23 @@ def resolve(
         padding_eff = min(1.0, mean_len / max(min(padded, seq), 1))
         examples_per_step = batch * accum * ngpu
     total_steps = int(math.ceil(steps_per_epoch * float(epochs)))
-    if config.training.max_steps and "training.max_steps" in explicit:
-        total_steps = config.training.max_steps
+    max_steps = config.training.max_steps if "training.max_steps" in explicit else None
+    total_steps = max_steps or total_steps
+    step_tokens = step_token_count(batch, accum, ngpu, tokens_per_row, packing)
+    if b.settings["training.gradient_accumulation_steps"].source == "plan":  # the numbers used, not the aim
+        b.settings["training.gradient_accumulation_steps"].reason = batch_reason(
+            batch,
+            accum,
+            ngpu,
+            step_tokens,
+            mean_len,
+            packing,
+            steps_per_epoch,
+            total_steps,
+            epochs,
+            TARGET_STEPS,
+            max_steps,
+        )
     warm = max(5, round(0.03 * total_steps))
     if warm >= total_steps:  # a short run would never reach its learning rate
         b.set(
@@ -312,7 +330,7 @@ def resolve(
         shape=shape,
         memory=mem,
         tokens_per_micro_batch=micro_tokens,
-        effective_batch_tokens=int(micro_tokens * accum * ngpu),
+        effective_batch_tokens=step_tokens,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         tokens_per_second=tps,
@@ -326,6 +344,8 @@ def resolve(
         budget_reason=budget_why,
     )
     _eval_time(result, examples_per_step)
+    result.examples_per_step, result.hardware_load = examples_per_step, hw.load_average
+    result.seconds_range = time_range(result.seconds, gpu, hw.load_average, hw.cpu_count)
     from forge.plan.refusals import add_refusals
 
     # judged on the config this plan describes: `forge plan` used to refuse and warn with the file's
@@ -348,40 +368,6 @@ def planned_config(config: ForgeConfig, result: Plan) -> ForgeConfig:
 
 
 plan = resolve  # the name `forge plan` has always called
-
-
-def _eval_settings(b: Builder, config: ForgeConfig, total_steps: int, per_step: float, n_val: int) -> None:
-    """eval_steps / eval_samples / save_steps: the plan's where the config says "auto"."""
-    t = config.training
-    budget = eval_budget(total_steps, per_step, n_val if config.dataset.val_path else 0)
-    if t.eval_steps is None and "training.eval_steps" in b.explicit:
-        b.settings["training.eval_steps"] = Setting("training.eval_steps", None, "explicit", "set by you: no eval")
-        every = None
-    else:
-        every = b.set("training.eval_steps", budget.eval_steps, budget.reason)
-    samples = budget.eval_samples if budget.eval_steps else None
-    if t.eval_samples is None and "training.eval_samples" in b.explicit:
-        b.settings["training.eval_samples"] = Setting("training.eval_samples", None, "explicit", "set by you: all")
-    else:
-        b.set("training.eval_samples", samples, budget.samples_reason)
-    save_default = every or cadence(total_steps)
-    b.set("training.save_steps", save_default, "a resumable checkpoint at every eval" if every else "ten a run")
-
-
-def _eval_time(p: Plan, per_step: float) -> None:
-    """The evals' share of the time estimate: the ETA includes them."""
-    every = p.settings["training.eval_steps"].value
-    samples = p.settings["training.eval_samples"].value
-    if not p.seconds or not isinstance(every, int) or not every:
-        return
-    n_val = p.data.get("val_examples") or 0
-    scored = samples if isinstance(samples, int) else n_val
-    evals = max(1, p.total_steps // every)
-    from forge.plan.eval_budget import FORWARD_SHARE
-
-    per_example = p.seconds / max(p.total_steps * per_step, 1e-9)
-    p.eval_seconds = evals * scored * FORWARD_SHARE * per_example
-    p.seconds += p.eval_seconds
 
 
 def _hw_line(hw: HardwareInfo) -> str:
