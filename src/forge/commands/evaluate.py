@@ -100,7 +100,8 @@ def print_evaluation(project: Project, record: EvaluationRecord) -> None:
 
 
 def _title(record: BaselineRecord | EvaluationRecord) -> str:
-    return f"{record.model} on {record.val_file} ({record.examples} examples)"
+    # all of them, where train's eval loss may have scored a sample (training-stats.json: eval_loss_scope)
+    return f"{record.model} on {record.val_file} (all {record.examples} val examples)"
 
 
 def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:

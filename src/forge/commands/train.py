@@ -160,6 +160,12 @@ class _ProgressBar:
         self.progress.update(self.task, completed=st.step, total=st.total_steps or None, phase=st.phase, loss=loss)
 
 
+def _scope(stats: dict) -> str:
+    """Which val examples the eval loss covers (train's evals may score a sample; evaluate scores all)."""
+    scope = stats.get("eval_loss_scope")
+    return f" (on {scope.split(' (')[0]})" if scope and stats.get("eval_loss") is not None else ""
+
+
 def _summary(console, project: Project, result, cfg, request) -> None:
     """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
@@ -178,7 +184,8 @@ def _summary(console, project: Project, result, cfg, request) -> None:
         saved.append(f"checkpoints in {project.rel(where.checkpoints)}")
         console.print(
             f"[bold green]done[/]: {s.get('total_steps')} steps, final loss {_num(s.get('final_loss'))}, "
-            f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; {escape(', '.join(saved))}",
+            f"eval loss {_num(s.get('eval_loss'))}{_scope(s)}, {s.get('duration_seconds')} s; "
+            f"{escape(', '.join(saved))}",
             highlight=False,
         )
         data = s.get("data") or {}

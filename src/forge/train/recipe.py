@@ -255,6 +255,7 @@ class Recipe:
             eval_examples=n_val if self.eval_ds is not None else 0,
             eval_steps=self.plan.eval_steps,
             on_checkpoint=lambda path: self.previous.discard(),
+            segment_started=self.t0,
         )
         self.callbacks = [self.callback, *extra_callbacks(self.extra_callbacks)]
         status.update(total_steps=self.plan.total_steps)
