@@ -75,7 +75,7 @@ def test_set_values_keep_their_command_line_reading(tmp_path):
 
 
 def test_forge_check_json_refuses_the_loose_file(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     data = json.loads(proj.config_file.read_text())

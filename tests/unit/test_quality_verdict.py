@@ -15,9 +15,9 @@ from evaluate_files import write_metrics
 from forge.check.artifacts import adapter_fingerprint
 from forge.cli import main
 from forge.evaluate.verdict import gate_verdict
+from forge.init.scaffold import init_project
 from forge.records.base import read_record, write_record
 from forge.records.evaluate import EvaluationRecord
-from forge.scaffold import init_project
 
 
 def _trained(root, final_loss=0.3):

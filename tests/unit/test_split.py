@@ -14,8 +14,8 @@ import pytest
 
 from forge.cli import main
 from forge.data.validate import validate_splits
+from forge.init.scaffold import init_project
 from forge.lock import ProjectLock, lock_path
-from forge.scaffold import init_project
 
 
 def _row(q: str, a: str) -> dict:

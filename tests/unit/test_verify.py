@@ -8,7 +8,7 @@ from fake_outputs import safetensors_bytes, write_gguf
 
 from evaluate_files import write_metrics
 from forge.check.outputs import loss_trend, run_verify
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 from forge.status import Status, write_status
 
 
