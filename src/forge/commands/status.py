@@ -89,7 +89,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         t.add_column()
     epoch = f"{_epochs(view['epoch'])} / {_epochs(view['total_epochs'])}"
     t.add_row("epoch", epoch, "ETA", format_duration(view.get("eta_seconds")) if not view["final"] else "—")
-    t.add_row("loss", _fmt(view.get("loss"), ".4f"), "eval loss", _fmt(view.get("eval_loss"), ".4f"))
+    extra = view.get("extra") if isinstance(view.get("extra"), dict) else {}
+    used, of = extra.get("eval_samples"), extra.get("val_samples")  # set when evals score a sample of val
+    sample = f" ({used}/{of} val)" if isinstance(used, int) and isinstance(of, int) and used < of else ""
+    t.add_row("loss", _fmt(view.get("loss"), ".4f"), f"eval loss{sample}", _fmt(view.get("eval_loss"), ".4f"))
     t.add_row(
         "learning rate", _fmt(view.get("learning_rate"), ".3g"), "tokens/s", _fmt(view.get("tokens_per_second"), ",.0f")
     )
