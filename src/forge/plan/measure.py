@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from forge.chat_images import images_of
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts
 from forge.plan.stats import DataStats
@@ -103,9 +104,12 @@ def _with_tokenizer(conversations, cfg, facts, tok):
     texts, starts = [], []
     no_assistant = errors = 0
     first_error = None
+    images = _image_facts(facts, sample)
     for i, messages in zip(picked, sample, strict=True):
         try:
             text, spans = renderer.assistant_spans(messages)
+            if images is not None and images_of(messages):  # the image's tokens, as the processor expands it
+                text, spans = images.expand(text, spans)
         except Exception as e:  # training refuses this example: count it, name the first
             errors += 1
             first_error = first_error or f"{_where(conversations, i)}: {template_error_text(e)}"
@@ -221,6 +225,14 @@ def _token_counts(tok, texts: list[str], starts: list[int | None]) -> tuple[list
         for t, s in zip(texts, starts, strict=True)
     ]
     return lengths, prompts
+
+
+def _image_facts(facts: ModelFacts | None, sample):
+    if facts is None or not any(images_of(m) for m in sample):
+        return None
+    from forge.models.image_facts import from_folder
+
+    return from_folder(facts.folder)[0]  # None: the resolver refuses the images (forge.plan.images)
 
 
 def _token_at(encoding, char: int) -> int:
