@@ -95,8 +95,11 @@ class ImageChecker:
         if not path.is_relative_to(self.root):
             return Checked(None, "image_outside", f"{path} is outside the project folder {self.root}")
         if not path.is_file():
-            return Checked(None, "image_missing", f"no file at {_shown(path, self.root)} (paths are relative to "
-                           f"{_shown(self.base, self.root) or '.'}/)")
+            return Checked(
+                None,
+                "image_missing",
+                f"no file at {_shown(path, self.root)} (paths are relative to {_shown(self.base, self.root) or '.'}/)",
+            )
         return _opened(str(path), path)
 
 

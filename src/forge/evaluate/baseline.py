@@ -116,6 +116,9 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
                 kind="adapter_corrupt",
             ) from None
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
+    from forge.evaluate.score_images import image_inputs
+
+    images, image_processor = image_inputs(cfg, val.conversations)
     scores = score_model(
         model,
         tokenizer,
@@ -123,6 +126,8 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
         max_seq_length=cfg.model.max_seq_length,
         generation_samples=cfg.evaluation.generation_samples,
         max_new_tokens=cfg.evaluation.max_new_tokens,
+        images=images,
+        image_processor=image_processor,
     )
     scores["template"] = template
     scores["device"] = str(next(model.parameters()).device)

@@ -50,12 +50,33 @@ def offline_tokenizer(folder: str):
 
 
 def stats_for(
-    conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None, **counts
+    conversations: list[list[dict]],
+    cfg: ForgeConfig,
+    facts: ModelFacts | None,
+    tokenizer=None,
+    val_conversations: list | None = None,
+    **counts,
 ) -> DataStats:
     """DataStats of the training conversations as training will see them (check, plan, train and
-    bench all build theirs here); `counts`: val_examples, longest_chars, longest_line."""
+    bench all build theirs here); `counts`: val_examples, longest_chars, longest_line;
+    `val_conversations`: their images are counted too."""
     fields = measure(conversations, cfg, facts, tokenizer)
-    return DataStats(train_examples=len(conversations), **fields, **counts)
+    return DataStats(
+        train_examples=len(conversations), **fields, **counts, **image_counts(conversations, val_conversations or [])
+    )
+
+
+def image_counts(*splits) -> dict:
+    """images, image_where, max_images of the splits' conversations."""
+    out = dict(images=0, image_where=None, max_images=0)
+    for convs in splits:
+        for i, messages in enumerate(convs):
+            n = len(images_of(messages))
+            if n:
+                out["images"] += n
+                out["max_images"] = max(out["max_images"], n)
+                out["image_where"] = out["image_where"] or _where(convs, i)
+    return out
 
 
 def measure(conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None) -> dict:
@@ -254,17 +275,19 @@ def gather_stats(project, cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=
             convs, report = load_split(train_path, max_chars=bound, display=cfg.dataset.path)
         except DataError:
             convs = []
-    n_val = 0
+    val: list = []
     if cfg.dataset.val_path and project.path(cfg.dataset.val_path).exists():
         try:
-            n_val = len(load_split(project.path(cfg.dataset.val_path), max_chars=bound)[0])
+            val = load_split(project.path(cfg.dataset.val_path), max_chars=bound, display=cfg.dataset.val_path)[0]
         except DataError:
-            n_val = 0
+            val = []
+    n_val = len(val)
     return stats_for(
         convs,
         cfg,
         facts,
         tokenizer,
+        val_conversations=val,
         val_examples=n_val,
         longest_chars=report.longest_chars if report else 0,
         longest_line=report.longest_line if report else None,

@@ -35,6 +35,7 @@ from forge.models.facts import ModelFacts, read_facts
 from forge.plan.backend_choice import choose
 from forge.plan.eval_budget import cadence, eval_budget
 from forge.plan.hardware import HardwareInfo
+from forge.plan.images import images_bytes
 from forge.plan.memory import (
     estimate_memory,
     flops_per_token,
@@ -274,6 +275,7 @@ def resolve(
             optim=optim,
             backend=backend,
             device="cuda" if gpu else "cpu",
+            vision_bytes=images_bytes(facts, config, data, batch, gc),
         )
         if gpu and mem.total_gb > budget_gb:
             notes.append(

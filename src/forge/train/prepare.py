@@ -141,9 +141,12 @@ def image_facts_for(cfg, splits: Splits):
 
     facts, why = from_folder(model_folder(cfg.model.name)[0])
     if facts is None:
-        raise ForgeError(f"the data holds images, and {why}", "use a vision-language model (e.g. "
-                         "builtin:tiny-gemma3-vlm, unsloth/gemma-3-4b-it) or drop the images", exit_code=EXIT_USAGE,
-                         kind="data")
+        raise ForgeError(
+            f"the data holds images, and {why}",
+            "use a vision-language model (e.g. builtin:tiny-gemma3-vlm, unsloth/gemma-3-4b-it) or drop the images",
+            exit_code=EXIT_USAGE,
+            kind="data",
+        )
     return facts
 
 

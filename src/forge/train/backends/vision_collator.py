@@ -50,8 +50,10 @@ class VisionCollator:
         }
         if any("token_type_ids" in f for f in features):
             batch["token_type_ids"] = torch.tensor(
-                [list(f.get("token_type_ids") or [0] * len(f["input_ids"])) + [0] * (width - len(f["input_ids"]))
-                 for f in features],
+                [
+                    list(f.get("token_type_ids") or [0] * len(f["input_ids"])) + [0] * (width - len(f["input_ids"]))
+                    for f in features
+                ],
                 dtype=torch.long,
             )
         images = [open_image(ref) for f in features for ref in f.get("images") or ()]
