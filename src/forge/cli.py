@@ -248,6 +248,21 @@ def verify(
 
 
 @app.command()
+def inspect(
+    directory: Optional[Path] = DirArg,
+    split: str = typer.Option("train", "--split", help="train or val."),
+    example: int = typer.Option(1, "--example", help="Which conversation of the split (1 = the first)."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """One example as training sees it: template, trained spans, image tokens, truncation."""
+    from forge.commands.inspect import run
+
+    _run(run, directory, split=split, example=example, json_out=json_out, config=config, overrides=set_ or [])
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of training-config.json."""
     from forge.config import schema_text
