@@ -176,8 +176,8 @@ class HFBackend(Backend):
             **World.current().trainer_kwargs(),  # data-parallel: DDP or FSDP options (forge.train.distributed)
             # the examples are tokenized and masked by forge: labels are used as they are
             max_length=self.cfg.model.max_seq_length,
-            packing=plan.packing,
-            padding_free=plan.packing,
+            packing=plan.packing and not images,  # TRL packs no image examples (the resolver said so)
+            padding_free=plan.packing and not images,
             completion_only_loss=False,
             assistant_only_loss=False,
             dataset_num_proc=None,
@@ -195,12 +195,12 @@ class HFBackend(Backend):
         self._align_special_tokens(model, tokenizer)
         trainer_cls = World.current().trainer_class(guarded(SFTTrainer))  # fsdp: shards, saves one adapter
         images = self.has_images(train_ds) or self.has_images(eval_ds)
-        vision = vision_inputs(self, tokenizer, train_ds, eval_ds) if images else {}
+        vision = vision_inputs(self, model, tokenizer) if images else {}
         return trainer_cls(
             model=model,
             args=self.sft_config(plan, images),
-            train_dataset=vision.pop("train_dataset", train_ds),
-            eval_dataset=vision.pop("eval_dataset", eval_ds),
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
             processing_class=vision.pop("processing_class", tokenizer),
             callbacks=callbacks,
             **vision,

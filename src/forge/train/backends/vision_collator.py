@@ -30,9 +30,10 @@ def open_image(ref: str):
 
 
 class VisionCollator:
-    def __init__(self, processor: Any, pad_token_id: int):
+    def __init__(self, processor: Any, pad_token_id: int, dtype: Any = None):
         self.image_processor = processor.image_processor
         self.pad = pad_token_id
+        self.dtype = dtype  # the vision tower's (bf16 on a GPU): its patch convolution takes no float32
 
     def __call__(self, features: list[dict]) -> dict:
         import torch
@@ -58,5 +59,6 @@ class VisionCollator:
             )
         images = [open_image(ref) for f in features for ref in f.get("images") or ()]
         if images:
-            batch["pixel_values"] = self.image_processor(images, return_tensors="pt")["pixel_values"]
+            pixels = self.image_processor(images, return_tensors="pt")["pixel_values"]
+            batch["pixel_values"] = pixels.to(self.dtype) if self.dtype is not None else pixels
         return batch

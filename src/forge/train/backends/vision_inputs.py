@@ -18,11 +18,12 @@ def load_processor(name: str, tokenizer: Any):
     return processor
 
 
-def vision_inputs(backend: Any, tokenizer: Any, train_ds, eval_ds) -> dict:
+def vision_inputs(backend: Any, model: Any, tokenizer: Any) -> dict:
     from forge.train.backends.vision_collator import VisionCollator
 
     processor = getattr(backend, "processor", None) or load_processor(backend.cfg.model.name, tokenizer)
     backend.processor = processor
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     backend.note("images in the data: the model's processor makes their pixels; packing is off")
-    return {"processing_class": processor, "data_collator": VisionCollator(processor, pad)}
+    dtype = model.get_input_embeddings().weight.dtype
+    return {"processing_class": processor, "data_collator": VisionCollator(processor, pad, dtype)}
