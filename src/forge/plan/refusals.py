@@ -102,7 +102,11 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo, data: DataStats) ->
     _, refusal = choose(config.training.backend, hw.unsloth_reason)
     if refusal:
         return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
-    off = packing_off_reason(p.backend, hw.has_gpu, images=data.images > 0) if p.settings["training.packing"].value else None
+    off = (
+        packing_off_reason(p.backend, hw.has_gpu, images=data.images > 0)
+        if p.settings["training.packing"].value
+        else None
+    )
     if off:  # said before the run, not only in its log
         _warn(p, "packing", "training.packing", f"training.packing is true, but {off}", "set training.packing to false")
     if config.model.load_in_fp8:

@@ -158,4 +158,3 @@ def read_turns(obj: dict, fmt: str, turns: Any) -> Normalized:
         result.messages = None
         result.problems = one_per_kind(result.problems)
     return result
-
