@@ -275,11 +275,12 @@ def demo(
     directory: Optional[Path] = typer.Argument(None, help="Where to build the demo project (default: ./forge-demo)."),
     quick: bool = typer.Option(False, "--quick", help="Use a tiny built-in model; finishes in well under a minute."),
     json_out: bool = JsonOpt,
+    example: str = typer.Option("support", "--example", help="support (text) or shapes (images)."),
 ) -> None:
     """The whole workflow on the built-in example: init, check, baseline, train, evaluate, export, verify."""
     from forge.commands.demo import run
 
-    _run(run, directory, quick=quick, json_out=json_out)
+    _run(run, directory, quick=quick, json_out=json_out, example=example)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forge.demo import steps as demo_steps
-from forge.demo.setup import CPU_MODEL, DEFAULT_DIR, choose_model, prepare_project, require_cpu_model
+from forge.demo.setup import (
+    CPU_MODEL,
+    DEFAULT_DIR,
+    EXAMPLE,
+    VLM_MODEL,
+    choose_model,
+    prepare_project,
+    require_cpu_model,
+)
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
 from forge.hints import name_folder
 from forge.project import Project
@@ -71,22 +79,26 @@ class _Demo:
         return step
 
 
-def run(directory: Path | None = None, quick: bool = False, json_out: bool = False) -> int:
+def run(directory: Path | None = None, quick: bool = False, json_out: bool = False, example: str = EXAMPLE) -> int:
+    from forge.data.examples import EXAMPLES, require_example
+
+    require_example(example)  # an unknown name: exit 2 before anything is written
     directory = Path(directory or DEFAULT_DIR)
     t_start = time.monotonic()
-    model, why, extra = choose_model(quick)
+    model, why, extra = choose_model(quick, example)
     if not quick and model == CPU_MODEL:
         require_cpu_model()
-    demo = _Demo(Project.at(directory), model, quick, json_out)
+    # the tiny random VLM (the image example off a GPU) is judged as --quick judges its tiny model
+    demo = _Demo(Project.at(directory), model, quick or model == VLM_MODEL, json_out)
     if not json_out:
         _console().print(f"[bold]forge demo[/] {directory}  model [bold]{model}[/] ({why})")
 
     init = Step("init")
     demo.steps.append(init)
     t0 = time.monotonic()
-    project = demo.project = prepare_project(directory, model, extra)
+    project = demo.project = prepare_project(directory, model, extra, example)
     init.status, init.seconds = "ok", time.monotonic() - t0
-    init.detail = "example 'support': 320 train / 24 val conversations"
+    init.detail = f"example {example!r} ({EXAMPLES[example].split(':')[0]})"
     if not quick and model == CPU_MODEL:
         _convert_cpu_model(demo)
 
@@ -95,7 +107,7 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     # one writer for the whole workflow: no other verb slips in between two steps (the steps'
     # own locks nest inside this one, forge.lock is re-entrant within a process)
     with project_lock(project, "demo"):
-        failed = _workflow(demo, project, quick, json_out)
+        failed = _workflow(demo, project, demo.quick, json_out)
     total = time.monotonic() - t_start
     code = failed.code if failed is not None else EXIT_OK
     if json_out:

@@ -38,6 +38,11 @@ CPU_TRAINING = {
 }
 
 
+def require_example(name: str) -> None:
+    """UsageError (exit 2) for a name that is no example."""
+    _require(name)
+
+
 def _require(name: str) -> None:
     if name not in EXAMPLES:
         known = ", ".join(sorted(EXAMPLES)) or "none yet"
