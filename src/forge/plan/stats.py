@@ -89,4 +89,7 @@ class DataStats:
             "template_errors": self.template_errors,
             "template_error": self.template_error,
             "measure_error": self.measure_error,
+            "images": self.images,
+            "image_where": self.image_where,
+            "max_images": self.max_images,
         }
