@@ -135,3 +135,32 @@ def test_inspect_labels_are_the_training_collators(shapes, example):
     assert batch["labels"][0].tolist() == labels
     assert batch["token_type_ids"][0].tolist() == view["token_type_ids"]
     assert tuple(batch["pixel_values"].shape) == (1, 3, 64, 64)
+    # and the processor itself, given the template's text with one placeholder and the picture, makes
+    # the same ids and token types: forge expands images exactly as Gemma3Processor does
+    from forge.models.image_facts import from_processor
+    from forge.train.backends.vision_collator import open_image
+
+    processor = backend.processor
+    facts = from_processor(processor)
+    text = tokenizer.decode(ids, skip_special_tokens=False).replace(facts.expansion, facts.placeholder)
+    image = open_image(str(shapes / view["images"][0]))
+    out = processor(text=[text], images=[[image]], add_special_tokens=False)
+    assert list(out["input_ids"][0]) == ids and list(out["token_type_ids"][0]) == view["token_type_ids"]
+
+
+def test_web_ui_inspects_the_same_example_with_its_picture(shapes):
+    from fastapi.testclient import TestClient
+
+    from forge.plan.hardware import HardwareInfo
+    from forge.web.app import create_app
+
+    client = TestClient(create_app([shapes], hardware=HardwareInfo()), base_url="http://127.0.0.1:7860")
+    pid = client.get("/api/projects").json()[0]["id"]
+    got = client.get(f"/api/projects/{pid}/inspect?split=val&example=1")
+    assert got.status_code == 200, got.text
+    view = got.json()
+    cli = json.loads(forge_here("inspect", str(shapes), "--split", "val", "--json").stdout)
+    assert view["labels"] == cli["labels"] and view["where"] == "data/splits/val.json:2: item 1"
+    image = client.get(f"/api/projects/{pid}/files/{view['images'][0]}")  # the thumbnail
+    assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(f"/api/projects/{pid}/inspect?split=val&example=99").status_code == 400

@@ -50,7 +50,7 @@ def test_each_bad_image_is_refused_by_check_and_train_with_its_line(tmp_path, mo
         line = f"{TRAIN}:{k}: "
         assert line in text and words in text, (kind, line)
         assert line in r.stderr, (kind, r.stderr[-2000:])
-    assert "image_url: save the image inside the project" in text  # the fix, by kind
+    assert "http(s) URL: forge does not download images at train time; fix: save the image inside" in text
     assert _tree(root) == before  # a refused run changes nothing
 
 

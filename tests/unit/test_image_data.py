@@ -119,7 +119,7 @@ def test_every_bad_image_is_named_path_line_with_its_fix(project, monkeypatch):
         p = lines[k]
         assert p.kind == kind, (k, p)
         assert words in p.render(report.path) and p.render(report.path).startswith(f"data/splits/train.jsonl:{k}: ")
-        assert FIXES[kind] in report.fix_text()
+        assert FIXES[kind] in report.fix_text() and p.message.endswith(f"; fix: {FIXES[kind]}")
     # resolved for training: the absolute file, or the data URI as written
     assert convs[0][0]["images"] == [str((project / "data/images/red.png").resolve())]
     assert convs[2][0]["images"][0].startswith("data:image/png;base64,")
@@ -160,3 +160,33 @@ def test_image_facts_read_from_the_processor_files(tmp_path):
     (tmp_path / "processor_config.json").write_text(json.dumps({"processor_class": "LlavaProcessor"}))
     facts, why = from_folder(tmp_path)
     assert facts is None and "LlavaProcessor" in why
+
+
+class _Tok:
+    ids = {"<start_of_image>": 1, "<image_soft_token>": 2, "<end_of_image>": 3}
+
+    def convert_tokens_to_ids(self, token):
+        return self.ids[token]
+
+
+def test_a_truncation_through_an_image_ends_the_example_before_it():
+    from forge.models.image_facts import ImageFacts, gemma3_expansion
+    from forge.train.image_tokens import ImageIds
+
+    facts = ImageFacts(
+        2,
+        "<start_of_image>",
+        gemma3_expansion("<start_of_image>", "<image_soft_token>", "<end_of_image>", 2),
+        "<image_soft_token>",
+        "test",
+    )
+    image_ids = ImageIds(facts, _Tok())
+    # [text, image 1, answer (trained), image 2 cut after its first soft token]
+    ids = [9, 1, 2, 2, 3, 9, 7, 7, 9, 1, 2]
+    labels = [-100] * 6 + [7, 7] + [-100, 1, 2]  # even a label on an image token is dropped
+    done = image_ids.finish({"input_ids": ids, "labels": labels, "attention_mask": [1] * len(ids)}, ["a", "b"])
+    assert done["input_ids"] == ids[:9] and done["images"] == ["a"]
+    assert done["labels"] == [-100] * 6 + [7, 7, -100]
+    assert done["token_type_ids"] == [0, 0, 1, 1, 0, 0, 0, 0, 0]
+    # nothing trained left once the image is cut away: dropped
+    assert image_ids.finish({"input_ids": ids[:3], "labels": [-100, 1, 2], "attention_mask": [1] * 3}, ["a"]) is None

@@ -297,6 +297,8 @@ def _note(report: DataReport, counts: Counter, warnings: Counter, p: Problem) ->
             report.warning_lines.append(p)
     else:
         counts[p.kind] += 1
+        if p.kind in IMAGE_FIXES:  # each bad image says its fix on its own line
+            p.message += f"; fix: {IMAGE_FIXES[p.kind]}"
         if len(report.problems) < report.max_listed:
             report.problems.append(p)
 
