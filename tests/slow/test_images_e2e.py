@@ -79,11 +79,12 @@ def test_train_evaluate_export_with_images(trained, tmp_path):
     log = (trained / "logs/training.log").read_text()
     assert "images in the data: the model's processor makes their pixels; packing is off" in log
     baseline = json.loads((trained / "metrics/baseline.json").read_text())
-    assert math.isfinite(baseline["val_loss"]) and baseline["examples_scored"] == 16
+    assert math.isfinite(baseline["val_loss"]) and baseline["scores"]["examples_scored"] == 16
     r = forge_here("evaluate", str(trained), *_sets())
     assert r.returncode in (0, 3), r.stdout + r.stderr  # 3: the gate (a tiny random model barely learns)
     evaluation = json.loads((trained / "metrics/evaluation.json").read_text())
-    assert math.isfinite(evaluation["val_loss"]) and evaluation["samples"][0]["prompt"].startswith("<image>")
+    scores = evaluation["fine_tuned_scores"]
+    assert math.isfinite(scores["val_loss"]) and scores["samples"][0]["prompt"].startswith("<image>")
     root = copy_trained(trained, tmp_path / "e")
     r = forge_here("export", str(root), "--merged")
     assert r.returncode == 0, r.stdout + r.stderr

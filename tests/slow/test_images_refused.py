@@ -20,7 +20,13 @@ TRAIN = "data/splits/train.jsonl"
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    """Every file of the project but the refusal's own record: a refused train writes its status
+    (.factory/) and a log line, by design (forge.train.run_status), so that the UI shows why."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).parts[0] not in (".factory", "logs")
+    }
 
 
 def _project(root: Path, rows: list[dict], model: str = "builtin:tiny-gemma3-vlm") -> Path:
