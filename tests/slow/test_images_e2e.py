@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import copy_trained, forge_here
 
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

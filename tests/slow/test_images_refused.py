@@ -12,7 +12,7 @@ from PIL import Image
 from tests.conftest import forge_here
 from tests.unit.test_image_data import BAD, _png, openai, sharegpt
 
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ def run(
     config: Path | None = None,
     overrides: list[str] | None = None,
 ) -> int:
+    from forge.config.verb_config import load_verb_config
     from forge.train.inspect import inspect_example
-    from forge.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)

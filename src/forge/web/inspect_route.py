@@ -19,9 +19,9 @@ def add_inspect_route(app: FastAPI, entry_or_404) -> None:
         example: int = Query(1, ge=1),
     ) -> dict[str, Any]:
         """One example: segments (trained, untrained, image), counts, token ids and labels, images."""
+        from forge.config.verb_config import reader_config
         from forge.errors import ForgeError
         from forge.train.inspect import inspect_example
-        from forge.verb_config import reader_config
 
         p = entry_or_404(project_id).project
         try:
