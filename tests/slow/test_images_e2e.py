@@ -164,4 +164,5 @@ def test_web_ui_inspects_the_same_example_with_its_picture(shapes):
     assert view["labels"] == cli["labels"] and view["where"] == "data/splits/val.json:2: item 1"
     image = client.get(f"/api/projects/{pid}/files/{view['images'][0]}")  # the thumbnail
     assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
-    assert client.get(f"/api/projects/{pid}/inspect?split=val&example=99").status_code == 400
+    bad = client.get(f"/api/projects/{pid}/inspect?split=val&example=99").json()
+    assert bad["ok"] is False and "there is no example 99" in bad["error"] and bad["fix"] == "use --example 1 to 16"

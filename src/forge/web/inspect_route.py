@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, Query
 
 
 def add_inspect_route(app: FastAPI, entry_or_404) -> None:
@@ -18,7 +18,8 @@ def add_inspect_route(app: FastAPI, entry_or_404) -> None:
         split: str = Query("train", pattern="^(train|val)$"),
         example: int = Query(1, ge=1),
     ) -> dict[str, Any]:
-        """One example: segments (trained, untrained, image), counts, token ids and labels, images."""
+        """One example: segments (trained, untrained, image), counts, token ids and labels, images;
+        `ok: false` with the error and its fix where it cannot be shown (as `forge inspect --json`)."""
         from forge.config.verb_config import reader_config
         from forge.errors import ForgeError
         from forge.train.inspect import inspect_example
@@ -27,5 +28,5 @@ def add_inspect_route(app: FastAPI, entry_or_404) -> None:
         try:
             view = inspect_example(p, reader_config(p), split, example)
         except ForgeError as e:
-            raise HTTPException(400, f"{e.message} (fix: {e.fix})" if e.fix else e.message) from None
-        return view.to_dict()
+            return {"ok": False, "error": e.message, "fix": e.fix}
+        return {"ok": True, **view.to_dict()}

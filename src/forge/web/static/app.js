@@ -508,7 +508,7 @@ async function refreshInspect(id) {
   if (id !== state.selected) return;
   pre.replaceChildren();
   imgs.replaceChildren();
-  if (!r.ok) { counts.textContent = v.detail || `HTTP ${r.status}`; return; }
+  if (!r.ok || !v.ok) { counts.textContent = v.error ? `${v.error} (fix: ${v.fix})` : `HTTP ${r.status}`; return; }
   for (const ref of v.images) {
     if (!ref.startsWith("data:")) imgs.append(el("img", { src: `${base}/files/${ref}`, alt: ref, title: ref, class: "thumb" }));
   }
