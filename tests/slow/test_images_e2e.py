@@ -166,3 +166,29 @@ def test_web_ui_inspects_the_same_example_with_its_picture(shapes):
     assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
     bad = client.get(f"/api/projects/{pid}/inspect?split=val&example=99").json()
     assert bad["ok"] is False and "there is no example 99" in bad["error"] and bad["fix"] == "use --example 1 to 16"
+
+
+def test_inspect_a_text_example_shows_where_truncation_cuts(tmp_path):
+    proj, _ = init_project(tmp_path / "t")
+    rows = [
+        {
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": f"q {i}?"},
+                {"from": "gpt", "value": f"answer {i}."},
+            ]
+        }
+        for i in range(3)
+    ]
+    proj.train_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = json.loads(proj.config_file.read_text())
+    cfg["model"].update(name="builtin:tiny-llama", load_in_4bit=False, max_seq_length=30)
+    proj.config_file.write_text(json.dumps(cfg))
+    r = forge_here("inspect", str(proj.root), "--example", "2", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    view = json.loads(r.stdout)
+    assert view["cut_at"] == 30 and view["full_tokens"] > 30 and view["image_tokens"] == 0
+    assert view["trained"] == sum(1 for x in view["labels"] if x != -100) > 0
+    assert [s["kind"] for s in view["segments"]] == ["untrained", "trained"]
+    r = forge_here("inspect", str(proj.root), "--example", "9")
+    assert r.returncode == 2 and "there is no example 9" in r.stderr
