@@ -36,6 +36,10 @@ def image_refusals(p: Plan, config: ForgeConfig, facts: ModelFacts, data: DataSt
     if images is None:
         p.refusals.append(Refusal("images", "model.name", f"{where}, and {why}", VLM_FIX))
         return
+    p.notes.append(
+        f"{where}: {images.tokens_per_image} tokens each ({images.source}), counted in the lengths; "
+        f"adapters {'on' if config.lora.finetune_vision_layers else 'off'} the vision tower (lora.finetune_vision_layers)"
+    )
     if images.tokens_per_image + 8 > config.model.max_seq_length:
         p.refusals.append(
             Refusal(
