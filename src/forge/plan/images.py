@@ -94,3 +94,24 @@ def images_bytes(facts: ModelFacts, config: ForgeConfig, data: DataStats, batch:
     return vision_activation_bytes(
         vision_config(facts.folder), batch * per_example, config.lora.finetune_vision_layers, gc
     )
+
+
+def image_speed_share(facts: ModelFacts, config: ForgeConfig, data: DataStats, shape, mean_len: float, gc) -> float:
+    """The share of a step's compute the text tokens take, where the pictures go through the vision
+    tower too (1.0 without images): tokens per second scale by it. A frozen tower runs forward only
+    (2 x its parameters a patch, plus attention over the patches); with its adapters training, the
+    backward pass through it triples that."""
+    if not data.images or shape is None or not shape.vision_params or not facts.folder:
+        return 1.0
+    from forge.models.facts import vision_config
+    from forge.plan.memory import flops_per_token
+
+    v = vision_config(facts.folder)
+    patches = (int(v.get("image_size", 224)) // int(v.get("patch_size", 14))) ** 2
+    h, layers = int(v.get("hidden_size", 0) or 0), int(v.get("num_hidden_layers", 0) or 0)
+    per_image = 2 * shape.vision_params * patches + 2 * 2 * layers * patches * patches * h
+    if config.lora.finetune_vision_layers:
+        per_image *= 3
+    per_token = per_image * data.images / max(1, data.train_examples + data.val_examples) / max(mean_len, 1.0)
+    text = flops_per_token(shape, int(mean_len), config.lora.r, list(config.lora.target_modules), gc)
+    return text / (text + per_token)
