@@ -190,3 +190,17 @@ def test_a_truncation_through_an_image_ends_the_example_before_it():
     assert done["token_type_ids"] == [0, 0, 1, 1, 0, 0, 0, 0, 0]
     # nothing trained left once the image is cut away: dropped
     assert image_ids.finish({"input_ids": ids[:3], "labels": [-100, 1, 2], "attention_mask": [1] * 3}, ["a"]) is None
+
+
+def test_the_vision_tower_costs_memory_for_each_picture_and_more_where_it_trains():
+    from forge.models.builtin_vlm import GEMMA3_4B
+    from forge.plan.memory import vision_activation_bytes
+
+    tower = GEMMA3_4B[1]  # SigLIP of gemma-3-4b-it: 27 layers, 1152 wide, 896-pixel pictures in 14-pixel patches
+    frozen = vision_activation_bytes(tower, 2, trained=False, gradient_checkpointing=True)
+    checkpointed = vision_activation_bytes(tower, 2, trained=True, gradient_checkpointing=True)
+    full = vision_activation_bytes(tower, 2, trained=True, gradient_checkpointing=False)
+    assert 0 < frozen < checkpointed < full
+    assert vision_activation_bytes(tower, 4, trained=False, gradient_checkpointing=True) == 2 * frozen
+    assert vision_activation_bytes(tower, 0, trained=True, gradient_checkpointing=False) == 0
+    assert 3e9 < full / 2 < 8e9  # about 5 GB of saved activations a picture without checkpointing
