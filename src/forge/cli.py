@@ -22,6 +22,23 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from forge import __version__  # the version /api/info reports
+
+        sys.stdout.write(f"forge {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print forge's version and exit."
+    ),
+) -> None:
+    """forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere)."""
+
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 # every verb that reads the project's config takes these two (forge.config.verb_config says what each reads
@@ -81,11 +98,12 @@ def init(
         None, "--example", help="Also write sample data: 'support' (the built-in example)."
     ),
     model: Optional[str] = typer.Option(None, "--model", help="model.name for the new training-config.json."),
+    json_out: bool = JsonOpt,
 ) -> None:
     """Make the project layout, training-config.json (with $schema) and scripts/train.py."""
     from forge.commands.init import run
 
-    _run(run, directory, example=example, model=model)
+    _run(run, directory, example=example, model=model, json_out=json_out)
 
 
 @app.command()
@@ -139,6 +157,9 @@ def train(
     node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This machine's number, 0 hosts the rendezvous."),
     rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the machines meet."),
     json_out: bool = JsonOpt,
+    detach: bool = typer.Option(
+        False, "--detach", help="Run in the background (own session, output in logs/training.log); return once started."
+    ),
 ) -> None:
     """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
     from forge.commands.train import run
@@ -159,6 +180,7 @@ def train(
         node_rank=node_rank,
         rdzv_endpoint=rdzv_endpoint,
         argv=list(ARGV) or None,
+        detach=detach,
     )
 
 
@@ -167,11 +189,51 @@ def status(
     directory: Optional[Path] = DirArg,
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh in place while a run goes."),
     json_out: bool = JsonOpt,
+    wait: bool = typer.Option(
+        False, "--wait", help="Block until the run ends; exit with its outcome (0 done, 1 failed, 130/143 stopped)."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="With --wait: give up after S seconds, exit 124 (the run goes on)."
+    ),
 ) -> None:
     """The live training status."""
     from forge.commands.status import run
 
-    _run(run, directory, watch=watch, json_out=json_out)
+    _run(run, directory, watch=watch, json_out=json_out, wait=wait, timeout=timeout)
+
+
+@app.command()
+def stop(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="Seconds to wait for the run to let go of the lock (default 300)."
+    ),
+) -> None:
+    """Stop the running train (or export, baseline, evaluate) as SIGTERM does: checkpoint, `interrupted`."""
+    from forge.commands.control import run_stop
+
+    _run(run_stop, directory, json_out=json_out, timeout=timeout)
+
+
+@app.command()
+def runs(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+    """Every run of the project, oldest first: outcome, steps, losses, config, adapter, gate."""
+    from forge.commands.control import run_runs
+
+    _run(run_runs, directory, json_out=json_out)
+
+
+@app.command()
+def mcp(
+    root: Optional[Path] = typer.Option(
+        None, "--root", help="Serve the projects under this folder only (default: the current folder)."
+    ),
+) -> None:
+    """The verbs as MCP tools over stdio, for agent frameworks (paths confined to --root)."""
+    from forge.commands.mcp import run
+
+    _run(run, root, cli=app)
 
 
 @app.command()
