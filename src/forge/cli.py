@@ -348,7 +348,9 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
-    empty = _empty_folder_argument(ARGV)
+    from forge.commands.empty_folder import empty_folder_argument
+
+    empty = empty_folder_argument(ARGV)
     if empty is not None:
         from forge.commands.console import print_error, print_error_json
 
@@ -363,19 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return _exit_code(e.code)
     return 0
-
-
-def _empty_folder_argument(args: list[str]) -> ForgeError | None:
-    """`forge VERB ""` (an unset shell variable, `forge init "$DIR"`): the parser reads "" as the
-    current folder, where init would scaffold a project; refused instead, with exit 2."""
-    if len(args) < 2 or args[0].startswith("-") or args[1] != "":
-        return None
-    return ForgeError(
-        f'forge {args[0]}: the project folder is an empty string ("")',
-        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
-        exit_code=2,
-        kind="usage",
-    )
 
 
 def _exit_code(code) -> int:
