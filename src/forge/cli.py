@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from forge.errors import ForgeError
+from forge.errors import ForgeError, unwritable_error
 from forge.gguf_types import types_text
 
 app = typer.Typer(
@@ -61,6 +61,11 @@ def _run(fn, *args, **kwargs) -> None:
                 code = fn(*args, **kwargs)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
             raise interrupted_error(ARGV, stop) from None
+        except OSError as failed:  # a read-only, full or forbidden folder: one error, not a traceback
+            unwritable = unwritable_error(failed)
+            if unwritable is None:
+                raise
+            raise unwritable from None
     except ForgeError as e:
         from forge.commands.console import print_error, print_error_json
         from forge.hints import name_folder
