@@ -133,7 +133,7 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     st = _status(root)
     assert code == 1 and st["error_kind"] == "disk_full", st
     log = (root / "logs" / "training.log").read_text()
-    assert "deleted checkpoint checkpoint-6" in log  # the torn one from step 1, cleaned by the resume
+    assert "deleted torn checkpoint checkpoint-6" in log  # the torn one from step 1, cleaned by the resume
     assert _sha(lora / "adapter_model.safetensors") == adapter_sha
     _loadable_adapter(lora)
     _loadable_checkpoint(root / "outputs" / "checkpoint-8")
