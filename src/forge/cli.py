@@ -15,7 +15,26 @@ import typer
 from forge.errors import ForgeError, unwritable_error
 from forge.gguf_types import types_text
 
+
+class _PlainHelp(typer.core.TyperGroup):
+    """Every verb's --help without Python's words (`<bool>`, `<list[str]>`, `<float range> [x>=0.5]`):
+    set here, once, for every verb the group resolves (forge.help_words names what each takes)."""
+
+    def __init__(self, *args, **kwargs):
+        from forge.help_words import plain_params
+
+        super().__init__(*args, **kwargs)
+        plain_params(self)  # `forge --help`'s own flag
+
+    def get_command(self, ctx, cmd_name):
+        from forge.help_words import plain_params
+
+        command = super().get_command(ctx, cmd_name)
+        return plain_params(command) if command is not None else None
+
+
 app = typer.Typer(
+    cls=_PlainHelp,
     add_completion=False,
     no_args_is_help=True,
     help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
@@ -72,11 +91,23 @@ def _run(fn, *args, **kwargs) -> None:
 
         folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
         e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
+        e.fix = _accepted(e.fix, folder)
         print_error(e)
         if kwargs.get("json_out"):
-            print_error_json(e)
+            print_error_json(e, ARGV[0] if ARGV else None)
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
+
+
+def _accepted(fix, folder):
+    """A fix's plain `forge train` hint with what the project's checkpoints need (forge.train.again)."""
+    if not isinstance(fix, str) or "`forge train" not in fix or not Path(folder or ".").is_dir():
+        return fix
+    from forge.project import Project
+    from forge.train.again import accepted_hints
+
+    retried_force = ARGV[:1] == ["train"] and "--force" in ARGV and "--resume" not in ARGV
+    return accepted_hints(fix, Project.at(folder), force=retried_force)
 
 
 @app.command()
@@ -119,7 +150,10 @@ def plan(
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
     vram_gb: Optional[float] = typer.Option(
-        None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
+        None,
+        "--vram-gb",
+        min=0.5,
+        help="Plan for this many GB of GPU memory, at least 0.5 (a shared GPU, a smaller target card).",
     ),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -281,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print_error(empty)
         if "--json" in ARGV:
-            print_error_json(empty)
+            print_error_json(empty, ARGV[0])
         return empty.exit_code
     if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
         return _main_json(argv)
@@ -326,7 +360,8 @@ def _main_json(argv: list[str] | None) -> int:
         code = getattr(e, "exit_code", 2)
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         rich_utils.rich_format_error(e)
-        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"))
+        verb = next((a for a in argv or ARGV if not a.startswith("-")), None)
+        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"), verb)
         return code
     except SystemExit as e:
         return _exit_code(e.code)

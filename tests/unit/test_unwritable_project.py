@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+import forge
+
 INJECT = Path(__file__).resolve().parent / "inject_unwritable"
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(forge.__file__).resolve().parents[1]  # the forge under test (PYTHONPATH)
 
 
 def _forge(*args: str, unwritable: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

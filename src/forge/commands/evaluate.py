@@ -12,8 +12,6 @@ record the verb wrote, key for key (the file's own serialisation).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_GATE, EXIT_OK
@@ -27,7 +25,7 @@ def run_baseline(
     overrides: list[str] | None = None,
     config: Path | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.evaluate.baseline import compute_baseline
     from forge.verb_config import load_verb_config
 
@@ -36,7 +34,7 @@ def run_baseline(
     print_notes(chosen.notes)
     record = compute_baseline(project, cfg=chosen.cfg)
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("baseline", record.to_data(), True)
     else:
         print_baseline(project, record)
     return EXIT_OK
@@ -49,7 +47,7 @@ def run_evaluate(
     overrides: list[str] | None = None,
     config: Path | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.evaluate.evaluation import compute_evaluation
     from forge.verb_config import load_verb_config
 
@@ -58,7 +56,7 @@ def run_evaluate(
     print_notes(chosen.notes)
     record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("evaluate", record.to_data(), record.passed)
     else:
         print_evaluation(project, record)
     return EXIT_OK if record.passed else EXIT_GATE

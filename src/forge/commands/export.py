@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
@@ -18,7 +16,7 @@ def run(
     config: Path | None = None,
     overrides: list[str] | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.export import ExportVerificationError, default_request, export_project
     from forge.gguf_types import CLI_OPTION, parse_gguf_types
     from forge.verb_config import load_verb_config
@@ -49,14 +47,14 @@ def run(
         report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
-            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2, default=str) + "\n")
+            print_json("export", e.report.to_dict(), False)
             return EXIT_FAIL
         _print(console, e.report)
         raise
     except ForgeError:
         raise
     if json_out:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        print_json("export", report.to_dict(), report.ok)
     else:
         _print(console, report)
     return EXIT_OK if report.ok else EXIT_FAIL

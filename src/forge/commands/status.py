@@ -219,7 +219,9 @@ def run(
     project = Project.existing(directory)
     view = status_view(project)
     if json_out and not watch:
-        sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("status", _json_view(view), exit_code(view) == 0)
         return exit_code(view)
 
     from forge.commands.console import console
@@ -238,7 +240,9 @@ def run(
                 key = json.dumps({k: v for k, v in view.items() if k != "age_seconds"}, sort_keys=True, default=str)
                 if key != last:
                     last = key
-                    sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
+                    from forge.commands.console import print_json
+
+                    print_json("status", _json_view(view), exit_code(view) == 0, indent=None)
                     sys.stdout.flush()
                 if over(view) or (deadline and time.monotonic() > deadline):
                     break
