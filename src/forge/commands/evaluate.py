@@ -32,7 +32,13 @@ def run_baseline(
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
     print_notes(chosen.notes)
-    record = compute_baseline(project, cfg=chosen.cfg)
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("baseline", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the base model")
+        record = compute_baseline(project, cfg=chosen.cfg)
     if json_out:
         print_json("baseline", record.to_data(), True)
     else:
@@ -54,7 +60,13 @@ def run_evaluate(
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
-    record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("evaluate", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the fine-tuned model")
+        record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
     if json_out:
         print_json("evaluate", record.to_data(), record.passed)
     else:

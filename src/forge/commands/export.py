@@ -39,12 +39,20 @@ def run(
         what = ", ".join((["merged 16-bit"] if merged else []) + [t.upper() for t in types])
         console.print(f"[bold]forge export[/] {escape(str(project.root))}: {what}")
 
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    beat = for_output("export", json_out)  # piped: a plain line every FORGE_PROGRESS_SECONDS
+
     def progress(msg: str) -> None:
+        beat.update(what=msg)
         if console is not None:
             console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
 
     try:
-        report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
+        with beat:
+            report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
             print_json("export", e.report.to_dict(), False)

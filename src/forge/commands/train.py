@@ -62,7 +62,10 @@ def run(
         print_notes(configured_with_notes(project, request).notes)  # --resume following the last run
 
     if json_out:
-        result = train_here(project, cfg, request, world)
+        from forge.progress_lines import for_output
+
+        with for_output("train", json_out=True) as beat:  # stdout is the answer's: the lines go to stderr
+            result = train_here(project, cfg, request, world, progress=beat.update_status)
         if world.is_main:
             from forge.commands.console import print_json
 
@@ -80,8 +83,11 @@ def run(
     if sys.stdout.isatty():
         with _ProgressBar(console) as bar:
             result = train_here(project, cfg, request, world, progress=bar.update, console_handler=handler)
-    else:
-        result = train_here(project, cfg, request, world, console_handler=handler)
+    else:  # piped (CI, nohup, an agent): a plain line every FORGE_PROGRESS_SECONDS (forge.progress_lines)
+        from forge.progress_lines import for_output
+
+        with for_output("train") as beat:
+            result = train_here(project, cfg, request, world, progress=beat.update_status, console_handler=handler)
     _summary(console, project, result, cfg, request)
     return exit_code(result, world)
 
