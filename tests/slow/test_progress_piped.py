@@ -39,7 +39,7 @@ def test_train_and_baseline_print_progress_lines_when_piped(tmp_path):
     assert "\r" not in res.stdout + res.stderr
     assert "\r" not in (root / "logs" / "training.log").read_text()
 
-    res = _piped("baseline", str(root), "--json")  # --json: the lines go to stderr, stdout is the answer's
+    res = _piped("baseline", str(root), *sets(), "--json")  # --json: the lines go to stderr, stdout is the answer's
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.lstrip().startswith("{") and "forge baseline:" not in res.stdout
     assert re.search(r"\] forge baseline: .*elapsed", res.stderr), res.stderr[-2000:]
