@@ -84,9 +84,9 @@ def main(argv=None) -> int:
 def _run(a, result: dict) -> None:
     settings = json.loads(a.settings)
     if a.arm[0] in ("a", "c"):
-        from forge.train.backends.unsloth import _import_unsloth
+        from forge.train.backends.unsloth import import_unsloth
 
-        _import_unsloth()
+        import_unsloth()
     import torch
 
     from forge.data import load_conversations
@@ -167,6 +167,7 @@ def _run(a, result: dict) -> None:
                 "max_seq_length": cfg.model.max_seq_length,
                 "load_in_4bit": cfg.model.load_in_4bit,
                 "load_in_fp8": cfg.model.load_in_fp8,
+                "fp8_matmul": cfg.model.fp8_matmul,
                 "gradient_checkpointing": cfg.lora.use_gradient_checkpointing
                 if a.arm != "b"
                 else plan.gradient_checkpointing,

@@ -1,5 +1,5 @@
 """Shared pieces of the GPU throughput benchmark: synthetic data, random-init models of real
-shapes with a word-level tokenizer, and the FLOP counts behind MFU.
+shapes with a word-level tokenizer (bench/word_tokenizer.py), and the FLOP counts behind MFU.
 
 Synthetic text uses a fixed vocabulary of made-up words and a word-level tokenizer, so that a turn
 of N words is exactly N tokens: the length distribution below is the token distribution. The
@@ -15,21 +15,7 @@ import math
 import random
 from pathlib import Path
 
-N_WORDS = 4000
-SPECIALS = [
-    "<pad>",
-    "<unk>",
-    "<|begin_of_text|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<bos>",
-    "<eos>",
-    "<start_of_turn>",
-    "<end_of_turn>",
-]
-ROLE_WORDS = ["user", "assistant", "system", "model", "ipython"]
+from bench.word_tokenizer import ROLE_WORDS, SPECIALS, build_tokenizer, words  # noqa: F401 (re-exported)
 
 # model key -> (forge.plan.memory shape name, transformers family, chat template)
 MODELS = {
@@ -39,15 +25,6 @@ MODELS = {
     # the model table's default, unsloth/gemma-3-4b-it: a vision-language model (bench/vlm_shape.py)
     "gemma-4b": ("gemma-3-4b", "gemma3-vlm", "gemma-3"),
 }
-
-
-def words() -> list[str]:
-    rng = random.Random(1234)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    out = set()
-    while len(out) < N_WORDS:
-        out.add("".join(rng.choice(letters) for _ in range(rng.randint(2, 9))))
-    return sorted(out)
 
 
 def _turn(rng: random.Random, vocab: list[str], mean: float, sigma: float = 0.6, cap: int = 4000) -> str:
@@ -88,25 +65,6 @@ def make_alpaca(n: int, seed: int = 0) -> list[dict]:
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-
-
-def build_tokenizer(folder: Path):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {t: i for i, t in enumerate(SPECIALS + ROLE_WORDS + words())}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<|begin_of_text|>",
-        eos_token="<|end_of_text|>",
-        additional_special_tokens=SPECIALS[2:],
-    )
-    fast.save_pretrained(str(folder))
-    return fast
 
 
 def build_model(key: str, folder: Path, device: str = "cuda") -> Path:

@@ -22,7 +22,7 @@ python3 - "$OUT" "$SHAPE" <<'PY'
 import sys
 from pathlib import Path
 from bench.common import build_model, make_chat, write_jsonl
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 out, shape = Path(sys.argv[1]), sys.argv[2]
 build_model(shape, out / "model")
 rows = make_chat(4000, seed=0)

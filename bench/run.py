@@ -23,6 +23,7 @@ from bench.common import MODELS, make_alpaca, make_chat, write_jsonl
 from bench.mfu import flops_4n, flops_full, flops_nemo_lora, mfu
 
 ROOT = Path("/tmp/forge-bench")
+PARITY_ARMS = ("p16", "p8", "pg")
 
 
 def plan_for(model_dir: Path, data: Path, template: str):
@@ -77,6 +78,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="skip each arm's eval before training (on Gemma 3 it compiles its own graphs: 404 s on the H200)",
     )
+    ap.add_argument("--card-gb", type=float, default=None, help="emulate a card of this size (plan and every arm)")
     ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -93,6 +95,12 @@ def main(argv=None) -> int:
     model_dir = build_model(a.model, ROOT / "models" / shape_name)
     t_build = time.time() - t0
     print(f"== model built in {t_build:.0f} s", flush=True)
+    fraction = None
+    if a.card_gb:  # the plan reads the cap through forge.plan.hardware.probe; each arm sets it again
+        import torch
+
+        fraction = a.card_gb * 1024**3 / torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(fraction)
     p = plan_for(model_dir, data, template)
     print(f"== planned in {time.time() - t0 - t_build:.0f} s", flush=True)
     plan_settings = {k: s.value for k, s in p.settings.items() if k != "model.name"}
@@ -147,6 +155,10 @@ def main(argv=None) -> int:
     }
     arm_settings["p16"] = parity | {"model.load_in_4bit": False}
     arm_settings["p8"] = parity | fp8
+    # (g) / (pg): forge's own FP8 base products (model.fp8_matmul): forward and input gradient in FP8
+    fp8mm = {"model.fp8_matmul": True, "model.load_in_4bit": False}
+    arm_settings["g"] = plan_settings | fp8mm
+    arm_settings["pg"] = parity | fp8mm
     budgets = json.loads(a.budget)
     arm_env = {
         "c0": {"FORGE_TORCH_VARLEN": "0"},
@@ -179,9 +191,9 @@ def main(argv=None) -> int:
             "--budget",
             str(budgets.get(arm, 0)),
         ]
-        if a.no_init_eval and arm not in ("p16", "p8"):  # the parity arms compare these losses
+        if a.no_init_eval and arm not in PARITY_ARMS:  # the parity arms compare these losses
             cmd.append("--no-init-eval")
-        if a.warmup_steps is not None and arm not in ("p16", "p8"):
+        if a.warmup_steps is not None and arm not in PARITY_ARMS:
             cmd += ["--warmup-steps", str(a.warmup_steps)]
         if a.stacks:
             stacks = out / f"arm-{a.model}-{a.profile}-{arm}.stacks.txt"
@@ -196,9 +208,11 @@ def main(argv=None) -> int:
                 "-m",
                 "bench.arm",
             ]
-        if arm in ("p16", "p8"):
+        if fraction:
+            cmd += ["--mem-fraction", f"{fraction:.5f}"]
+        if arm in PARITY_ARMS:
             cmd += ["--max-steps", str(a.parity_steps), "--holdout", "128", "--warmup-steps", "10"]
-        if arm == "p8":
+        if arm in ("p8", "pg"):
             cmd.append("--export-check")
         print(f"== arm {arm}", flush=True)
         started = time.time()
@@ -266,15 +280,21 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
         ("f", "c"),
         ("c2", "a"),
         ("c2", "c"),
+        ("g", "c"),
+        ("g", "a"),
     ):
         if tok.get(top) and tok.get(base):
             ratios[f"{top}/{base}"] = tok[top] / tok[base]
     p16, p8 = results.get("p16", {}).get("final_eval_loss"), results.get("p8", {}).get("final_eval_loss")
     parity = None
-    if p16 and p8:
+    pg = results.get("pg", {}).get("final_eval_loss")
+    if p16 and (p8 or pg):
         from forge.plan.fp8 import parity_ok
 
-        parity = {"bf16": p16, "fp8": p8, "relative": p8 / p16 - 1, "within_1pct": parity_ok(p16, p8)}
+        parity = {"bf16": p16}
+        for key, loss in (("fp8", p8), ("fp8_matmul", pg)):
+            if loss:
+                parity |= {key: loss, f"{key}_relative": loss / p16 - 1, f"{key}_within_1pct": parity_ok(p16, loss)}
     est = p.memory.to_dict() if p.memory else None
     meas = results.get("c", {}).get("peak_reserved_gb")
     return {
@@ -296,7 +316,9 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
 
 
 def _weights(st: dict) -> str:
-    return "FP8" if st.get("load_in_fp8") else ("4-bit" if st.get("load_in_4bit") else "16-bit")
+    return (
+        "FP8" if (st.get("load_in_fp8") or st.get("fp8_matmul")) else ("4-bit" if st.get("load_in_4bit") else "16-bit")
+    )
 
 
 def _f(v, fmt="{:,.0f}"):
@@ -329,6 +351,8 @@ def markdown(s: dict) -> str:
         "f": "(f) forge, FP8 base",
         "p16": "(p16) parity, bf16",
         "p8": "(p8) parity, FP8",
+        "g": "(g) forge, FP8 base products",
+        "pg": "(pg) parity, FP8 base products",
     }
     for k in names:
         r = arms.get(k)
@@ -354,10 +378,12 @@ def markdown(s: dict) -> str:
     lines.append(f"Ratios of real tokens/s: {rat}.")
     if s.get("parity"):
         pr = s["parity"]
-        lines.append(
-            f"Loss parity after the parity steps: bf16 {pr['bf16']:.4f}, FP8 {pr['fp8']:.4f} "
-            f"({pr['relative']:+.2%}; within 1%: {pr['within_1pct']})."
-        )
+        for key, label in (("fp8", "FP8 (Unsloth)"), ("fp8_matmul", "FP8 base products")):
+            if key in pr:
+                lines.append(
+                    f"Loss parity after the parity steps: bf16 {pr['bf16']:.4f}, {label} {pr[key]:.4f} "
+                    f"({pr[key + '_relative']:+.2%}; within 1%: {pr[key + '_within_1pct']})."
+                )
     if s.get("estimate_error") is not None:
         lines.append(
             f"Plan's memory estimate for (c): {s['plan_memory_estimate_gb']:.1f} GB (torch reserved) vs measured "

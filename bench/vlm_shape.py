@@ -4,7 +4,7 @@ Gemma3ForConditionalGeneration, the class of unsloth/gemma-3-4b-it (forge's defa
 decoder hidden 2560, 34 layers, 8 heads / 4 KV heads, head_dim 256, MLP 10240, vocabulary 262,208;
 SigLIP tower 27 layers, hidden 1152, MLP 4304, 16 heads, 896-pixel images in 14-pixel patches; a
 projector to 256 multimodal tokens per image. The weights are random (no hub), the tokenizer is the
-benchmark's word-level one (bench/common.py) plus Gemma 3's three image tokens, so that
+benchmark's word-level one (bench/word_tokenizer.py) plus Gemma 3's three image tokens, so that
 Gemma3Processor and Unsloth's FastModel load the folder exactly as they load the real one. The
 text-only chat data never reaches the vision tower: it is loaded and held, not run.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.word_tokenizer import build_tokenizer
 from forge.models.builtin_vlm import GEMMA3_4B
 
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
@@ -30,8 +31,6 @@ def build_gemma3_4b(folder: Path, device: str = "cuda") -> Path:
         Gemma3Processor,
         SiglipVisionConfig,
     )
-
-    from bench.common import build_tokenizer
 
     if (folder / "config.json").exists():
         return folder

@@ -108,7 +108,7 @@ def copy_trained(src: Path, dst: Path) -> Path:
 @pytest.fixture
 def project(tmp_path):
     """A project folder with 120 train and 12 val ShareGPT rows."""
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "proj")
     write_jsonl(proj.train_file, chat_rows(120))

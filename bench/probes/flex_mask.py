@@ -62,9 +62,9 @@ def _mask_config(sliding_window: int):
 
 def run(mode: str, lengths: list[int], sliding_window: int, device: str) -> dict:
     if mode == "unsloth":
-        from forge.train.backends.unsloth import _import_unsloth
+        from forge.train.backends.unsloth import import_unsloth
 
-        _import_unsloth()  # its patches of transformers.masking_utils apply at import
+        import_unsloth()  # its patches of transformers.masking_utils apply at import
     import torch
     import transformers.masking_utils as masking
 

@@ -12,8 +12,8 @@ from typing import List, Optional
 
 import typer
 
+from forge.config.gguf_types import types_text
 from forge.errors import ForgeError, unwritable_error
-from forge.gguf_types import types_text
 
 
 class _PlainHelp(typer.core.TyperGroup):
@@ -43,7 +43,7 @@ app = typer.Typer(
 
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
-# every verb that reads the project's config takes these two (forge.verb_config says what each reads
+# every verb that reads the project's config takes these two (forge.config.verb_config says what each reads
 # without them: check, plan, train and baseline training-config.json; export, verify and evaluate
 # the config the last run trained with, when it put its outputs elsewhere)
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. training.learning_rate=1e-4 (repeatable).")

@@ -7,7 +7,7 @@ Where a run's outputs go is the config's to say (save.lora_path, save.merged_pat
 training.output_dir): `Project.outputs(cfg)` is the one place that turns a config into those
 folders. The `lora_dir`, `merged_dir`, `quantized_dir` and `outputs_dir` properties are only the
 defaults those keys fall back to; a verb that reads outputs asks `outputs(cfg)` with the config it
-loaded (forge.verb_config), never the defaults (tests/unit/test_output_paths_class.py keeps it so).
+loaded (forge.config.verb_config), never the defaults (tests/unit/test_output_paths_class.py keeps it so).
 """
 
 from __future__ import annotations

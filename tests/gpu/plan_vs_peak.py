@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import time
 import traceback
@@ -29,6 +30,8 @@ GEMMA_1B = dict(hidden_size=1152, num_hidden_layers=26, num_attention_heads=4, n
                 sliding_window=512)  # fmt: skip
 GEMMA_12B_TEXT = dict(hidden_size=3840, num_hidden_layers=48, num_attention_heads=16, num_key_value_heads=8,
                       intermediate_size=15360, head_dim=256)  # fmt: skip
+GEMMA_27B_TEXT = dict(hidden_size=5376, num_hidden_layers=62, num_attention_heads=32, num_key_value_heads=16,
+                      intermediate_size=21504, head_dim=128, query_pre_attn_scalar=168)  # fmt: skip
 
 # name -> (builder, emulated card GB or None, steps, template)
 CASES = {
@@ -37,7 +40,15 @@ CASES = {
     "qwen2.5-0.5b": ("qwen", None, 10, "llama-3"),
     "gemma3-1b-text": ("gemma", None, 10, "gemma-3"),
     "gemma3-12b-vlm@24GB": ("vlm12b", 24, 30, "gemma-3"),  # last: the longest build and load
+    # the seed's VRAM tiers (issue 32): 8 GB and 12-16 GB take the 4B-it, 24 GB+ the 27B-it
+    "gemma3-4b-vlm@8GB": ("vlm4b", 8, 20, "gemma-3"),
+    "gemma3-4b-vlm@12GB": ("vlm4b", 12, 20, "gemma-3"),
+    "gemma3-27b-vlm@24GB": ("vlm27b", 24, 10, "gemma-3"),
+    "gemma3-27b-vlm@48GB": ("vlm27b", 48, 10, "gemma-3"),
 }
+# where the random-init weights go: the 27B's 54 GB of bf16 outgrow the lent machine's disk, so
+# FORGE_PVP_MODELS can put them in /dev/shm
+MODELS_DIR = os.environ.get("FORGE_PVP_MODELS")
 
 
 def bpe_tokenizer(folder: Path):
@@ -69,11 +80,13 @@ def build(kind: str, folder: Path) -> Path:
 
     if (folder / "config.json").exists():
         return folder
-    if kind in ("vlm4b", "vlm12b"):
+    if kind in ("vlm4b", "vlm12b", "vlm27b"):
         import bench.vlm_shape as v
 
-        if kind == "vlm12b":  # the 12B's text decoder in the 4B's layout (same tower and projector)
-            v.TEXT = dict(v.TEXT, **GEMMA_12B_TEXT)
+        # the 12B's / 27B's text decoder in the 4B's layout (the same SigLIP tower and projector)
+        from forge.models.builtin_vlm import GEMMA3_4B
+
+        v.TEXT = dict(GEMMA3_4B[0], **{"vlm12b": GEMMA_12B_TEXT, "vlm27b": GEMMA_27B_TEXT}.get(kind, {}))
         return v.build_gemma3_4b(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok = bpe_tokenizer(folder) if kind == "qwen" else build_tokenizer(folder)
@@ -108,12 +121,12 @@ def run_case(name: str, root: Path) -> dict:
 
     from forge.commands import plan as plan_cmd
     from forge.config import load_config
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.recipe import train
 
     kind, card, steps, template = CASES[name]
     t0 = time.time()
-    folder = build(kind, root / "models" / kind)
+    folder = build(kind, (Path(MODELS_DIR) if MODELS_DIR else root / "models") / kind)
     built = time.time() - t0
     cuda = torch.cuda.is_available()
     gc.collect()
@@ -178,9 +191,9 @@ def main(argv: list[str]) -> int:
         import torch
 
         if torch.cuda.is_available():
-            from forge.train.backends.unsloth import _import_unsloth
+            from forge.train.backends.unsloth import import_unsloth
 
-            _import_unsloth()
+            import_unsloth()
     except Exception as e:  # noqa: BLE001  the cases report their own failure
         print(f"unsloth not imported first: {e}", flush=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,7 @@ def _sets(*items):
 def _project(tmp_path, rows, val_rows):
     from bench.common import write_jsonl
 
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "proj")
     write_jsonl(proj.train_file, rows)

@@ -14,7 +14,7 @@ from tests.conftest import export_report as _report
 from tests.conftest import forge_here
 
 from forge.cli import main
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

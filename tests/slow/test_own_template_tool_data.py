@@ -29,7 +29,7 @@ def _model(tmp_path: Path) -> Path:
 
 def test_official_gemma_template_on_tool_calling_data(tmp_path, external_dir, capsys):
     from forge.config import default_config_dict
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     assert "raise_exception" in OFFICIAL and "'tool'" not in OFFICIAL
     rows = json.loads((external_dir / "glaive_toolcall_en_demo.json").read_text())
@@ -85,7 +85,7 @@ def test_check_names_the_line_a_model_template_fails_on(tmp_path, capsys):
     """A template that raises on some conversations: check fails or warns "tokenizer fits the data"
     with the first file:line (before, measuring fell back to a guess and the item was left out)."""
     from forge.config import default_config_dict
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     folder = _model(tmp_path)
     plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"

@@ -64,7 +64,7 @@ def _rows(n: int) -> list[dict]:
 
 
 def _make_project(root: Path) -> Path:
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(root)
     proj.train_file.write_text("".join(json.dumps(r) + "\n" for r in _rows(16)), encoding="utf-8")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import forge_here
 
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

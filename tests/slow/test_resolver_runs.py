@@ -32,7 +32,7 @@ def _sets(items) -> list[str]:
 
 
 def test_ready_means_train_starts_with_the_resolved_bounded_eval(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     _write(proj.train_file, _rows(120, "q"))
@@ -61,7 +61,7 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 def test_a_50mb_record_trains_under_2gb_rss(tmp_path):
     # 8bff25f: one 50 MB example passed check and train peaked at 10 GB RSS
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     text = ("the answer to the question is forty two " * (50_000_000 // 40 + 1))[:50_000_000]

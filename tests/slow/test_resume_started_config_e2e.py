@@ -1,5 +1,5 @@
 """A plain `forge train --resume` continues a `--config exp1.json` run whose stats were never
-written (forge.verb_config.started_run: the status records the config when the run starts), on
+written (forge.config.verb_config.started_run: the status records the config when the run starts), on
 the tiny Llama (slow).
 
 QA: the config a run read was on record only in metrics/training-stats.json, written when it

@@ -12,7 +12,7 @@ from tests.conftest import write_jsonl as write_rows
 
 
 def test_a_closed_pipe_does_not_stop_training(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     write_rows(proj.train_file, chat_rows(40))

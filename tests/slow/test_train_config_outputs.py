@@ -16,7 +16,7 @@ from tests.conftest import forge_here
 
 from forge.cli import main
 from forge.files import sha256_file
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import export_report as _report
 
 from forge.cli import main
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 pytestmark = pytest.mark.slow
 

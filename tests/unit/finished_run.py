@@ -23,7 +23,7 @@ RUN_ID = "r-done"
 
 
 def make_finished(root: Path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(root)
     write_rows(proj.train_file, chat_rows(120))

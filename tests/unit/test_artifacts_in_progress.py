@@ -3,7 +3,7 @@ models/quantized/.forge-merged/merged.partial/, and the web UI listed its files 
 
 from __future__ import annotations
 
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 from forge.web.readers import list_artifacts
 
 

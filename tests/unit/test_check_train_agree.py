@@ -105,7 +105,7 @@ def test_check_fails_what_train_refuses(project, monkeypatch, capsys, case):
 
 def test_max_seq_length_shorter_than_every_prompt(tmp_path, monkeypatch, capsys):
     import forge.plan.hardware as hw
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     proj, _ = init_project(tmp_path / "p")
@@ -131,7 +131,7 @@ def test_empty_model_name(project, monkeypatch, capsys):
 def test_sample_minimum_auto_agrees_for_a_real_model(tmp_path, monkeypatch, capsys):
     # 8bff25f: check failed 40 rows, train trained them without a word
     import forge.plan.hardware as hw
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     proj, _ = init_project(tmp_path / "p")
@@ -160,7 +160,7 @@ def test_a_tokenizer_that_does_not_fit_the_text(tmp_path, monkeypatch, capsys):
     from model_folders import make_model
 
     import forge.plan.hardware as hw
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
@@ -203,7 +203,7 @@ def test_default_model_neither_cached_nor_reachable(tmp_path, monkeypatch, capsy
     # 2026-12-02: no training-config.json (the default unsloth/gemma-3-4b-it), no network, no cache:
     # check said ready, train exited 1 "model not found" once it tried to load
     import forge.plan.hardware as hw
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     monkeypatch.setattr(hw, "probe", lambda: CPU)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

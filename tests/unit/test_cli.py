@@ -78,7 +78,7 @@ def test_check_gpu_too_small_for_model(project, monkeypatch, capsys):
 
 def test_export_with_an_empty_gguf_list_is_a_usage_error(tmp_path, capsys):
     # QA: `--gguf ""` / `--gguf ,` silently ran the config's default export (merged + Q8_0)
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     for spec in ("", ",", " , "):
@@ -89,7 +89,7 @@ def test_export_with_an_empty_gguf_list_is_a_usage_error(tmp_path, capsys):
 
 def test_check_and_plan_take_the_config_train_would_read(tmp_path, capsys):
     # QA: `forge train --config F` existed, but the config it reads could not be checked or planned
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     missing = tmp_path / "nothere.json"

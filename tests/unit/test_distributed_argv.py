@@ -82,7 +82,7 @@ def test_every_option_of_forge_train_passes_through_except_the_launchers():
 def test_forge_train_hands_its_own_argv_to_the_launcher(tmp_path, monkeypatch):
     """Through the CLI: `forge train DIR --nproc 2 ...` reaches launch() with the user's tokens."""
     from forge.cli import main
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.distributed import launch as launch_mod
 
     proj, _ = init_project(tmp_path / "a project")
@@ -118,7 +118,7 @@ def test_forge_train_hands_its_own_argv_to_the_launcher(tmp_path, monkeypatch):
 
 def test_a_bad_config_is_refused_by_the_launcher_before_any_rank_starts(tmp_path, monkeypatch):
     from forge.cli import main
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.distributed import launch as launch_mod
 
     proj, _ = init_project(tmp_path / "p")
@@ -163,7 +163,7 @@ def test_torchrun_command_single_node_and_rendezvous():
 
 
 def test_fsdp_on_one_process_says_it_shards_nothing(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.start import TrainRequest, launch_if_asked
 
     proj, _ = init_project(tmp_path / "p")
@@ -175,7 +175,7 @@ def test_fsdp_on_one_process_says_it_shards_nothing(tmp_path):
 
 def test_a_launch_without_the_command_line_is_refused(tmp_path):
     from forge.errors import ForgeError
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.start import TrainRequest, launch_if_asked
 
     proj, _ = init_project(tmp_path / "p")

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 from forge.status import StatusWriter, read_status
 from forge.train.distributed import ranks
 from forge.train.distributed.outcome import outcome

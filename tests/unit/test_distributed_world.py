@@ -99,7 +99,7 @@ def test_fsdp_on_gpus_goes_through_unsloths_native_fsdp2(monkeypatch):
     """Not runnable here (no machine with several GPUs is lent): the wiring, checked piece by piece."""
     import sys
 
-    from forge.train import backends
+    from forge.plan import backend_choice
     from forge.train.distributed.launch import LaunchPlan, rank_env
 
     log = logging.getLogger("test.world")
@@ -111,10 +111,10 @@ def test_fsdp_on_gpus_goes_through_unsloths_native_fsdp2(monkeypatch):
     assert rank_env(LaunchPlan(2, "gloo", "ddp"), {"CUDA_VISIBLE_DEVICES": "0"})["CUDA_VISIBLE_DEVICES"] == ""
     assert rank_env(LaunchPlan(2, "nccl", "ddp"), {"CUDA_VISIBLE_DEVICES": "0,1"})["CUDA_VISIBLE_DEVICES"] == "0,1"
 
-    monkeypatch.setattr(backends, "_unsloth_reason", lambda: None)
+    monkeypatch.setattr(backend_choice, "unsloth_reason_here", lambda: None)
     assert fsdp.backend_name(None, log) == "unsloth" and fsdp.backend_name("hf", log) == "hf"
     assert World.from_env({"WORLD_SIZE": "2"}).backend_name(None, log) == "hf"  # ddp: as before
-    monkeypatch.setattr(backends, "_unsloth_reason", lambda: "no GPU")
+    monkeypatch.setattr(backend_choice, "unsloth_reason_here", lambda: "no GPU")
     assert fsdp.backend_name("unsloth", log) == "hf"
 
     monkeypatch.setitem(sys.modules, "unsloth", object())  # the Unsloth backend runs in this process

@@ -80,7 +80,7 @@ def test_example_on_an_existing_project_writes_no_demo_marker_and_demo_leaves_it
     from forge.data.examples import DEMO_MARKER, is_example_project
     from forge.demo.setup import prepare_project
     from forge.errors import ForgeError
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "mine")
     proj.train_file.write_text('{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}\n')
@@ -99,7 +99,7 @@ def test_example_on_an_existing_project_writes_no_demo_marker_and_demo_leaves_it
 
 def test_a_new_example_folder_is_marked_and_reusable(tmp_path):
     from forge.data.examples import is_example_project
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "demo", example="support")
     assert is_example_project(proj.root)

@@ -13,9 +13,9 @@ from fake_outputs import safetensors_bytes, write_gguf, write_safetensors
 from forge.check.artifacts import adapter_fingerprint
 from forge.check.outputs import run_verify
 from forge.clock import utcnow
+from forge.init.scaffold import init_project
 from forge.records.base import read_record, write_record
 from forge.records.export import ExportReport
-from forge.scaffold import init_project
 
 ITEM = "outputs made from this adapter"
 

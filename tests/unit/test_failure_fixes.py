@@ -123,7 +123,7 @@ def test_a_failure_before_any_step_is_recorded_as_internal_without_resume(projec
 
 
 def test_a_rank_that_died_resumes_only_from_a_checkpoint(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.distributed import ranks
     from forge.train.distributed.outcome import outcome
 
@@ -144,7 +144,7 @@ def test_a_rank_that_died_resumes_only_from_a_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("kind", ["error", None])
 def test_a_failing_rank_without_a_documented_kind_is_internal(tmp_path, kind):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.distributed import ranks
     from forge.train.distributed.outcome import outcome
 

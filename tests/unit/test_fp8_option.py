@@ -27,7 +27,7 @@ def test_fp8_on_a_project_forge_init_wrote(tmp_path):
     # forge init writes load_in_4bit: true (the template's default); --set model.load_in_fp8=true
     # on that project must mean FP8, as the plan reads a default in the file as no choice
     from forge.config import load_config
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     cfg = load_config(proj.config_file, ["model.load_in_fp8=true"])
@@ -130,8 +130,8 @@ def test_check_refuses_fp8_on_a_float32_model(tmp_path, monkeypatch, capsys):
 
     import forge.plan.hardware as hw
     from forge.cli import main
+    from forge.init.scaffold import init_project
     from forge.plan.hardware import GPUInfo, HardwareInfo
-    from forge.scaffold import init_project
 
     h200 = HardwareInfo(torch_version="2.13.0", gpus=[GPUInfo("NVIDIA H200", 139.8, "9.0", True)], ram_gb=128)
     monkeypatch.setattr(hw, "probe", lambda: h200)

@@ -1,4 +1,4 @@
-"""One rule for a list of GGUF types (forge.gguf_types): the config's `save.gguf_quantization`
+"""One rule for a list of GGUF types (forge.config.gguf_types): the config's `save.gguf_quantization`
 and `forge export --gguf` accept and refuse the same lists, in the same words, each naming its
 own key or option and the fix. QA found the rule "an empty list is an error" written twice, in
 two wordings (the config's named no key in its fix; the CLI's named no option for a typo)."""
@@ -13,7 +13,7 @@ import pytest
 
 from forge.cli import main
 from forge.config import ConfigError, validate_dict
-from forge.gguf_types import (
+from forge.config.gguf_types import (
     CLI_OPTION,
     CONFIG_KEY,
     CONVERTER_TYPES,
@@ -65,7 +65,7 @@ def test_the_config_error_is_the_parsers_problem_and_fix(spec):
 
 @pytest.mark.parametrize("spec", REFUSED)
 def test_the_export_cli_error_is_the_parsers_message_and_fix(tmp_path, capsys, spec):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     expected = pytest.raises(GGUFTypesError, parse_gguf_types, spec, where=CLI_OPTION).value

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from forge.cli import main
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 
 def _files(root):

@@ -70,7 +70,7 @@ def test_builtin_resolves_to_its_folder():
 
 
 def test_init_writes_auto(tmp_path):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     folder = make_chatml(tmp_path / "qwen")
     proj, _ = init_project(tmp_path / "proj", model=str(folder))

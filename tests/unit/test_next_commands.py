@@ -100,7 +100,7 @@ def test_the_status_file_names_the_folder_absolute_and_old_files_are_named_on_re
     import json
 
     from forge.check.staleness import run_status
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.status import StatusWriter
 
     monkeypatch.chdir(tmp_path)

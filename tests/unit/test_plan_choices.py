@@ -9,8 +9,8 @@ import json
 from tests.conftest import chat_rows, write_jsonl
 
 from forge.cli import main
+from forge.init.scaffold import init_project
 from forge.plan.hardware import GPUInfo, HardwareInfo
-from forge.scaffold import init_project
 
 CPU = HardwareInfo(torch_version="2.x", cpu_count=2)
 DEFAULT_MODEL = "unsloth/gemma-3-4b-it"  # the template's model.name

@@ -74,7 +74,7 @@ def test_plan_json_shows_the_resolved_values_of_a_local_model(tmp_path, capsys):
     from model_folders import chat_rows, make_chatml, write_rows
 
     from forge.commands import plan as cmd
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     folder = make_chatml(tmp_path / "qwen-like")
     proj, _ = init_project(tmp_path / "proj", model=str(folder))

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from forge.init.scaffold import init_project
 from forge.plan.hardware import HardwareInfo
-from forge.scaffold import init_project
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_folders import chat_rows, make_chatml, write_rows  # noqa: E402

@@ -9,7 +9,7 @@ from tests.conftest import chat_rows, write_jsonl
 
 from forge.cli import main
 from forge.commands.plan import gather
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 
 
 def _project(tmp_path):

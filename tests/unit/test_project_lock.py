@@ -14,10 +14,10 @@ import time
 import pytest
 
 from forge.cli import main
+from forge.init.scaffold import init_project
 from forge.lock import LockHeld, ProjectLock, holder, lock_path, project_lock, writes_project
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
-from forge.scaffold import init_project
 
 HW = HardwareInfo(torch_version="2.13.0", problem="no CUDA GPU visible (test)")
 

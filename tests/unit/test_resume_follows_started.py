@@ -1,5 +1,5 @@
 """A plain `forge train --resume` / `forge check --resume` finds the checkpoints of a run that was
-interrupted after `forge train --config exp1.json` (forge.verb_config.started_run, load_resume_config).
+interrupted after `forge train --config exp1.json` (forge.config.verb_config.started_run, load_resume_config).
 
 QA: the record naming the config (metrics/training-stats.json) is written only when a run finishes,
 so after an interrupted `--config exp1.json` run (training.output_dir outputs-exp1) a plain
@@ -20,10 +20,11 @@ from test_security_checkpoints import make_checkpoint
 
 from forge.cli import main
 from forge.config import validate_dict
+from forge.config.source import paths_record
+from forge.config.verb_config import load_resume_config
 from forge.errors import ForgeError
 from forge.plan.hardware import HardwareInfo
 from forge.status import StatusWriter
-from forge.verb_config import load_resume_config, paths_record
 
 CPU = HardwareInfo(torch_version="2.13.0", cpu_count=2, ram_gb=16, problem="no CUDA GPU visible")
 REACHED = "weights would load here"
@@ -39,7 +40,7 @@ def interrupted(tmp_path, monkeypatch):
     """`forge train --config exp1.json` stopped at step 4 of 8: its checkpoints in outputs-exp1, no
     training-stats.json, the status as the recipe opened it (config source and paths in `extra`)."""
     import forge.plan.hardware as hw
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
     from forge.train.backends.hf import HFBackend
     from forge.train.resolved import fingerprint, write_run_file
 
@@ -134,7 +135,7 @@ def test_a_broken_training_config_does_not_stop_resuming_a_run_that_read_another
 
 
 def test_an_output_reading_verb_follows_the_last_run_past_a_broken_training_config(interrupted):
-    from forge.verb_config import load_verb_config
+    from forge.config.verb_config import load_verb_config
 
     cfg = validate_dict(EXP1)
     interrupted.training_stats_file.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ import pytest
 
 from forge.cli import main
 from forge.config import ConfigError, json_schema, validate_dict
+from forge.config.trainer_names import EVAL_SCHEDULERS, SCHEDULER_KWARGS, SCHEDULER_NEEDS, SCHEDULERS
 from forge.plan.hardware import HardwareInfo
-from forge.trainer_names import EVAL_SCHEDULERS, SCHEDULER_KWARGS, SCHEDULER_NEEDS, SCHEDULERS
 
 CPU = HardwareInfo(torch_version="2.13.0", cpu_count=2, ram_gb=16, problem="no CUDA GPU visible")
 TINY = ["model.name=builtin:tiny-llama", "model.load_in_4bit=false", "training.max_steps=1"]

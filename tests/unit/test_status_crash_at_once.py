@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from forge.init.scaffold import init_project
 from forge.processes import process_space
 from forge.project import Project
-from forge.scaffold import init_project
 from forge.status import Status, StatusWriter, read_status
 
 

@@ -49,7 +49,7 @@ def test_a_written_phase_is_kept(tmp_path):
 
 
 def test_a_stale_original_running_file_reads_as_crashed_without_a_pid(tmp_path, capsys):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     proj.status_file.parent.mkdir(parents=True, exist_ok=True)

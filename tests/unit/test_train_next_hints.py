@@ -10,11 +10,11 @@ from rich.console import Console
 
 from forge.commands.train import _summary
 from forge.config import ForgeConfig
+from forge.config.verb_config import stacked
 from forge.errors import EXIT_OK, EXIT_SIGINT
 from forge.project import Project
 from forge.status import Status
 from forge.train.start import TrainRequest
-from forge.verb_config import stacked
 
 
 def _printed(project, result, request) -> str:

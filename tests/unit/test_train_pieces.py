@@ -85,9 +85,10 @@ def test_cadence_gives_about_ten_evals_and_save_follows_eval(tmp_path):
 
 
 def test_unsloth_requested_where_it_cannot_run_is_a_usage_error(tmp_path, monkeypatch):
+    from forge.plan import backend_choice
     from forge.train import backends
 
-    monkeypatch.setattr(backends, "_unsloth_reason", lambda: "Unsloth is not installed")
+    monkeypatch.setattr(backend_choice, "unsloth_reason_here", lambda: "Unsloth is not installed")
     with pytest.raises(ForgeError) as e:
         backends.select_backend("unsloth", ForgeConfig(), logging.getLogger("t"), tmp_path)
     assert e.value.exit_code == 2 and "not installed" in e.value.message

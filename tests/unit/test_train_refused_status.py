@@ -58,7 +58,7 @@ def test_a_refusal_hands_on_the_run_it_kept(tmp_path):
 
 
 def test_a_refused_train_keeps_the_finished_run_on_record(tmp_path, capsys):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     write_rows(proj.train_file, chat_rows(20))
@@ -74,7 +74,7 @@ def test_a_refused_train_keeps_the_finished_run_on_record(tmp_path, capsys):
 
 
 def test_forge_status_names_the_run_before(tmp_path, capsys):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p")
     w = StatusWriter(proj.status_file, run_id="new-run")

@@ -9,7 +9,7 @@ from rich.console import Console
 from forge.commands.train import _summary
 from forge.config import load_config
 from forge.errors import EXIT_OK
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 from forge.train.start import TrainRequest
 
 

@@ -1,4 +1,4 @@
-"""forge's lists of the Trainer's names (forge.trainer_names) match the installed transformers,
+"""forge's lists of the Trainer's names (forge.config.trainer_names) match the installed transformers,
 read from its source with ast (importing it would import torch)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forge.trainer_names import OPTIMIZERS, SCHEDULERS, TRACKERS
+from forge.config.trainer_names import OPTIMIZERS, SCHEDULERS, TRACKERS
 
 
 def _source(module: str) -> ast.Module:

@@ -1,4 +1,4 @@
-"""Which config the verbs after training read (forge.verb_config), without a model.
+"""Which config the verbs after training read (forge.config.verb_config), without a model.
 
 QA: after `forge train --config exp1.json` (adapter in models/exp1), `forge verify` said the adapter
 was missing and `forge export` looked in models/checkpoints/lora, the default; export and verify
@@ -16,9 +16,10 @@ from model_folders import write_adapter
 
 from forge.cli import main
 from forge.config import validate_dict
+from forge.config.source import ConfigSource, paths_record
+from forge.config.verb_config import load_verb_config
 from forge.records.base import write_record
 from forge.records.train import TrainingStats
-from forge.verb_config import ConfigSource, load_verb_config, paths_record
 
 EXP1 = {"model": {"name": "builtin:tiny-llama"}, "save": {"lora_path": "models/exp1"}, "training": {"output_dir": "o1"}}
 

@@ -7,7 +7,7 @@ import json
 from fake_outputs import safetensors_bytes, write_gguf
 
 from forge.check.outputs import loss_trend, run_verify
-from forge.scaffold import init_project
+from forge.init.scaffold import init_project
 from forge.status import Status, write_status
 
 

@@ -13,9 +13,9 @@ from forge.check.artifacts import adapter_fingerprint
 from forge.check.outputs import run_verify
 from forge.cli import main
 from forge.clock import utcnow
+from forge.init.scaffold import init_project
 from forge.records.base import write_record
 from forge.records.export import ExportReport
-from forge.scaffold import init_project
 
 
 def _project(tmp_path):

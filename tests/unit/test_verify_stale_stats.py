@@ -23,9 +23,9 @@ from forge.check.outputs import run_verify
 from forge.cli import main
 from forge.files import atomic_write_json
 from forge.hints import name_folder
+from forge.init.scaffold import init_project
 from forge.records.base import write_record
 from forge.records.train import TrainingStats
-from forge.scaffold import init_project
 from forge.status import StatusWriter
 
 DEAD_PID = 2**22 + 4321

@@ -11,7 +11,7 @@ from forge.cli import main
 
 
 def _plan(tmp_path, capsys, *sets):
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     proj, _ = init_project(tmp_path / "p", model="builtin:tiny-llama")
     write_rows(proj.train_file, chat_rows(40))

@@ -98,7 +98,7 @@ def test_a_refused_run_marks_the_stats_of_the_run_before_it(proj):
 def test_a_real_refused_train_leaves_the_old_stats_marked(proj, capsys):
     from model_folders import chat_rows, write_rows
 
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     p, _ = init_project(proj.root)
     write_rows(p.train_file, chat_rows(20))

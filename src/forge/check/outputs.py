@@ -36,8 +36,8 @@ MAX_LOSS = 1.0
 
 def _config(project: Project) -> ForgeConfig:
     """The config whose folders are checked when none is given (the web UI): the verbs' rule
-    (forge.verb_config); a broken file checks the default folders (`forge verify` refuses it)."""
-    from forge.verb_config import reader_config
+    (forge.config.verb_config); a broken file checks the default folders (`forge verify` refuses it)."""
+    from forge.config.verb_config import reader_config
 
     return reader_config(project)
 

@@ -21,7 +21,7 @@ def print_error(e) -> None:
 
 
 def print_notes(notes) -> None:
-    """What a verb says about the config it read (forge.verb_config), on stderr, before its work."""
+    """What a verb says about the config it read (forge.config.verb_config), on stderr, before its work."""
     from rich.markup import escape
 
     for note in notes:

@@ -216,7 +216,7 @@ def _summary_dict(demo: _Demo, total: float, code: int) -> dict:
 
 
 def _where(p: Project) -> dict[str, str]:
-    from forge.verb_config import reader_config
+    from forge.config.verb_config import reader_config
 
     out = p.outputs(reader_config(p))  # where the demo's config put them
     items = {

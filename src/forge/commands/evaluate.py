@@ -5,7 +5,7 @@ baseline -> metrics/baseline.json (forge.evaluate.baseline); evaluate -> metrics
 damaged baseline or adapter (an earlier step's output: run it), 2 for one that contradicts the
 config (made for another model, val file or settings) and for a bad config or --set.
 
-Both take --config and --set (forge.verb_config): baseline reads training-config.json without them,
+Both take --config and --set (forge.config.verb_config): baseline reads training-config.json without them,
 evaluate the config of the last run when that run put its adapter elsewhere. `--json` prints the
 record the verb wrote, key for key (the file's own serialisation).
 """
@@ -26,8 +26,8 @@ def run_baseline(
     config: Path | None = None,
 ) -> int:
     from forge.commands.console import print_json, print_notes
+    from forge.config.verb_config import load_verb_config
     from forge.evaluate.baseline import compute_baseline
-    from forge.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
@@ -54,8 +54,8 @@ def run_evaluate(
     config: Path | None = None,
 ) -> int:
     from forge.commands.console import print_json, print_notes
+    from forge.config.verb_config import load_verb_config
     from forge.evaluate.evaluation import compute_evaluation
-    from forge.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere

@@ -17,9 +17,9 @@ def run(
     overrides: list[str] | None = None,
 ) -> int:
     from forge.commands.console import print_json, print_notes
+    from forge.config.gguf_types import CLI_OPTION, parse_gguf_types
+    from forge.config.verb_config import load_verb_config
     from forge.export import ExportVerificationError, default_request, export_project
-    from forge.gguf_types import CLI_OPTION, parse_gguf_types
-    from forge.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from forge.errors import EXIT_OK
+from forge.init.scaffold import check_existing, init_project
 from forge.project import CONFIG_NAME
-from forge.scaffold import check_existing, init_project
 
 
 def run(directory: Path, example: str | None = None, model: str | None = None) -> int:

@@ -233,8 +233,8 @@ def _summary(console, project: Project, result, cfg, request) -> None:
 
 def _recorded_source(project: Project, result, request):
     """The config source the run recorded in its status (extra.config_source); run_source where none is."""
+    from forge.config.verb_config import ConfigSource
     from forge.train.start import run_source
-    from forge.verb_config import ConfigSource
 
     extra = getattr(result.status, "extra", None)  # a run refused before its status was written has none
     extra = extra if isinstance(extra, dict) else {}

@@ -4,7 +4,7 @@ A quality check whose input is another run's (forge.check.staleness) is a failed
 `stale`: verify exits 1 and says so, since the last run's outputs were not judged. `--json` adds
 `stale` (true when any item is) beside `ok`; every item carries its own `stale` flag.
 
-The folders checked are the config's (forge.verb_config: --config / --set, else the config of the
+The folders checked are the config's (forge.config.verb_config: --config / --set, else the config of the
 last run when that run put its outputs elsewhere); `--json` says which under `config`.
 """
 
@@ -24,7 +24,7 @@ def run(
 ) -> int:
     from forge.check.outputs import SECTIONS, run_verify
     from forge.commands.console import print_notes
-    from forge.verb_config import load_verb_config
+    from forge.config.verb_config import load_verb_config
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # a broken config: exit 2, naming the file

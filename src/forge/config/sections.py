@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forge.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
-from forge.trainer_names import (
+from forge.config.gguf_types import CONFIG_KEY, GGUFTypesError, parse_gguf_types, types_text
+from forge.config.trainer_names import (
     EVAL_SCHEDULERS,
     OPTIMIZERS,
     SCHEDULERS,
@@ -56,6 +56,12 @@ class ModelSection(_Section):
         description="Hold the frozen base weights in FP8 (row-wise, torchao) and train bf16 LoRA over them: "
         "faster matrix products on Hopper (H100/H200) and newer. Unsloth backend only; replaces load_in_4bit.",
     )
+    fp8_matmul: bool = Field(
+        False,
+        description="Run the frozen base weights' forward and input-gradient products as real FP8 products "
+        "(e4m3, one scale per row, weights quantised once at load); LoRA and everything trainable stay bf16. "
+        "NVIDIA Hopper (H100/H200) or newer, either backend; memory as bf16; replaces load_in_4bit.",
+    )
     dtype: Literal["float16", "bfloat16", "float32", None] = Field(
         None, description="Compute dtype; null picks bfloat16 where the GPU supports it, else float16 (float32 on CPU)."
     )
@@ -78,8 +84,18 @@ class ModelSection(_Section):
         # into every project; as for the plan (forge.commands.plan.explicit_from_files), a file value
         # equal to the default is not a choice, so it must not turn `--set model.load_in_fp8=true`
         # into an error
-        if self.load_in_fp8 and self.load_in_4bit:
+        if (self.load_in_fp8 or self.fp8_matmul) and self.load_in_4bit:
             object.__setattr__(self, "load_in_4bit", False)  # no re-validation loop (validate_assignment)
+        if self.load_in_fp8 and self.fp8_matmul:
+            raise ValueError(
+                "load_in_fp8 (Unsloth's FP8 LoRA) and fp8_matmul (forge's FP8 base products) are two ways of "
+                "holding the same frozen weights: set one of them to false"
+            )
+        if self.fp8_matmul and self.dtype not in (None, "bfloat16"):
+            raise ValueError(
+                f"fp8_matmul computes in bfloat16, but dtype is {self.dtype}: "
+                "set model.dtype to bfloat16 (or leave it null), or set model.fp8_matmul to false"
+            )
         if self.load_in_fp8 and self.dtype not in (None, "bfloat16"):
             # torchao's row-wise FP8 quantises from bf16 weights, and the LoRA over them trains in bf16
             raise ValueError(

@@ -99,7 +99,7 @@ def prepare_project(directory: Path, model: str, extra: dict) -> Project:
     from forge.config import default_config_dict, validate_dict
     from forge.data.examples import example_config_overrides, is_example_project
     from forge.files import atomic_write_text
-    from forge.scaffold import init_project
+    from forge.init.scaffold import init_project
 
     if directory.exists() and any(directory.iterdir()) and not is_example_project(directory):
         raise UsageError(

@@ -32,7 +32,7 @@ class ValSplit:
 
 
 def load_val(project: Project, overrides: list[str] | None, cfg: Any = None) -> ValSplit:
-    """The val split of `cfg` (the verb's, forge.verb_config), else of training-config.json + `overrides`."""
+    """The val split of `cfg` (the verb's, forge.config.verb_config), else of training-config.json + `overrides`."""
     from forge.config import load_config
 
     cfg = cfg if cfg is not None else load_config(project.config_file, overrides)

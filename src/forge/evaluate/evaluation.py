@@ -85,8 +85,8 @@ def compute_evaluation(
     cfg=None,
     config_name: str | None = None,
 ) -> EvaluationRecord:
-    """`cfg`: the config the verb read (forge.verb_config); else training-config.json + `overrides`.
-    `config_name`: how errors name that config (forge.verb_config.ConfigSource.name)."""
+    """`cfg`: the config the verb read (forge.config.verb_config); else training-config.json + `overrides`.
+    `config_name`: how errors name that config (forge.config.verb_config.ConfigSource.name)."""
     # every refusal comes before the model loads: a typo should not cost a scoring pass
     val = load_val(project, overrides, cfg)
     cfg = val.cfg

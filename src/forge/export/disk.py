@@ -15,13 +15,13 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forge.config.gguf_types import CONVERTER_TYPES
 from forge.errors import ForgeError
-from forge.gguf_types import CONVERTER_TYPES
 
 # Bytes per parameter of each output type. Block formats carry their scales: Q8_0 stores 32
 # int8 + one f16 scale (34 bytes / 32 weights); k-quant mixes are the averages llama.cpp reports
 # for its _M mixes (Q4_K_M ~4.9 bits, Q5_K_M ~5.7 bits, Q6_K 6.56 bits), rounded up. One entry per
-# forge.gguf_types.GGUF_TYPES (a unit test keeps them in step).
+# forge.config.gguf_types.GGUF_TYPES (a unit test keeps them in step).
 BYTES_PER_PARAM = {
     "f32": 4.0,
     "f16": 2.0,

@@ -27,17 +27,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+# the types and their parser have one home (forge.config.gguf_types), shared with the config's validator
+from forge.config.gguf_types import CLI_OPTION, CONVERTER_TYPES, KQUANT_FTYPES, parse_gguf_types
 from forge.errors import ForgeError
-
-# the types and their parser have one home (forge.gguf_types), shared with the config's validator
-from forge.gguf_types import CLI_OPTION, CONVERTER_TYPES, KQUANT_FTYPES, parse_gguf_types
 
 EXTRA_HINT = "pip install 'factory-forge[export]'"
 GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 
 
 def parse_types(spec: str | list[str] | None, where: str = CLI_OPTION) -> list[str]:
-    """'Q8_0, q4_k_m' -> ['q8_0', 'q4_k_m'] (forge.gguf_types.parse_gguf_types); None or an empty
+    """'Q8_0, q4_k_m' -> ['q8_0', 'q4_k_m'] (forge.config.gguf_types.parse_gguf_types); None or an empty
     list, which is what a caller passes when no GGUF was asked for, -> []."""
     if spec is None or (not isinstance(spec, str) and not spec):
         return []

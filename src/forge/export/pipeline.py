@@ -55,7 +55,7 @@ def export_project(
 ) -> ExportReport:
     """Export the project's adapter; write metrics/export-report.json; raise on any failed check.
 
-    `notes`: what the report should say first (which config was read, forge.verb_config)."""
+    `notes`: what the report should say first (which config was read, forge.config.verb_config)."""
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
     job.report.started_at = utcnow()
     job.report.notes.extend(notes or [])

@@ -1,4 +1,4 @@
-"""Which training backend a run gets here, and why a requested one cannot run (pure: no torch).
+"""Which training backend a run gets here, and why a requested one cannot run (torch only inside cuda_available).
 
 One rule for the resolver (so `forge check` and `forge plan` say what `forge train` will do) and for
 `forge.train.backends.select_backend` (which applies it at run time): "auto" is Unsloth where
@@ -26,6 +26,22 @@ def unsloth_reason(has_gpu: bool, installed: bool | None = None) -> str | None:
     if not (unsloth_installed() if installed is None else installed):
         return "Unsloth is not installed (pip install 'factory-forge[unsloth]')"
     return None
+
+
+def cuda_available() -> bool:
+    """A CUDA GPU is visible to torch in this process (torch imported here, at call time)."""
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def unsloth_reason_here() -> str | None:
+    """Why Unsloth cannot run in this process, or None: the one question select_backend, the
+    Unsloth backend and the fsdp strategy ask (each looks it up at call time, so tests can set it)."""
+    return unsloth_reason(cuda_available())
 
 
 def choose(requested: str, reason: str | None) -> tuple[str, str | None]:

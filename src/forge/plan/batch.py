@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 from forge.plan.memory import max_tokens_that_fit
 
+MAX_MICRO_TOKENS = 32768  # beyond this an H100 gains little per token and optimizer steps get rare
+MIN_MICRO_TOKENS_NO_GC = 8192  # turn checkpointing off if this many tokens fit without it (measured: 8B, H100)
+TARGET_STEPS = 150  # optimizer steps a run should have, for the effective batch
+ORIGINAL_EFFECTIVE_EXAMPLES = 8  # batch 2 x accumulation 4
+
 
 @dataclass
 class Batch:
@@ -27,12 +32,6 @@ def _round_up(n: float, step: int) -> int:
 
 def size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, optim, backend, notes) -> Batch:
     from forge.plan.backend_choice import packing_off_reason
-    from forge.plan.resolve import (
-        MAX_MICRO_TOKENS,
-        MIN_MICRO_TOKENS_NO_GC,
-        ORIGINAL_EFFECTIVE_EXAMPLES,
-        TARGET_STEPS,
-    )
 
     gpu = hw.has_gpu
     explicit = b.explicit

@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 
 from forge.config import ForgeConfig
+from forge.config.trainer_names import TRACKER_ALTERNATIVES, TRACKERS, tracker_list
 from forge.errors import ForgeError
 from forge.models.facts import ModelFacts
 from forge.plan.settings import Plan, Refusal
-from forge.trainer_names import TRACKER_ALTERNATIVES, TRACKERS, tracker_list
 
 # the keys of the folders a run writes, checked before it starts
 OUTPUT_KEYS = ("training.output_dir", "save.lora_path", "save.merged_path", "save.gguf_path")

@@ -88,3 +88,46 @@ def plan_may_choose_fp8(shape_name: str | None, capability: str | None, backend:
     if shape_name not in PARITY_SHOWN or fp8_refusal(backend, capability) is not None:
         return None
     return f"FP8 base weights: Hopper+ GPU, loss parity shown for {shape_name} ({PARITY_SHOWN[shape_name]})"
+
+
+def fp8_matmul_refusal(capability: str | None, gpu_name: str = "") -> ForgeError | None:
+    """Why `model.fp8_matmul: true` cannot run here (no CUDA GPU, or one without FP8 matrix units), or
+    None. Either backend runs it: the swap happens on the PEFT model (forge.train.fp8_matmul)."""
+    cap = _capability(capability)
+    if cap is None:
+        return ForgeError(
+            "model.fp8_matmul is true but there is no CUDA GPU here: FP8 matrix products run on the "
+            "tensor cores of an NVIDIA Hopper GPU (H100, H200) or newer",
+            "set model.fp8_matmul to false on this machine (the CPU trains in float32)",
+            exit_code=EXIT_USAGE,
+            kind="config",
+        )
+    if cap < MIN_CAPABILITY:
+        card = f"{gpu_name} (compute capability {capability})" if gpu_name else f"compute capability {capability}"
+        return ForgeError(
+            f"model.fp8_matmul is true but this GPU, {card}, has no row-scaled FP8 products "
+            f"(needs {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]}+: H100, H200 or newer)",
+            "set model.fp8_matmul to false (bf16, or model.load_in_4bit for less memory)",
+            exit_code=EXIT_USAGE,
+            kind="config",
+        )
+    return None
+
+
+def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
+    """(config key, refusal) for each FP8 option the config asks for and this backend and GPU cannot run."""
+    gpu = hw.gpus[0] if hw.gpus else None
+    cap, name = (gpu.capability, gpu.name) if gpu else (None, "")
+    out = []
+    if config.model.load_in_fp8:
+        from forge.models.facts import stored_dtype
+
+        model = config.model.name
+        err = fp8_refusal(backend, cap, name, stored_dtype(model), model)
+        if err is not None:
+            out.append(("model.load_in_fp8", err))
+    if config.model.fp8_matmul:
+        err = fp8_matmul_refusal(cap, name)
+        if err is not None:
+            out.append(("model.fp8_matmul", err))
+    return out

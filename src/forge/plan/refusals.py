@@ -95,7 +95,7 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
     """What select_backend refuses at run time, in its words: Unsloth asked for where it cannot
     run, and FP8 where the backend or the GPU has no FP8 path."""
     from forge.plan.backend_choice import UNSLOTH_FIX, choose, packing_off_reason
-    from forge.plan.fp8 import fp8_refusal
+    from forge.plan.fp8 import fp8_refusals
 
     _, refusal = choose(config.training.backend, hw.unsloth_reason)
     if refusal:
@@ -103,14 +103,8 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
     off = packing_off_reason(p.backend, hw.has_gpu) if p.settings["training.packing"].value else None
     if off:  # said before the run, not only in its log
         _warn(p, "packing", "training.packing", f"training.packing is true, but {off}", "set training.packing to false")
-    if config.model.load_in_fp8:
-        gpu = hw.gpus[0] if hw.gpus else None
-        from forge.models.facts import stored_dtype
-
-        name = config.model.name
-        err = fp8_refusal(p.backend, gpu.capability if gpu else None, gpu.name if gpu else "", stored_dtype(name), name)
-        if err is not None:
-            _refuse(p, "fp8", "model.load_in_fp8", err.message, err.fix or "")
+    for key, err in fp8_refusals(config, p.backend, hw):
+        _refuse(p, "fp8", key, err.message, err.fix or "")
 
 
 def _not_a_download(name: str) -> bool:

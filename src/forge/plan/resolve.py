@@ -56,10 +56,6 @@ LADDER = (
 )
 USABLE_VRAM = 0.88  # of the card's memory the estimate may fill (the rest: other processes, spikes)
 FREE_MARGIN_GB = 0.5  # kept free of what other processes left, for the CUDA context's growth
-MAX_MICRO_TOKENS = 32768  # beyond this an H100 gains little per token and optimizer steps get rare
-MIN_MICRO_TOKENS_NO_GC = 8192  # turn checkpointing off if this many tokens fit without it (measured: 8B, H100)
-TARGET_STEPS = 150  # optimizer steps a run should have, for the effective batch
-ORIGINAL_EFFECTIVE_EXAMPLES = 8  # batch 2 x accumulation 4
 FIT_TOKENS = 4096  # a model "fits" when a micro-batch of this many tokens does (with checkpointing)
 # CPU speed: matmul FLOP/s a core sustains, plus a fixed cost a token (kernel launches, the data
 # path) that bounds the tiny models. Measured 2026-12-02 on a shared 2-core CPU, torch 2.13 float32:
@@ -200,6 +196,8 @@ def resolve(
     # weights: 16-bit where they take under 40% of the budget (faster: no dequantisation), else 4-bit
     if not gpu:
         four, why4 = False, "no GPU: bitsandbytes 4-bit needs CUDA"
+    elif config.model.fp8_matmul or config.model.load_in_fp8:
+        four, why4 = False, "FP8 base weights asked for (model.fp8_matmul / load_in_fp8): they replace 4-bit"
     elif shape is not None and shape.params * 2 / 1024**3 < 0.4 * card_gb:
         four, why4 = False, f"16-bit weights ({shape.params * 2 / 1024**3:.1f} GB) fit easily; no dequantisation cost"
     else:

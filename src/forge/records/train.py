@@ -176,7 +176,7 @@ class TrainingStats(Record):
     data: dict[str, Any] = {}
     versions: dict[str, Any] = {}
     # where this run's config came from and where it put its outputs, so that the verbs after it
-    # (export, verify, evaluate) find them with no flags (forge.verb_config): `config_source` is
+    # (export, verify, evaluate) find them with no flags (forge.config.verb_config): `config_source` is
     # {"file": the config file read (relative to the project when inside it; null: defaults),
     # "overrides": the --set values, "sha256": the file's content as the run read it, null for no
     # file; absent before forge recorded it}; `paths` the config's lora_path, merged_path, gguf_path and

@@ -306,3 +306,23 @@ class ForgeCallback(TrainerCallback):
         self.log.info("checkpoint complete: %s", path)
         if self.on_checkpoint is not None:
             self.on_checkpoint(path)
+
+
+def callbacks_of(recipe, eval_examples: int) -> tuple[ForgeCallback, list]:
+    """A Recipe's (forge.train.recipe) ForgeCallback and the whole list the trainer gets: forge's
+    first, then the caller's and the registered factories' (forge.train.extensions)."""
+    from forge.train.extensions import extra_callbacks
+
+    callback = ForgeCallback(
+        status=recipe.status,
+        history_path=recipe.project.history_file,
+        log=recipe.log,
+        stop=recipe.stop,
+        run_id=recipe.run_id,
+        progress=recipe.progress,
+        world=recipe.world,
+        eval_examples=eval_examples,
+        eval_steps=recipe.plan.eval_steps,
+        on_checkpoint=lambda path: recipe.previous.discard(),
+    )
+    return callback, [callback, *extra_callbacks(recipe.extra_callbacks)]

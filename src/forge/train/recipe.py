@@ -38,7 +38,6 @@ from forge.files import clean_stale_temp_files
 from forge.lock import ProjectLock
 from forge.project import Project
 from forge.records.base import write_record
-from forge.records.train import RunFile
 from forge.status import Status
 from forge.train.checkpoints import newest_complete
 from forge.train.failures import Interrupted, classify, run_checkpoint
@@ -85,7 +84,7 @@ class Recipe:
         from forge.train.distributed import World
 
         self.project, self.backend_name, self.resume, self.force = project, backend, resume, force
-        self.source = source  # the config file and --set the run read (training-stats.json, forge.verb_config)
+        self.source = source  # the config file and --set the run read (training-stats.json, forge.config.verb_config)
         self.progress, self.console_handler, self.extra_callbacks = progress, console_handler, callbacks
         self.world = world or World.current()
         self.settings = RunSettings(cfg, self.world.world_size)
@@ -133,8 +132,8 @@ class Recipe:
         self.status = open_status(p, self.world, self.run_id, self.started_at, cfg)
         if self.source is not None and self.world.is_main:
             # on record from the start: `forge train --resume` finds an interrupted run's checkpoints by
-            # it (forge.verb_config.started_run), as export/verify/evaluate find a finished run's by the stats
-            from forge.verb_config import paths_record
+            # it (forge.config.verb_config.started_run), as export/verify/evaluate find a finished run's by the stats
+            from forge.config.source import paths_record
 
             self.status.update(config_source=self.source, paths=paths_record(cfg))
         self.stop.install()
@@ -241,22 +240,9 @@ class Recipe:
         self.train_ds = self.backend.prepare_dataset(self.data.train)
         self.eval_ds = self.backend.prepare_dataset(self.data.val) if self.data.val else None
 
-        from forge.train.callbacks import ForgeCallback
-        from forge.train.extensions import extra_callbacks
+        from forge.train.callbacks import callbacks_of
 
-        self.callback = ForgeCallback(
-            status=status,
-            history_path=self.project.history_file,
-            log=log,
-            stop=self.stop,
-            run_id=self.run_id,
-            progress=self.progress,
-            world=self.world,
-            eval_examples=n_val if self.eval_ds is not None else 0,
-            eval_steps=self.plan.eval_steps,
-            on_checkpoint=lambda path: self.previous.discard(),
-        )
-        self.callbacks = [self.callback, *extra_callbacks(self.extra_callbacks)]
+        self.callback, self.callbacks = callbacks_of(self, n_val if self.eval_ds is not None else 0)
         status.update(total_steps=self.plan.total_steps)
         self.trainer = self.make_trainer()
         self._check_stop()
@@ -272,24 +258,10 @@ class Recipe:
 
     def write_run_file(self) -> None:
         """outputs/forge-run.json from the settings as they are now: rewritten after an OOM retry."""
-        if not self.world.is_main:
-            return
-        from forge.train.resolved import write_run_file
+        if self.world.is_main:
+            from forge.train.resolved import run_file_of, write_run_file
 
-        ckpt = self.start.checkpoint if self.start else None
-        record = RunFile(
-            run_id=self.run_id,
-            started_at=self.started_at,
-            backend=self.backend.name,
-            resumed_from=str(ckpt.path) if ckpt else None,
-            # a resume keeps the fingerprint of the run it continues (a --force'd mismatch stays visible)
-            fingerprint=(self.start.fingerprint if self.start and self.start.fingerprint else self.fp),
-            plan=self.plan.to_dict(),
-            resolved=self.resolution.to_dict() if getattr(self, "resolution", None) else None,
-            config=self.settings.cfg.to_json_dict(),
-            changes=list(self.settings.changes),
-        )
-        write_run_file(self.output_dir, record)
+            write_run_file(self.output_dir, run_file_of(self))
 
     def _check_stop(self) -> None:
         if self.stop.requested:

@@ -12,8 +12,8 @@ import time
 from statistics import fmean
 
 from forge.clock import utcnow
+from forge.config.source import paths_record
 from forge.records.train import HistoryRow, TrainingStats, read_history
-from forge.verb_config import paths_record
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "unsloth")
 

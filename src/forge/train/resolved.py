@@ -51,6 +51,24 @@ def write_run_file(output_dir: Path, record: RunFile | dict) -> Path:
     return path
 
 
+def run_file_of(recipe) -> RunFile:
+    """outputs/forge-run.json's record of a Recipe (forge.train.recipe), from its settings as they are
+    now: the recipe writes it again after an OOM retry changed them."""
+    ckpt = recipe.start.checkpoint if recipe.start else None
+    return RunFile(
+        run_id=recipe.run_id,
+        started_at=recipe.started_at,
+        backend=recipe.backend.name,
+        resumed_from=str(ckpt.path) if ckpt else None,
+        # a resume keeps the fingerprint of the run it continues (a --force'd mismatch stays visible)
+        fingerprint=(recipe.start.fingerprint if recipe.start and recipe.start.fingerprint else recipe.fp),
+        plan=recipe.plan.to_dict(),
+        resolved=recipe.resolution.to_dict() if getattr(recipe, "resolution", None) else None,
+        config=recipe.settings.cfg.to_json_dict(),
+        changes=list(recipe.settings.changes),
+    )
+
+
 def read_run_file(output_dir: Path, warn=None) -> RunFile | None:
     """The run file, or None when it is missing or unreadable (said through `warn`)."""
     record, why = try_read_record(output_dir / RUN_FILE, RunFile)

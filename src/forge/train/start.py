@@ -58,11 +58,11 @@ def configured_config(project, request: TrainRequest):
 
 
 def configured_with_notes(project, request: TrainRequest):
-    """configured_config with the config's source and notes (forge.verb_config.VerbConfig): `--resume`
+    """configured_config with the config's source and notes (forge.config.verb_config.VerbConfig): `--resume`
     without --config follows the last run started, when training-config.json keeps checkpoints
-    elsewhere (forge.verb_config.load_resume_config)."""
+    elsewhere (forge.config.verb_config.load_resume_config)."""
     from forge.config import config_path, load_config
-    from forge.verb_config import VerbConfig, given_source, load_resume_config
+    from forge.config.verb_config import VerbConfig, given_source, load_resume_config
 
     _require_folder(project)
     if request.resume and request.config is None:
@@ -175,7 +175,7 @@ def launch_if_asked(project, request: TrainRequest, echo=None, warn=None) -> int
 
 def train_here(project, cfg, request: TrainRequest, world, *, progress=None, console_handler=None):
     """The recipe in this process (the only one, or one rank); its stats record the config file and
-    --set it read (forge.verb_config: how export, verify and evaluate find its outputs after it)."""
+    --set it read (forge.config.verb_config: how export, verify and evaluate find its outputs after it)."""
     from forge.train.recipe import train
 
     if world.launched:
@@ -199,8 +199,8 @@ def train_here(project, cfg, request: TrainRequest, world, *, progress=None, con
 
 def run_source(project, request: TrainRequest):
     """The config file and --set this call reads (a followed run's with a plain --resume)."""
+    from forge.config.verb_config import given_source
     from forge.errors import ForgeError as _Err
-    from forge.verb_config import given_source
 
     try:
         return configured_with_notes(project, request).source

@@ -106,7 +106,7 @@ def _adapter_dir(project: Project, recorded: str | None) -> Path | None:
     """The folder evaluation.json names; a relative one only while it stays inside the project
     (the page must not be steered into hashing files elsewhere by an edited file)."""
     if not recorded:  # an older evaluation.json: the adapter the config names now
-        from forge.verb_config import reader_config
+        from forge.config.verb_config import reader_config
 
         return project.outputs(reader_config(project)).lora
     if Path(recorded).is_absolute():

@@ -275,7 +275,7 @@ def safe_project_file(root: Path, relative: str) -> Path:
 
 def artifact_folders(project: Project, kinds: dict[Path, str] | None = None) -> list[Path]:
     """models/ and the output folders the outputs checklist checks (the last run's, by the verbs'
-    rule: forge.verb_config), each once: a run saved with save.lora_path=exp1/lora lists exp1/lora,
+    rule: forge.config.verb_config), each once: a run saved with save.lora_path=exp1/lora lists exp1/lora,
     as the checklist beside the list shows it (QA: the list was empty there)."""
     folders: list[Path] = []
     for folder in (project.root / "models", *(kinds if kinds is not None else _output_kinds(project))):
@@ -286,7 +286,7 @@ def artifact_folders(project: Project, kinds: dict[Path, str] | None = None) -> 
 
 
 def _output_kinds(project: Project) -> dict[Path, str]:
-    from forge.verb_config import reader_config
+    from forge.config.verb_config import reader_config
 
     out = project.outputs(reader_config(project))
     return {out.lora: "lora", out.merged: "merged", out.gguf: "quantized"}

@@ -160,10 +160,10 @@ class ProjectEntry:
         )
 
     def outputs_signature(self) -> tuple:
-        from forge.verb_config import reader_config
+        from forge.config.verb_config import reader_config
 
         p = self.project
-        out = p.outputs(reader_config(p))  # the folders the outputs checklist checks (forge.verb_config)
+        out = p.outputs(reader_config(p))  # the folders the outputs checklist checks (forge.config.verb_config)
         paths = [
             p.training_stats_file,
             p.evaluation_file,

@@ -35,7 +35,7 @@ from typing import Any
 
 from forge.config import ForgeConfig
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.plan.backend_choice import BACKENDS  # the one list (re-exported)
+from forge.plan.backend_choice import BACKENDS, cuda_available  # noqa: F401 (the one list and probe, re-exported)
 from forge.plan.eval_budget import cadence
 from forge.train.settings import RunSettings
 
@@ -58,15 +58,6 @@ class TrainPlan:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:
-        return False
 
 
 class Backend:
@@ -137,12 +128,6 @@ class Backend:
         return eval_steps, save_steps
 
 
-def _unsloth_reason() -> str | None:
-    from forge.plan.backend_choice import unsloth_reason
-
-    return unsloth_reason(cuda_available())
-
-
 def select_backend(
     requested: str | None, cfg: ForgeConfig | RunSettings, log: logging.Logger, output_dir: Path
 ) -> Backend:
@@ -154,9 +139,9 @@ def select_backend(
         raise ForgeError(
             f"unknown backend {requested!r}", f"use one of: {', '.join(BACKENDS)}", exit_code=EXIT_USAGE, kind="usage"
         )
-    from forge.plan.backend_choice import UNSLOTH_FIX, choose
+    from forge.plan.backend_choice import UNSLOTH_FIX, choose, unsloth_reason_here
 
-    reason = _unsloth_reason()
+    reason = unsloth_reason_here()
     chosen, refusal = choose(requested, reason)  # the resolver's rule (forge check says the same)
     if refusal:
         raise ForgeError(refusal, UNSLOTH_FIX, exit_code=EXIT_USAGE, kind="backend")

@@ -74,6 +74,10 @@ class HFBackend(Backend):
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, peft_config)
+        if self.cfg.model.fp8_matmul:  # refused before loading where no FP8 GPU is (forge.plan.fp8)
+            from forge.train.fp8_matmul import apply
+
+            self.note(apply(model))
         trainable, total = model.get_nb_trainable_parameters()
         leaves = chosen.spec if isinstance(chosen.spec, list) else sorted({n.rsplit(".", 1)[-1] for n in chosen.names})
         self.log.info("LoRA r=%d on %s: %s of %s parameters trainable", lora.r, ",".join(leaves), trainable, total)

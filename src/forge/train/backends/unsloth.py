@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 
 from forge.errors import EXIT_USAGE, ForgeError
-from forge.train.backends import TrainPlan, _unsloth_reason
+from forge.train.backends import TrainPlan
 from forge.train.backends.compile_workers import keep_parallel_compile
 from forge.train.backends.hf import HFBackend
 from forge.train.backends.packed_shape import attention_of, fixed_packed_length
@@ -35,9 +35,11 @@ from forge.train.backends.packed_shape import note as shape_note
 _COMPILE_NOTE = ""  # what keep_parallel_compile changed, for the run's notes
 
 
-def _import_unsloth():
+def import_unsloth():
     """Import Unsloth first; a clear ForgeError (exit 2) when it cannot run here."""
-    reason = _unsloth_reason()
+    from forge.plan.backend_choice import unsloth_reason_here
+
+    reason = unsloth_reason_here()
     if reason:
         raise ForgeError(
             f"--backend unsloth cannot run here: {reason}",
@@ -92,7 +94,7 @@ class UnslothBackend(HFBackend):
     name = "unsloth"
 
     def __init__(self, cfg, log, output_dir):
-        _import_unsloth()  # before the parent or the recipe import anything of transformers
+        import_unsloth()  # before the parent or the recipe import anything of transformers
         super().__init__(cfg, log, output_dir)
         if _COMPILE_NOTE:
             self.note(_COMPILE_NOTE)
@@ -175,6 +177,10 @@ class UnslothBackend(HFBackend):
                 finetune_mlp_modules=lora.finetune_mlp_modules,
             )
         model = loader.get_peft_model(model, **kwargs)
+        if m.fp8_matmul:  # after Unsloth's patches, which it puts back where they read the weights
+            from forge.train.fp8_matmul import apply
+
+            self.note(apply(model))
         _name_configured_base(model, path)
         self.attention = attention_of(model)  # what Unsloth chose, read back: the packed shape depends on it
         trainable, total = model.get_nb_trainable_parameters()
@@ -182,7 +188,7 @@ class UnslothBackend(HFBackend):
             "Unsloth %s: %s, %s weights, LoRA r=%d on %s (%s of %s parameters trainable), checkpointing %r",
             loader.__name__,
             m.name,
-            "FP8" if m.load_in_fp8 else ("4-bit" if m.load_in_4bit else "16-bit"),
+            "FP8" if (m.load_in_fp8 or m.fp8_matmul) else ("4-bit" if m.load_in_4bit else "16-bit"),
             lora.r,
             targets if isinstance(targets, str) else ",".join(targets),
             trainable,

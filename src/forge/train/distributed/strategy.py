@@ -29,9 +29,9 @@ def backend_name(world, requested: str | None, log) -> str | None:
         return requested
     asked = (requested or "auto").lower()
     if world.strategy == "fsdp" and asked in ("auto", "unsloth"):
-        from forge.train.backends import _unsloth_reason
+        from forge.plan.backend_choice import unsloth_reason_here
 
-        if _unsloth_reason() is None:
+        if unsloth_reason_here() is None:
             log.info("backend %s for fsdp: Unsloth's native FSDP2 (UNSLOTH_FSDP2=1) shards the model", asked)
             return "unsloth"
         log.info("backend %s -> hf for fsdp: accelerate's FSDP2 through the Trainer (Unsloth needs a CUDA GPU)", asked)

@@ -1,0 +1,200 @@
+"""`model.fp8_matmul`: real FP8 matrix products for the frozen base weights (torch inside).
+
+A LoRA run never updates the base weights, so each frozen linear takes part in two products only:
+the forward (y = x W^T) and the input gradient (dx = dy W). Both run here as FP8 products on the
+tensor cores (torch._scaled_mm, e4m3 with one scale per row), while the LoRA A/B products, their
+gradients, the optimizer and everything trainable stay in bf16 exactly as in a bf16 run. No
+weight gradient is ever formed for the base, so nothing dequantises the weights back to bf16
+(which is what made Unsloth 2026.10.9's FP8 LoRA slower than bf16: docs/benchmarks.md).
+
+The weight is quantised once, at load, with one scale per output row s[n] = amax|W[n, :]| / 448:
+- forward: y = (x_q * sx) (W_q * s)^T, x quantised per row (token) on the fly;
+- backward: dx = dy diag(s) W_q: the row scales of W fold into dy's columns before dy is
+  quantised per row, so the product needs no scale on W's side.
+cuBLASLt's FP8 products take the second operand column-major, so each product needs W_q in its
+own layout: W_q (N x K, forward) and W_q^T (K x N, backward). Both together cost 2 bytes a weight,
+what bf16 costs: this option trades no memory, only time.
+
+The adapter stays an ordinary PEFT adapter over the bf16 base (the base_layer swap below holds no
+trainable tensor), so export merges into the bf16 weights from disk as after any run.
+"""
+
+from __future__ import annotations
+
+E4M3_MAX = 448.0
+# cuBLASLt's FP8 products need both dimensions of the weight to be multiples of 16
+ALIGN = 16
+
+
+def _quantise_rows(t, col_scale=None):
+    """t (M x K) -> (t_q e4m3, scale M x 1 fp32) with t * col_scale ~= t_q * scale, one scale per row.
+    col_scale (1 x K) folds a per-column factor in first (the weight's row scales, in the backward)."""
+    import torch
+
+    t = t.float() if col_scale is None else t.float() * col_scale
+    amax = t.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12)
+    scale = amax / E4M3_MAX
+    q = (t / scale).clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn)
+    return q, scale
+
+
+_QUANTISE = None
+
+
+def _quantise(t, col_scale=None):
+    """_quantise_rows as one fused kernel on the GPU: in eager mode its five passes over the
+    activations cost more than the FP8 product saves (1B shape on an H100: 0.47x of bf16)."""
+    global _QUANTISE
+    if not t.is_cuda:
+        return _quantise_rows(t, col_scale)
+    if _QUANTISE is None:
+        import torch
+
+        _QUANTISE = torch.compile(_quantise_rows, dynamic=True)
+    return _QUANTISE(t, col_scale)
+
+
+def _scaled_mm(a_q, b_q, scale_a, scale_b):
+    """a_q b_q with row scales of a and column scales of b, out in bf16. On CUDA the FP8 tensor-core
+    product; elsewhere (unit tests of the scale arithmetic on the CPU) the same sum in fp32."""
+    import torch
+
+    if a_q.is_cuda:
+        return torch._scaled_mm(a_q, b_q, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16)
+    return ((a_q.float() * scale_a) @ (b_q.float() * scale_b)).to(torch.bfloat16)
+
+
+def _function():
+    import torch
+
+    class FrozenFP8Product(torch.autograd.Function):
+        """x (M x K) -> x W^T (M x N) with W held as FP8; gradient for x only."""
+
+        @staticmethod
+        def forward(ctx, x, w_q, w_t_q, w_scale_row, ones_k):
+            x_q, x_s = _quantise(x)
+            y = _scaled_mm(x_q, w_q.t(), x_s, w_scale_row)
+            ctx.save_for_backward(w_t_q, w_scale_row, ones_k)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            w_t_q, w_scale_row, ones_k = ctx.saved_tensors
+            # dx = dy diag(s) W_q: fold W's row scales into dy's columns, then quantise dy per row
+            g_q, g_s = _quantise(dy, w_scale_row)
+            dx = _scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
+            return dx, None, None, None, None
+
+    return FrozenFP8Product
+
+
+_FN = None
+
+
+def _module_class():
+    import torch
+
+    class FrozenFP8Linear(torch.nn.Module):
+        """Stands in for a frozen nn.Linear (the base_layer of a PEFT LoRA layer)."""
+
+        def __init__(self, linear: torch.nn.Linear):
+            super().__init__()
+            w = linear.weight.detach().to(torch.bfloat16)
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+            w_q, s = _quantise_rows(w)  # s: N x 1
+            self.register_buffer("w_q", w_q.contiguous(), persistent=False)
+            self.register_buffer("w_t_q", w_q.t().contiguous(), persistent=False)
+            self.register_buffer("w_scale_row", s.view(1, -1).contiguous(), persistent=False)
+            self.register_buffer("ones_k", torch.ones(1, self.in_features, device=w.device), persistent=False)
+            self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach(), requires_grad=False)
+
+        @property
+        def weight(self):  # what readers of base_layer.weight (dtype, device, shape) see
+            return self.w_q
+
+        def forward(self, x, *args, **kwargs):
+            global _FN
+            if _FN is None:
+                _FN = _function()
+            shape = x.shape
+            x2 = x.reshape(-1, shape[-1]).to(torch.bfloat16)
+            rows = x2.shape[0]
+            pad = (-rows) % ALIGN  # _scaled_mm wants every dimension a multiple of 16
+            if pad:
+                x2 = torch.nn.functional.pad(x2, (0, 0, 0, pad))
+            y = _FN.apply(x2, self.w_q, self.w_t_q, self.w_scale_row, self.ones_k)
+            if pad:
+                y = y[:rows]
+            if self.bias is not None:
+                y = y + self.bias.to(y.dtype)
+            return y.reshape(*shape[:-1], self.out_features)
+
+    return FrozenFP8Linear
+
+
+def convertible(linear) -> bool:
+    import torch
+
+    w = getattr(linear, "weight", None)
+    return (
+        type(linear) is torch.nn.Linear
+        and w is not None
+        and not w.requires_grad
+        and w.dtype in (torch.bfloat16, torch.float16, torch.float32)
+        and w.shape[0] % ALIGN == 0
+        and w.shape[1] % ALIGN == 0
+    )
+
+
+def convert(model) -> tuple[int, int]:
+    """Swap the base_layer of every LoRA linear for its FP8 stand-in; returns (swapped, kept).
+    Kept: layers whose shape cuBLASLt's FP8 products cannot take (they stay bf16)."""
+    import torch
+
+    cls = _module_class()
+    swapped = kept = 0
+    for module in list(model.modules()):
+        base = getattr(module, "base_layer", None)
+        if base is None or not hasattr(module, "lora_A"):
+            continue
+        if convertible(base):
+            module.base_layer = cls(base)
+            swapped += 1
+        elif isinstance(base, torch.nn.Linear):
+            kept += 1
+    torch.cuda.empty_cache()
+    return swapped, kept
+
+
+def unfuse_unsloth(model) -> int:
+    """Unsloth's fused LoRA kernels (FastLanguageModel's MLP / QKV / O patches) read the base weight
+    directly and multiply it in bf16; with FP8 base layers the modules go back to PEFT's forward,
+    which calls base_layer (the FP8 product). Returns how many modules were put back."""
+    try:
+        from unsloth.models.llama import original_apply_o, original_apply_qkv
+    except ImportError:
+        return 0
+    n = 0
+    for module in model.modules():
+        if "forward" in vars(module) and hasattr(module, "gate_proj") and hasattr(module, "down_proj"):
+            del module.forward  # the class's own MLP forward again
+            n += 1
+        if hasattr(module, "apply_qkv") and module.apply_qkv is not original_apply_qkv:
+            module.apply_qkv = original_apply_qkv
+            n += 1
+        if hasattr(module, "apply_o") and module.apply_o is not original_apply_o:
+            module.apply_o = original_apply_o
+            n += 1
+    return n
+
+
+def apply(model) -> str:
+    """Turn a PEFT model's frozen base linears into FP8 products; the run's note says what happened."""
+    unfused = unfuse_unsloth(model)
+    swapped, kept = convert(model)
+    note = f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8"
+    if kept:
+        note += f"; {kept} kept in bf16 (a dimension not a multiple of {ALIGN})"
+    if unfused:
+        note += f"; {unfused} Unsloth fused LoRA modules back on PEFT's forward"
+    return note

@@ -1,0 +1,106 @@
+"""`model.fp8_matmul` (forge's FP8 base products): the config rules, the refusals where no FP8 GPU is,
+and the scale arithmetic of the products (run on the CPU through the fp32 stand-in of _scaled_mm;
+the real tensor-core product is tested in tests/gpu/test_fp8_matmul_gpu.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from forge.config import validate_dict
+from forge.errors import ForgeError
+from forge.plan.fp8 import fp8_matmul_refusal
+
+
+def test_off_by_default_and_replaces_4bit():
+    assert validate_dict({}).model.fp8_matmul is False
+    cfg = validate_dict({"model": {"fp8_matmul": True}})
+    assert cfg.model.fp8_matmul and not cfg.model.load_in_4bit
+
+
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        ({"fp8_matmul": True, "load_in_fp8": True}, "set one of them to false"),
+        ({"fp8_matmul": True, "dtype": "float16"}, "model.fp8_matmul to false"),
+    ],
+)
+def test_contradictions_are_config_errors(model, words):
+    from forge.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError)) as e:
+        validate_dict({"model": model})
+    assert words in str(e.value)
+
+
+@pytest.mark.parametrize("cap", [None, "8.0", "8.6", "garbage"])
+def test_refused_without_a_hopper_gpu(cap):
+    err = fp8_matmul_refusal(cap, "NVIDIA A100" if cap else "")
+    assert isinstance(err, ForgeError) and err.exit_code == 2
+    assert "model.fp8_matmul to false" in err.fix
+
+
+@pytest.mark.parametrize("cap", ["9.0", "10.0"])
+def test_accepted_on_hopper_and_newer(cap):
+    assert fp8_matmul_refusal(cap, "NVIDIA H200") is None
+
+
+def test_check_and_train_refuse_it_on_this_cpu(tmp_path):
+    """As a user would run it on a machine without a GPU: check not ready (1), train refused (2),
+    both naming the key and the fix, and nothing trained."""
+    import subprocess
+
+    from model_folders import chat_rows, write_rows
+
+    from forge.init.scaffold import init_project
+
+    proj, _ = init_project(tmp_path / "p")
+    write_rows(proj.train_file, chat_rows(120))
+    write_rows(proj.val_file, chat_rows(8, "v"))
+    sets = ["--set", "model.name=builtin:tiny-llama", "--set", "model.fp8_matmul=true"]
+    run = lambda *a: subprocess.run([sys.executable, "-m", "forge", *a], capture_output=True, text=True)  # noqa: E731
+    check = run("check", str(proj.root), "--json", *sets)
+    assert check.returncode == 1, check.stdout + check.stderr
+    failed = [i for sec in json.loads(check.stdout)["sections"].values() for i in sec if i["status"] == "fail"]
+    assert any("model.fp8_matmul is true but there is no CUDA GPU" in i["detail"] for i in failed), failed
+    train = run("train", str(proj.root), "--json", *sets)
+    assert train.returncode == 2, train.stdout + train.stderr
+    err = json.loads(train.stdout)
+    assert "fp8_matmul" in err["error"] and "model.fp8_matmul to false" in err["fix"]
+    assert not proj.lora_dir.exists()
+
+
+def test_products_and_gradient_through_the_scales():
+    torch = pytest.importorskip("torch")
+    from forge.train.fp8_matmul import _module_class, convert
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 96, bias=True).to(torch.bfloat16).requires_grad_(False)
+    fp8 = _module_class()(lin)
+    x = torch.randn(2, 7, 64, dtype=torch.bfloat16, requires_grad=True)  # 14 rows: padded to 16
+    x8 = x.detach().clone().requires_grad_(True)
+    y, y8 = lin(x), fp8(x8)
+    g = torch.randn_like(y)
+    y.backward(g)
+    y8.backward(g)
+
+    def rel(a, b):
+        return float((a.detach().float() - b.detach().float()).norm() / b.detach().float().norm())
+
+    assert y8.shape == y.shape
+    assert rel(y8, y) < 0.06 and rel(x8.grad, x.grad) < 0.06
+    # a wrong scale (e.g. W's row scales left out of the input gradient) is off by far more than FP8 rounding
+    assert rel(y8, y * 2) > 0.3
+    assert not any(p.requires_grad for p in fp8.parameters())
+
+    class Lora(torch.nn.Module):  # the shape of a PEFT LoRA layer: base_layer + lora_A
+        def __init__(self, base):
+            super().__init__()
+            self.base_layer, self.lora_A = base, torch.nn.ModuleDict()
+
+    odd = torch.nn.Linear(64, 90).requires_grad_(False)  # 90 rows: not a multiple of 16, kept
+    model = torch.nn.ModuleList([Lora(lin), Lora(odd)])
+    assert convert(model) == (1, 1)
+    assert type(model[0].base_layer).__name__ == "FrozenFP8Linear" and model[1].base_layer is odd
