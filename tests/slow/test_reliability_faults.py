@@ -193,6 +193,13 @@ def test_corrupted_checkpoints_are_skipped_by_name_never_restarted(project, caps
     assert f"resuming from {out / 'checkpoint-2'} (step 2)" in log
     stats = json.loads((root / "metrics" / "training-stats.json").read_text())
     assert stats["resumed_from"] == "checkpoint-2" and stats["total_steps"] == 6
+    # the damaged ones were set aside whole, not deleted (issue 28), and the log says where
+    aside = out / "set-aside"
+    assert sorted(p.name for p in aside.iterdir()) == ["checkpoint-4", "checkpoint-6"]
+    assert f"set aside checkpoint checkpoint-6 (newer than the resume point) in {aside / 'checkpoint-6'}" in log
+    assert (
+        not (aside / "checkpoint-4" / "optimizer.pt").exists() and (aside / "checkpoint-4" / "scheduler.pt").is_file()
+    )
 
     # empty trainer state everywhere and a foreign folder: nothing valid is left -> refuse, never restart
     for c in out.glob("checkpoint-*"):

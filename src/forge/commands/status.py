@@ -129,7 +129,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         kind = f" ({escape(str(view['error_kind']))})" if view.get("error_kind") else ""
         parts.append(Text.from_markup(f"[bold red]error{kind}:[/] {escape(_fmt(view.get('error')))}"))
         if view.get("solution"):
-            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
+            from forge.train.again import accepted_hints  # a plain `forge train` where checkpoints are: its options
+
+            fix = accepted_hints(str(view["solution"]), project)
+            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(fix)}"))
     if view.get("message"):
         parts.append(Text(str(view["message"]), style="dim"))
     before = (view.get("extra") or {}).get("previous_run")
