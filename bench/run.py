@@ -159,11 +159,13 @@ def main(argv=None) -> int:
     fp8mm = {"model.fp8_matmul": True, "model.load_in_4bit": False}
     arm_settings["g"] = plan_settings | fp8mm
     arm_settings["pg"] = parity | fp8mm
+    arm_settings["g0"] = arm_settings["g"]  # the first design: whole base layers, unfused (arm_env)
     budgets = json.loads(a.budget)
     arm_env = {
         "c0": {"FORGE_TORCH_VARLEN": "0"},
         "ce": {"UNSLOTH_BLOCK_COMPILE": "0"},
         "cd": {"TORCHDYNAMO_DISABLE": "1"},
+        "g0": {"FORGE_FP8_MATMUL": "module"},
     }
     results = {}
     for arm in a.arms.split(","):
@@ -270,19 +272,8 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
             r["mfu_nemo"] = mfu(tps, flops_nemo_lora(shape, 16, targets, att))
     ratios = {}
     tok = {k: r.get("real_tokens_per_s") for k, r in results.items()}
-    for top, base in (
-        ("c", "a"),
-        ("c", "b"),
-        ("c", "c0"),
-        ("c", "ce"),
-        ("c", "cd"),
-        ("f", "a"),
-        ("f", "c"),
-        ("c2", "a"),
-        ("c2", "c"),
-        ("g", "c"),
-        ("g", "a"),
-    ):
+    pairs = "c/a c/b c/c0 c/ce c/cd f/a f/c c2/a c2/c g/c g0/c g/a g/g0"
+    for top, base in (pair.split("/") for pair in pairs.split()):
         if tok.get(top) and tok.get(base):
             ratios[f"{top}/{base}"] = tok[top] / tok[base]
     p16, p8 = results.get("p16", {}).get("final_eval_loss"), results.get("p8", {}).get("final_eval_loss")
@@ -352,6 +343,7 @@ def markdown(s: dict) -> str:
         "p16": "(p16) parity, bf16",
         "p8": "(p8) parity, FP8",
         "g": "(g) forge, FP8 base products",
+        "g0": "(g0) FP8 base products, unfused",
         "pg": "(pg) parity, FP8 base products",
     }
     for k in names:

@@ -41,7 +41,7 @@ def _quantise_rows(t, col_scale=None):
 _QUANTISE = None
 
 
-def _quantise(t, col_scale=None):
+def quantise(t, col_scale=None):
     """_quantise_rows as one fused kernel on the GPU: in eager mode its five passes over the
     activations cost more than the FP8 product saves (1B shape on an H100: 0.47x of bf16)."""
     global _QUANTISE
@@ -54,7 +54,7 @@ def _quantise(t, col_scale=None):
     return _QUANTISE(t, col_scale)
 
 
-def _scaled_mm(a_q, b_q, scale_a, scale_b):
+def scaled_mm(a_q, b_q, scale_a, scale_b):
     """a_q b_q with row scales of a and column scales of b, out in bf16. On CUDA the FP8 tensor-core
     product; elsewhere (unit tests of the scale arithmetic on the CPU) the same sum in fp32."""
     import torch
@@ -72,8 +72,8 @@ def _function():
 
         @staticmethod
         def forward(ctx, x, w_q, w_t_q, w_scale_row, ones_k):
-            x_q, x_s = _quantise(x)
-            y = _scaled_mm(x_q, w_q.t(), x_s, w_scale_row)
+            x_q, x_s = quantise(x)
+            y = scaled_mm(x_q, w_q.t(), x_s, w_scale_row)
             ctx.save_for_backward(w_t_q, w_scale_row, ones_k)
             return y
 
@@ -81,14 +81,54 @@ def _function():
         def backward(ctx, dy):
             w_t_q, w_scale_row, ones_k = ctx.saved_tensors
             # dx = dy diag(s) W_q: fold W's row scales into dy's columns, then quantise dy per row
-            g_q, g_s = _quantise(dy, w_scale_row)
-            dx = _scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
+            g_q, g_s = quantise(dy, w_scale_row)
+            dx = scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
             return dx, None, None, None, None
 
     return FrozenFP8Product
 
 
 _FN = None
+
+
+def _padded(t):
+    """t with rows appended up to a multiple of 16 (what _scaled_mm takes), and its own row count."""
+    import torch
+
+    rows = t.shape[0]
+    pad = (-rows) % ALIGN
+    return (torch.nn.functional.pad(t, (0, 0, 0, pad)) if pad else t), rows
+
+
+def forward_product(x2, parts):
+    """x2 (M x K) @ W^T through the autograd function: the input gradient comes back as an FP8 product."""
+    import torch
+
+    global _FN
+    if _FN is None:
+        _FN = _function()
+    xp, rows = _padded(x2.to(torch.bfloat16))
+    y = _FN.apply(xp, *parts)
+    return y[:rows] if y.shape[0] != rows else y
+
+
+def input_grad_product(dy2, parts):
+    """dy2 (M x N) @ W, the input gradient's product, for callers already inside a backward."""
+    w_q, w_t_q, w_scale_row, ones_k = parts
+    gp, rows = _padded(dy2)
+    g_q, g_s = quantise(gp, w_scale_row)
+    dx = scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
+    return dx[:rows] if dx.shape[0] != rows else dx
+
+
+def quantised_parts(weight):
+    """(W_q, W_q^T, row scales 1 x N, ones 1 x K): W quantised once, in both layouts the products take."""
+    import torch
+
+    w = weight.detach().to(torch.bfloat16)
+    w_q, s = _quantise_rows(w)
+    ones = torch.ones(1, w.shape[1], device=w.device)
+    return w_q.contiguous(), w_q.t().contiguous(), s.view(1, -1).contiguous(), ones
 
 
 def _module_class():
@@ -99,13 +139,9 @@ def _module_class():
 
         def __init__(self, linear: torch.nn.Linear):
             super().__init__()
-            w = linear.weight.detach().to(torch.bfloat16)
             self.in_features, self.out_features = linear.in_features, linear.out_features
-            w_q, s = _quantise_rows(w)  # s: N x 1
-            self.register_buffer("w_q", w_q.contiguous(), persistent=False)
-            self.register_buffer("w_t_q", w_q.t().contiguous(), persistent=False)
-            self.register_buffer("w_scale_row", s.view(1, -1).contiguous(), persistent=False)
-            self.register_buffer("ones_k", torch.ones(1, self.in_features, device=w.device), persistent=False)
+            for name, t in zip(("w_q", "w_t_q", "w_scale_row", "ones_k"), quantised_parts(linear.weight), strict=True):
+                self.register_buffer(name, t, persistent=False)
             self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach(), requires_grad=False)
 
         @property
@@ -113,18 +149,8 @@ def _module_class():
             return self.w_q
 
         def forward(self, x, *args, **kwargs):
-            global _FN
-            if _FN is None:
-                _FN = _function()
             shape = x.shape
-            x2 = x.reshape(-1, shape[-1]).to(torch.bfloat16)
-            rows = x2.shape[0]
-            pad = (-rows) % ALIGN  # _scaled_mm wants every dimension a multiple of 16
-            if pad:
-                x2 = torch.nn.functional.pad(x2, (0, 0, 0, pad))
-            y = _FN.apply(x2, self.w_q, self.w_t_q, self.w_scale_row, self.ones_k)
-            if pad:
-                y = y[:rows]
+            y = forward_product(x.reshape(-1, shape[-1]), (self.w_q, self.w_t_q, self.w_scale_row, self.ones_k))
             if self.bias is not None:
                 y = y + self.bias.to(y.dtype)
             return y.reshape(*shape[:-1], self.out_features)
@@ -189,12 +215,26 @@ def unfuse_unsloth(model) -> int:
 
 
 def apply(model) -> str:
-    """Turn a PEFT model's frozen base linears into FP8 products; the run's note says what happened."""
-    unfused = unfuse_unsloth(model)
-    swapped, kept = convert(model)
-    note = f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8"
+    """Turn a PEFT model's frozen base linears into FP8 products; the run's note says what happened.
+
+    By default the weights themselves become FP8 (forge.train.fp8_weight), so Unsloth's fused LoRA
+    kernels keep running and multiply them in FP8. FORGE_FP8_MATMUL=module swaps whole base layers
+    instead and puts Unsloth's fused modules back on PEFT's forward (the first design: 0.47x of bf16
+    on the 1B shape, H100), kept for the benchmark's comparison."""
+    import os
+
+    if os.environ.get("FORGE_FP8_MATMUL", "weight") == "module":
+        unfused = unfuse_unsloth(model)
+        swapped, kept = convert(model)
+        how = f"whole base layers; {unfused} Unsloth fused LoRA modules back on PEFT's forward"
+    else:
+        from forge.train.fp8_weight import swap_weights
+
+        swapped, kept = swap_weights(model)
+        how = "FP8 weights under Unsloth's fused LoRA kernels where it patched them"
+    note = (
+        f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8 ({how})"
+    )
     if kept:
         note += f"; {kept} kept in bf16 (a dimension not a multiple of {ALIGN})"
-    if unfused:
-        note += f"; {unfused} Unsloth fused LoRA modules back on PEFT's forward"
     return note
