@@ -75,7 +75,7 @@ class HFBackend(Backend):
         )
         model = get_peft_model(model, peft_config)
         if self.cfg.model.fp8_matmul:  # refused before loading where no FP8 GPU is (forge.plan.fp8)
-            from forge.train.fp8_matmul import apply
+            from forge.train.fp8_weight import apply
 
             self.note(apply(model))
         trainable, total = model.get_nb_trainable_parameters()

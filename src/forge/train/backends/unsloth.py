@@ -178,7 +178,7 @@ class UnslothBackend(HFBackend):
             )
         model = loader.get_peft_model(model, **kwargs)
         if m.fp8_matmul:  # after Unsloth's patches, which it puts back where they read the weights
-            from forge.train.fp8_matmul import apply
+            from forge.train.fp8_weight import apply
 
             self.note(apply(model))
         _name_configured_base(model, path)
