@@ -14,32 +14,33 @@ import typer
 
 from forge.config.gguf_types import types_text
 from forge.errors import ForgeError, unwritable_error
-
-
-class _PlainHelp(typer.core.TyperGroup):
-    """Every verb's --help without Python's words (`<bool>`, `<list[str]>`, `<float range> [x>=0.5]`):
-    set here, once, for every verb the group resolves (forge.help_words names what each takes)."""
-
-    def __init__(self, *args, **kwargs):
-        from forge.help_words import plain_params
-
-        super().__init__(*args, **kwargs)
-        plain_params(self)  # `forge --help`'s own flag
-
-    def get_command(self, ctx, cmd_name):
-        from forge.help_words import plain_params
-
-        command = super().get_command(ctx, cmd_name)
-        return plain_params(command) if command is not None else None
-
+from forge.help_words import PlainHelp
 
 app = typer.Typer(
-    cls=_PlainHelp,
+    cls=PlainHelp,  # --help in forge's words, for every verb (forge.help_words)
     add_completion=False,
     no_args_is_help=True,
     help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from forge import __version__  # the version /api/info reports
+
+        sys.stdout.write(f"forge {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print forge's version and exit."
+    ),
+) -> None:
+    """forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere)."""
+
 
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
@@ -81,33 +82,14 @@ def _run(fn, *args, **kwargs) -> None:
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
             raise interrupted_error(ARGV, stop) from None
         except OSError as failed:  # a read-only, full or forbidden folder: one error, not a traceback
-            unwritable = unwritable_error(failed)
-            if unwritable is None:
-                raise
-            raise unwritable from None
+            raise (unwritable_error(failed) or failed) from None
     except ForgeError as e:
-        from forge.commands.console import print_error, print_error_json
-        from forge.hints import name_folder
+        from forge.commands.console import report_error
 
         folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
-        e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
-        e.fix = _accepted(e.fix, folder)
-        print_error(e)
-        if kwargs.get("json_out"):
-            print_error_json(e, ARGV[0] if ARGV else None)
+        report_error(e, folder, ARGV, json_out=bool(kwargs.get("json_out")))
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
-
-
-def _accepted(fix, folder):
-    """A fix's plain `forge train` hint with what the project's checkpoints need (forge.train.again)."""
-    if not isinstance(fix, str) or "`forge train" not in fix or not Path(folder or ".").is_dir():
-        return fix
-    from forge.project import Project
-    from forge.train.again import accepted_hints
-
-    retried_force = ARGV[:1] == ["train"] and "--force" in ARGV and "--resume" not in ARGV
-    return accepted_hints(fix, Project.at(folder), force=retried_force)
 
 
 @app.command()
@@ -117,11 +99,12 @@ def init(
         None, "--example", help="Also write sample data: 'support' (the built-in example)."
     ),
     model: Optional[str] = typer.Option(None, "--model", help="model.name for the new training-config.json."),
+    json_out: bool = JsonOpt,
 ) -> None:
     """Make the project layout, training-config.json (with $schema) and scripts/train.py."""
     from forge.commands.init import run
 
-    _run(run, directory, example=example, model=model)
+    _run(run, directory, example=example, model=model, json_out=json_out)
 
 
 @app.command()
@@ -150,10 +133,7 @@ def plan(
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
     vram_gb: Optional[float] = typer.Option(
-        None,
-        "--vram-gb",
-        min=0.5,
-        help="Plan for this many GB of GPU memory, at least 0.5 (a shared GPU, a smaller target card).",
+        None, "--vram-gb", min=0.5, help="GB of GPU memory to plan for, at least 0.5 (a shared GPU, a smaller card)."
     ),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -178,6 +158,9 @@ def train(
     node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This machine's number, 0 hosts the rendezvous."),
     rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the machines meet."),
     json_out: bool = JsonOpt,
+    detach: bool = typer.Option(
+        False, "--detach", help="Run in the background (own session, output in logs/training.log); return once started."
+    ),
 ) -> None:
     """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
     from forge.commands.train import run
@@ -198,6 +181,7 @@ def train(
         node_rank=node_rank,
         rdzv_endpoint=rdzv_endpoint,
         argv=list(ARGV) or None,
+        detach=detach,
     )
 
 
@@ -206,11 +190,51 @@ def status(
     directory: Optional[Path] = DirArg,
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh in place while a run goes."),
     json_out: bool = JsonOpt,
+    wait: bool = typer.Option(
+        False, "--wait", help="Block until the run ends; exit with its outcome (0 done, 1 failed, 130/143 stopped)."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="With --wait: give up after S seconds, exit 124 (the run goes on)."
+    ),
 ) -> None:
     """The live training status."""
     from forge.commands.status import run
 
-    _run(run, directory, watch=watch, json_out=json_out)
+    _run(run, directory, watch=watch, json_out=json_out, wait=wait, timeout=timeout)
+
+
+@app.command()
+def stop(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="Seconds to wait for the run to let go of the lock (default 300)."
+    ),
+) -> None:
+    """Stop the running train (or export, baseline, evaluate) as SIGTERM does: checkpoint, `interrupted`."""
+    from forge.commands.control import run_stop
+
+    _run(run_stop, directory, json_out=json_out, timeout=timeout)
+
+
+@app.command()
+def runs(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+    """Every run of the project, oldest first: outcome, steps, losses, config, adapter, gate."""
+    from forge.commands.control import run_runs
+
+    _run(run_runs, directory, json_out=json_out)
+
+
+@app.command()
+def mcp(
+    root: Optional[Path] = typer.Option(
+        None, "--root", help="Serve the projects under this folder only (default: the current folder)."
+    ),
+) -> None:
+    """The verbs as MCP tools over stdio, for agent frameworks (paths confined to --root)."""
+    from forge.commands.mcp import run
+
+    _run(run, root, cli=app)
 
 
 @app.command()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
+
 # parameter name -> what the user types (the rest: by type, below)
 BY_NAME = {
     "directory": "DIR",
@@ -41,7 +43,7 @@ def word_for(param: Any) -> str:
         return ""
     if param.name in BY_NAME:
         return BY_NAME[param.name]
-    kind = getattr(param.type, "name", "text").upper()
+    kind = str(getattr(getattr(param, "type", None), "name", "text")).upper()
     return BY_TYPE.get(kind.split()[0], "VALUE")
 
 
@@ -74,3 +76,16 @@ def plain_params(command: Any) -> Any:
     command.get_params = lambda ctx: [plain(p) for p in get_params(ctx)]
     command._forge_plain = True
     return command
+
+
+class PlainHelp(typer.core.TyperGroup):
+    """The command line's group: every verb it resolves (and its own --help) in forge's words, set
+    here once, so a verb added later needs nothing of its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        plain_params(self)  # `forge --help`'s own flag
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        return plain_params(command) if command is not None else None

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 # the verbs whose first argument is the project folder (init names a new one; schema and demo none)
-PROJECT_VERBS = ("check", "plan", "train", "status", "ui", "export", "baseline", "evaluate", "verify")
+PROJECT_VERBS = ("check", "plan", "train", "status", "stop", "runs", "ui", "export", "baseline", "evaluate", "verify")
 _HINT = re.compile(r"`forge (" + "|".join(PROJECT_VERBS) + r")(?: DIR\b)?(?=`| -)")
 
 

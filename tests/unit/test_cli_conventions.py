@@ -24,7 +24,8 @@ import pytest
 import forge
 from forge.cli import main
 
-VERBS = ["", "init", "check", "plan", "train", "status", "ui", "export", "baseline", "evaluate", "verify", "demo"]
+VERBS = ["", "init", "check", "plan", "train", "status", "stop", "runs", "mcp", "ui", "export", "baseline", "evaluate"]
+VERBS += ["verify", "schema", "demo"]
 PYTHON_WORDS = re.compile(r"<[a-z]|list\[|x>=|x<=|\{[a-z_]+\}|\bbool\b|\bfloat\b|\bstr\b")
 SRC = Path(forge.__file__).resolve().parents[1]
 
@@ -61,6 +62,7 @@ def test_every_json_document_opens_with_one_envelope(project, capsys, tmp_path):
     root = str(project.root)
     answers = {
         "status": _doc(capsys, "status", root, "--json"),
+        "runs": _doc(capsys, "runs", root, "--json"),
         "verify": _doc(capsys, "verify", root, "--json"),
         "check": _doc(capsys, "check", root, "--json", "--set", "model.name=builtin:tiny-llama"),
         "export": _doc(capsys, "export", root, "--json"),  # an error document: no adapter

@@ -20,6 +20,22 @@ def print_error(e) -> None:
         err_console.print(f"[bold]fix:[/] {escape(fix)}", highlight=False)
 
 
+def report_error(e, folder, argv: list[str], *, json_out: bool) -> None:
+    """What the command line says for a verb's ForgeError: its fix's command hints name the folder
+    the verb was given (forge.hints) with the options a `forge train` needs in the project's state
+    (forge.train.again), on stderr; with --json, stdout gets the error object too."""
+    from forge.hints import name_folder
+
+    e.fix = name_folder(e.fix, folder)
+    if isinstance(e.fix, str) and "`forge train" in e.fix:
+        from forge.train.again import accepted_fix
+
+        e.fix = accepted_fix(e.fix, folder, argv)
+    print_error(e)
+    if json_out:
+        print_error_json(e, argv[0] if argv else None)
+
+
 def print_notes(notes) -> None:
     """What a verb says about the config it read (forge.config.verb_config), on stderr, before its work."""
     from rich.markup import escape

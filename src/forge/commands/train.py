@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,12 @@ def run(
     node_rank: int | None = None,
     rdzv_endpoint: str | None = None,
     argv: list[str] | None = None,
+    detach: bool = False,
 ) -> int:
+    if detach:  # the same command line, in a session of its own (forge.control.detach)
+        from forge.commands.control import run_detached
+
+        return run_detached(directory, list(sys.argv[1:] if argv is None else argv), json_out)
     from rich.markup import escape
 
     from forge.commands.console import console, err_console
@@ -120,6 +126,10 @@ class _ConsoleHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.console = console
         self.gone = False  # the reader went away (`forge train ... | head`): train on, log only
+        from forge.control.detach import DETACHED_ENV
+
+        if os.environ.get(DETACHED_ENV):  # a detached run: its stderr is the log, which has each line already
+            self.gone = True
 
     def emit(self, record):
         if self.gone or not getattr(record, "console", True):

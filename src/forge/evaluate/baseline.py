@@ -22,6 +22,7 @@ from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import RecordError, read_record, write_record
 from forge.records.evaluate import COMPARED_SETTINGS, BaselineRecord, ScoreDetail, ScoredOn, ScoreSettings
+from forge.runs_log import records_run
 
 
 @dataclass
@@ -140,6 +141,7 @@ def loaded_precision(model) -> str:
 
 
 @writes_project("baseline")  # one writer per project (forge.lock)
+@records_run("baseline")  # metrics/runs.jsonl
 def compute_baseline(project: Project, overrides: list[str] | None = None, *, cfg: Any = None) -> BaselineRecord:
     val = load_val(project, overrides, cfg)
     record = BaselineRecord.build(scored_on(project, val), score_with(val), created_at=utcnow())

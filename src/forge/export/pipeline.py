@@ -27,6 +27,7 @@ from forge.export.job import ExportJob
 from forge.lock import writes_project
 from forge.records.base import write_record
 from forge.records.export import ExportReport
+from forge.runs_log import records_run
 
 STEPS = (
     steps_model.plan,
@@ -44,6 +45,7 @@ STEPS = (
 
 
 @writes_project("export")  # one writer per project: no train replaces the adapter meanwhile
+@records_run("export", lambda report: {} if report.ok else {"outcome": "failed", "exit_code": 1})  # metrics/runs.jsonl
 def export_project(
     project: Any,
     cfg: Any,

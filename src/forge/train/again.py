@@ -70,3 +70,14 @@ def accepted_hints(text: Any, project: Any, *, force: bool = False) -> Any:
     if not extra:
         return text
     return _PLAIN.sub(lambda m: f"`forge train{m.group(1)} {extra}`", text)
+
+
+def accepted_fix(fix: Any, folder: Any, argv: list[str]) -> Any:
+    """The command line's error fix with accepted_hints applied to the project it names (`folder`,
+    None: the current one); `argv` tells a retried `forge train --force` (which keeps --force)."""
+    from forge.project import Project
+
+    if not isinstance(fix, str) or not Path(folder or ".").is_dir():
+        return fix
+    retried_force = argv[:1] == ["train"] and "--force" in argv and "--resume" not in argv
+    return accepted_hints(fix, Project.at(folder), force=retried_force)
