@@ -13,9 +13,11 @@ from typing import List, Optional
 import typer
 
 from forge.config.gguf_types import types_text
-from forge.errors import ForgeError
+from forge.errors import ForgeError, unwritable_error
+from forge.help_words import PlainHelp
 
 app = typer.Typer(
+    cls=PlainHelp,  # --help in forge's words, for every verb (forge.help_words)
     add_completion=False,
     no_args_is_help=True,
     help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
@@ -38,6 +40,7 @@ def _options(
     ),
 ) -> None:
     """forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere)."""
+
 
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
@@ -78,15 +81,13 @@ def _run(fn, *args, **kwargs) -> None:
                 code = fn(*args, **kwargs)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
             raise interrupted_error(ARGV, stop) from None
+        except OSError as failed:  # a read-only, full or forbidden folder: one error, not a traceback
+            raise (unwritable_error(failed) or failed) from None
     except ForgeError as e:
-        from forge.commands.console import print_error, print_error_json
-        from forge.hints import name_folder
+        from forge.commands.console import report_error
 
         folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
-        e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
-        print_error(e)
-        if kwargs.get("json_out"):
-            print_error_json(e)
+        report_error(e, folder, ARGV, json_out=bool(kwargs.get("json_out")))
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
 
@@ -132,7 +133,7 @@ def plan(
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
     vram_gb: Optional[float] = typer.Option(
-        None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
+        None, "--vram-gb", min=0.5, help="GB of GPU memory to plan for, at least 0.5 (a shared GPU, a smaller card)."
     ),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print_error(empty)
         if "--json" in ARGV:
-            print_error_json(empty)
+            print_error_json(empty, ARGV[0])
         return empty.exit_code
     if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
         return _main_json(argv)
@@ -388,7 +389,8 @@ def _main_json(argv: list[str] | None) -> int:
         code = getattr(e, "exit_code", 2)
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         rich_utils.rich_format_error(e)
-        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"))
+        verb = next((a for a in argv or ARGV if not a.startswith("-")), None)
+        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"), verb)
         return code
     except SystemExit as e:
         return _exit_code(e.code)

@@ -128,11 +128,42 @@ def _event(proj, **fields):
 def test_runs_fold_attempts_crashes_and_the_gate(proj, capsys):
     dead = 2**22 + 4321
     _event(proj, event="start", run_id="a", verb="train", pid=dead)
-    _event(proj, event="end", run_id="a", verb="train", pid=dead, outcome="interrupted", exit_code=143, checkpoint="outputs/checkpoint-4", steps=4)
+    _event(
+        proj,
+        event="end",
+        run_id="a",
+        verb="train",
+        pid=dead,
+        outcome="interrupted",
+        exit_code=143,
+        checkpoint="outputs/checkpoint-4",
+        steps=4,
+    )
     _event(proj, event="start", run_id="a", verb="train", pid=dead + 1, resumed_from="checkpoint-4")
-    _event(proj, event="end", run_id="a", verb="train", pid=dead + 1, outcome="done", exit_code=0, steps=10, final_loss=0.5, adapter="models/checkpoints/lora")
+    _event(
+        proj,
+        event="end",
+        run_id="a",
+        verb="train",
+        pid=dead + 1,
+        outcome="done",
+        exit_code=0,
+        steps=10,
+        final_loss=0.5,
+        adapter="models/checkpoints/lora",
+    )
     _event(proj, event="start", run_id="e1", verb="evaluate", pid=dead + 2)
-    _event(proj, event="end", run_id="e1", verb="evaluate", pid=dead + 2, outcome="done", exit_code=3, adapter_run_id="a", passed=False)
+    _event(
+        proj,
+        event="end",
+        run_id="e1",
+        verb="evaluate",
+        pid=dead + 2,
+        outcome="done",
+        exit_code=3,
+        adapter_run_id="a",
+        passed=False,
+    )
     _event(proj, event="start", run_id="b", verb="train", pid=dead + 3)  # killed -9: no end line
     proj.runs_file.write_text(proj.runs_file.read_text() + '{"event": "end", "run_id": "torn"')  # a torn last line
     runs = list_runs(proj)

@@ -9,7 +9,6 @@ verdict and where the outputs are. The exit code is the first failed step's (3: 
 from __future__ import annotations
 
 import gc
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -111,7 +110,9 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     total = time.monotonic() - t_start
     code = failed.code if failed is not None else EXIT_OK
     if json_out:
-        sys.stdout.write(json.dumps(_summary_dict(demo, total, code), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("demo", _summary_dict(demo, total, code), code == EXIT_OK)
     else:
         _print_summary(demo, total, code)
     return code
@@ -275,6 +276,16 @@ def _print_summary(demo: _Demo, total: float, code: int) -> None:
     for k, v in _where(demo.project).items():
         console.print(f"  {k:15} {escape(v)}")
     if code == EXIT_OK:
-        from forge.hints import folder_arg
+        from forge.hints import folder_arg, forge_command
 
-        console.print(f"next: [bold]forge ui{escape(folder_arg(demo.project.root))}[/] to look at the run")
+        # `make demo` runs .venv/bin/forge, which is not on PATH: the command must say so (QA, issue 28)
+        forge = forge_command()
+        console.print(f"next: [bold]{escape(forge)} ui{escape(folder_arg(demo.project.root))}[/] to look at the run")
+        if forge != "forge":
+            activate = Path(forge).parent / "activate"
+            console.print(
+                f"  (forge is not on PATH: `source {escape(str(activate))}` makes the `forge ...` commands above work)"
+                if activate.is_file()
+                else "  (forge is not on PATH: activate its virtual environment for the `forge ...` commands above)",
+                highlight=False,
+            )

@@ -30,10 +30,9 @@ def run(directory: Path, example: str | None = None, model: str | None = None, j
     from forge.hints import folder_arg
 
     if json_out:
-        import json
-        import sys
+        from forge.commands.console import print_json
 
-        sys.stdout.write(json.dumps(init_document(directory, example, model), indent=2) + "\n")
+        print_json("init", init_document(directory, example, model), True)
         return EXIT_OK
     check_existing(directory, example=example, model=model)  # refuses before anything is written
     notes: list[str] = []

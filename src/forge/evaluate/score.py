@@ -25,6 +25,7 @@ from typing import Any
 
 from forge.chat_images import IMAGE_MARK
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.progress_lines import report
 
 LOSS_BATCH = 8
 GEN_BATCH = 16
@@ -108,6 +109,7 @@ def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH, ima
     model.eval()
     with torch.inference_mode():
         for lo in range(0, len(order), batch_size):
+            report(what="val loss", step=lo, total=len(order), unit="example")  # forge.progress_lines
             batch = [examples[i] for i in order[lo : lo + batch_size]]
             width = max(len(e["input_ids"]) for e in batch)
             ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -221,6 +223,7 @@ def generate_answers(
     try:
         with torch.inference_mode():
             for lo in range(0, len(texts), batch_size):
+                report(what="generation", step=lo, total=len(texts), unit="answer")
                 enc = tokenizer(
                     texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
                 )
