@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 
+from forge.commands.empty_folder import empty_folder_argument
 from forge.config.gguf_types import types_text
 from forge.errors import ForgeError, unwritable_error
 from forge.help_words import PlainHelp
@@ -349,8 +350,6 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
-    from forge.commands.empty_folder import empty_folder_argument
-
     empty = empty_folder_argument(ARGV)
     if empty is not None:
         from forge.commands.console import print_error, print_error_json

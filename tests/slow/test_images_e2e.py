@@ -105,6 +105,7 @@ def test_inspect_labels_are_the_training_collators(shapes, example):
     r = forge_here("inspect", str(shapes), "--example", str(example), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     view = json.loads(r.stdout)
+    assert list(view)[:3] == ["ok", "verb", "schema_version"] and view["verb"] == "inspect"
     assert view["images"] == [f"data/images/{example - 1:04d}-" + view["images"][0].split("-", 1)[1]]
     assert view["tokens_per_image"] == 16 and view["image_tokens"] == 18  # <start_of_image>, 16 soft, <end_of_image>
     ids, labels = view["input_ids"], view["labels"]

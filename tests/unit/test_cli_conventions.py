@@ -25,7 +25,7 @@ import forge
 from forge.cli import main
 
 VERBS = ["", "init", "check", "plan", "train", "status", "stop", "runs", "mcp", "ui", "export", "baseline", "evaluate"]
-VERBS += ["verify", "schema", "demo"]
+VERBS += ["verify", "schema", "demo", "inspect"]
 PYTHON_WORDS = re.compile(r"<[a-z]|list\[|x>=|x<=|\{[a-z_]+\}|\bbool\b|\bfloat\b|\bstr\b")
 SRC = Path(forge.__file__).resolve().parents[1]
 

@@ -28,7 +28,9 @@ def run(
     chosen = load_verb_config(project, config, overrides)
     view = inspect_example(project, chosen.cfg, split, example)
     if json_out:
-        sys.stdout.write(json.dumps({"ok": True, **view.to_dict()}) + "\n")
+        from forge.commands.console import envelope
+
+        sys.stdout.write(json.dumps(envelope("inspect", view.to_dict(), True)) + "\n")
         return EXIT_OK
     _print(view)
     return EXIT_OK
