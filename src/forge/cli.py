@@ -12,15 +12,37 @@ from typing import List, Optional
 
 import typer
 
+from forge.commands.empty_folder import empty_folder_argument
+from forge.commands.split import split_verb
 from forge.config.gguf_types import types_text
-from forge.errors import ForgeError
+from forge.errors import ForgeError, unwritable_error
+from forge.help_words import PlainHelp
 
 app = typer.Typer(
+    cls=PlainHelp,  # --help in forge's words, for every verb (forge.help_words)
     add_completion=False,
     no_args_is_help=True,
     help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from forge import __version__  # the version /api/info reports
+
+        sys.stdout.write(f"forge {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print forge's version and exit."
+    ),
+) -> None:
+    """forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere)."""
+
 
 DirArg = typer.Argument(None, help="Project folder (default: the current folder).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
@@ -61,15 +83,13 @@ def _run(fn, *args, **kwargs) -> None:
                 code = fn(*args, **kwargs)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
             raise interrupted_error(ARGV, stop) from None
+        except OSError as failed:  # a read-only, full or forbidden folder: one error, not a traceback
+            raise (unwritable_error(failed) or failed) from None
     except ForgeError as e:
-        from forge.commands.console import print_error, print_error_json
-        from forge.hints import name_folder
+        from forge.commands.console import report_error
 
         folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
-        e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
-        print_error(e)
-        if kwargs.get("json_out"):
-            print_error_json(e)
+        report_error(e, folder, ARGV, json_out=bool(kwargs.get("json_out")))
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
 
@@ -81,28 +101,12 @@ def init(
         None, "--example", help="Also write sample data: 'support' (the built-in example)."
     ),
     model: Optional[str] = typer.Option(None, "--model", help="model.name for the new training-config.json."),
+    json_out: bool = JsonOpt,
 ) -> None:
     """Make the project layout, training-config.json (with $schema) and scripts/train.py."""
     from forge.commands.init import run
 
-    _run(run, directory, example=example, model=model)
-
-
-@app.command()
-def split(
-    directory: Optional[Path] = DirArg,
-    source: Path = typer.Option(
-        ..., "--from", help="One file of conversations (JSONL or a JSON array; any accepted format)."
-    ),
-    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the conversations for val (0 to 1)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the shuffle (the same seed, the same split)."),
-    force: bool = typer.Option(False, "--force", help="Replace data/splits/train.jsonl and val.jsonl if there."),
-    json_out: bool = JsonOpt,
-) -> None:
-    """Write data/splits/train.jsonl and val.jsonl from one file: exact duplicates dropped, val answers kept out of train."""
-    from forge.commands.split import run
-
-    _run(run, directory, source, val_fraction=val_fraction, seed=seed, force=force, json_out=json_out)
+    _run(run, directory, example=example, model=model, json_out=json_out)
 
 
 @app.command()
@@ -131,7 +135,7 @@ def plan(
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
     vram_gb: Optional[float] = typer.Option(
-        None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
+        None, "--vram-gb", min=0.5, help="GB of GPU memory to plan for, at least 0.5 (a shared GPU, a smaller card)."
     ),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -156,6 +160,9 @@ def train(
     node_rank: Optional[int] = typer.Option(None, "--node-rank", help="This machine's number, 0 hosts the rendezvous."),
     rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the machines meet."),
     json_out: bool = JsonOpt,
+    detach: bool = typer.Option(
+        False, "--detach", help="Run in the background (own session, output in logs/training.log); return once started."
+    ),
 ) -> None:
     """Fine-tune with LoRA; status in .factory/training-status.json, log in logs/training.log."""
     from forge.commands.train import run
@@ -176,6 +183,7 @@ def train(
         node_rank=node_rank,
         rdzv_endpoint=rdzv_endpoint,
         argv=list(ARGV) or None,
+        detach=detach,
     )
 
 
@@ -184,11 +192,51 @@ def status(
     directory: Optional[Path] = DirArg,
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh in place while a run goes."),
     json_out: bool = JsonOpt,
+    wait: bool = typer.Option(
+        False, "--wait", help="Block until the run ends; exit with its outcome (0 done, 1 failed, 130/143 stopped)."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="With --wait: give up after S seconds, exit 124 (the run goes on)."
+    ),
 ) -> None:
     """The live training status."""
     from forge.commands.status import run
 
-    _run(run, directory, watch=watch, json_out=json_out)
+    _run(run, directory, watch=watch, json_out=json_out, wait=wait, timeout=timeout)
+
+
+@app.command()
+def stop(
+    directory: Optional[Path] = DirArg,
+    json_out: bool = JsonOpt,
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0, help="Seconds to wait for the run to let go of the lock (default 300)."
+    ),
+) -> None:
+    """Stop the running train (or export, baseline, evaluate) as SIGTERM does: checkpoint, `interrupted`."""
+    from forge.commands.control import run_stop
+
+    _run(run_stop, directory, json_out=json_out, timeout=timeout)
+
+
+@app.command()
+def runs(directory: Optional[Path] = DirArg, json_out: bool = JsonOpt) -> None:
+    """Every run of the project, oldest first: outcome, steps, losses, config, adapter, gate."""
+    from forge.commands.control import run_runs
+
+    _run(run_runs, directory, json_out=json_out)
+
+
+@app.command()
+def mcp(
+    root: Optional[Path] = typer.Option(
+        None, "--root", help="Serve the projects under this folder only (default: the current folder)."
+    ),
+) -> None:
+    """The verbs as MCP tools over stdio, for agent frameworks (paths confined to --root)."""
+    from forge.commands.mcp import run
+
+    _run(run, root, cli=app)
 
 
 @app.command()
@@ -265,6 +313,21 @@ def verify(
 
 
 @app.command()
+def inspect(
+    directory: Optional[Path] = DirArg,
+    split: str = typer.Option("train", "--split", help="train or val."),
+    example: int = typer.Option(1, "--example", help="Which conversation of the split (1 = the first)."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """One example as training sees it: template, trained spans, image tokens, truncation."""
+    from forge.commands.inspect import run
+
+    _run(run, directory, split=split, example=example, json_out=json_out, config=config, overrides=set_ or [])
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of training-config.json."""
     from forge.config import schema_text
@@ -277,23 +340,27 @@ def demo(
     directory: Optional[Path] = typer.Argument(None, help="Where to build the demo project (default: ./forge-demo)."),
     quick: bool = typer.Option(False, "--quick", help="Use a tiny built-in model; finishes in well under a minute."),
     json_out: bool = JsonOpt,
+    example: str = typer.Option("support", "--example", help="support (text) or shapes (images)."),
 ) -> None:
     """The whole workflow on the built-in example: init, check, baseline, train, evaluate, export, verify."""
     from forge.commands.demo import run
 
-    _run(run, directory, quick=quick, json_out=json_out)
+    _run(run, directory, quick=quick, json_out=json_out, example=example)
+
+
+app.command()(split_verb(_run, DirArg, JsonOpt))  # `forge split`: its options beside it (forge.commands.split)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
-    empty = _empty_folder_argument(ARGV)
+    empty = empty_folder_argument(ARGV)
     if empty is not None:
         from forge.commands.console import print_error, print_error_json
 
         print_error(empty)
         if "--json" in ARGV:
-            print_error_json(empty)
+            print_error_json(empty, ARGV[0])
         return empty.exit_code
     if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
         return _main_json(argv)
@@ -304,23 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _empty_folder_argument(args: list[str]) -> ForgeError | None:
-    """`forge VERB ""` (an unset shell variable, `forge init "$DIR"`): the parser reads "" as the
-    current folder, where init would scaffold a project; refused instead, with exit 2."""
-    if len(args) < 2 or args[0].startswith("-") or args[1] != "":
-        return None
-    return ForgeError(
-        f'forge {args[0]}: the project folder is an empty string ("")',
-        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
-        exit_code=2,
-        kind="usage",
-    )
-
-
 def _exit_code(code) -> int:
-    if code is None:
-        return 0
-    return code if isinstance(code, int) else 1
+    return 0 if code is None else code if isinstance(code, int) else 1
 
 
 def _main_json(argv: list[str] | None) -> int:
@@ -338,12 +390,9 @@ def _main_json(argv: list[str] | None) -> int:
         code = getattr(e, "exit_code", 2)
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         rich_utils.rich_format_error(e)
-        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"))
+        verb = next((a for a in argv or ARGV if not a.startswith("-")), None)
+        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"), verb)
         return code
     except SystemExit as e:
         return _exit_code(e.code)
     return _exit_code(rv) if isinstance(rv, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

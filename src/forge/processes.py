@@ -42,3 +42,25 @@ def process_space() -> str:
     except OSError:
         namespace = ""  # no /proc (macOS): the host's name alone
     return f"{socket.gethostname()} {namespace}".strip()
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of `pid` (Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descends_from(pid: int, ancestor: int, depth: int = 6) -> bool:
+    """Whether `pid` is `ancestor` or one of its descendants within `depth` generations: the rank 0
+    that holds the lock of a data-parallel `forge train --detach` is a grandchild of the process
+    that the detach started (launcher -> torchrun -> rank)."""
+    for _ in range(depth + 1):
+        if pid == ancestor:
+            return True
+        pid = parent_pid(pid) or 0
+        if pid <= 1:
+            return False
+    return False

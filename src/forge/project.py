@@ -183,6 +183,10 @@ class Project:
     def export_report_file(self) -> Path:
         return self.metrics_dir / "export-report.json"
 
+    @property
+    def runs_file(self) -> Path:
+        return self.metrics_dir / "runs.jsonl"
+
     # models: the defaults of save.* and training.output_dir (use outputs(cfg))
     @property
     def lora_dir(self) -> Path:

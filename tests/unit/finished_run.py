@@ -46,6 +46,10 @@ def make_finished(root: Path):
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file of the run a refusal must leave alone: checkpoints, run file, history, stats, adapter."""
+    """Every file of the run a refusal must leave alone: checkpoints, run file, history, stats, adapter.
+
+    Not metrics/runs.jsonl: like logs/training.log it is a record of every attempt, and a start that
+    failed after its checks (a model that would not load) is one more line there, by design."""
     keep = [root / "outputs", root / "metrics", root / "models"]
-    return {str(p.relative_to(root)): p.read_bytes() for d in keep for p in sorted(d.rglob("*")) if p.is_file()}
+    files = (p for d in keep for p in sorted(d.rglob("*")) if p.is_file() and p.name != "runs.jsonl")
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}

@@ -104,3 +104,50 @@ def test_products_and_gradient_through_the_scales():
     model = torch.nn.ModuleList([Lora(lin), Lora(odd)])
     assert convert(model) == (1, 1)
     assert type(model[0].base_layer).__name__ == "FrozenFP8Linear" and model[1].base_layer is odd
+
+
+def test_the_fp8_weight_answers_the_products_unsloths_kernels_ask_for():
+    """Unsloth's fused LoRA kernels multiply base_layer.weight with matmul(x, W.t()), matmul(dy, W.t().t(),
+    out=...), addmm_ and F.linear; each answers with the FP8 product, and nothing else computes on it."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from forge.train.fp8_matmul import quantised_parts
+    from forge.train.fp8_weight import fp8_weight_class, swap_weights
+
+    torch.manual_seed(0)
+    w = torch.randn(96, 64, dtype=torch.bfloat16)
+    fw = fp8_weight_class()(quantised_parts(w))
+
+    def rel(a, b):
+        return float((a.detach().float() - b.detach().float()).norm() / b.detach().float().norm())
+
+    assert fw.shape == w.shape and fw.dtype == torch.bfloat16 and fw.t().shape == (64, 96) and fw.T.shape == (64, 96)
+    x, dy = torch.randn(2, 7, 64, dtype=torch.bfloat16), torch.randn(14, 96, dtype=torch.bfloat16)
+    assert rel(torch.matmul(x, fw.t()), x @ w.t()) < 0.06
+    wt = fw.t()  # what fast_dequantize(W.t(), None) hands the backward
+    assert rel(torch.matmul(dy, wt.t()), dy @ w) < 0.06
+    out = torch.empty(14, 64, dtype=torch.bfloat16)
+    assert torch.matmul(dy, wt.t(), out=out) is out and rel(out, dy @ w) < 0.06
+    acc = torch.randn(14, 64, dtype=torch.bfloat16)
+    expect = acc + 0.5 * (dy @ w)
+    acc.addmm_(dy, wt.t(), alpha=0.5)
+    assert rel(acc, expect) < 0.06
+    xr = torch.randn(5, 64, dtype=torch.bfloat16, requires_grad=True)
+    xb = xr.detach().clone().requires_grad_(True)
+    F.linear(xr, fw).sum().backward()
+    F.linear(xb, w).sum().backward()
+    assert rel(xr.grad, xb.grad) < 0.06  # the input gradient flows, through the FP8 product
+    with pytest.raises(NotImplementedError, match="model.fp8_matmul to false"):
+        fw + 1  # a bf16 computation on the frozen weight is refused, not done quietly
+
+    class Lora(torch.nn.Module):
+        def __init__(self, base):
+            super().__init__()
+            self.base_layer, self.lora_A = base, torch.nn.ModuleDict()
+
+    lin = torch.nn.Linear(64, 96, bias=False).to(torch.bfloat16).requires_grad_(False)
+    ref = lin.weight.detach().clone()
+    assert swap_weights(torch.nn.ModuleList([Lora(lin)])) == (1, 0)
+    assert not list(lin.parameters()) and not lin.state_dict()  # nothing of it in a checkpoint or adapter
+    assert rel(lin(x), x @ ref.t()) < 0.06

@@ -120,7 +120,8 @@ def _check_data(project: Project, cl: Checklist) -> None:
         cl.add(sec, "format valid", "fail", detail, fix)
     else:
         conv = ", ".join(f"{k} x{v}" for k, v in train.conversions.items())
-        detail = f"{train.format}; {train.valid} conversations" + (f"; converted {conv}" if conv else "")
+        pics = f"; {train.images} image(s) in {train.image_records} conversations, each opened" if train.images else ""
+        detail = f"{train.format}; {train.valid} conversations{pics}" + (f"; converted {conv}" if conv else "")
         cl.add(sec, "format valid", "ok", detail)
     if train.warnings:
         lines = [p.render(rel) for p in train.warning_lines[:5]]

@@ -12,8 +12,6 @@ record the verb wrote, key for key (the file's own serialisation).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_GATE, EXIT_OK
@@ -27,16 +25,22 @@ def run_baseline(
     overrides: list[str] | None = None,
     config: Path | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.verb_config import load_verb_config
     from forge.evaluate.baseline import compute_baseline
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
     print_notes(chosen.notes)
-    record = compute_baseline(project, cfg=chosen.cfg)
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("baseline", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the base model")
+        record = compute_baseline(project, cfg=chosen.cfg)
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("baseline", record.to_data(), True)
     else:
         print_baseline(project, record)
     return EXIT_OK
@@ -49,16 +53,22 @@ def run_evaluate(
     overrides: list[str] | None = None,
     config: Path | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.verb_config import load_verb_config
     from forge.evaluate.evaluation import compute_evaluation
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
-    record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("evaluate", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the fine-tuned model")
+        record = compute_evaluation(project, threshold, cfg=chosen.cfg, config_name=chosen.source.name(project))
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("evaluate", record.to_data(), record.passed)
     else:
         print_evaluation(project, record)
     return EXIT_OK if record.passed else EXIT_GATE

@@ -7,8 +7,6 @@ with a warning line on stderr first; `--json` carries the verdict under `gate`
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
@@ -23,7 +21,7 @@ def run(
     config: Path | None = None,
     overrides: list[str] | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.gguf_types import CLI_OPTION, parse_gguf_types
     from forge.config.verb_config import load_verb_config
     from forge.export import ExportVerificationError, default_request, export_project
@@ -58,22 +56,30 @@ def run(
         what = ", ".join((["merged 16-bit"] if merged else []) + [t.upper() for t in types])
         console.print(f"[bold]forge export[/] {escape(str(project.root))}: {what}")
 
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    beat = for_output("export", json_out)  # piped: a plain line every FORGE_PROGRESS_SECONDS
+
     def progress(msg: str) -> None:
+        beat.update(what=msg)
         if console is not None:
             console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
 
     try:
-        report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
+        with beat:
+            report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
-            sys.stdout.write(json.dumps({**e.report.to_dict(), "gate": gate.to_dict()}, indent=2, default=str) + "\n")
+            print_json("export", {**e.report.to_dict(), "gate": gate.to_dict()}, False)
             return EXIT_FAIL
         _print(console, e.report)
         raise
     except ForgeError:
         raise
     if json_out:
-        sys.stdout.write(json.dumps({**report.to_dict(), "gate": gate.to_dict()}, indent=2, default=str) + "\n")
+        print_json("export", {**report.to_dict(), "gate": gate.to_dict()}, report.ok)
     else:
         _print(console, report)
     return EXIT_OK if report.ok else EXIT_FAIL

@@ -12,7 +12,6 @@ what forge wrote (.factory/plan.json: forge.plan.choices), never from equality w
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
@@ -134,7 +133,9 @@ def run(
         out["written"] = report is not None
         out["write"] = report.to_dict() if report else None
         out["yours"] = mine
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("plan", out, bool(out.get("ready", True)))
         return EXIT_OK
     _print(project, result, report, target.name)
     return EXIT_OK

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
+from typing import Optional
+
+import typer
 
 from forge.errors import EXIT_OK
 from forge.project import Project
+
+
+def split_verb(run_verb, dir_arg, json_opt):
+    """The typer command of `forge split` (forge.cli registers it): run_verb is forge.cli's _run."""
+
+    def split(
+        directory: Optional[Path] = dir_arg,  # noqa: UP045 (typer reads the annotation)
+        source: Path = typer.Option(
+            ..., "--from", metavar="FILE", help="One file of conversations (JSONL or a JSON array)."
+        ),
+        val_fraction: float = typer.Option(
+            0.1, "--val-fraction", metavar="FRACTION", help="Share of the conversations for val."
+        ),
+        seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the shuffle (the same seed, the same split)."),
+        force: bool = typer.Option(False, "--force", help="Replace data/splits/train.jsonl and val.jsonl."),
+        json_out: bool = json_opt,
+    ) -> None:
+        """Write data/splits/train.jsonl and val.jsonl from one file in any accepted format: exact
+        duplicates dropped, val answers kept out of train, what was dropped reported."""
+        run_verb(run, directory, source, val_fraction=val_fraction, seed=seed, force=force, json_out=json_out)
+
+    return split
 
 
 def run(
@@ -23,7 +46,9 @@ def run(
     project = Project.existing(directory)
     report = split_file(project, source, val_fraction=val_fraction, seed=seed, force=force)
     if json_out:
-        sys.stdout.write(json.dumps({"project": str(project.root), **report.to_dict()}, indent=2) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("split", {"project": str(project.root), **report.to_dict()}, True)
         return EXIT_OK
     from rich.markup import escape
 

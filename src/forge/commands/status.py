@@ -5,7 +5,8 @@ holds the project lock), or when the status file is damaged (unreadable, or valu
 type: the problems are shown with the fix); 0 for everything else (no run yet, running, done,
 interrupted with a checkpoint to resume from).
 `--watch` refreshes in place until the run reaches a final phase (or Ctrl-C) and exits by the
-same rule; `--watch --json` prints one JSON line per change instead.
+same rule; `--watch --json` prints one JSON line per change instead. `--wait [--timeout S]` blocks
+until the run ends and exits with its outcome (run_wait, forge.control.waiting).
 """
 
 from __future__ import annotations
@@ -132,7 +133,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         kind = f" ({escape(str(view['error_kind']))})" if view.get("error_kind") else ""
         parts.append(Text.from_markup(f"[bold red]error{kind}:[/] {escape(_fmt(view.get('error')))}"))
         if view.get("solution"):
-            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
+            from forge.train.again import accepted_hints  # a plain `forge train` where checkpoints are: its options
+
+            fix = accepted_hints(str(view["solution"]), project)
+            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(fix)}"))
     if view.get("message"):
         parts.append(Text(str(view["message"]), style="dim"))
     before = (view.get("extra") or {}).get("previous_run")
@@ -205,7 +209,7 @@ def _problems(view: dict[str, Any]) -> list[Any]:
     return lines
 
 
-def _json_view(view: dict[str, Any]) -> dict[str, Any]:
+def json_view(view: dict[str, Any]) -> dict[str, Any]:
     out = dict(view)
     out["eta_human"] = format_duration(view.get("eta_seconds"))
     return out
@@ -218,11 +222,16 @@ def run(
     *,
     interval: float = 0.5,
     timeout: float | None = None,
+    wait: bool = False,
 ) -> int:
     project = Project.existing(directory)
+    if wait:  # block until the run ends; exit with its outcome (forge.control.outcome), 124 on --timeout
+        return run_wait(project, json_out, timeout, interval)
     view = status_view(project)
     if json_out and not watch:
-        sys.stdout.write(json.dumps(_json_view(view), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("status", json_view(view), exit_code(view) == 0)
         return exit_code(view)
 
     from forge.commands.console import console
@@ -241,7 +250,9 @@ def run(
                 key = json.dumps({k: v for k, v in view.items() if k != "age_seconds"}, sort_keys=True, default=str)
                 if key != last:
                     last = key
-                    sys.stdout.write(json.dumps(_json_view(view), default=str) + "\n")
+                    from forge.commands.console import print_json
+
+                    print_json("status", json_view(view), exit_code(view) == 0, indent=None)
                     sys.stdout.flush()
                 if over(view) or (deadline and time.monotonic() > deadline):
                     break
@@ -262,3 +273,28 @@ def run(
     except KeyboardInterrupt:
         pass
     return exit_code(view)
+
+
+def run_wait(project: Project, json_out: bool, timeout: float | None, interval: float = 0.5) -> int:
+    from rich.markup import escape
+
+    from forge.commands.console import console, err_console
+    from forge.control.waiting import wait_for_run
+    from forge.hints import folder_arg
+
+    state = wait_for_run(project, timeout=timeout, interval=interval)
+    if json_out:
+        from forge.commands.console import print_json
+
+        print_json("status", json_view(state.view), state.code == 0)
+    else:
+        console.print(render(project, state.view))
+    if state.timed_out:
+        err_console.print(
+            f"[yellow]--timeout {timeout:g} s passed; the run goes on[/] (exit 124): wait again, or "
+            f"`forge stop{escape(folder_arg(project.root))}`",
+            highlight=False,
+        )
+    elif not state.view.get("exists"):
+        err_console.print("[yellow]no run yet[/] (exit 1): start one with `forge train`", highlight=False)
+    return state.code

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +26,12 @@ def run(
     node_rank: int | None = None,
     rdzv_endpoint: str | None = None,
     argv: list[str] | None = None,
+    detach: bool = False,
 ) -> int:
+    if detach:  # the same command line, in a session of its own (forge.control.detach)
+        from forge.commands.control import run_detached
+
+        return run_detached(directory, list(sys.argv[1:] if argv is None else argv), json_out)
     from rich.markup import escape
 
     from forge.commands.console import console, err_console
@@ -63,9 +68,14 @@ def run(
         print_notes(configured_with_notes(project, request).notes)  # --resume following the last run
 
     if json_out:
-        result = train_here(project, cfg, request, world)
+        from forge.progress_lines import for_output
+
+        with for_output("train", json_out=True) as beat:  # stdout is the answer's: the lines go to stderr
+            result = train_here(project, cfg, request, world, progress=beat.update_status)
         if world.is_main:
-            sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
+            from forge.commands.console import print_json
+
+            print_json("train", dict(result.stats or result.status.to_dict()), result.exit_code == EXIT_OK)
         return exit_code(result, world)
     if world.launched:  # a rank: rank 0 prints, the others stay quiet
         handler = _ConsoleHandler(err_console) if world.is_main else None
@@ -79,8 +89,11 @@ def run(
     if sys.stdout.isatty():
         with _ProgressBar(console) as bar:
             result = train_here(project, cfg, request, world, progress=bar.update, console_handler=handler)
-    else:
-        result = train_here(project, cfg, request, world, console_handler=handler)
+    else:  # piped (CI, nohup, an agent): a plain line every FORGE_PROGRESS_SECONDS (forge.progress_lines)
+        from forge.progress_lines import for_output
+
+        with for_output("train") as beat:
+            result = train_here(project, cfg, request, world, progress=beat.update_status, console_handler=handler)
     _summary(console, project, result, cfg, request)
     return exit_code(result, world)
 
@@ -113,6 +126,10 @@ class _ConsoleHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.console = console
         self.gone = False  # the reader went away (`forge train ... | head`): train on, log only
+        from forge.control.detach import DETACHED_ENV
+
+        if os.environ.get(DETACHED_ENV):  # a detached run: its stderr is the log, which has each line already
+            self.gone = True
 
     def emit(self, record):
         if self.gone or not getattr(record, "console", True):
@@ -210,17 +227,25 @@ def _summary(console, project: Project, result, cfg, request) -> None:
         # the status's message says `forge train --resume` for any reader; the command to paste names
         # the folder (run from elsewhere it would resume nothing). A plain --resume reads the run's
         # own config again (forge.train.start.run_source); with no checkpoint it is the same command.
-        checkpoint = (result.stats or {}).get("checkpoint")
-        if checkpoint and checkpoint != "none":
+        # The options are the disk's answer (forge.train.again): a checkpoint to continue (also after
+        # a second Ctrl-C, whose result names none), or a --force that never got one of its own.
+        from forge.train.again import train_options
+
+        options = train_options(project, force=request.force and not request.resume, run_id=st.run_id)
+        checkpoint = (result.stats or {}).get("checkpoint")  # the one this run saved, when it names one
+        if options == "--resume" or (checkpoint and checkpoint != "none"):
             again = folder_arg(project.root) + " --resume"
         else:
             flags = _recorded_source(project, result, request).flags(project)
-            again = folder_arg(project.root) + (f" {flags}" if flags else "")
+            again = folder_arg(project.root) + "".join(f" {x}" for x in (flags, options) if x)
         console.print(f"next: [bold]forge train{escape(again)}[/]", highlight=False)
     else:
+        from forge.train.again import accepted_hints
+
         console.print(f"[bold red]{st.phase}[/]: {escape(st.error or st.message or '')}")
         if st.solution:
-            console.print(f"[bold]fix:[/] {escape(st.solution)}")
+            fix = accepted_hints(st.solution, project, force=request.force and not request.resume)
+            console.print(f"[bold]fix:[/] {escape(fix)}")
 
 
 def _recorded_source(project: Project, result, request):

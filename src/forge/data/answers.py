@@ -25,6 +25,8 @@ def hashed_content(m: dict[str, str]) -> str:
     content = m["content"]
     if m["role"] == "assistant" and content[:1] in ("{", "["):
         return canonical_call(content) or content
+    if m.get("images"):  # the same question about another image is another example
+        return content + "\x1d" + "\x1d".join(m["images"])
     return content
 
 

@@ -22,6 +22,7 @@ from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import RecordError, read_record, write_record
 from forge.records.evaluate import COMPARED_SETTINGS, BaselineRecord, ScoreDetail, ScoredOn, ScoreSettings
+from forge.runs_log import records_run
 
 
 @dataclass
@@ -116,6 +117,9 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
                 kind="adapter_corrupt",
             ) from None
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
+    from forge.evaluate.score_images import image_inputs
+
+    images, image_processor = image_inputs(cfg, val.conversations)
     scores = score_model(
         model,
         tokenizer,
@@ -123,6 +127,8 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
         max_seq_length=cfg.model.max_seq_length,
         generation_samples=cfg.evaluation.generation_samples,
         max_new_tokens=cfg.evaluation.max_new_tokens,
+        images=images,
+        image_processor=image_processor,
     )
     scores["template"] = template
     scores["device"] = str(next(model.parameters()).device)
@@ -140,6 +146,7 @@ def loaded_precision(model) -> str:
 
 
 @writes_project("baseline")  # one writer per project (forge.lock)
+@records_run("baseline")  # metrics/runs.jsonl
 def compute_baseline(project: Project, overrides: list[str] | None = None, *, cfg: Any = None) -> BaselineRecord:
     val = load_val(project, overrides, cfg)
     record = BaselineRecord.build(scored_on(project, val), score_with(val), created_at=utcnow())

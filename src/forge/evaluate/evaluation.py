@@ -20,6 +20,7 @@ from forge.lock import writes_project
 from forge.project import Project
 from forge.records.base import write_record
 from forge.records.evaluate import BaselineRecord, EvaluationRecord, ScoreDetail, ScoredOn, Scores
+from forge.runs_log import records_run
 
 
 def build_evaluation(
@@ -77,6 +78,7 @@ def expected_precision(cfg) -> str | None:
 
 
 @writes_project("evaluate")  # one writer per project (forge.lock)
+@records_run("evaluate", lambda r: {"adapter_run_id": r.adapter_run_id, "passed": r.passed})  # metrics/runs.jsonl
 def compute_evaluation(
     project: Project,
     threshold: float | None = None,

@@ -36,6 +36,7 @@ from forge.plan.backend_choice import choose
 from forge.plan.eval_settings import eval_settings as _eval_settings
 from forge.plan.eval_settings import eval_time as _eval_time
 from forge.plan.hardware import HardwareInfo
+from forge.plan.images import image_speed_share, images_bytes
 from forge.plan.memory import (
     estimate_memory,
     flops_per_token,
@@ -290,6 +291,7 @@ def resolve(
             optim=optim,
             backend=backend,
             device="cuda" if gpu else "cpu",
+            vision_bytes=images_bytes(facts, config, data, batch, gc),
         )
         if gpu and mem.total_gb > budget_gb:
             notes.append(
@@ -315,6 +317,7 @@ def resolve(
         if not gpu:
             flops = flops_per_token(shape, int(mean_len), r, targets, gc)
             tps = 1 / (flops / (CPU_FLOPS_PER_CORE * max(1, hw.cpu_count)) + CPU_SECONDS_PER_TOKEN)
+    tps = tps and tps * image_speed_share(facts, config, data, shape, mean_len, gc)  # the vision tower's share
     if gpu and gpu_peak_tflops(gpu_name) is None:
         notes.append(f"no speed model for {gpu_name}: time not estimated")
     seconds = (total_tokens * float(epochs) / (tps * ngpu)) if tps else None

@@ -9,4 +9,5 @@ is a normal state, as in the web UI). One module per wing of the workflow:
     evaluate.py   metrics/baseline.json, metrics/evaluation.json
     export.py     metrics/export-report.json
     checklists.py the before-training and outputs checklists (forge check / forge verify --json)
+    runs.py       metrics/runs.jsonl, a line at the start and end of each run (forge runs)
 """

@@ -107,3 +107,29 @@ def swap_weights(model) -> tuple[int, int]:
             kept += 1
     torch.cuda.empty_cache()
     return swapped, kept
+
+
+def apply(model) -> str:
+    """Turn a PEFT model's frozen base linears into FP8 products; the run's note says what happened.
+
+    By default the weights themselves become FP8 (forge.train.fp8_weight), so Unsloth's fused LoRA
+    kernels keep running and multiply them in FP8. FORGE_FP8_MATMUL=module swaps whole base layers
+    instead and puts Unsloth's fused modules back on PEFT's forward (the first design: 0.47x of bf16
+    on the 1B shape, H100), kept for the benchmark's comparison."""
+    import os
+
+    if os.environ.get("FORGE_FP8_MATMUL", "weight") == "module":
+        from forge.train.fp8_matmul import convert, unfuse_unsloth
+
+        unfused = unfuse_unsloth(model)
+        swapped, kept = convert(model)
+        how = f"whole base layers; {unfused} Unsloth fused LoRA modules back on PEFT's forward"
+    else:
+        swapped, kept = swap_weights(model)
+        how = "FP8 weights under Unsloth's fused LoRA kernels where it patched them"
+    note = (
+        f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8 ({how})"
+    )
+    if kept:
+        note += f"; {kept} kept in bf16 (a dimension not a multiple of 16)"
+    return note

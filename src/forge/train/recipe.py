@@ -52,6 +52,7 @@ from forge.train.run_status import (
     refuse,
     run_identity,
 )
+from forge.train.runs_entry import RunLines
 from forge.train.settings import RunSettings
 from forge.train.signals import StopRequest
 
@@ -108,9 +109,11 @@ class Recipe:
                     clean_stale_temp_files(folder)
                 self.previous.recover()  # a forced run killed before its first checkpoint
             self._open(lock)
+            lines = RunLines(self)  # metrics/runs.jsonl: the start line now, the end line however it ends
             try:
-                return self._phases()
+                return lines.ended(self._phases())
             finally:
+                lines.close()
                 self.stop.restore()
                 if self.log is not None:
                     close_log(self.log)
@@ -296,11 +299,9 @@ class Recipe:
         self.previous.restore()  # no-op once this run has a complete checkpoint
         newest = newest_complete(self.output_dir)
         where = str(newest.path.relative_to(self.project.root)) if newest else "none"
-        self.status.phase(
-            "interrupted",
-            error_kind="interrupted",
-            message=f"checkpoint {where}; continue with `forge train --resume`",
-        )
+        message = f"checkpoint {where}; continue with `forge train --resume`"
+        # extra.signal: `forge status --wait` exits 130 or 143 by it
+        self.status.phase("interrupted", error_kind="interrupted", signal=self.stop.name, message=message)
         step = self.trainer.state.global_step
         self.log.warning("interrupted by %s at step %d; resume from %s", self.stop.name, step, where)
         return RunResult(self.stop.exit_code, self.status.status, {"interrupted_at": step, "checkpoint": where})
@@ -359,7 +360,7 @@ class Recipe:
     def _interrupted(self, message: str) -> None:
         self._stop_watch()
         self.previous.restore()  # no-op once this run has a complete checkpoint
-        self.status.phase("interrupted", error_kind="interrupted", message=message)
+        self.status.phase("interrupted", error_kind="interrupted", message=message, signal=self.stop.name or "SIGINT")
         self.log.warning("%s", message)
 
     def _fail(self, message: str, kind: str, fix: str | None, refusal: bool = False) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-import uuid
 
 from forge.clock import utcnow
 from forge.config import ForgeConfig
@@ -18,11 +16,8 @@ from forge.errors import ForgeError
 from forge.hints import name_folder
 from forge.lock import ProjectLock
 from forge.project import Project
+from forge.runs_log import new_run_id  # the one run id format (train's, and the other verbs')
 from forge.train.run_log import close_log, open_log
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def run_identity(output_dir, *, resume: bool) -> tuple[str, str]:

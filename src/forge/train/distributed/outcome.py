@@ -64,7 +64,7 @@ def outcome(project, rc: int, got: list[int], started: float, *, write_status: b
         if got:
             if write_status:
                 msg = "stopped by a signal; resume from the newest complete checkpoint"
-                writer().phase("interrupted", message=msg)
+                writer().phase("interrupted", message=msg, signal=signal.Signals(got[0]).name)
             return _signal_code(got)
         if write_status:
             # a rank killed or crashed mid-run: what --resume is for, once there is a checkpoint
