@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTERNAL = ROOT.parent / "shared" / "data" / "external"
+# beside the clone (/work/main -> /work/shared), or two levels up from a worktree (/work/wt/NAME)
+EXTERNAL = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "data" / "external", ROOT.parent.parent / "shared" / "data" / "external")
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "data" / "external",
+)
 sys.path.insert(0, str(ROOT / "src"))
 
 

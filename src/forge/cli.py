@@ -12,10 +12,16 @@ from typing import List, Optional
 
 import typer
 
+from forge.commands.chat import chat_verb
+from forge.commands.empty_folder import empty_folder_argument
+from forge.commands.evaluate import evaluate_verb
+from forge.commands.split import split_verb
 from forge.config.gguf_types import types_text
-from forge.errors import ForgeError
+from forge.errors import ForgeError, unwritable_error
+from forge.help_words import PlainHelp
 
 app = typer.Typer(
+    cls=PlainHelp,  # --help in forge's words, for every verb (forge.help_words)
     add_completion=False,
     no_args_is_help=True,
     help="forge: checked, explained LoRA fine-tuning of chat models (Unsloth on GPU, transformers+PEFT+TRL elsewhere).",
@@ -79,15 +85,13 @@ def _run(fn, *args, **kwargs) -> None:
                 code = fn(*args, **kwargs)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM in a verb that does not checkpoint
             raise interrupted_error(ARGV, stop) from None
+        except OSError as failed:  # a read-only, full or forbidden folder: one error, not a traceback
+            raise (unwritable_error(failed) or failed) from None
     except ForgeError as e:
-        from forge.commands.console import print_error, print_error_json
-        from forge.hints import name_folder
+        from forge.commands.console import report_error
 
         folder = args[0] if args and isinstance(args[0], (str, Path)) else None  # the verb's DIR, when named
-        e.fix = name_folder(e.fix, folder)  # its `forge VERB` hints name that folder (forge.hints)
-        print_error(e)
-        if kwargs.get("json_out"):
-            print_error_json(e)
+        report_error(e, folder, ARGV, json_out=bool(kwargs.get("json_out")))
         raise typer.Exit(e.exit_code) from None
     raise typer.Exit(code or 0)
 
@@ -133,7 +137,7 @@ def plan(
     json_out: bool = JsonOpt,
     set_: Optional[List[str]] = SetOpt,
     vram_gb: Optional[float] = typer.Option(
-        None, "--vram-gb", min=0.5, help="Plan for this many GB of GPU memory (a shared GPU, a smaller target card)."
+        None, "--vram-gb", min=0.5, help="GB of GPU memory to plan for, at least 0.5 (a shared GPU, a smaller card)."
     ),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
@@ -282,37 +286,8 @@ def baseline(
     _run(run_baseline, directory, json_out=json_out, config=config, overrides=set_ or [])
 
 
-@app.command()
-def evaluate(
-    directory: Optional[Path] = DirArg,
-    threshold: Optional[float] = typer.Option(
-        None, "--threshold", help="Relative val-loss improvement the gate needs."
-    ),
-    artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged, gguf:TYPE or all."),
-    json_out: bool = JsonOpt,
-    config: Optional[Path] = ConfigOpt,
-    set_: Optional[List[str]] = SetOpt,
-) -> None:
-    """Score the fine-tuned model (or a shipped artifact), compare with the baseline, gate each (exit 3 on a fail)."""
-    from forge.commands.evaluate import run_evaluate
-
-    _run(run_evaluate, directory, threshold, artifact=artifact, json_out=json_out, config=config, overrides=set_)
-
-
-@app.command()
-def chat(
-    directory: Optional[Path] = DirArg,
-    artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged or gguf:TYPE."),
-    prompt: Optional[str] = typer.Option(None, "--prompt", help="Answer this once and exit (else stdin)."),
-    system: Optional[str] = typer.Option(None, "--system", help="A system message before the conversation."),
-    json_out: bool = JsonOpt,
-    config: Optional[Path] = ConfigOpt,
-    set_: Optional[List[str]] = SetOpt,
-) -> None:
-    """Talk to the adapter, the merged model or a GGUF (--set evaluation.max_new_tokens=N: answer length)."""
-    from forge.commands.chat import run
-
-    _run(run, directory, artifact, prompt, system, json_out=json_out, config=config, overrides=set_)
+app.command()(evaluate_verb(_run, DirArg, JsonOpt, ConfigOpt, SetOpt))  # `forge evaluate` (forge.commands.evaluate)
+app.command()(chat_verb(_run, DirArg, JsonOpt, ConfigOpt, SetOpt))  # `forge chat` (forge.commands.chat)
 
 
 @app.command()
@@ -329,6 +304,21 @@ def verify(
 
 
 @app.command()
+def inspect(
+    directory: Optional[Path] = DirArg,
+    split: str = typer.Option("train", "--split", help="train or val."),
+    example: int = typer.Option(1, "--example", help="Which conversation of the split (1 = the first)."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    set_: Optional[List[str]] = SetOpt,
+) -> None:
+    """One example as training sees it: template, trained spans, image tokens, truncation."""
+    from forge.commands.inspect import run
+
+    _run(run, directory, split=split, example=example, json_out=json_out, config=config, overrides=set_ or [])
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of training-config.json."""
     from forge.config import schema_text
@@ -341,21 +331,28 @@ def demo(
     directory: Optional[Path] = typer.Argument(None, help="Where to build the demo project (default: ./forge-demo)."),
     quick: bool = typer.Option(False, "--quick", help="Use a tiny built-in model; finishes in well under a minute."),
     json_out: bool = JsonOpt,
+    example: str = typer.Option("support", "--example", help="support (text) or shapes (images)."),
 ) -> None:
     """The whole workflow on the built-in example: init, check, baseline, train, evaluate, export, verify."""
     from forge.commands.demo import run
 
-    _run(run, directory, quick=quick, json_out=json_out)
+    _run(run, directory, quick=quick, json_out=json_out, example=example)
+
+
+app.command()(split_verb(_run, DirArg, JsonOpt))  # `forge split`: its options beside it (forge.commands.split)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script, scripts/train.py and tests: returns the exit code."""
     ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # the launcher hands these to its ranks
-    from forge.commands.console import refuse_empty_folder
+    empty = empty_folder_argument(ARGV)
+    if empty is not None:
+        from forge.commands.console import print_error, print_error_json
 
-    refused = refuse_empty_folder(ARGV)  # `forge VERB ""`: exit 2 rather than the current folder
-    if refused is not None:
-        return refused
+        print_error(empty)
+        if "--json" in ARGV:
+            print_error_json(empty, ARGV[0])
+        return empty.exit_code
     if "--json" in ARGV and not {"-h", "--help"} & set(ARGV):
         return _main_json(argv)
     try:
@@ -366,9 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_code(code) -> int:
-    if code is None:
-        return 0
-    return code if isinstance(code, int) else 1
+    return 0 if code is None else code if isinstance(code, int) else 1
 
 
 def _main_json(argv: list[str] | None) -> int:
@@ -386,12 +381,9 @@ def _main_json(argv: list[str] | None) -> int:
         code = getattr(e, "exit_code", 2)
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         rich_utils.rich_format_error(e)
-        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"))
+        verb = next((a for a in argv or ARGV if not a.startswith("-")), None)
+        print_error_json(ForgeError(message, "see `forge COMMAND --help`", exit_code=code, kind="usage"), verb)
         return code
     except SystemExit as e:
         return _exit_code(e.code)
     return _exit_code(rv) if isinstance(rv, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

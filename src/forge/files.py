@@ -22,8 +22,16 @@ FILE_MODE = 0o644
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old or the new file, never a torn one."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old or the new file, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a read-only, full or forbidden folder: the error names the file meant, not a temp name
+        raise OSError(e.errno, e.strerror, str(path)) from e
     try:
         # mkstemp makes the file 0600: a new output gets 0644 (other tools read these files), a
         # replaced one keeps the mode its owner gave it
@@ -32,16 +40,18 @@ def atomic_write_text(path: Path, text: str) -> None:
         except FileNotFoundError:
             mode = FILE_MODE
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(e, OSError) and e.errno and e.filename in (None, tmp):  # ENOSPC at the write: name the file
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
 
 

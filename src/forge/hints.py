@@ -25,7 +25,20 @@ from pathlib import Path
 from typing import Any
 
 # the verbs whose first argument is the project folder (init names a new one; schema and demo none)
-PROJECT_VERBS = ("check", "plan", "train", "status", "stop", "runs", "ui", "export", "baseline", "evaluate", "verify")
+PROJECT_VERBS = (
+    "check",
+    "plan",
+    "train",
+    "status",
+    "stop",
+    "runs",
+    "ui",
+    "export",
+    "baseline",
+    "evaluate",
+    "verify",
+    "split",
+)
 _HINT = re.compile(r"`forge (" + "|".join(PROJECT_VERBS) + r")(?: DIR\b)?(?=`| -)")
 
 
@@ -44,6 +57,26 @@ def folder_arg(root: str | Path, absolute: bool = False) -> str:
     except ValueError:
         shown = str(root)
     return " " + shlex.quote(shown)
+
+
+def forge_command() -> str:
+    """How the reader runs this forge: `forge` where that name on PATH is this forge (or where it is
+    not known which script runs), else the script's own path (`.venv/bin/forge` after `make demo`,
+    relative to the current folder where it is below it), or `python -m forge`."""
+    import shutil
+    import sys
+
+    on_path = shutil.which("forge")
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is None or script.name != "forge" or not script.is_file():
+        return "forge" if on_path or script is None or script.name != "__main__.py" else f"{sys.executable} -m forge"
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "forge"
+    try:
+        shown = str(script.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(script.resolve())
+    return shlex.quote(shown)
 
 
 def name_folder(text: Any, root: str | Path | None, absolute: bool = False) -> Any:

@@ -85,7 +85,7 @@ def test_the_whole_workflow_through_the_mcp_client(tmp_path):
         tools = {t.name: t for t in (await s.list_tools()).tools}
         assert set(tools) == {
             *("init", "check", "plan", "baseline", "train", "status", "wait", "stop", "runs"),
-            *("evaluate", "export", "verify"),
+            *("evaluate", "export", "verify", "inspect"),
         }
         # the CLI's own options (`forge train --help`), but never --json or --detach
         train_props = tools["train"].input_schema["properties"]

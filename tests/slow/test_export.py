@@ -117,6 +117,24 @@ def test_export_merged_and_q8_0_verified(trained, tmp_path, capsys):
     _no_partials(root)
 
 
+def test_export_says_when_the_adapter_failed_its_gate(trained, tmp_path):
+    """Issue 28 (4): export ran without a word on an adapter whose gate had failed (exit 3)."""
+    from tests.evaluate_files import write_metrics
+
+    from forge.project import Project
+
+    root = _copy(trained, tmp_path / "p")
+    write_metrics(Project.at(root), base=(2.0, 7.4, 0.3, 0.0), tuned=(1.99, 7.3, 0.3, 0.0))
+    r = forge_here("export", str(root), "--merged", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning: this adapter failed its evaluate gate" in flat(r.stderr)
+    answer = json.loads(r.stdout)
+    assert answer["ok"] and answer["gate"]["state"] == "fail" and answer["gate"]["passed"] is False
+    v = forge_here("verify", str(root), "--json")
+    gate = next(i for i in json.loads(v.stdout)["sections"]["Quality"] if i["name"] == "evaluate gate")
+    assert v.returncode == 1 and gate["status"] == "fail"
+
+
 def _gemma_project(root: Path) -> Path:
     """tiny-gemma3 with a LoRA adapter of random (non-zero) weights, made with PEFT directly."""
     import torch

@@ -102,7 +102,7 @@ def test_vlm_export_merged_gguf_and_mmproj(exported):
     quant = root / "models" / "quantized"
     text_gguf, mmproj = quant / "tiny-gemma3-vlm-Q8_0.gguf", quant / "mmproj-tiny-gemma3-vlm-F16.gguf"
     assert text_gguf.is_file() and mmproj.is_file()
-    assert report["merged"]["kept"] and report["mmproj"]["path"] == str(mmproj)
+    assert report["merged"]["kept"] and report["mmproj"]["path"] == mmproj.relative_to(root).as_posix()
     for name in ("preprocessor_config.json", "processor_config.json", "tokenizer.model"):
         assert (merged / name).is_file(), name
 
@@ -157,7 +157,11 @@ def test_failed_gguf_step_keeps_the_verified_merged_model(trained, tmp_path, cap
     merged = root / "models" / "checkpoints" / "merged"
     assert (merged / "model.safetensors").is_file() and "kept, verified" in err
     report = _report(root)
-    assert report["ok"] is False and report["merged"]["kept"] is True and report["merged"]["path"] == str(merged)
+    assert (
+        report["ok"] is False
+        and report["merged"]["kept"] is True
+        and report["merged"]["path"] == merged.relative_to(root).as_posix()
+    )
     assert report["gguf"] == [] and report["mmproj"] is None and report["modelfile"] is None
     assert "pre-tokenizer" in report["error"]
     assert not list(root.rglob("*.gguf")) and not list(root.rglob("*.partial"))

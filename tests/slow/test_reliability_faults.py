@@ -133,7 +133,7 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     st = _status(root)
     assert code == 1 and st["error_kind"] == "disk_full", st
     log = (root / "logs" / "training.log").read_text()
-    assert "deleted checkpoint checkpoint-6" in log  # the torn one from step 1, cleaned by the resume
+    assert "deleted torn checkpoint checkpoint-6" in log  # the torn one from step 1, cleaned by the resume
     assert _sha(lora / "adapter_model.safetensors") == adapter_sha
     _loadable_adapter(lora)
     _loadable_checkpoint(root / "outputs" / "checkpoint-8")
@@ -149,6 +149,7 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
         Path(out_dir, "config.json").write_text("{}")
         _enospc()
 
+    report_before = export_report(root)
     with monkeypatch.context() as m:
         m.setattr(export_merge, "save", full_merged)
         code = main(_args(root, *more, flags=("--resume",)))
@@ -157,8 +158,8 @@ def test_disk_full_on_checkpoint_adapter_and_merged(trained, monkeypatch, capsys
     assert _sha(merged / "model.safetensors") == merged_sha
     assert not list(merged.parent.glob(".merged.*")), "temporary merged folder left behind"
     assert not list(merged.parent.glob("merged.partial*")), "the export's temporary merged folder left behind"
-    report = export_report(root)
-    assert report["ok"] is False and "No space left" in report["error"], report  # the fault hit the export
+    # the fault hit the export, which kept nothing: the last good export's record stays as it was
+    assert "No space left" in st["error"] and export_report(root) == report_before
     _loadable_adapter(lora)
     # the training itself finished: its stats are on record before the export ran
     stats = json.loads((root / "metrics" / "training-stats.json").read_text())
@@ -192,6 +193,13 @@ def test_corrupted_checkpoints_are_skipped_by_name_never_restarted(project, caps
     assert f"resuming from {out / 'checkpoint-2'} (step 2)" in log
     stats = json.loads((root / "metrics" / "training-stats.json").read_text())
     assert stats["resumed_from"] == "checkpoint-2" and stats["total_steps"] == 6
+    # the damaged ones were set aside whole, not deleted (issue 28), and the log says where
+    aside = out / "set-aside"
+    assert sorted(p.name for p in aside.iterdir()) == ["checkpoint-4", "checkpoint-6"]
+    assert f"set aside checkpoint checkpoint-6 (newer than the resume point) in {aside / 'checkpoint-6'}" in log
+    assert (
+        not (aside / "checkpoint-4" / "optimizer.pt").exists() and (aside / "checkpoint-4" / "scheduler.pt").is_file()
+    )
 
     # empty trainer state everywhere and a foreign folder: nothing valid is left -> refuse, never restart
     for c in out.glob("checkpoint-*"):

@@ -103,7 +103,7 @@ def test_verify_ticks_outputs_of_this_adapter_and_flags_them_once_it_is_replaced
 
     copy = tmp_path / "copy"
     shutil.copytree(finished, copy, symlinks=True)
-    # the report names absolute paths: point them at the copy, as if it had been exported here
+    # the report names paths relative to the project (an absolute one outside it: pointed at the copy)
     report = copy / "metrics" / "export-report.json"
     report.write_text(report.read_text().replace(str(finished), str(copy)))
     r = forge("verify", str(copy), "--json")

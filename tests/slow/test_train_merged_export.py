@@ -78,7 +78,7 @@ def test_train_merged_vlm_is_exports_merged_model(tmp_path, capsys):
 
     # the export report: made by this run, from the adapter just saved, every check passed
     report = _report(root)
-    assert report["ok"] and report["merged"]["kept"] and report["merged"]["path"] == str(merged)
+    assert report["ok"] and report["merged"]["kept"] and report["merged"]["path"] == merged.relative_to(root).as_posix()
     assert all(c["ok"] for c in report["checks"]), report["checks"]
     names = {c["name"] for c in report["checks"]}
     assert {"adapter loaded", "processor", "vision tower"} <= names
@@ -126,4 +126,8 @@ def test_train_merged_text_model_stops_at_the_template_eos(tmp_path, monkeypatch
     assert eos[0] == eot and tok.eos_token_id in eos, (eos, eot, tok.eos_token_id)
     assert "<|start_header_id|>" in (tok.chat_template or "")
     report = _report(root)
-    assert report["ok"] and report["merged"]["path"] == str(merged) and report["chat_template"] == "llama-3"
+    assert (
+        report["ok"]
+        and report["merged"]["path"] == merged.relative_to(root).as_posix()
+        and report["chat_template"] == "llama-3"
+    )

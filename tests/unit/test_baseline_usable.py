@@ -163,7 +163,7 @@ def test_check_s_baseline_item_imports_no_torch(based):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     code = f"""
 import sys
-from forge.check.before import _check_baseline
+from forge.check.baseline_item import check_baseline as _check_baseline
 from forge.config import load_config
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project

@@ -20,12 +20,36 @@ def test_deterministic_sizes_and_disjoint():
     assert generate(1)[0] != train
 
 
+def test_no_val_answer_in_train_but_every_fact_is():
+    """Issue 28 (5): 22 of the 24 val answers were train answers word for word, so the demo's
+    scores measured recall. Now none is; the facts of every val answer's intent and product are
+    in train (for another customer), so a right answer is learnt, not recalled."""
+    train, val = generate(0)
+    answers = {r["conversations"][1]["value"] for r in train}
+    assert not [r for r in val if r["conversations"][1]["value"] in answers]
+    facts = {a.split("! ", 1)[1] for a in answers}
+    unseen_facts = [r for r in val if r["conversations"][1]["value"].split("! ", 1)[1] not in facts]
+    assert all("order" in r["conversations"][1]["value"] for r in unseen_facts)  # only order numbers are new
+
+
+def test_forge_check_finds_no_val_answer_in_train(tmp_path):
+    from forge.data.validate import validate_splits
+
+    train, val = generate(0)
+    (tmp_path / "train.jsonl").write_text(rows_to_jsonl(train))
+    (tmp_path / "val.jsonl").write_text(rows_to_jsonl(val))
+    _, v = validate_splits(tmp_path / "train.jsonl", tmp_path / "val.jsonl")
+    assert v.answers_in_train == 0 and v.answers_in_train_count == 0
+
+
 def test_one_house_style():
     train, val = generate(0)
     for row in train + val:
         turns = row["conversations"]
         assert [t["from"] for t in turns] == ["human", "gpt"]
         assert turns[1]["value"].rstrip().endswith(")") and "(KB-1" in turns[1]["value"]
+        name = turns[0]["value"].rsplit("(", 1)[1].rstrip(")")  # the customer signs; the answer greets them
+        assert turns[1]["value"].startswith(f"Hi {name}! ")
     intents = {r["conversations"][1]["value"].rsplit("(KB-", 1)[1] for r in val}
     assert len(intents) == 12  # val covers every intent
 

@@ -131,7 +131,13 @@ def _export_vision(tmp_path: Path, base: Path) -> bool:
     lora = project.path(cfg.save.lora_path)
     lora.mkdir(parents=True)
     (lora / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(base)}))
-    (lora / "adapter_model.safetensors").write_bytes(b"")
+    # a whole (tiny) safetensors file: export names a truncated adapter before its plan step
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file(
+        {"base_model.model.lora_A.weight": np.zeros((1, 1), dtype=np.float32)}, str(lora / "adapter_model.safetensors")
+    )
     job = ExportJob(project, cfg, True, [], lambda msg: None)
     plan(job)
     return job.vision

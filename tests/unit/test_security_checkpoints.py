@@ -88,7 +88,8 @@ def test_newest_valid_skips_with_warnings_and_cleanup_removes_the_rest(tmp_path)
     assert sorted(removed) == sorted(
         [".deleting-checkpoint-1", ".forge-run.json.abc.tmp", "checkpoint-5", "checkpoint-6"]
     ), removed
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-2", "checkpoint-4", "set-aside"]
+    assert [p.name for p in (out / "set-aside").iterdir()] == ["checkpoint-5"]  # marked: kept, the torn 6 is not
     assert not list((out / "checkpoint-4").glob(".*.tmp"))
 
 

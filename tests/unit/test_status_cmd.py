@@ -197,3 +197,11 @@ def test_watch_waits_while_train_holds_the_lock(proj, capsys):
     t0 = time.monotonic()
     status_cmd.run(proj.root, watch=True, json_out=True, interval=0.01, timeout=10)
     assert time.monotonic() - t0 >= 1.4  # until the (new) run let the lock go
+
+
+def test_the_eval_loss_of_a_val_sample_says_so(proj, capsys):
+    """Issue 28 (12): train's eval loss covered 54 of 99 val examples, evaluate's all 99, unlabelled."""
+    w = StatusWriter(proj.status_file, pid=os.getpid(), run_id="r8", model="builtin:tiny-llama", backend="hf")
+    w.phase("training", step=5, total_steps=10, eval_loss=0.5, eval_samples=54, val_samples=99)
+    assert main(["status", str(proj.root)]) == 0
+    assert "eval loss (54/99 val)" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import json
 
 from fake_outputs import safetensors_bytes, write_gguf
 
+from evaluate_files import write_metrics
 from forge.check.outputs import loss_trend, run_verify
 from forge.init.scaffold import init_project
 from forge.status import Status, write_status
@@ -23,6 +24,7 @@ def _artifacts(root, final_loss=0.3, losses=(2.0, 1.5, 1.0, 0.6, 0.3)):
         + json.dumps({"step": 5, "loss": None, "eval_loss": 0.4})
         + "\n"
     )
+    write_metrics(proj)  # the evaluate gate passed (forge.evaluate.verdict: the quality verdict)
     return proj
 
 
@@ -46,10 +48,13 @@ def test_missing_adapter_fails(tmp_path):
     assert _items(cl)["adapter_model.safetensors"].status == "fail"
 
 
-def test_loss_between_half_and_one_warns_above_one_fails(tmp_path):
+def test_the_loss_thresholds_are_advice_the_gate_is_the_verdict(tmp_path):
+    # issue 28 (4): on alpaca the gate passed (val loss 2.04 -> 1.86) and verify failed "final loss < 1.0"
     assert _items(run_verify(_artifacts(tmp_path / "a", final_loss=0.7)))["final loss < 0.5"].status == "warn"
     cl = run_verify(_artifacts(tmp_path / "b", final_loss=1.7))
-    assert not cl.ready and _items(cl)["final loss < 1.0"].status == "fail"
+    item = _items(cl)["final loss < 1.0"]
+    assert cl.ready and item.status == "warn" and "advice, not the verdict" in item.detail
+    assert _items(cl)["evaluate gate"].status == "ok"
 
 
 def test_rising_loss_fails(tmp_path):

@@ -9,6 +9,7 @@ import os
 
 from fake_outputs import safetensors_bytes, write_gguf, write_safetensors
 
+from evaluate_files import write_metrics
 from forge.check.artifacts import adapter_fingerprint
 from forge.check.outputs import run_verify
 from forge.cli import main
@@ -26,6 +27,7 @@ def _project(tmp_path):
     (lora / "adapter_model.safetensors").write_bytes(safetensors_bytes())
     proj.training_stats_file.write_text(json.dumps({"final_loss": 0.3, "total_steps": 5}))
     proj.history_file.write_text("".join(json.dumps({"step": i, "loss": 2.0 / i}) + "\n" for i in range(1, 6)))
+    write_metrics(proj)  # a passed gate: the quality verdict (forge.evaluate.verdict)
     return proj
 
 

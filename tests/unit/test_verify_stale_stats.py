@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from fake_outputs import safetensors_bytes
 
+from evaluate_files import write_metrics
 from forge.check.outputs import run_verify
 from forge.cli import main
 from forge.files import atomic_write_json
@@ -47,6 +48,7 @@ def run_a(root, final_loss=0.3, run_id="run-a"):
         "".join(json.dumps({"step": i + 1, "loss": v}) + "\n" for i, v in enumerate((2.0, 1.2, 0.6, final_loss)))
     )
     status(proj, run_id, "done", started_at=A_START, step=4, total_steps=4)
+    write_metrics(proj)  # a passed gate: the quality verdict (forge.evaluate.verdict)
     return proj
 
 

@@ -4,7 +4,7 @@ In the server's process (they read forge's records or start and signal processes
 init (forge.init.scaffold), status and wait (forge.control.waiting), stop, runs, and train, which is
 always detached (forge.control.detach: the run outlives the call and the server). In a child
 process (forge.agent.subprocess_verb: they load the ML stack): check, plan, baseline, evaluate,
-export, verify. Every result is the verb's `--json` document (forge.agent.results).
+export, verify, inspect. Every result is the verb's `--json` document (forge.agent.results).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from forge.agent.schema import Option, cli_commands, signature, verb_options
 from forge.errors import ForgeError
 
 IN_PROCESS = ("init", "status", "wait", "stop", "runs", "train")
-CHILD = ("check", "plan", "baseline", "evaluate", "export", "verify")
+CHILD = ("check", "plan", "baseline", "evaluate", "export", "verify", "inspect")
 WAIT_POLL_S = 0.5
 
 DESCRIPTIONS = {
@@ -36,7 +36,7 @@ def tool_specs(app) -> list[tuple[str, list[Option], str]]:
     specs = []
     for name in ("init", "check", "plan", "baseline", "train", "status", "wait", "stop", "runs"):
         specs.append(_spec(name, commands))
-    for name in ("evaluate", "export", "verify"):
+    for name in ("evaluate", "export", "verify", "inspect"):
         specs.append(_spec(name, commands))
     return specs
 

@@ -87,6 +87,10 @@ def safetensors_header(path: Path) -> tuple[dict | None, str]:
     tensors = len([k for k in header if k != "__metadata__"])
     if tensors == 0:
         return None, "a safetensors file with no tensors"
+    ends = [v.get("data_offsets", [0, 0])[-1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    data = size - 8 - n
+    if ends and all(isinstance(e, int) for e in ends) and max(ends) > data:  # cut short after its header
+        return None, f"truncated: its header describes {max(ends)} bytes of tensors, the file holds {data}"
     return {"tensors": tensors}, ""
 
 

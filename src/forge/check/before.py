@@ -13,13 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge.check.baseline_item import check_baseline
 from forge.config import ConfigError, ForgeConfig, config_path
 from forge.errors import ForgeError
 from forge.plan.hardware import HardwareInfo
 from forge.project import Project
-from forge.records.base import try_read_record
 from forge.records.checklists import Checklist, Item
-from forge.records.evaluate import BaselineRecord
 
 if TYPE_CHECKING:
     from forge.train.start import TrainRequest
@@ -121,7 +120,8 @@ def _check_data(project: Project, cl: Checklist) -> None:
         cl.add(sec, "format valid", "fail", detail, fix)
     else:
         conv = ", ".join(f"{k} x{v}" for k, v in train.conversions.items())
-        detail = f"{train.format}; {train.valid} conversations" + (f"; converted {conv}" if conv else "")
+        pics = f"; {train.images} image(s) in {train.image_records} conversations, each opened" if train.images else ""
+        detail = f"{train.format}; {train.valid} conversations{pics}" + (f"; converted {conv}" if conv else "")
         cl.add(sec, "format valid", "ok", detail)
     if train.warnings:
         lines = [p.render(rel) for p in train.warning_lines[:5]]
@@ -156,6 +156,24 @@ def _check_data(project: Project, cl: Checklist) -> None:
                 f"{val.leaked} val row(s) also in train",
                 "remove them from val, or eval loss will look better than it is",
             )
+        if val.answers_in_train:
+            cl.add(sec, "val answers unseen in train", "warn", _answers_line(val, vrel, rel), ANSWERS_FIX)
+
+
+ANSWERS_FIX = (
+    "the val scores then reward recalling train answers: make val of conversations whose answers train does not "
+    "hold (forge split --from FILE does so from one file, docs/data-formats.md), unless they repeat on purpose"
+)
+
+
+def _answers_line(val, vrel: str, rel: str) -> str:
+    """Val records whose assistant answer train holds word for word: counts, then the first lines."""
+    pairs = ", ".join(f"{vrel}:{v} = {rel}:{t}" for v, t in val.answers_in_train_lines[:5])
+    more = f" (first: {pairs})" if pairs else ""
+    return (
+        f"{val.answers_in_train} of {val.valid} val conversations have an answer found word for word in train "
+        f"({val.answers_in_train_count} answers){more}"
+    )
 
 
 def _check_hardware(cl: Checklist, hw: HardwareInfo) -> None:
@@ -201,10 +219,13 @@ def _check_resolved(
         sec, name = ITEMS.get(r.kind, ("Config Ready", r.kind))
         cl.add(sec, name, "fail", r.message, r.fix)
         failed.add(name)
+    # without the model's files there is nothing to judge these by: not checked, never ticked
+    unjudged = NEEDS_MODEL if "model found" in failed else set()
+    skipped = f"not checked: {cfg.model.name} is not here (see 'model found')"
     for w in p.warnings:
         sec, name = ITEMS.get(w.kind, ("Config Ready", w.kind))
         if name not in failed:
-            cl.add(sec, name, "warn", w.message, w.fix or None)
+            cl.add(sec, name, *(("skip", skipped, None) if name in unjudged else ("warn", w.message, w.fix or None)))
             failed.add(name)
     problem = measure_problem(stats, cfg)  # the template raised on examples, or the tokenizer failed
     if problem and "tokenizer fits the data" not in failed:
@@ -220,7 +241,7 @@ def _check_resolved(
     }
     for name, detail in ok.items():
         if name not in failed and detail and (name != "enough samples" or stats.train_examples):
-            cl.add(ITEMS_BY_NAME[name], name, "ok", detail)
+            cl.add(ITEMS_BY_NAME[name], name, *(("skip", skipped) if name in unjudged else ("ok", detail)))
     bound = char_bound(cfg.model.max_seq_length)
     if stats.longest_chars > bound:
         cl.add(
@@ -235,6 +256,14 @@ def _check_resolved(
 
 
 ITEMS_BY_NAME = {name: sec for sec, name in ITEMS.values()}
+# the items judged by the model's own files (its template, tokenizer, size, layers, positions)
+NEEDS_MODEL = {
+    "chat template suits the model",
+    "tokenizer fits the data",
+    "model suits the hardware",
+    "LoRA targets exist",
+    "max_seq_length within the model",
+}
 
 
 class _Heard:
@@ -327,48 +356,6 @@ def _memory_line(p, cfg: ForgeConfig, facts) -> str:
     return f"{cfg.model.name}: {size}; about {p.memory.total_gb:.1f} GB of RAM on the CPU"
 
 
-def _check_baseline(project: Project, cl: Checklist) -> None:
-    """Done when `forge evaluate` would gate against metrics/baseline.json for this run: evaluate's
-    own rule (forge.evaluate.baseline.usable_baseline: the model, the val file's sha256, the scoring
-    settings and the precision the weights would load in on this machine), with its words. The
-    baseline is not needed to train, so one that is missing or made for something else warns, as
-    before; a file that is no baseline at all fails."""
-    from forge.evaluate.baseline import usable_baseline
-    from forge.models.precision import load_precision
-
-    sec, name = "Baseline Done", "metrics/baseline.json"
-    f = project.baseline_file
-    if not f.exists():
-        cl.add(sec, name, "warn", "no baseline yet; evaluate's gate needs one", "run `forge baseline`")
-        return
-    # read as `forge evaluate` reads it: a file evaluate would refuse is not a done baseline
-    record, refused = try_read_record(f, BaselineRecord)
-    if record is None:
-        cl.add(sec, name, "fail", f"unreadable: {refused}", "rerun `forge baseline`")
-        return
-    cfg, hw = cl.config, cl.hardware
-    if cfg is None:  # Config Ready says why
-        cl.add(
-            sec,
-            name,
-            "warn",
-            f"model {record.model}, val loss {record.val_loss}; not compared with the run: its config does not load",
-            "fix the config, then `forge check` again",
-        )
-        return
-    # bf16 False on a GPU is not a sure float16: torch may emulate bfloat16 there (unknown: not compared)
-    precision = load_precision(cfg.model, cuda=hw.has_gpu, bf16=True if hw.bf16 else None) if hw else None
-    try:
-        usable_baseline(project, cfg, precision=precision)
-    except ForgeError as e:  # another model, val file, settings or precision; or no val split to score
-        fix = e.fix if "forge baseline" in (e.fix or "") else f"{e.fix}, then `forge baseline`"
-        cl.add(sec, name, "warn", e.message, fix)
-        return
-    cl.add(
-        sec, name, "ok", f"model {record.model}, val loss {record.val_loss}; made for this model, val file and settings"
-    )
-
-
 def run_checklist(
     project: Project,
     overrides: list[str] | None = None,
@@ -393,7 +380,7 @@ def run_checklist(
     _check_hardware(cl, hardware)
     if cl.config is not None:
         _check_resolved(project, cl, hardware, request, refused)
-    _check_baseline(project, cl)
+    check_baseline(project, cl)
     order = {s: i for i, s in enumerate(SECTIONS)}
     cl.items.sort(key=lambda i: order.get(i.section, 99))
     return cl

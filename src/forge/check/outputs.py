@@ -1,8 +1,10 @@
 """The outputs checklist (`forge verify`): required artifacts, optional artifacts, quality (torch-free).
 
 The original script's after-training checklist: the adapter files and training-stats.json must
-exist; a merged model and GGUF files are optional; the final loss should be below 1.0 (ideally
-below 0.5), the loss should have gone down, and the run must not have hit CUDA out-of-memory.
+exist; a merged model and GGUF files are optional; the loss should have gone down, and the run must
+not have hit CUDA out-of-memory. The quality verdict is the evaluate gate's (forge.evaluate.verdict):
+a failed or missing gate is not ready. The original "final loss below 1.0 (ideally below 0.5)"
+stays as advice (a warning), since a loss's scale depends on the data.
 
 The loss checks judge the last run, from training-stats.json (and the history beside it). A run
 refused or failed before it wrote its own stats, one still running, or a resumed one still
@@ -286,6 +288,19 @@ def _stale(cl: Checklist, name: str, value: str, stale: Staleness) -> None:
     cl.add("Quality", name, "fail", f"stale: {value} {stale.reason}", stale.fix or WAIT, stale=True)
 
 
+def _gate(project: Project, cfg: ForgeConfig, cl: Checklist) -> None:
+    """The quality verdict: the evaluate gate's on the adapter there now (forge.evaluate.verdict)."""
+    from forge.evaluate.verdict import gate_verdict
+
+    verdict = gate_verdict(project, project.outputs(cfg).lora)
+    word = {"pass": "passed", "fail": "failed"}.get(verdict.state, "not judged")
+    cl.add("Quality", "evaluate gate", "ok" if verdict.passed else "fail", f"{word}: {verdict.detail}", verdict.fix)
+
+
+# the original checklist's loss thresholds, kept as advice: the gate (above) is the verdict
+ADVICE = "advice, not the verdict: a loss's scale depends on the data; the evaluate gate compares with the baseline"
+
+
 def _quality(project: Project, stats: dict | None, cl: Checklist, stale: Staleness = CURRENT) -> None:
     sec = "Quality"
     final = (stats or {}).get("final_loss")
@@ -296,21 +311,15 @@ def _quality(project: Project, stats: dict | None, cl: Checklist, stale: Stalene
         _stale(cl, name, f"{final:.4f} is not the last run's final loss:", stale)
     elif final < GOOD_LOSS:
         cl.add(sec, f"final loss < {GOOD_LOSS}", "ok", f"{final:.4f}")
-    elif final < MAX_LOSS:
-        cl.add(
-            sec,
-            f"final loss < {GOOD_LOSS}",
-            "warn",
-            f"{final:.4f}: below {MAX_LOSS} but above the ideal {GOOD_LOSS}",
-            "more data or epochs usually lower it; check eval loss too",
-        )
     else:
+        name = f"final loss < {GOOD_LOSS if final < MAX_LOSS else MAX_LOSS}"
+        where = f"below {MAX_LOSS} but above the ideal {GOOD_LOSS}" if final < MAX_LOSS else f"above {MAX_LOSS}"
         cl.add(
             sec,
-            f"final loss < {MAX_LOSS}",
-            "fail",
-            f"{final:.4f}",
-            "train longer (epochs / max_steps), check the data and chat template, or raise the learning rate",
+            name,
+            "warn",
+            f"{final:.4f}: {where} ({ADVICE})",
+            "more data or epochs usually lower it; check the eval loss and the gate's scores too",
         )
 
     losses = train_losses(project.history_file) if _inside(project, project.history_file) else []
@@ -360,6 +369,7 @@ def run_verify(project: Project, cfg: ForgeConfig | None = None) -> Checklist:
     present = _optional(project, cfg, cl)
     _provenance(project, cfg, present, cl)
     stale = stats_staleness(record, run_status(project)) if record is not None else CURRENT
+    _gate(project, cfg, cl)
     _quality(project, record.to_data() if record is not None else None, cl, stale)
     from forge.check.artifact_gates import add_artifact_gates
 

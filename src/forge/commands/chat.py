@@ -10,9 +10,30 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import List, Optional
+
+import typer
 
 from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
 from forge.project import Project
+
+
+def chat_verb(run_verb, dir_arg, json_opt, config_opt, set_opt):
+    """The typer command of `forge chat` (forge.cli registers it): run_verb is forge.cli's _run."""
+
+    def chat(
+        directory: Optional[Path] = dir_arg,  # noqa: UP045 (typer reads the annotation)
+        artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged or gguf:TYPE."),  # noqa: UP045
+        prompt: Optional[str] = typer.Option(None, "--prompt", help="Answer this once and exit (else stdin)."),  # noqa: UP045
+        system: Optional[str] = typer.Option(None, "--system", help="A system message before the conversation."),  # noqa: UP045
+        json_out: bool = json_opt,
+        config: Optional[Path] = config_opt,  # noqa: UP045
+        set_: Optional[List[str]] = set_opt,  # noqa: UP006, UP045
+    ) -> None:
+        """Talk to the adapter, the merged model or a GGUF (--set evaluation.max_new_tokens=N: answer length)."""
+        run_verb(run, directory, artifact, prompt, system, json_out=json_out, config=config, overrides=set_)
+
+    return chat
 
 
 def run(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_FAIL, EXIT_OK
 from forge.project import Project
 
-MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+# "skip": an item that could not be judged (e.g. the model is not here): never shown as passed
+MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]", "skip": "[dim]–[/]"}
 
 
 def run(
@@ -29,7 +28,9 @@ def run(
     if json_out:
         out = cl.to_dict()
         out["project"] = str(project.root)
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("check", out, cl.ready)
         return EXIT_OK if cl.ready else EXIT_FAIL
     from rich.markup import escape
 

@@ -20,6 +20,22 @@ def print_error(e) -> None:
         err_console.print(f"[bold]fix:[/] {escape(fix)}", highlight=False)
 
 
+def report_error(e, folder, argv: list[str], *, json_out: bool) -> None:
+    """What the command line says for a verb's ForgeError: its fix's command hints name the folder
+    the verb was given (forge.hints) with the options a `forge train` needs in the project's state
+    (forge.train.again), on stderr; with --json, stdout gets the error object too."""
+    from forge.hints import name_folder
+
+    e.fix = name_folder(e.fix, folder)
+    if isinstance(e.fix, str) and "`forge train" in e.fix:
+        from forge.train.again import accepted_fix
+
+        e.fix = accepted_fix(e.fix, folder, argv)
+    print_error(e)
+    if json_out:
+        print_error_json(e, argv[0] if argv else None)
+
+
 def print_notes(notes) -> None:
     """What a verb says about the config it read (forge.config.verb_config), on stderr, before its work."""
     from rich.markup import escape
@@ -64,32 +80,39 @@ def error_document(e) -> dict:
     return doc
 
 
-def print_error_json(e) -> None:
+JSON_SCHEMA_VERSION = 1  # of the envelope below; a document that is a record keeps the record's
+
+
+def envelope(verb: str, doc: dict, ok: bool) -> dict:
+    """Every `--json` document forge prints starts with the same three keys: `ok` (the verb's
+    verdict: done, ready, verified, the gate passed; the document's own `ok` where it has one),
+    `verb`, and `schema_version` (the record's, for a document that is a record: baseline,
+    evaluate, export, status; else JSON_SCHEMA_VERSION). The document's own keys follow, unchanged
+    (`ready` of check and plan stays beside `ok`). docs/status-contract.md lists them."""
+    out = {
+        "ok": bool(doc.get("ok", ok)),
+        "verb": verb,
+        "schema_version": doc.get("schema_version", JSON_SCHEMA_VERSION),
+    }
+    out.update((k, v) for k, v in doc.items() if k not in out)
+    return out
+
+
+def print_json(verb: str, doc: dict, ok: bool, indent: int | None = 2) -> None:
+    """One `--json` answer on stdout, in the envelope."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(envelope(verb, doc, ok), indent=indent, default=str) + "\n")
+
+
+def print_error_json(e, verb: str | None = None) -> None:
     import json
     import sys
 
     try:
-        sys.stdout.write(json.dumps(error_document(e), indent=2, default=str) + "\n")
+        doc = envelope(verb or "forge", error_document(e), False)
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         sys.stdout.flush()
     except OSError:  # the reader went away: the exit code still says it
         pass
-
-
-def refuse_empty_folder(args: list[str]) -> int | None:
-    """`forge VERB ""` (an unset shell variable, `forge init "$DIR"`): the parser reads "" as the
-    current folder, where init would scaffold a project; refused instead, with exit 2 (printed, and
-    as a JSON error object with --json). None when the folder argument is not empty."""
-    from forge.errors import ForgeError
-
-    if len(args) < 2 or args[0].startswith("-") or args[1] != "":
-        return None
-    e = ForgeError(
-        f'forge {args[0]}: the project folder is an empty string ("")',
-        f'name the folder, e.g. `forge {args[0]} .` for the current one (an unset shell variable gives "")',
-        exit_code=2,
-        kind="usage",
-    )
-    print_error(e)
-    if "--json" in args:
-        print_error_json(e)
-    return e.exit_code

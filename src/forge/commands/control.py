@@ -7,7 +7,6 @@ the holder let go of the lock, 1 with nothing running or a holder that would not
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from forge.errors import EXIT_OK
 from forge.project import Project
 
 
-def _json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+def _json(verb: str, doc: Any) -> None:
+    from forge.commands.console import print_json  # the envelope every --json document opens with
+
+    print_json(verb, doc, True)
     sys.stdout.flush()
 
 
@@ -31,7 +32,7 @@ def run_detached(directory: Path | None, argv: list[str], json_out: bool = False
     project = Project.existing(directory)
     doc = start_detached(project, argv)
     if json_out:
-        _json(doc)
+        _json("train", doc)
         return EXIT_OK
     d = escape(folder_arg(project.root))
     console.print(
@@ -56,7 +57,7 @@ def run_stop(directory: Path | None, json_out: bool = False, timeout: float | No
     project = Project.existing(directory)
     doc = stop_run(project, timeout=STOP_TIMEOUT if timeout is None else timeout)
     if json_out:
-        _json(doc)
+        _json("stop", doc)
         return EXIT_OK
     who = doc["stopped"]
     console.print(
@@ -75,7 +76,7 @@ def run_runs(directory: Path | None, json_out: bool = False) -> int:
     project = Project.existing(directory)
     runs = [r.to_dict() for r in list_runs(project)]
     if json_out:
-        _json({"project": str(project.root), "runs": runs})
+        _json("runs", {"project": str(project.root), "runs": runs})
         return EXIT_OK
     _print_runs(project, runs)
     return EXIT_OK

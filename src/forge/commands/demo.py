@@ -9,7 +9,6 @@ verdict and where the outputs are. The exit code is the first failed step's (3: 
 from __future__ import annotations
 
 import gc
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forge.demo import steps as demo_steps
-from forge.demo.setup import CPU_MODEL, DEFAULT_DIR, choose_model, prepare_project, require_cpu_model
+from forge.demo.setup import (
+    CPU_MODEL,
+    DEFAULT_DIR,
+    EXAMPLE,
+    VLM_MODEL,
+    choose_model,
+    prepare_project,
+    require_cpu_model,
+)
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
 from forge.hints import name_folder
 from forge.project import Project
@@ -71,22 +78,26 @@ class _Demo:
         return step
 
 
-def run(directory: Path | None = None, quick: bool = False, json_out: bool = False) -> int:
+def run(directory: Path | None = None, quick: bool = False, json_out: bool = False, example: str = EXAMPLE) -> int:
+    from forge.data.examples import EXAMPLES, require_example
+
+    require_example(example)  # an unknown name: exit 2 before anything is written
     directory = Path(directory or DEFAULT_DIR)
     t_start = time.monotonic()
-    model, why, extra = choose_model(quick)
+    model, why, extra = choose_model(quick, example)
     if not quick and model == CPU_MODEL:
         require_cpu_model()
-    demo = _Demo(Project.at(directory), model, quick, json_out)
+    # the tiny random VLM (the image example off a GPU) is judged as --quick judges its tiny model
+    demo = _Demo(Project.at(directory), model, quick or model == VLM_MODEL, json_out)
     if not json_out:
         _console().print(f"[bold]forge demo[/] {directory}  model [bold]{model}[/] ({why})")
 
     init = Step("init")
     demo.steps.append(init)
     t0 = time.monotonic()
-    project = demo.project = prepare_project(directory, model, extra)
+    project = demo.project = prepare_project(directory, model, extra, example)
     init.status, init.seconds = "ok", time.monotonic() - t0
-    init.detail = "example 'support': 320 train / 24 val conversations"
+    init.detail = f"example {example!r} ({EXAMPLES[example].split(':')[0]})"
     if not quick and model == CPU_MODEL:
         _convert_cpu_model(demo)
 
@@ -95,11 +106,13 @@ def run(directory: Path | None = None, quick: bool = False, json_out: bool = Fal
     # one writer for the whole workflow: no other verb slips in between two steps (the steps'
     # own locks nest inside this one, forge.lock is re-entrant within a process)
     with project_lock(project, "demo"):
-        failed = _workflow(demo, project, quick, json_out)
+        failed = _workflow(demo, project, demo.quick, json_out)
     total = time.monotonic() - t_start
     code = failed.code if failed is not None else EXIT_OK
     if json_out:
-        sys.stdout.write(json.dumps(_summary_dict(demo, total, code), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("demo", _summary_dict(demo, total, code), code == EXIT_OK)
     else:
         _print_summary(demo, total, code)
     return code
@@ -285,6 +298,16 @@ def _print_summary(demo: _Demo, total: float, code: int) -> None:
     for k, v in _where(demo.project).items():
         console.print(f"  {k:15} {escape(v)}")
     if code == EXIT_OK:
-        from forge.hints import folder_arg
+        from forge.hints import folder_arg, forge_command
 
-        console.print(f"next: [bold]forge ui{escape(folder_arg(demo.project.root))}[/] to look at the run")
+        # `make demo` runs .venv/bin/forge, which is not on PATH: the command must say so (QA, issue 28)
+        forge = forge_command()
+        console.print(f"next: [bold]{escape(forge)} ui{escape(folder_arg(demo.project.root))}[/] to look at the run")
+        if forge != "forge":
+            activate = Path(forge).parent / "activate"
+            console.print(
+                f"  (forge is not on PATH: `source {escape(str(activate))}` makes the `forge ...` commands above work)"
+                if activate.is_file()
+                else "  (forge is not on PATH: activate its virtual environment for the `forge ...` commands above)",
+                highlight=False,
+            )

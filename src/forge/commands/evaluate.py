@@ -12,13 +12,12 @@ record the verb wrote, key for key (the file's own serialisation).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
+from typing import List, Optional
 
 from forge.errors import EXIT_GATE, EXIT_OK
 from forge.project import Project
-from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample
+from forge.records.evaluate import HEADLINE, BaselineRecord, EvaluationRecord, Sample, headline_sample
 
 
 def run_baseline(
@@ -27,19 +26,47 @@ def run_baseline(
     overrides: list[str] | None = None,
     config: Path | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.verb_config import load_verb_config
     from forge.evaluate.baseline import compute_baseline
 
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides, follow_last_run=False)  # the base model: the next run's
     print_notes(chosen.notes)
-    record = compute_baseline(project, cfg=chosen.cfg)
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("baseline", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the base model")
+        record = compute_baseline(project, cfg=chosen.cfg)
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("baseline", record.to_data(), True)
     else:
         print_baseline(project, record)
     return EXIT_OK
+
+
+def evaluate_verb(run_verb, dir_arg, json_opt, config_opt, set_opt):
+    """The typer command of `forge evaluate` (forge.cli registers it): run_verb is forge.cli's _run."""
+    import typer
+
+    def evaluate(
+        directory: Optional[Path] = dir_arg,  # noqa: UP045 (typer reads the annotation)
+        threshold: Optional[float] = typer.Option(
+            None, "--threshold", help="Relative val-loss improvement the gate needs."
+        ),  # noqa: UP045
+        artifact: Optional[str] = typer.Option(None, "--artifact", help="adapter (default), merged, gguf:TYPE or all."),  # noqa: UP045
+        json_out: bool = json_opt,
+        config: Optional[Path] = config_opt,  # noqa: UP045
+        set_: Optional[List[str]] = set_opt,  # noqa: UP006, UP045
+    ) -> None:
+        """Score the fine-tuned model (or a shipped artifact), compare with the baseline, gate each (exit 3 on a fail)."""
+        run_verb(
+            run_evaluate, directory, threshold, artifact=artifact, json_out=json_out, config=config, overrides=set_
+        )
+
+    return evaluate
 
 
 def run_evaluate(
@@ -50,7 +77,7 @@ def run_evaluate(
     config: Path | None = None,
     artifact: str | None = None,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.verb_config import load_verb_config
     from forge.evaluate.artifacts import parse_artifact
     from forge.evaluate.evaluation import compute_evaluation
@@ -59,16 +86,22 @@ def run_evaluate(
     project = Project.existing(directory)
     chosen = load_verb_config(project, config, overrides)  # no flags: the last run's, when elsewhere
     print_notes(chosen.notes)
-    record = compute_evaluation(
-        project,
-        threshold,
-        cfg=chosen.cfg,
-        config_name=chosen.source.name(project),
-        artifacts=names,
-        say=None if json_out else _say,
-    )
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    with for_output("evaluate", json_out) as beat:  # piped: a plain line every FORGE_PROGRESS_SECONDS
+        beat.update(phase="scoring the fine-tuned model")
+        record = compute_evaluation(
+            project,
+            threshold,
+            cfg=chosen.cfg,
+            config_name=chosen.source.name(project),
+            artifacts=names,
+            say=None if json_out else _say,
+        )
     if json_out:
-        sys.stdout.write(json.dumps(record.to_data(), indent=2) + "\n")
+        print_json("evaluate", record.to_data(), record.passed)
     else:
         print_evaluation(project, record)
     return EXIT_OK if record.passed else EXIT_GATE
@@ -177,7 +210,8 @@ def print_columns(record: EvaluationRecord, title: str = "Baseline vs fine-tuned
 
 
 def _title(record: BaselineRecord | EvaluationRecord) -> str:
-    return f"{record.model} on {record.val_file} ({record.examples} examples)"
+    # all of them, where train's eval loss may have scored a sample (training-stats.json: eval_loss_scope)
+    return f"{record.model} on {record.val_file} (all {record.examples} val examples)"
 
 
 def _print_scores(title: str, rows: list[tuple[str, dict]]) -> None:
@@ -201,12 +235,16 @@ def _fmt(x) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
 
-def _print_samples(samples: list[Sample], n: int = 1) -> None:
+def _print_samples(samples: list[Sample]) -> None:
+    """One sample, right or said to be wrong (forge.records.evaluate.headline_sample)."""
     from rich.markup import escape
 
     from forge.commands.console import console
 
-    for s in samples[:n]:
-        console.print(f"[dim]sample[/] {escape(s.prompt)}")
-        console.print(f"  [dim]reference:[/] {escape(s.reference)}")
-        console.print(f"  [dim]generated:[/] {escape(s.generated[:300])}")
+    s, label = headline_sample(samples)
+    if s is None:
+        return
+    colour = "green" if label.startswith("right") else "yellow"
+    console.print(f"[dim]sample[/] [{colour}]({escape(label)})[/] {escape(s.prompt)}")
+    console.print(f"  [dim]reference:[/] {escape(s.reference)}")
+    console.print(f"  [dim]generated:[/] {escape(s.generated[:300])}")

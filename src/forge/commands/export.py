@@ -1,9 +1,12 @@
-"""`forge export`: merged model and GGUF files from the saved adapter, verified."""
+"""`forge export`: merged model and GGUF files from the saved adapter, verified.
+
+An adapter that failed its evaluate gate is exported all the same (a user may want to try it),
+with a warning line on stderr first; `--json` carries the verdict under `gate`
+(forge.evaluate.verdict: `state` pass, fail, missing, stale or unreadable, `passed`, `detail`).
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_FAIL, EXIT_OK, ForgeError
@@ -19,7 +22,7 @@ def run(
     overrides: list[str] | None = None,
     evaluate: bool = False,
 ) -> int:
-    from forge.commands.console import print_notes
+    from forge.commands.console import print_json, print_notes
     from forge.config.gguf_types import CLI_OPTION, parse_gguf_types
     from forge.config.verb_config import load_verb_config
     from forge.export import ExportVerificationError, default_request, export_project
@@ -33,6 +36,18 @@ def run(
     if not merged and not types:
         merged, types = default_request(cfg)
 
+    # the quality verdict is the gate's (forge.evaluate.verdict): said before the work, never blocking it
+    from forge.evaluate.verdict import gate_verdict
+
+    gate = gate_verdict(project, project.outputs(cfg).lora)
+    if gate.failed:
+        from rich.markup import escape
+
+        from forge.commands.console import err_console
+
+        line = f"this adapter failed its evaluate gate ({gate.detail}); exporting it anyway"
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+
     console = None
     if not json_out:
         from rich.markup import escape
@@ -42,15 +57,23 @@ def run(
         what = ", ".join((["merged 16-bit"] if merged else []) + [t.upper() for t in types])
         console.print(f"[bold]forge export[/] {escape(str(project.root))}: {what}")
 
+    from forge.progress_lines import for_output
+    from forge.train.run_log import quiet_libraries
+
+    quiet_libraries()  # transformers' \r bars ("Loading weights") would spill into a piped log
+    beat = for_output("export", json_out)  # piped: a plain line every FORGE_PROGRESS_SECONDS
+
     def progress(msg: str) -> None:
+        beat.update(what=msg)
         if console is not None:
             console.print(f"  [dim]·[/] {escape(msg)}", highlight=False)
 
     try:
-        report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
+        with beat:
+            report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
     except ExportVerificationError as e:
         if json_out:
-            sys.stdout.write(json.dumps(e.report.to_dict(), indent=2, default=str) + "\n")
+            print_json("export", {**e.report.to_dict(), "gate": gate.to_dict()}, False)
             return EXIT_FAIL
         _print(console, e.report)
         raise
@@ -58,7 +81,7 @@ def run(
         raise
     if not evaluate:
         if json_out:
-            sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+            print_json("export", {**report.to_dict(), "gate": gate.to_dict()}, report.ok)
         else:
             _print(console, report)
         return EXIT_OK if report.ok else EXIT_FAIL
@@ -84,8 +107,9 @@ def _evaluate_exported(project: Project, chosen, report, json_out: bool, progres
         say=progress,
     )
     if json_out:
-        out = {"export": report.to_dict(), "evaluation": record.summary()}
-        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("export", {"ok": record.passed, "export": report.to_dict(), "evaluation": record.summary()}, True)
     else:
         from forge.commands.evaluate import print_evaluation
 

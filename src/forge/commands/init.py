@@ -30,17 +30,23 @@ def run(directory: Path, example: str | None = None, model: str | None = None, j
     from forge.hints import folder_arg
 
     if json_out:
-        import json
-        import sys
+        from forge.commands.console import print_json
 
-        sys.stdout.write(json.dumps(init_document(directory, example, model), indent=2) + "\n")
+        print_json("init", init_document(directory, example, model), True)
         return EXIT_OK
     check_existing(directory, example=example, model=model)  # refuses before anything is written
     notes: list[str] = []
     project, written = init_project(directory, example=example, model=model, notes=notes)
     console.print(f"[bold]forge init[/] {escape(str(project.root))}")
+    folders: dict[str, int] = {}
     for w in written:
-        console.print(f"  wrote {escape(str(Path(w).relative_to(project.root)))}")
+        rel = Path(w).relative_to(project.root)
+        if rel.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):  # an example's pictures: one line a folder
+            folders[str(rel.parent)] = folders.get(str(rel.parent), 0) + 1
+            continue
+        console.print(f"  wrote {escape(str(rel))}")
+    for folder, n in folders.items():
+        console.print(f"  wrote {escape(folder)}/ ({n} images)")
     for n in notes:
         console.print(f"  [yellow]![/] {escape(n)}")
     if not written and not notes:

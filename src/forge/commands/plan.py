@@ -12,7 +12,6 @@ what forge wrote (.factory/plan.json: forge.plan.choices), never from equality w
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_OK, EXIT_USAGE, ForgeError
@@ -134,7 +133,9 @@ def run(
         out["written"] = report is not None
         out["write"] = report.to_dict() if report else None
         out["yours"] = mine
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("plan", out, bool(out.get("ready", True)))
         return EXIT_OK
     _print(project, result, report, target.name)
     return EXIT_OK
@@ -183,12 +184,20 @@ def _print(project: Project, result, report, file_name: str) -> None:
             f"+ optimizer {m.optimizer_gb:.2f} + activations {m.activations_gb:.1f} + logits {m.logits_gb:.1f} "
             f"+ overhead {m.overhead_gb:.1f} ({m.tokens_per_micro_batch} tokens per micro-batch)"
         )
-    eta = f"{result.seconds / 60:.0f} min" if result.seconds else "unknown"
+    from forge.plan.explain import minutes
+
     tps = f"{result.tokens_per_second:,.0f} tokens/s" if result.tokens_per_second else "speed unknown"
     console.print(
-        f"steps: {result.total_steps} ({result.steps_per_epoch} per epoch); "
-        f"{result.effective_batch_tokens} tokens per optimizer step; {tps}; time about {eta}"
+        f"steps: {result.total_steps} ({result.steps_per_epoch} per epoch); {result.examples_per_step:.0f} examples, "
+        f"{result.effective_batch_tokens} tokens per optimizer step; {tps}; time {minutes(result.seconds_range)}"
     )
+    if result.seconds_range and result.seconds_range[1] > result.seconds_range[0]:
+        load = result.hardware_load
+        console.print(
+            "  [dim]CPU time: the low end on an idle CPU; the high end at the load now"
+            + (f" (load average {load:g})" if load is not None else "")
+            + ": other processes on these cores slow training down[/]"
+        )
     for n in result.notes:
         console.print(f"[yellow]![/] {escape(n)}")
     for r in result.refusals:  # what `forge train` would stop with, as check says it

@@ -90,7 +90,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         t.add_column()
     epoch = f"{_epochs(view['epoch'])} / {_epochs(view['total_epochs'])}"
     t.add_row("epoch", epoch, "ETA", format_duration(view.get("eta_seconds")) if not view["final"] else "—")
-    t.add_row("loss", _fmt(view.get("loss"), ".4f"), "eval loss", _fmt(view.get("eval_loss"), ".4f"))
+    extra = view.get("extra") if isinstance(view.get("extra"), dict) else {}
+    used, of = extra.get("eval_samples"), extra.get("val_samples")  # set when evals score a sample of val
+    sample = f" ({used}/{of} val)" if isinstance(used, int) and isinstance(of, int) and used < of else ""
+    t.add_row("loss", _fmt(view.get("loss"), ".4f"), f"eval loss{sample}", _fmt(view.get("eval_loss"), ".4f"))
     t.add_row(
         "learning rate", _fmt(view.get("learning_rate"), ".3g"), "tokens/s", _fmt(view.get("tokens_per_second"), ",.0f")
     )
@@ -130,7 +133,10 @@ def render(project: Project, view: dict[str, Any], history: HistoryReader | None
         kind = f" ({escape(str(view['error_kind']))})" if view.get("error_kind") else ""
         parts.append(Text.from_markup(f"[bold red]error{kind}:[/] {escape(_fmt(view.get('error')))}"))
         if view.get("solution"):
-            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(str(view['solution']))}"))
+            from forge.train.again import accepted_hints  # a plain `forge train` where checkpoints are: its options
+
+            fix = accepted_hints(str(view["solution"]), project)
+            parts.append(Text.from_markup(f"[bold]fix:[/] {escape(fix)}"))
     if view.get("message"):
         parts.append(Text(str(view["message"]), style="dim"))
     before = (view.get("extra") or {}).get("previous_run")
@@ -223,7 +229,9 @@ def run(
         return run_wait(project, json_out, timeout, interval)
     view = status_view(project)
     if json_out and not watch:
-        sys.stdout.write(json.dumps(json_view(view), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("status", json_view(view), exit_code(view) == 0)
         return exit_code(view)
 
     from forge.commands.console import console
@@ -242,7 +250,9 @@ def run(
                 key = json.dumps({k: v for k, v in view.items() if k != "age_seconds"}, sort_keys=True, default=str)
                 if key != last:
                     last = key
-                    sys.stdout.write(json.dumps(json_view(view), default=str) + "\n")
+                    from forge.commands.console import print_json
+
+                    print_json("status", json_view(view), exit_code(view) == 0, indent=None)
                     sys.stdout.flush()
                 if over(view) or (deadline and time.monotonic() > deadline):
                     break
@@ -274,7 +284,9 @@ def run_wait(project: Project, json_out: bool, timeout: float | None, interval: 
 
     state = wait_for_run(project, timeout=timeout, interval=interval)
     if json_out:
-        sys.stdout.write(json.dumps(json_view(state.view), indent=2, default=str) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("status", json_view(state.view), state.code == 0)
     else:
         console.print(render(project, state.view))
     if state.timed_out:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -69,9 +68,14 @@ def run(
         print_notes(configured_with_notes(project, request).notes)  # --resume following the last run
 
     if json_out:
-        result = train_here(project, cfg, request, world)
+        from forge.progress_lines import for_output
+
+        with for_output("train", json_out=True) as beat:  # stdout is the answer's: the lines go to stderr
+            result = train_here(project, cfg, request, world, progress=beat.update_status)
         if world.is_main:
-            sys.stdout.write(json.dumps(result.stats or result.status.to_dict(), indent=2, default=str) + "\n")
+            from forge.commands.console import print_json
+
+            print_json("train", dict(result.stats or result.status.to_dict()), result.exit_code == EXIT_OK)
         return exit_code(result, world)
     if world.launched:  # a rank: rank 0 prints, the others stay quiet
         handler = _ConsoleHandler(err_console) if world.is_main else None
@@ -85,8 +89,11 @@ def run(
     if sys.stdout.isatty():
         with _ProgressBar(console) as bar:
             result = train_here(project, cfg, request, world, progress=bar.update, console_handler=handler)
-    else:
-        result = train_here(project, cfg, request, world, console_handler=handler)
+    else:  # piped (CI, nohup, an agent): a plain line every FORGE_PROGRESS_SECONDS (forge.progress_lines)
+        from forge.progress_lines import for_output
+
+        with for_output("train") as beat:
+            result = train_here(project, cfg, request, world, progress=beat.update_status, console_handler=handler)
     _summary(console, project, result, cfg, request)
     return exit_code(result, world)
 
@@ -170,6 +177,12 @@ class _ProgressBar:
         self.progress.update(self.task, completed=st.step, total=st.total_steps or None, phase=st.phase, loss=loss)
 
 
+def _scope(stats: dict) -> str:
+    """Which val examples the eval loss covers (train's evals may score a sample; evaluate scores all)."""
+    scope = stats.get("eval_loss_scope")
+    return f" (on {scope.split(' (')[0]})" if scope and stats.get("eval_loss") is not None else ""
+
+
 def _summary(console, project: Project, result, cfg, request) -> None:
     """The end of a run: where its outputs are, as its config put them (never the defaults)."""
     from rich.markup import escape
@@ -188,7 +201,8 @@ def _summary(console, project: Project, result, cfg, request) -> None:
         saved.append(f"checkpoints in {project.rel(where.checkpoints)}")
         console.print(
             f"[bold green]done[/]: {s.get('total_steps')} steps, final loss {_num(s.get('final_loss'))}, "
-            f"eval loss {_num(s.get('eval_loss'))}, {s.get('duration_seconds')} s; {escape(', '.join(saved))}",
+            f"eval loss {_num(s.get('eval_loss'))}{_scope(s)}, {s.get('duration_seconds')} s; "
+            f"{escape(', '.join(saved))}",
             highlight=False,
         )
         data = s.get("data") or {}
@@ -213,17 +227,25 @@ def _summary(console, project: Project, result, cfg, request) -> None:
         # the status's message says `forge train --resume` for any reader; the command to paste names
         # the folder (run from elsewhere it would resume nothing). A plain --resume reads the run's
         # own config again (forge.train.start.run_source); with no checkpoint it is the same command.
-        checkpoint = (result.stats or {}).get("checkpoint")
-        if checkpoint and checkpoint != "none":
+        # The options are the disk's answer (forge.train.again): a checkpoint to continue (also after
+        # a second Ctrl-C, whose result names none), or a --force that never got one of its own.
+        from forge.train.again import train_options
+
+        options = train_options(project, force=request.force and not request.resume, run_id=st.run_id)
+        checkpoint = (result.stats or {}).get("checkpoint")  # the one this run saved, when it names one
+        if options == "--resume" or (checkpoint and checkpoint != "none"):
             again = folder_arg(project.root) + " --resume"
         else:
             flags = _recorded_source(project, result, request).flags(project)
-            again = folder_arg(project.root) + (f" {flags}" if flags else "")
+            again = folder_arg(project.root) + "".join(f" {x}" for x in (flags, options) if x)
         console.print(f"next: [bold]forge train{escape(again)}[/]", highlight=False)
     else:
+        from forge.train.again import accepted_hints
+
         console.print(f"[bold red]{st.phase}[/]: {escape(st.error or st.message or '')}")
         if st.solution:
-            console.print(f"[bold]fix:[/] {escape(st.solution)}")
+            fix = accepted_hints(st.solution, project, force=request.force and not request.resume)
+            console.print(f"[bold]fix:[/] {escape(fix)}")
 
 
 def _recorded_source(project: Project, result, request):

@@ -1,4 +1,7 @@
-"""`forge ui [DIR ...] [--host 127.0.0.1] [--port 7860]`: serve the Forge Web UI (read-only)."""
+"""`forge ui [DIR ...] [--host 127.0.0.1] [--port 7860]`: serve the Forge Web UI (read-only).
+
+Ctrl-C is how a user stops it: it exits 130 (SIGTERM: 143) without a word, not with the "error:
+interrupted ... fix: run it again" of a verb stopped before it finished (QA, issue 28)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import errno
 import socket
 from pathlib import Path
 
-from forge.errors import EXIT_OK, ForgeError, UsageError
+from forge.errors import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, ForgeError, UsageError
 from forge.web.hosts import LOCAL_NAMES, WILDCARDS, is_loopback  # noqa: F401 (is_loopback: part of this API)
 
 
@@ -45,7 +48,12 @@ def run(directories: list[Path], host: str = "127.0.0.1", port: int = 7860) -> i
         for e in app.state.registry.entries:
             console.print(f"  {e.id}: {escape(str(e.project.root))}", highlight=False)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
-        _make_server(config).run(sockets=[sock])
+        try:
+            _make_server(config).run(sockets=[sock])
+        except KeyboardInterrupt as stop:  # uvicorn re-raises the Ctrl-C it shut down on: asked for, quietly
+            from forge.interrupts import signal_name
+
+            return EXIT_SIGTERM if signal_name(stop) == "SIGTERM" else EXIT_SIGINT
     finally:
         sock.close()
     return EXIT_OK

@@ -10,8 +10,6 @@ last run when that run put its outputs elsewhere); `--json` says which under `co
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from forge.errors import EXIT_FAIL, EXIT_OK
@@ -32,6 +30,10 @@ def run(
     chosen = load_verb_config(project, config, overrides)  # a broken config: exit 2, naming the file
     print_notes(chosen.notes)
     cl = run_verify(project, chosen.cfg).name_folder(directory)
+    from forge.train.again import accepted_hints
+
+    for item in cl.items:  # "run `forge train`" where checkpoints are: the options train accepts then
+        item.fix = accepted_hints(item.fix, project)
     code = EXIT_OK if cl.ready else EXIT_FAIL
     if json_out:
         out = {"ok": cl.ready, "project": str(project.root), "sections": cl.to_dict()["sections"]}
@@ -41,7 +43,9 @@ def run(
         if evaluation is not None:  # the "Baseline vs fine-tuned" rows, a value per artifact
             out["comparison"] = evaluation.comparison()
             out["artifacts"] = [r.summary() for r in evaluation.rows()]
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        from forge.commands.console import print_json
+
+        print_json("verify", out, cl.ready)
         return code
     from rich.markup import escape
 

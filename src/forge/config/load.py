@@ -12,6 +12,7 @@ from forge.config.errors import ConfigError, describe_all
 from forge.config.key_lines import key_lines
 from forge.config.overrides import apply_overrides, parse_override
 from forge.config.sections import ForgeConfig
+from forge.config.strict import loose_values
 from forge.errors import EXIT_USAGE, ForgeError
 
 
@@ -96,12 +97,26 @@ def validate_layers(raw: dict[str, Any], path: Path | None, overrides: list[str]
     data = apply_overrides(raw, overrides) if overrides else raw
     has_file = path is not None and path.exists()
     source = str(path) if has_file else "defaults"
+    source += " + --set" if overrides else ""
+    refused: ConfigError | None = None
     try:
-        return validate_dict(data, source + (" + --set" if overrides else ""))
+        cfg = validate_dict(data, source)
     except ConfigError as e:
         if e.file_fix is not None:
             raise
-        raise _located(e, path if has_file else None, overrides) from None
+        refused = e
+    # the file's values are JSON, so each must be of its key's type (forge.config.strict); a --set
+    # value is a string of the command line, read as today, and a key refused above is said once
+    skip = {".".join(parse_override(item)[0]) for item in overrides}
+    skip |= {k for k in (refused.keys if refused else []) if k}
+    loose, loose_keys = loose_values(data, skip)
+    if refused is None and not loose:
+        return cfg
+    if refused is None:
+        refused = ConfigError(loose, source, keys=loose_keys)
+    elif loose:
+        refused = ConfigError(refused.problems + loose, source, keys=refused.keys + loose_keys)
+    raise _located(refused, path if has_file else None, overrides) from None
 
 
 def _located(e: ConfigError, path: Path | None, overrides: list[str]) -> ConfigError:

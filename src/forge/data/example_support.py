@@ -1,14 +1,17 @@
 """The `support` example: customer support for Lumio smart lamps, generated deterministically (torch-free).
 
 Lumio is a fictional brand, and every fact below is invented for this example. Questions vary (a
-dozen intents, several phrasings each, greetings, sign-offs, product names, order numbers); the
-answers do not: for one intent and product the answer is always the same text, in one house
-style (a short answer, the steps or facts, a knowledge-base reference). A base model cannot
-guess these facts or this style, so fine-tuning visibly changes both the val loss and the
-generations, and the greedy answers of a fine-tuned model can be scored against the references.
+dozen intents, several phrasings each, greetings, sign-offs, product names, order numbers, and
+the customer's name); the answers follow one house style: a greeting by the customer's name, a
+short answer, the steps or facts of that intent and product, a knowledge-base reference. A base
+model cannot guess these facts or this style, so fine-tuning visibly changes both the val loss
+and the generations, and the greedy answers of a fine-tuned model can be scored against the
+references.
 
-`generate(seed)` returns (train, val) ShareGPT rows; the same seed gives the same bytes, and no
-val question appears in train.
+`generate(seed)` returns (train, val) ShareGPT rows; the same seed gives the same bytes, no val
+question appears in train, and no val answer does either: train has the facts of every intent
+and product (for other customers), so a right val answer is the model's own (the name copied
+from the question, the facts and style learned), not a train answer recalled word for word.
 """
 
 from __future__ import annotations
@@ -27,6 +30,32 @@ PRODUCTS = {
 }
 
 GREETINGS = ["", "", "Hi, ", "Hello! ", "Hey, ", "Good morning. ", "Hi there, "]
+NAMES = [
+    "Anna",
+    "Ben",
+    "Chloe",
+    "David",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pedro",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+]
 SIGNOFFS = ["", "", "", " Thanks!", " Thank you.", " Please help.", " Cheers."]
 
 
@@ -177,11 +206,11 @@ QUESTIONS = {
 }
 
 
-def _question(rng: random.Random, intent: str, product: str, order: str) -> str:
+def _question(rng: random.Random, intent: str, product: str, order: str, name: str) -> str:
     text = rng.choice(QUESTIONS[intent]).format(p=product, o=order)
     greeting = rng.choice(GREETINGS)
     text = greeting + (text if greeting.endswith(", ") else text[0].upper() + text[1:])
-    return text + rng.choice(SIGNOFFS)
+    return text + rng.choice(SIGNOFFS) + f" ({name})"
 
 
 def _row(question: str, answer: str) -> dict:
@@ -189,23 +218,25 @@ def _row(question: str, answer: str) -> dict:
 
 
 def generate(seed: int = 0, train_size: int = TRAIN_SIZE, val_size: int = VAL_SIZE) -> tuple[list[dict], list[dict]]:
-    """(train, val) rows in ShareGPT form; deterministic for a seed, val questions never in train.
+    """(train, val) rows in ShareGPT form; deterministic for a seed, val questions and answers never in train.
 
     Val is drawn first, balanced over the intents (round robin), so every intent is scored.
     """
     rng = random.Random(seed)
     intents = sorted(QUESTIONS)
     products = sorted(PRODUCTS)
-    seen: set[str] = set()
+    seen: set[str] = set()  # questions, and answers once val is drawn: neither is shared by the splits
 
     def draw(intent: str) -> dict | None:
         product = rng.choice(products)
         order = f"LM-{rng.randint(10000, 99999)}"
-        q = _question(rng, intent, product, order)
-        if q in seen:
+        name = rng.choice(NAMES)
+        q = _question(rng, intent, product, order, name)
+        a = f"Hi {name}! " + _answer(intent, product, order)
+        if q in seen or a in seen:
             return None
         seen.add(q)
-        return _row(q, _answer(intent, product, order))
+        return _row(q, a)
 
     def fill(n: int, start: int) -> list[dict]:
         out: list[dict] = []
@@ -222,6 +253,7 @@ def generate(seed: int = 0, train_size: int = TRAIN_SIZE, val_size: int = VAL_SI
         return out
 
     val = fill(val_size, 0)
+    seen.update(r["conversations"][1]["value"] for r in val)  # train answers none of val's
     train = fill(train_size, 0)
     rng.shuffle(train)
     return train, val

@@ -15,8 +15,11 @@ from forge.project import Project
 
 EXAMPLES: dict[str, str] = {
     "support": "customer support for Lumio smart lamps (fictional): 320 train / 24 val conversations, "
-    "fixed answers in one house style",
+    "answers in one house style, no val answer in train",
+    "shapes": "pictures of coloured shapes drawn by code (Pillow), asking their colour or shape: 144 train / 16 "
+    "val conversations with images, in both image formats (a vision-language model trains on it)",
 }
+DEFAULT_MODELS = {"support": "builtin:gemma-3-270m", "shapes": "builtin:tiny-gemma3-vlm"}
 DEMO_MARKER = "forge-example.json"  # written into the project; `forge demo` reuses folders that have it
 
 # Settings of the example project, tuned for the CPU demo with builtin:gemma-3-270m (docs/demo.md
@@ -35,6 +38,11 @@ CPU_TRAINING = {
 }
 
 
+def require_example(name: str) -> None:
+    """UsageError (exit 2) for a name that is no example."""
+    _require(name)
+
+
 def _require(name: str) -> None:
     if name not in EXAMPLES:
         known = ", ".join(sorted(EXAMPLES)) or "none yet"
@@ -44,8 +52,10 @@ def _require(name: str) -> None:
 def example_config_overrides(name: str, model: str | None) -> dict:
     """Config sections for the example's training-config.json (merged over the defaults)."""
     _require(name)
-    model = model or "builtin:gemma-3-270m"
+    model = model or DEFAULT_MODELS[name]
     builtin = model.startswith("builtin:")
+    # images need the model's own (multimodal) template: forge's named gemma-3 template is text-only
+    named = "gemma-3" if "gemma" in model.lower() and name == "support" else "auto"
     return {
         "model": {
             "name": model,
@@ -57,7 +67,7 @@ def example_config_overrides(name: str, model: str | None) -> dict:
         "training": dict(CPU_TRAINING),
         # the built-ins carry their family's template; a Gemma hub model gets gemma-3 as the example
         # always wrote (the example's data and its gate were measured with it); others follow the model
-        "dataset": {"chat_template": "tokenizer" if builtin else ("gemma-3" if "gemma" in model.lower() else "auto")},
+        "dataset": {"chat_template": "tokenizer" if builtin else named},
         "evaluation": {"generation_samples": 8, "max_new_tokens": 64},
     }
 
@@ -67,10 +77,32 @@ def rows_to_jsonl(rows: list[dict]) -> str:
 
 
 def _example_texts(name: str) -> tuple[str, str]:
-    from forge.data.example_support import generate
+    if name == "shapes":
+        from forge.data.example_shapes import generate as shapes
 
-    train, val = generate(seed=0)
+        train, val, _ = shapes(seed=0)
+    else:
+        from forge.data.example_support import generate
+
+        train, val = generate(seed=0)
     return rows_to_jsonl(train), rows_to_jsonl(val)
+
+
+def _write_images(name: str, project: Project) -> list[str]:
+    """The example's pictures (the shapes example's), never over a file that is there."""
+    if name != "shapes":
+        return []
+    from forge.data.example_shapes import generate as shapes
+    from forge.files import atomic_write_bytes
+
+    written = []
+    for rel, data in shapes(seed=0)[2].items():
+        path = project.root / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+            written.append(str(path))
+    return written
 
 
 def write_example_data(name: str, project: Project, mark: bool = True) -> list[str]:
@@ -82,7 +114,7 @@ def write_example_data(name: str, project: Project, mark: bool = True) -> list[s
     `--example` keeps its files and gets no marker."""
     _require(name)
     texts = _example_texts(name)
-    written: list[str] = []
+    written: list[str] = _write_images(name, project)
     for path, text in zip((project.train_file, project.val_file), texts, strict=True):
         if path.exists():
             continue  # the user's (or an earlier init's identical) file is kept

@@ -11,16 +11,13 @@ from __future__ import annotations
 import hashlib
 from array import array
 
-from forge.data.formats import canonical_call
+from forge.data.answers import Answers, hashed_content
 
 
-def _hashed_content(m: dict[str, str]) -> str:
-    """The content as the duplicate detector sees it: a tool call in one canonical form, so that
-    a ShareGPT function_call and the same OpenAI tool_calls (or other spacing) are one conversation."""
-    content = m["content"]
-    if m["role"] == "assistant" and content[:1] in ("{", "["):
-        return canonical_call(content) or content
-    return content
+def conversation_digest(messages: list[dict[str, str]]) -> bytes:
+    """8 bytes that stand for a normalised conversation: equal for duplicates, whatever the format."""
+    text = "\x1e".join(m["role"] + "\x1f" + hashed_content(m) for m in messages)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
 class Hashes:
@@ -34,10 +31,11 @@ class Hashes:
         self.h = array("Q")
         self.lines = array("Q")
         self.items = array("Q")  # parallel to h in a JSON array, empty in JSONL
+        self.answers = Answers()  # each assistant answer, for val answers found in train (forge.data.answers)
 
     def add(self, messages: list[dict[str, str]], line: int, item: int | None = None) -> None:
-        text = "\x1e".join(m["role"] + "\x1f" + _hashed_content(m) for m in messages)
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        digest = conversation_digest(messages)
+        self.answers.add(messages, line)
         self.h.append(int.from_bytes(digest, "little"))
         self.lines.append(line)
         if item is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from forge.data.bound import conversation_chars, cut_conversation
 from forge.data.formats import normalize
 from forge.data.hashes import Hashes, new_hashes
+from forge.data.image_files import IMAGE_FIXES, ImageChecker
 from forge.data.reader import FileUnreadable, RecordReader
 
 WARNING_KINDS = ("blank_line", "bom")
@@ -38,6 +39,7 @@ FIXES = {
     "misplaced_system": "move the system turn to the start of the conversation",
     "blank_line": "tolerated; remove blank lines to silence this",
     "bom": "tolerated; save as UTF-8 without BOM to silence this",
+    **IMAGE_FIXES,
 }
 
 
@@ -83,11 +85,22 @@ class DataReport:
     # to the lists above; None, and absent from to_dict, where no file is an array (JSONL unchanged)
     duplicate_items: list[list[int]] | None = None  # [item, item of the first copy]
     leaked_items: list[list[int | None]] | None = None  # [val item, train item]; None for a JSONL side
+    # (val only) records with an assistant answer that train holds word for word (forge.data.answers),
+    # how many such answers, and [val line, train line] pairs, capped
+    answers_in_train: int = 0
+    answers_in_train_count: int = 0
+    answers_in_train_lines: list[list[int]] = field(default_factory=list)
     max_listed: int = 50
     longest_chars: int = 0  # characters of the longest usable record's contents
     longest_line: int | None = None
     cut: int = 0  # records cut before tokenization (max_chars: far beyond max_seq_length)
     cut_lines: list[list[int]] = field(default_factory=list)  # [line, characters before the cut], capped
+    # images (forge.data.image_files): how many usable records hold them, and where the first ones are
+    images: int = 0  # image references in usable records
+    image_records: int = 0
+    image_lines: list[int] = field(default_factory=list)  # lines of the first records with images, capped
+    max_images: int = 0  # the most images one record holds
+    largest_image_pixels: int = 0
 
     @property
     def ok(self) -> bool:
@@ -210,6 +223,7 @@ def scan(
     warnings: Counter[str] = Counter()
     conversions: Counter[str] = Counter()
     formats: Counter[str] = Counter()
+    images = ImageChecker(path)
     reader = RecordReader(path) if max_record_bytes is None else RecordReader(path, max_record_bytes)
     try:
         for item in reader:
@@ -226,6 +240,11 @@ def scan(
                 for kind, msg in n.problems if n is not None else [("too_deep", "JSON nested too deeply to read")]:
                     _note(report, counts, warnings, Problem(item.line, kind, msg, item.item))
                 continue
+            if any("images" in m for m in n.messages):
+                if bad := images.check(n.messages):
+                    _note(report, counts, warnings, Problem(item.line, *bad, item=item.item))
+                    continue
+                _count_images(report, n.messages, item.line)
             report.valid += 1
             formats[n.format] += 1
             conversions.update(n.conversions)
@@ -246,6 +265,7 @@ def scan(
     except OSError as e:
         report.fatal = f"cannot read: {e.strerror or e}"
     report.layout = reader.layout
+    report.largest_image_pixels = images.largest
     report.complete = reader.complete and report.fatal is None
     report.counts = dict(counts)
     report.warnings = dict(warnings)
@@ -266,6 +286,15 @@ def scan(
     return report, conversations, index
 
 
+def _count_images(report: DataReport, messages: list[dict], line: int) -> None:
+    n = sum(len(m.get("images") or ()) for m in messages)
+    report.images += n
+    report.image_records += 1
+    report.max_images = max(report.max_images, n)
+    if len(report.image_lines) < 5:
+        report.image_lines.append(line)
+
+
 def _note(report: DataReport, counts: Counter, warnings: Counter, p: Problem) -> None:
     if p.kind in WARNING_KINDS:
         warnings[p.kind] += 1
@@ -273,6 +302,8 @@ def _note(report: DataReport, counts: Counter, warnings: Counter, p: Problem) ->
             report.warning_lines.append(p)
     else:
         counts[p.kind] += 1
+        if p.kind in IMAGE_FIXES:  # each bad image says its fix on its own line
+            p.message += f"; fix: {IMAGE_FIXES[p.kind]}"
         if len(report.problems) < report.max_listed:
             report.problems.append(p)
 
@@ -287,11 +318,14 @@ def validate_splits(
     max_listed: int = 50,
     display: tuple[str | None, str | None] = (None, None),
 ) -> tuple[DataReport, DataReport | None]:
-    """Both splits; val.leaked counts val records that also appear (normalised) in train."""
+    """Both splits; val.leaked counts val records that also appear (normalised) in train, and
+    val.answers_in_train those with an assistant answer that train holds word for word."""
     train, _, train_hashes = scan(train_path, max_listed, display=display[0])
     if val_path is None:
         return train, None
     val, _, val_hashes = scan(val_path, max_listed, display=display[1])
     if train_hashes is not None and val_hashes is not None:
         val.leaked, val.leaked_lines, val.leaked_items = val_hashes.leaked_from(train_hashes, max_listed)
+        found = val_hashes.answers.found_in(train_hashes.answers, max_listed)
+        val.answers_in_train, val.answers_in_train_count, val.answers_in_train_lines = found
     return train, val

@@ -18,6 +18,7 @@ DEFAULT_DIR = "forge-demo"
 EXAMPLE = "support"
 QUICK_MODEL = "builtin:tiny-llama"
 CPU_MODEL = "builtin:gemma-3-270m"
+VLM_MODEL = "builtin:tiny-gemma3-vlm"  # the image example's model off a GPU (and with --quick)
 
 # --quick: a tiny random model learns the answers' frequent tokens fast with a high learning rate.
 QUICK = {
@@ -39,10 +40,11 @@ QUICK = {
 }
 
 
-def choose_model(quick: bool) -> tuple[str, str, dict]:
-    """(model, why, config overrides for the hardware)."""
+def choose_model(quick: bool, example: str = EXAMPLE) -> tuple[str, str, dict]:
+    """(model, why, config overrides for the hardware); the image example needs a vision-language model."""
+    images = example == "shapes"
     if quick:
-        return QUICK_MODEL, "--quick: a tiny built-in model", QUICK
+        return (VLM_MODEL if images else QUICK_MODEL), "--quick: a tiny built-in model", QUICK
     from forge.plan.hardware import probe
 
     hw = probe()
@@ -65,9 +67,12 @@ def choose_model(quick: bool) -> tuple[str, str, dict]:
                 "optim": "adamw_torch",
                 "learning_rate": 2e-4,
             },
-            "dataset": {"chat_template": "gemma-3"},
+            # images need the model's own multimodal template (forge's gemma-3 is text-only)
+            "dataset": {"chat_template": "auto" if images else "gemma-3"},
         }
         return row.model, f"GPU {hw.gpus[0].name} ({hw.vram_gb} GB): the VRAM table's model", gpu
+    if images:
+        return VLM_MODEL, "no GPU: the tiny built-in Gemma 3 vision-language model", QUICK
     return CPU_MODEL, "no GPU: the real Gemma 3 270M, built in (offline)", {}
 
 
@@ -94,7 +99,7 @@ def _model_reachable(name: str) -> tuple[bool, str]:
     return True, ""
 
 
-def prepare_project(directory: Path, model: str, extra: dict) -> Project:
+def prepare_project(directory: Path, model: str, extra: dict, example: str = EXAMPLE) -> Project:
     """Init the example project; a folder from an earlier demo is reused with its outputs cleared."""
     from forge.config import default_config_dict, validate_dict
     from forge.data.examples import example_config_overrides, is_example_project
@@ -113,11 +118,11 @@ def prepare_project(directory: Path, model: str, extra: dict) -> Project:
             shutil.rmtree(project.root / rel, ignore_errors=True)
         for rel in ("logs/training.log",):
             (project.root / rel).unlink(missing_ok=True)
-    project, _ = init_project(project.root, example=EXAMPLE, model=model)
+    project, _ = init_project(project.root, example=example, model=model)
     # The demo owns this folder's config: rewrite it for this model and machine (a quick run
     # after a full one must not inherit gemma's settings, and vice versa).
     config = default_config_dict()
-    for section, values in example_config_overrides(EXAMPLE, model).items():
+    for section, values in example_config_overrides(example, model).items():
         config[section].update(values)
     for section, values in extra.items():
         config[section].update(values)

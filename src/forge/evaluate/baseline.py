@@ -107,6 +107,9 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
     if adapter is not None:
         model = apply_adapter(model, adapter, cfg.model.name)
     template = prepare_tokenizer(model, tokenizer, cfg.dataset.chat_template)
+    from forge.evaluate.score_images import image_inputs
+
+    images, image_processor = image_inputs(cfg, val.conversations)
     scores = score_model(
         model,
         tokenizer,
@@ -114,6 +117,8 @@ def score_with(val: ValSplit, *, adapter: Path | None = None) -> ScoreDetail:
         max_seq_length=cfg.model.max_seq_length,
         generation_samples=cfg.evaluation.generation_samples,
         max_new_tokens=cfg.evaluation.max_new_tokens,
+        images=images,
+        image_processor=image_processor,
     )
     scores["template"] = template
     scores["device"] = str(next(model.parameters()).device)

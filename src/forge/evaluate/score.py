@@ -23,7 +23,9 @@ import time
 from collections import Counter
 from typing import Any
 
+from forge.chat_images import IMAGE_MARK
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.progress_lines import report
 
 LOSS_BATCH = 8
 GEN_BATCH = 16
@@ -94,9 +96,12 @@ def prepare_tokenizer(model: Any, tokenizer: Any, chat_template: str) -> str:
     return template.name
 
 
-def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH) -> dict:
-    """Token-weighted mean cross-entropy over the trained (label != -100) tokens of `examples`."""
+def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH, image_processor: Any = None) -> dict:
+    """Token-weighted mean cross-entropy over the trained (label != -100) tokens of `examples`
+    (with their images' pixels where they hold images: forge.evaluate.score_images)."""
     import torch
+
+    from forge.evaluate.score_images import batch_pixels
 
     device = next(model.parameters()).device
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))  # less padding
@@ -104,6 +109,7 @@ def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH) -> 
     model.eval()
     with torch.inference_mode():
         for lo in range(0, len(order), batch_size):
+            report(what="val loss", step=lo, total=len(order), unit="example")  # forge.progress_lines
             batch = [examples[i] for i in order[lo : lo + batch_size]]
             width = max(len(e["input_ids"]) for e in batch)
             ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -116,7 +122,7 @@ def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH) -> 
                 mask[r, :n] = 1
             ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
             # only the positions that predict a trained token need logits (the vocabulary is large)
-            hidden = _last_hidden(model, ids, mask)
+            hidden = _last_hidden(model, ids, mask, **batch_pixels(batch, image_processor, device))
             shift_labels = labels[:, 1:]
             keep = shift_labels != -100
             h = hidden[:, :-1][keep]
@@ -133,9 +139,12 @@ def val_loss(model: Any, examples: list[dict], batch_size: int = LOSS_BATCH) -> 
     }
 
 
-def _last_hidden(model: Any, ids: Any, mask: Any) -> Any:
+def _last_hidden(model: Any, ids: Any, mask: Any, **images: Any) -> Any:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    out = base.model(input_ids=ids, attention_mask=mask)
+    if "pixel_values" in images:  # in the weights' dtype (a bf16 model on a GPU)
+        dtype = next(p for p in base.parameters() if p.is_floating_point()).dtype
+        images["pixel_values"] = images["pixel_values"].to(dtype)
+    out = base.model(input_ids=ids, attention_mask=mask, **images)
     return out.last_hidden_state
 
 
@@ -187,6 +196,8 @@ def generate_answers(
     max_new_tokens: int,
     batch_size: int = GEN_BATCH,
     where: list[str] | None = None,
+    images: Any = None,
+    image_processor: Any = None,
 ) -> list[str]:
     """Greedy completions of chat prompts (left-padded batches), decoded without special tokens.
     `where`: each prompt's val file:line, for the error when the template fails on one."""
@@ -195,6 +206,16 @@ def generate_answers(
     device = next(model.parameters()).device
     texts = prompt_texts(tokenizer, prompts, where)
     stops = stop_token_ids(model, tokenizer)
+    if images is not None:  # prompts with pictures are completed one by one, with their pixels
+        from forge.chat_images import images_of
+        from forge.evaluate.score_images import generate_one
+
+        return [
+            generate_one(model, tokenizer, t, images_of(p), images, image_processor, max_new_tokens, stops)
+            if images_of(p)
+            else generate_answers(model, tokenizer, [p], max_new_tokens, where=where and [where[k]])[0]
+            for k, (t, p) in enumerate(zip(texts, prompts, strict=True))
+        ]
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     answers: list[str] = []
@@ -202,6 +223,7 @@ def generate_answers(
     try:
         with torch.inference_mode():
             for lo in range(0, len(texts), batch_size):
+                report(what="generation", step=lo, total=len(texts), unit="answer")
                 enc = tokenizer(
                     texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
                 )
@@ -246,15 +268,27 @@ def score_model(
     max_seq_length: int,
     generation_samples: int,
     max_new_tokens: int,
+    images: Any = None,
+    image_processor: Any = None,
 ) -> dict:
-    """All scores of one model on the val conversations (the template is already installed)."""
+    """All scores of one model on the val conversations (the template is already installed);
+    `images`, `image_processor`: the model's, where the conversations hold images."""
     return score_parts(
         tokenizer,
         conversations,
-        loss=lambda examples: val_loss(model, examples),
-        generate=lambda prompts, where: generate_answers(model, tokenizer, prompts, max_new_tokens, where=where),
+        loss=lambda examples: val_loss(model, examples, image_processor=image_processor),
+        generate=lambda prompts, where: generate_answers(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens,
+            where=where,
+            images=images,
+            image_processor=image_processor,
+        ),
         max_seq_length=max_seq_length,
         generation_samples=generation_samples,
+        images=images,
     )
 
 
@@ -266,6 +300,7 @@ def score_parts(
     generate: Any,
     max_seq_length: int,
     generation_samples: int,
+    images: Any = None,
 ) -> dict:
     """The scores of any scorer: `loss(examples)` (examples tokenized with training's masking by
     `tokenizer`, whose template is installed) and `generate(prompts, where)` (greedy answers).
@@ -273,7 +308,7 @@ def score_parts(
     from forge.train.dataset import tokenize_conversations
 
     t0 = time.monotonic()
-    examples, report = tokenize_conversations(conversations, tokenizer, max_seq_length)
+    examples, report = tokenize_conversations(conversations, tokenizer, max_seq_length, images=images)
     if report.template_errors:  # scored the same way whichever examples the generation sample picks
         where, _, error = (report.first_error or "val: ").partition(": ")
         raise template_refusal(where, error)
@@ -296,7 +331,7 @@ def score_parts(
             samples.append(
                 {
                     "index": i,
-                    "prompt": prompt[-1]["content"],
+                    "prompt": prompt[-1]["content"].replace(IMAGE_MARK, "<image>"),
                     "reference": ref,
                     "generated": ans,
                     "token_f1": round(token_f1(ans, ref), 4),

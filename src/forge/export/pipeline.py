@@ -5,7 +5,11 @@
 
 A step that fails stops the pipeline. Its temporary outputs go; what earlier steps verified and
 kept stays (the merged model is kept as soon as it is verified, so a GGUF converter error leaves
-it usable). The report is written either way and lists only files that exist.
+it usable). The report lists only files that exist, with paths relative to the project. A failed
+or refused export that kept nothing leaves the previous report as it was (QA: a `--gguf q4_k_m`
+that failed before any work replaced the record of a verified Q8_0 export: its 6 checks became
+0, and verify showed the failed run's time as "exported"); one that kept something, or that has
+no readable report before it, writes its own (ok: false).
 """
 
 from __future__ import annotations
@@ -75,13 +79,21 @@ def export_project(
         job.discard_temps()
         job.report.ok = False
         job.report.error = _error_text(e)
-        _finish(job, t0, write=not _nowhere_to_write(project, e))
+        job.report.keep_only_existing()
+        replaces = job.previous_report is None or bool(_kept(job.report))
+        write = replaces and not _nowhere_to_write(project, e)
+        _finish(job, t0, write=write)
         if isinstance(e, ForgeError) and not isinstance(e, steps_model.ExportVerificationError):
             kept = _kept(job.report)
             if kept:  # say what the user still has: the error came after it was verified and kept
                 e.message += f" (kept, verified: {', '.join(kept)})"
                 job.report.notes.append(f"kept after the failure: {', '.join(kept)}")
-                _finish(job, t0, write=not _nowhere_to_write(project, e))
+                _finish(job, t0, write=write)
+        if not replaces and isinstance(e, ForgeError):
+            e.message += (
+                f"; {project.rel(project.export_report_file)} still records the export of "
+                f"{job.previous_report.completed_at or 'before'} (this one kept nothing)"
+            )
         raise
     finally:
         job.model = None
@@ -105,7 +117,7 @@ def _finish(job: ExportJob, t0: float, *, write: bool) -> None:
     job.report.seconds = round(time.monotonic() - t0, 2)
     job.report.carry_ledger(job.previous_report, job.project.root)
     if write:
-        write_record(job.project.export_report_file, job.report)
+        write_record(job.project.export_report_file, job.report.for_project(job.project.root))
 
 
 def _previous_report(project: Any) -> ExportReport | None:

@@ -53,6 +53,7 @@ def plan(job: ExportJob) -> None:
     job.lora_dir = where.lora
     # evaluate's question too, with its answer: an adapter of another base than model.name is refused
     base = adapter_base(job.lora_dir, cfg.model.name, project.rel(job.lora_dir))
+    _whole_adapter(project, job.lora_dir)
     job.base_path, job.base_name = base.path, base.name
     job.report.adapter, job.report.base_model = str(job.lora_dir), base.name
     job.merged_final = where.merged
@@ -66,6 +67,22 @@ def plan(job: ExportJob) -> None:
             "which is not installed",
             fix=f"{EXTRA_HINT}, or export f16 / bf16 / q8_0 only",
             kind="export_dependency",
+        )
+
+
+def _whole_adapter(project, lora_dir) -> None:
+    """A truncated adapter_model.safetensors is named before any weights load, as evaluate names it
+    (QA: export printed safetensors' own "Error while deserializing header: invalid header length")."""
+    from forge.check.artifacts import safetensors_header
+
+    weights = lora_dir / "adapter_model.safetensors"
+    _, why = safetensors_header(weights)
+    if why:
+        raise ForgeError(
+            f"{project.rel(weights)} is damaged: {why}; there is no complete LoRA adapter to export",
+            fix="re-run `forge train` (it saves a complete adapter at the end)",
+            exit_code=1,
+            kind="adapter_corrupt",
         )
 
 

@@ -134,7 +134,9 @@ def _builtin_folder(name: str) -> tuple[Path | None, str | None]:
         if builtin_gemma.is_cached():
             return builtin_gemma.target_dir(), None
         return None, "builtin:gemma-3-270m is not converted yet (the first `forge train` does it)"
-    return None, f"unknown built-in {name!r}"
+    from forge.models.names import did_you_mean
+
+    return None, f"unknown built-in {name!r}{did_you_mean(name)}"
 
 
 def _cached(repo_id: str) -> tuple[Path | None, str | None]:

@@ -8,7 +8,6 @@ family's special tokens and chat template), built deterministically in a few sec
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import random
@@ -20,6 +19,7 @@ from typing import Any
 
 from forge.errors import ForgeError
 from forge.files import publish_built_folder
+from forge.models.names import BUILTINS, did_you_mean, try_names
 from forge.models.precision import load_dtype_name, loads_in_4bit
 
 BUILTIN_VERSION = "v1"
@@ -51,13 +51,6 @@ TINY = {
         "<end_of_turn>",
     ),
 }
-BUILTINS = ["builtin:tiny-llama", "builtin:tiny-gemma3", "builtin:gemma-3-270m", "builtin:tiny-gemma3-vlm"]
-SUGGESTED = [
-    "unsloth/gemma-3-4b-it",
-    "unsloth/gemma-3-1b-it",
-    "unsloth/Llama-3.2-1B-Instruct",
-    "unsloth/Qwen2.5-0.5B-Instruct",
-]
 VOCAB_SIZE = 1536
 HUB_TIMEOUT_S = 4.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -128,16 +121,6 @@ def _cached_snapshot(repo_id: str) -> str | None:
     return path if (Path(path) / "config.json").exists() else None
 
 
-def _cached_repo_ids() -> list[str]:
-    """Model ids in the local HF cache, for 'did you mean' hints (folder names only: no network)."""
-    try:
-        from huggingface_hub.constants import HF_HUB_CACHE
-
-        return [p.name[len("models--") :].replace("--", "/") for p in Path(HF_HUB_CACHE).glob("models--*")]
-    except Exception:
-        return []
-
-
 def _probe_hub(repo_id: str) -> tuple[str, str] | None:
     """(message, cause) when the hub cannot give us this model; None when it can."""
     try:
@@ -157,10 +140,6 @@ def _probe_hub(repo_id: str) -> tuple[str, str] | None:
 
 
 def _not_found(name: str, message: str, cause: str) -> ForgeError:
-    base = name.rsplit("/", 1)[-1]
-    hints = difflib.get_close_matches(name, _cached_repo_ids() + BUILTINS + SUGGESTED, n=2, cutoff=0.6)
-    if _HUB_ID.match(name) and not name.lower().startswith("unsloth/"):
-        hints.insert(0, f"unsloth/{base}")
     fixes = {
         "name": "check the spelling",
         "path": "check the path (relative paths start from the current folder)",
@@ -168,8 +147,9 @@ def _not_found(name: str, message: str, cause: str) -> ForgeError:
         "cache": "download it where the hub is reachable (hf download NAME), or use a local folder",
         "access": "log in with a token that has access",
     }
-    fix = f"{fixes.get(cause, '')}; try " + ", ".join(dict.fromkeys(hints + BUILTINS[:2]))
-    return ModelNotFound(f"model not found: {message}", fix, cause)
+    # only names that exist here (forge.models.names): never an invented one, never this one
+    fix = f"{fixes.get(cause, '')}; try {try_names(name)}"
+    return ModelNotFound(f"model not found: {message}{did_you_mean(name)}", fix, cause)
 
 
 # --- built-ins ---------------------------------------------------------------------------------
@@ -192,9 +172,8 @@ def builtin_path(name: str) -> Path:
 
         return load_tiny_vlm_path()
     if key not in TINY:
-        near = difflib.get_close_matches(name, BUILTINS, n=1)
         raise ModelNotFound(
-            f"model not found: unknown built-in {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""),
+            f"model not found: unknown built-in {name!r}{did_you_mean(name)}",
             "built-ins: " + ", ".join(BUILTINS),
         )
     target = cache_dir() / "builtin" / f"{key}-{BUILTIN_VERSION}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forge.chat_images import as_parts
 from forge.models.jinja_render import probe_end_of_turn, render, special_tokens
 from forge.models.template_roles import adapt_messages, role_support
 
@@ -41,7 +42,8 @@ class Renderer:
         return self._render(self.adapt(messages), add_generation_prompt)
 
     def _render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
-        return render(self.jinja, messages, add_generation_prompt, self.special)
+        # images go to the template as content parts: it writes its image token where each one sits
+        return render(self.jinja, as_parts(messages), add_generation_prompt, self.special)
 
     def assistant_spans(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
         """The full text and the [start, end) character spans the model is trained on.

@@ -54,10 +54,13 @@ def choose(requested: str, reason: str | None) -> tuple[str, str | None]:
     return ("unsloth" if reason is None else "hf"), None
 
 
-def packing_off_reason(backend: str, has_gpu: bool) -> str | None:
+def packing_off_reason(backend: str, has_gpu: bool, images: bool = False) -> str | None:
     """Why `forge train` would turn training.packing off on this backend and machine, or None where
     it packs: the hf backend keeps packed examples apart only through FlashAttention on CUDA
-    (forge.train.backends.hf applies the same rule at run time); Unsloth packs without it."""
+    (forge.train.backends.hf applies the same rule at run time); Unsloth packs without it. Data with
+    images is never packed (TRL refuses it: an image's tokens and pixels belong to one row)."""
+    if images:
+        return "the data holds images: training pads each batch instead of packing (TRL packs no image examples)"
     if backend == "unsloth" or (has_gpu and importlib.util.find_spec("flash_attn") is not None):
         return None
     where = "the flash_attn package" if has_gpu else "a CUDA GPU"

@@ -38,7 +38,7 @@ def size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, opt
     mean_len = data.mean_capped(seq)
     # packed only where training packs (the hf backend on a GPU without flash_attn turned it off, and
     # then trained unpacked rows with steps and batches sized for packed ones)
-    off = packing_off_reason(backend, gpu) if gpu else None
+    off = packing_off_reason(backend, gpu, images=data.images > 0) if gpu or data.images else None
     packing = b.set(
         "training.packing",
         gpu and off is None,

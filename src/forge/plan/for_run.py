@@ -79,7 +79,7 @@ def resolve_for_run(
     if hardware.has_gpu and world_size < len(hardware.gpus):  # the GPUs this run uses, not all of them
         hardware.gpus = hardware.gpus[: max(1, world_size)]
     facts = read_facts(cfg.model.name)
-    stats = stats_for(train_convs, cfg, facts, tokenizer, val_examples=len(val_convs))
+    stats = stats_for(train_convs, cfg, facts, tokenizer, val_conversations=val_convs, val_examples=len(val_convs))
     root = project.root if project is not None else None
     plan = resolve(cfg, stats, hardware, facts=facts, as_configured=True, root=root)
     if log is not None:

@@ -29,6 +29,7 @@ class HardwareInfo:
     ram_gb: float | None = None
     problem: str | None = None  # why there is no usable GPU / torch, when there is not
     unsloth: bool | None = None  # Unsloth importable (probe: find_spec); None: not looked at
+    load_average: float | None = None  # 1-minute load when probed: a shared CPU trains slower (plan's time)
 
     @property
     def unsloth_reason(self) -> str | None:
@@ -65,6 +66,7 @@ class HardwareInfo:
             cpu_count=d.get("cpu_count", 1),
             ram_gb=d.get("ram_gb"),
             problem=d.get("problem"),
+            load_average=d.get("load_average"),
         )
 
 
@@ -75,10 +77,17 @@ def _ram_gb() -> float | None:
         return None
 
 
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
 def probe() -> HardwareInfo:
     from forge.plan.backend_choice import unsloth_installed
 
-    info = HardwareInfo(ram_gb=_ram_gb(), unsloth=unsloth_installed())
+    info = HardwareInfo(ram_gb=_ram_gb(), unsloth=unsloth_installed(), load_average=_load())
     try:
         import torch
     except ImportError:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from forge.chat_images import images_of
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts
 from forge.plan.stats import DataStats
@@ -49,12 +50,33 @@ def offline_tokenizer(folder: str):
 
 
 def stats_for(
-    conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None, **counts
+    conversations: list[list[dict]],
+    cfg: ForgeConfig,
+    facts: ModelFacts | None,
+    tokenizer=None,
+    val_conversations: list | None = None,
+    **counts,
 ) -> DataStats:
     """DataStats of the training conversations as training will see them (check, plan, train and
-    bench all build theirs here); `counts`: val_examples, longest_chars, longest_line."""
+    bench all build theirs here); `counts`: val_examples, longest_chars, longest_line;
+    `val_conversations`: their images are counted too."""
     fields = measure(conversations, cfg, facts, tokenizer)
-    return DataStats(train_examples=len(conversations), **fields, **counts)
+    return DataStats(
+        train_examples=len(conversations), **fields, **counts, **image_counts(conversations, val_conversations or [])
+    )
+
+
+def image_counts(*splits) -> dict:
+    """images, image_where, max_images of the splits' conversations."""
+    out = dict(images=0, image_where=None, max_images=0)
+    for convs in splits:
+        for i, messages in enumerate(convs):
+            n = len(images_of(messages))
+            if n:
+                out["images"] += n
+                out["max_images"] = max(out["max_images"], n)
+                out["image_where"] = out["image_where"] or _where(convs, i)
+    return out
 
 
 def measure(conversations: list[list[dict]], cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=None) -> dict:
@@ -103,9 +125,12 @@ def _with_tokenizer(conversations, cfg, facts, tok):
     texts, starts = [], []
     no_assistant = errors = 0
     first_error = None
+    images = _image_facts(facts, sample)
     for i, messages in zip(picked, sample, strict=True):
         try:
             text, spans = renderer.assistant_spans(messages)
+            if images is not None and images_of(messages):  # the image's tokens, as the processor expands it
+                text, spans = images.expand(text, spans)
         except Exception as e:  # training refuses this example: count it, name the first
             errors += 1
             first_error = first_error or f"{_where(conversations, i)}: {template_error_text(e)}"
@@ -223,6 +248,14 @@ def _token_counts(tok, texts: list[str], starts: list[int | None]) -> tuple[list
     return lengths, prompts
 
 
+def _image_facts(facts: ModelFacts | None, sample):
+    if facts is None or not any(images_of(m) for m in sample):
+        return None
+    from forge.models.image_facts import from_folder
+
+    return from_folder(facts.folder)[0]  # None: the resolver refuses the images (forge.plan.images)
+
+
 def _token_at(encoding, char: int) -> int:
     at = encoding.char_to_token(char)
     return at if at is not None else len(encoding.ids)
@@ -242,17 +275,19 @@ def gather_stats(project, cfg: ForgeConfig, facts: ModelFacts | None, tokenizer=
             convs, report = load_split(train_path, max_chars=bound, display=cfg.dataset.path)
         except DataError:
             convs = []
-    n_val = 0
+    val: list = []
     if cfg.dataset.val_path and project.path(cfg.dataset.val_path).exists():
         try:
-            n_val = len(load_split(project.path(cfg.dataset.val_path), max_chars=bound)[0])
+            val = load_split(project.path(cfg.dataset.val_path), max_chars=bound, display=cfg.dataset.val_path)[0]
         except DataError:
-            n_val = 0
+            val = []
+    n_val = len(val)
     return stats_for(
         convs,
         cfg,
         facts,
         tokenizer,
+        val_conversations=val,
         val_examples=n_val,
         longest_chars=report.longest_chars if report else 0,
         longest_line=report.longest_line if report else None,

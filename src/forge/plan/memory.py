@@ -112,6 +112,24 @@ def activation_bytes_per_token(
     return kept_inputs + full / shape.layers  # one layer recomputed at a time
 
 
+def vision_activation_bytes(vision: dict, images: float, trained: bool, gradient_checkpointing) -> float:
+    """16-bit bytes the vision tower holds for `images` pictures in one micro-batch. A frozen tower
+    keeps nothing for backward: one layer's working set a picture. With adapters in it
+    (lora.finetune_vision_layers) every layer keeps its inputs (eager modules: 6h + 4i a patch, as
+    activation_bytes_per_token counts a text layer), or, checkpointed, one input a layer."""
+    h = int(vision.get("hidden_size", 0) or 0)
+    if not h or images <= 0:
+        return 0.0
+    i = int(vision.get("intermediate_size", 4 * h))
+    layers = int(vision.get("num_hidden_layers", 0))
+    patches = (int(vision.get("image_size", 224)) // int(vision.get("patch_size", 14))) ** 2
+    layer = 2 * patches * (6 * h + 4 * i)
+    if not trained:
+        return images * layer
+    kept = 2 * patches * h * layers + layer if gradient_checkpointing else layer * layers
+    return images * kept * ACTIVATION_MARGIN
+
+
 def fused_loss(shape: ModelShape, backend: str) -> bool:
     """Unsloth's chunked cross-entropy never holds the logits of the whole micro-batch. Measured on
     an H200 (2026-12-01, docs/gpu-validation.md): the same holds for Gemma 3 4B-it's multimodal
@@ -138,6 +156,7 @@ def estimate_memory(
     optim: str = "adamw_8bit",
     backend: str = "unsloth",
     device: str = "cuda",
+    vision_bytes: float = 0.0,
 ) -> MemoryEstimate:
     """The peak of one LoRA training step. device="cpu": the hf backend's float32 weights and
     activations in host memory, no CUDA context (what `forge check` compares with the RAM)."""
@@ -158,6 +177,7 @@ def estimate_memory(
     logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
     if fused_loss(shape, backend):
         logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk
+    acts += vision_bytes  # the images' pass through the vision tower (vision_activation_bytes)
     if cpu:
         acts, logits = acts * 2, logits * 1.6  # float32 activations; logits already count their fp32 copies
     dynamic = acts + logits

@@ -51,7 +51,9 @@ def add_refusals(
 ) -> None:
     """Every refusal and warning of this plan; `root`: the project folder that relative output
     paths are checked under (None: only absolute ones are)."""
+    from forge.models.names import try_names
     from forge.plan.environment import add_environment_refusals
+    from forge.plan.images import image_refusals
 
     not_found = facts.source == "unknown" and bool(facts.problem) and _not_a_download(config.model.name)
     if not_found:
@@ -60,15 +62,16 @@ def add_refusals(
             "model",
             "model.name",
             f"model not found: {facts.problem}",
-            "check the path, or use a hub id or a built-in (builtin:tiny-llama, builtin:gemma-3-270m)",
+            f"check the name or path, or use a hub id or a model here: {try_names(config.model.name)}",
         )
     add_environment_refusals(p, config, facts, root, not_found)
-    _backend(p, config, hw)
+    _backend(p, config, hw, data)
     _template(p, config, facts)
     _tokenizer_fit(p, config, data)
     _samples(p, config, data)
     _truncation(p, config, data)
     _lora_targets(p, config, facts)
+    image_refusals(p, config, facts, data)
     _memory(p, config, facts, hw)
     _warmup(p)
     from forge.plan.eval_budget import eval_without_val
@@ -91,7 +94,7 @@ def _warmup(p: Plan) -> None:
         )
 
 
-def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
+def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo, data: DataStats) -> None:
     """What select_backend refuses at run time, in its words: Unsloth asked for where it cannot
     run, and FP8 where the backend or the GPU has no FP8 path."""
     from forge.plan.backend_choice import UNSLOTH_FIX, choose, packing_off_reason
@@ -100,7 +103,11 @@ def _backend(p: Plan, config: ForgeConfig, hw: HardwareInfo) -> None:
     _, refusal = choose(config.training.backend, hw.unsloth_reason)
     if refusal:
         return _refuse(p, "backend", "training.backend", refusal, UNSLOTH_FIX)
-    off = packing_off_reason(p.backend, hw.has_gpu) if p.settings["training.packing"].value else None
+    off = (
+        packing_off_reason(p.backend, hw.has_gpu, images=data.images > 0)
+        if p.settings["training.packing"].value
+        else None
+    )
     if off:  # said before the run, not only in its log
         _warn(p, "packing", "training.packing", f"training.packing is true, but {off}", "set training.packing to false")
     for key, err in fp8_refusals(config, p.backend, hw):

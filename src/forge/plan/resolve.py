@@ -33,8 +33,10 @@ from typing import Any
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts, read_facts
 from forge.plan.backend_choice import choose
-from forge.plan.eval_budget import cadence, eval_budget
+from forge.plan.eval_settings import eval_settings as _eval_settings
+from forge.plan.eval_settings import eval_time as _eval_time
 from forge.plan.hardware import HardwareInfo
+from forge.plan.images import image_speed_share, images_bytes
 from forge.plan.memory import (
     estimate_memory,
     flops_per_token,
@@ -224,7 +226,9 @@ def resolve(
     b.set("training.optim", optim_default, "8-bit AdamW on CUDA (bitsandbytes)" if gpu else "AdamW (CPU)")
 
     # 5. packing, checkpointing, micro-batch
-    from forge.plan.batch import size_batch
+    from forge.plan.batch import TARGET_STEPS, size_batch
+    from forge.plan.explain import batch_reason, time_range
+    from forge.plan.explain import tokens_per_step as step_token_count
 
     mean_len = data.mean_capped(seq)
     sized = size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, optim, backend, notes)
@@ -248,8 +252,23 @@ def resolve(
         padding_eff = min(1.0, mean_len / max(min(padded, seq), 1))
         examples_per_step = batch * accum * ngpu
     total_steps = int(math.ceil(steps_per_epoch * float(epochs)))
-    if config.training.max_steps and "training.max_steps" in explicit:
-        total_steps = config.training.max_steps
+    max_steps = config.training.max_steps if "training.max_steps" in explicit else None
+    total_steps = max_steps or total_steps
+    step_tokens = step_token_count(batch, accum, ngpu, tokens_per_row, packing)
+    if b.settings["training.gradient_accumulation_steps"].source == "plan":  # the numbers used, not the aim
+        b.settings["training.gradient_accumulation_steps"].reason = batch_reason(
+            batch,
+            accum,
+            ngpu,
+            step_tokens,
+            mean_len,
+            packing,
+            steps_per_epoch,
+            total_steps,
+            epochs,
+            TARGET_STEPS,
+            max_steps,
+        )
     warm = max(5, round(0.03 * total_steps))
     if warm >= total_steps:  # a short run would never reach its learning rate
         b.set(
@@ -272,6 +291,7 @@ def resolve(
             optim=optim,
             backend=backend,
             device="cuda" if gpu else "cpu",
+            vision_bytes=images_bytes(facts, config, data, batch, gc),
         )
         if gpu and mem.total_gb > budget_gb:
             notes.append(
@@ -297,6 +317,7 @@ def resolve(
         if not gpu:
             flops = flops_per_token(shape, int(mean_len), r, targets, gc)
             tps = 1 / (flops / (CPU_FLOPS_PER_CORE * max(1, hw.cpu_count)) + CPU_SECONDS_PER_TOKEN)
+    tps = tps and tps * image_speed_share(facts, config, data, shape, mean_len, gc)  # the vision tower's share
     if gpu and gpu_peak_tflops(gpu_name) is None:
         notes.append(f"no speed model for {gpu_name}: time not estimated")
     seconds = (total_tokens * float(epochs) / (tps * ngpu)) if tps else None
@@ -310,7 +331,7 @@ def resolve(
         shape=shape,
         memory=mem,
         tokens_per_micro_batch=micro_tokens,
-        effective_batch_tokens=int(micro_tokens * accum * ngpu),
+        effective_batch_tokens=step_tokens,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         tokens_per_second=tps,
@@ -324,6 +345,8 @@ def resolve(
         budget_reason=budget_why,
     )
     _eval_time(result, examples_per_step)
+    result.examples_per_step, result.hardware_load = examples_per_step, hw.load_average
+    result.seconds_range = time_range(result.seconds, gpu, hw.load_average, hw.cpu_count)
     from forge.plan.refusals import add_refusals
 
     # judged on the config this plan describes: `forge plan` used to refuse and warn with the file's
@@ -346,40 +369,6 @@ def planned_config(config: ForgeConfig, result: Plan) -> ForgeConfig:
 
 
 plan = resolve  # the name `forge plan` has always called
-
-
-def _eval_settings(b: Builder, config: ForgeConfig, total_steps: int, per_step: float, n_val: int) -> None:
-    """eval_steps / eval_samples / save_steps: the plan's where the config says "auto"."""
-    t = config.training
-    budget = eval_budget(total_steps, per_step, n_val if config.dataset.val_path else 0)
-    if t.eval_steps is None and "training.eval_steps" in b.explicit:
-        b.settings["training.eval_steps"] = Setting("training.eval_steps", None, "explicit", "set by you: no eval")
-        every = None
-    else:
-        every = b.set("training.eval_steps", budget.eval_steps, budget.reason)
-    samples = budget.eval_samples if budget.eval_steps else None
-    if t.eval_samples is None and "training.eval_samples" in b.explicit:
-        b.settings["training.eval_samples"] = Setting("training.eval_samples", None, "explicit", "set by you: all")
-    else:
-        b.set("training.eval_samples", samples, budget.samples_reason)
-    save_default = every or cadence(total_steps)
-    b.set("training.save_steps", save_default, "a resumable checkpoint at every eval" if every else "ten a run")
-
-
-def _eval_time(p: Plan, per_step: float) -> None:
-    """The evals' share of the time estimate: the ETA includes them."""
-    every = p.settings["training.eval_steps"].value
-    samples = p.settings["training.eval_samples"].value
-    if not p.seconds or not isinstance(every, int) or not every:
-        return
-    n_val = p.data.get("val_examples") or 0
-    scored = samples if isinstance(samples, int) else n_val
-    evals = max(1, p.total_steps // every)
-    from forge.plan.eval_budget import FORWARD_SHARE
-
-    per_example = p.seconds / max(p.total_steps * per_step, 1e-9)
-    p.eval_seconds = evals * scored * FORWARD_SHARE * per_example
-    p.seconds += p.eval_seconds
 
 
 def _hw_line(hw: HardwareInfo) -> str:

@@ -63,6 +63,9 @@ class Plan:
     budget_gb: float | None = None  # the GPU memory the plan fits into, and why
     budget_reason: str = ""
     eval_seconds: float | None = None  # of all evals together, in `seconds`
+    examples_per_step: float = 0.0  # examples of one optimizer step (forge.plan.explain)
+    seconds_range: tuple | None = None  # (low, high): on a CPU, idle to the load measured now
+    hardware_load: float | None = None  # the load average the high end was scaled by
 
     @property
     def ready(self) -> bool:
@@ -107,6 +110,8 @@ class Plan:
             "tokens_per_second": round(self.tokens_per_second) if self.tokens_per_second else None,
             "estimated_seconds": round(self.seconds) if self.seconds else None,
             "estimated_eval_seconds": round(self.eval_seconds) if self.eval_seconds else None,
+            "estimated_seconds_range": [round(t) for t in self.seconds_range] if self.seconds_range else None,
+            "examples_per_step": round(self.examples_per_step, 1),
             "padding_efficiency": round(self.padding_efficiency, 3),
             "truncated_examples": self.truncated_examples,
             "data": self.data,

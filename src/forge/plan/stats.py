@@ -33,6 +33,10 @@ class DataStats:
     template_errors: int = 0  # measured examples the chat template raised on (also in no_assistant)
     template_error: str | None = None  # the first: "data/splits/train.jsonl:12: TemplateError: ..."
     measure_error: str | None = None  # the tokenizer/template failed the whole measurement (lengths: chars/4)
+    # images in the conversations (train and val): lengths above count their tokens
+    images: int = 0
+    image_where: str | None = None  # the first record holding one: "data/splits/train.jsonl:3"
+    max_images: int = 0  # the most images one conversation holds
 
     def quantile(self, q: float) -> int:
         if not self.lengths:
@@ -85,4 +89,7 @@ class DataStats:
             "template_errors": self.template_errors,
             "template_error": self.template_error,
             "measure_error": self.measure_error,
+            "images": self.images,
+            "image_where": self.image_where,
+            "max_images": self.max_images,
         }

@@ -90,6 +90,20 @@ class Sample(_Open):
     exact_match: float
 
 
+def headline_sample(samples: list[Sample]) -> tuple[Sample | None, str]:
+    """The sample a summary shows, and what to call it: the first exact answer ("right"), else the
+    closest one, said plainly to be wrong. Showing the first sample, right or not, read as "this is
+    what the model answers" beside a reference it did not match."""
+    if not samples:
+        return None, ""
+    exact = [s for s in samples if s.exact_match >= 1.0]
+    n = len(samples)
+    if exact:
+        return exact[0], f"right: exact match ({len(exact)} of {n} sampled answers exact)"
+    best = max(samples, key=lambda s: s.token_f1)
+    return best, f"wrong: token F1 {best.token_f1:.2f}, the closest of {n} sampled answers; none exact"
+
+
 class ScoreDetail(Scores):
     """Everything one scoring pass measured (forge.evaluate.score.score_model, plus the template)."""
 

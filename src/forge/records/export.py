@@ -3,7 +3,9 @@
 Written by forge.export on success and on failure; read by verify, the web UI and the demo. Its
 keys are the ones the report had before records existed (schema_version 1), plus `mmproj` (the
 vision projector GGUF of a vision-language model). Every path it lists exists when it is written:
-a step that failed lists nothing it did not keep.
+a step that failed lists nothing it did not keep. Paths inside the project are written relative to
+it (reports written before, with absolute paths, still read). A failed or refused export that kept
+nothing leaves the previous report as it was (forge.export.pipeline).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ExportReport(Record):
 
     def keep_only_existing(self) -> None:
         """Drop what a failed step did not leave on disk, so the report never names a missing file."""
+        # the paths are absolute while the export runs (for_project makes them relative on disk)
         if self.merged and self.merged.get("kept") and not _exists(self.merged.get("path")):
             self.merged["kept"] = False
         self.gguf = [g for g in self.gguf if _exists(g.get("path"))]
@@ -68,6 +71,23 @@ class ExportReport(Record):
             self.mmproj = None
         if self.modelfile and not _exists(self.modelfile):
             self.modelfile = None
+
+    def for_project(self, root: Path) -> ExportReport:
+        """This report as it is written: every path relative to the project where it lies inside
+        it, so a copied or moved project reads right (readers still take the absolute paths of
+        reports written before, see resolve_output)."""
+        rel = lambda p: project_relative(root, p) if isinstance(p, str) and p else p  # noqa: E731
+        out = self.model_copy(deep=True)
+        out.adapter = rel(out.adapter)
+        out.modelfile = rel(out.modelfile)
+        if out.merged:
+            out.merged["path"] = rel(out.merged.get("path"))
+        if out.mmproj:
+            out.mmproj["path"] = rel(out.mmproj.get("path"))
+        for g in out.gguf:
+            if isinstance(g, dict):
+                g["path"] = rel(g.get("path"))
+        return out
 
     def own_outputs(self, root: Path) -> list[dict[str, Any]]:
         """What this export itself kept, as ledger entries (merged folder, GGUF files, mmproj)."""
@@ -117,9 +137,11 @@ class ExportReport(Record):
 
 
 def project_relative(root: Path, path: str) -> str:
-    """`path` relative to the project root where it lies inside it, else as given (absolute)."""
+    """`path` relative to the project root where it lies inside it, else as given (absolute); a
+    relative `path` is the project's already."""
     try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        p = Path(path) if Path(path).is_absolute() else Path(root) / path
+        return p.resolve().relative_to(Path(root).resolve()).as_posix()
     except (ValueError, OSError):
         return path
 

@@ -149,16 +149,21 @@ class TrainingStats(Record):
     final_train_loss: float | None = None
     mean_train_loss: float | None = None
     first_train_loss: float | None = None
-    eval_loss: float | None = None
+    eval_loss: float | None = None  # the last eval's, on val_samples_used of the val examples
     best_eval_loss: float | None = None
     eval_count: int | None = None
+    # which val examples eval_loss covers, in words: a fixed sample (training.eval_samples) or all;
+    # `forge evaluate`'s val_loss (metrics/evaluation.json) always scores all of them
+    eval_loss_scope: str | None = None
     # the data and the run
     train_samples: int | None = None
     val_samples: int | None = None
     val_samples_used: int | None = None
     trained_tokens_per_epoch: int | None = None
     tokens_seen: int | None = None
-    duration_seconds: float | None = None
+    duration_seconds: float | None = None  # every segment of the run (a --resume adds to the earlier ones)
+    segment_seconds: float | None = None  # this process's segment alone (all of duration without a resume)
+    wall_seconds: float | None = None  # started_at to completed_at, pauses between segments included
     backend: str | None = None
     run_id: str | None = None
     started_at: str | None = None

@@ -71,6 +71,7 @@ class ForgeCallback(TrainerCallback):
         eval_examples: int = 0,
         eval_steps: int | None = None,
         on_checkpoint: Callable[[Path], None] | None = None,
+        segment_started: float | None = None,
     ):
         from forge.train.distributed import World
 
@@ -87,6 +88,10 @@ class ForgeCallback(TrainerCallback):
         self.run_id = run_id
         self.progress = progress
         self.t0 = time.time()
+        # the run's time over its segments (a --resume is a new process): the seconds of the earlier
+        # segments up to the checkpoint resumed from (its marker's elapsed_seconds), plus this one's
+        self.segment_started = segment_started or self.t0
+        self.prior_seconds = 0.0
         self.start_step = 0
         self.last_time = self.t0
         # seconds spent inside optimizer steps: tokens/s excludes eval and checkpoint time
@@ -140,7 +145,27 @@ class ForgeCallback(TrainerCallback):
                 self.progress = None
 
     # ---------------------------------------------------------------- events
+    def elapsed(self) -> float:
+        """Seconds of the run so far: the earlier segments' (to the resumed checkpoint) and this one's."""
+        return self.prior_seconds + time.time() - self.segment_started
+
+    def _prior_segments(self, args, state) -> None:
+        """The earlier segments' seconds, from the marker of the checkpoint this start resumed (the
+        Trainer has loaded its state: global_step is its step); a retry after an OOM in this
+        process resumes its own checkpoint, whose seconds this segment counts already."""
+        if not state.global_step:
+            return
+        marker = Path(args.output_dir) / f"checkpoint-{state.global_step}" / MARKER
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        seconds = info.get("elapsed_seconds") if isinstance(info, dict) else None
+        if isinstance(seconds, (int, float)) and info.get("segment_started") != self.segment_started:
+            self.prior_seconds = float(seconds)
+
     def on_train_begin(self, args, state, control, **kwargs):
+        self._prior_segments(args, state)
         self.t0 = time.time()
         self.last_time = self.step_seconds = 0.0
         self.start_step = state.global_step
@@ -299,6 +324,7 @@ class ForgeCallback(TrainerCallback):
             self.log.warning("trainer reported a save but %s is missing", path)
             return
         info = {"step": state.global_step, "run_id": self.run_id, "saved_at": utcnow(), "files": manifest(path)}
+        info.update(elapsed_seconds=round(self.elapsed(), 1), segment_started=self.segment_started)
         mark_complete(path, info)
         for name in prune(Path(args.output_dir), self.keep_checkpoints):
             self.log.info("deleted old checkpoint %s (save_total_limit %d)", name, self.keep_checkpoints)
@@ -324,5 +350,6 @@ def callbacks_of(recipe, eval_examples: int) -> tuple[ForgeCallback, list]:
         eval_examples=eval_examples,
         eval_steps=recipe.plan.eval_steps,
         on_checkpoint=lambda path: recipe.previous.discard(),
+        segment_started=recipe.t0,  # the run's time over its segments (training-stats duration_seconds)
     )
     return callback, [callback, *extra_callbacks(recipe.extra_callbacks)]

@@ -22,8 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from forge.chat_images import images_of
 from forge.errors import EXIT_USAGE, ForgeError
+from forge.models.image_facts import ImageFacts
 from forge.models.templates import renderer_for, template_error_text
+from forge.train.image_tokens import ImageIds
 
 IGNORE = -100
 BATCH = 512
@@ -39,6 +42,7 @@ class DropReport:
     max_seq_length: int = 0
     total_tokens: int = 0  # of the kept examples, after truncation
     trained_tokens: int = 0
+    image_tokens: int = 0  # the images' soft tokens, in the kept examples (never trained)
     # why examples were dropped: no_assistant_render | truncated_away | template_error
     reasons: dict[str, int] = field(default_factory=dict)
     dropped_indices: list[int] = field(default_factory=list)  # the first few, 0-based
@@ -153,6 +157,7 @@ class DropReport:
             "max_seq_length": self.max_seq_length,
             "total_tokens": self.total_tokens,
             "trained_tokens": self.trained_tokens,
+            "image_tokens": self.image_tokens,
             "boundary_merges": self.boundary_merges,
         }
 
@@ -164,13 +169,16 @@ def tokenize_conversations(
     *,
     chat_template: str | None = None,
     where: Callable[[int], str] | None = None,
+    images: ImageFacts | None = None,
 ) -> tuple[list[dict], DropReport]:
     """Messages lists -> examples {input_ids, labels, attention_mask} and the DropReport.
 
     The template is the tokenizer's (install one first with forge.models.templates.apply_chat_template),
     or `chat_template` (a Jinja string) when given. `where(i)` names conversation i in messages
     ("data/splits/train.jsonl:12"); by default the conversations' own `where` (forge.data.load_split's
-    Conversations), else "conversation #i+1".
+    Conversations), else "conversation #i+1". `images`: the processor's image facts, for
+    conversations with images (forge.models.image_facts): the template's image placeholders are
+    expanded to the processor's tokens before tokenizing, and each example keeps its "images".
     """
     renderer = renderer_for(tokenizer, chat_template)
     where = where or getattr(conversations, "where", None)
@@ -178,13 +186,18 @@ def tokenize_conversations(
     report._where = where
     report.role_mapping = "; ".join(renderer.roles.mapping())
     examples: list[dict] = []
+    image_ids = ImageIds(images, tokenizer) if images is not None else None
     for lo in range(0, len(conversations), BATCH):
         rendered: list[tuple[int, str, list[tuple[int, int]]]] = []
+        refs: dict[int, list[str]] = {}
         for i, messages in enumerate(conversations[lo : lo + BATCH], start=lo):
             if report.role_mapping and renderer.adapt(messages) is not messages:
                 report.roles_mapped += 1
             try:
                 text, spans = renderer.assistant_spans(messages)
+                if found := images_of(messages):
+                    text, spans = _expanded(images, text, spans, found)
+                    refs[i] = found
             except Exception as e:  # a template that raises even on the mapped roles (a message of its own)
                 line = f"{where(i) if where else f'conversation #{i + 1}'}: {template_error_text(e)}"
                 report.first_error = report.first_error or line
@@ -197,10 +210,39 @@ def tokenize_conversations(
                 continue
             rendered.append((i, text, spans))
         for (i, _, _), ids, labels in zip(rendered, *_tokenize(tokenizer, rendered, report), strict=True):
+            kept = len(examples)
             _keep(examples, report, i, ids, labels, max_seq_length)
+            if i in refs and len(examples) > kept:
+                _with_images(examples, report, i, image_ids, refs[i])
     report.kept = len(examples)
     del report._where  # the report is plain data once done (it must not hold the conversations)
     return examples, report
+
+
+def _expanded(images: ImageFacts | None, text: str, spans: list, found: list[str]) -> tuple[str, list]:
+    """The rendered text with each image placeholder expanded as the processor expands it."""
+    if images is None:
+        raise ValueError(f"{len(found)} image(s) in a conversation, and the model has no image processor")
+    if images.count(text) != len(found):
+        raise ValueError(
+            f"the chat template wrote {images.count(text)} image placeholder(s) {images.placeholder!r} for "
+            f"{len(found)} image(s): use the model's own template (dataset.chat_template 'auto' or 'tokenizer')"
+        )
+    return images.expand(text, spans)
+
+
+def _with_images(examples: list, report: DropReport, i: int, image_ids: ImageIds, refs: list[str]) -> None:
+    ex = examples.pop()
+    done = image_ids.finish(ex, refs)
+    report.total_tokens -= len(ex["input_ids"])
+    report.trained_tokens -= len(ex["labels"]) - ex["labels"].count(IGNORE)
+    if done is None:
+        report._drop(i, "truncated_away")
+        return
+    report.total_tokens += len(done["input_ids"])
+    report.trained_tokens += len(done["labels"]) - done["labels"].count(IGNORE)
+    report.image_tokens += sum(done["token_type_ids"])
+    examples.append(done)
 
 
 def _tokenize(tokenizer: Any, rendered: list, report: DropReport) -> tuple[list[list[int]], list[list[int]]]:

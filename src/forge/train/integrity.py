@@ -11,9 +11,12 @@ forge resumes only from a checkpoint that passes `problem(path) is None`:
 - the model weights are safetensors whose header parses and whose size matches the header
   (no pickled `*.bin` / `*.pt` weights are ever loaded).
 
-`cleanup(output_dir, keep)` runs before a run or a resume: it deletes torn checkpoint folders,
-checkpoints newer than the one resumed from (they belong to a future the resumed run replays),
-half-deleted folders and forge's temporary files, and says what it deleted. `prune(output_dir, n)`
+`cleanup(output_dir, keep)` runs before a run or a resume: it sets aside (into
+`output_dir/set-aside/`, never deletes) every checkpoint forge had marked complete that the run
+will not use: one damaged since (a file removed by hand, a copy half-restored) and one newer than
+the checkpoint resumed from (its future is replayed), since a user may want it back. It deletes
+what never was a checkpoint: folders torn by a kill during their save (no marker), half-deleted
+folders and forge's temporary files. It says what went where. `prune(output_dir, n)`
 keeps the newest n complete checkpoints; it is called only after the newest one is marked complete
 (the Trainer's own rotation ran before forge's marker, so a kill in between could leave no
 complete checkpoint at all), and it renames a folder out of the way before deleting it, so a kill
@@ -167,11 +170,32 @@ def cleanup(output_dir: Path, keep: Checkpoint | None, log: Callable[[str], None
             why = problem(ckpt.path)
             if why is None:
                 continue
-        _remove(ckpt.path)
         removed.append(ckpt.path.name)
+        if not (ckpt.path / MARKER).is_file():  # torn by a kill while it was saved: it never was a checkpoint
+            _remove(ckpt.path)
+            if log:
+                log(f"deleted torn checkpoint {ckpt.path.name} (no {MARKER}: its save never finished)")
+            continue
+        where = set_aside(ckpt.path)
         if log:
-            log(f"deleted checkpoint {ckpt.path.name} ({why})")
+            log(f"set aside checkpoint {ckpt.path.name} ({why}) in {where}: move it back, or delete it when not needed")
     return removed
+
+
+SET_ASIDE = "set-aside"
+
+
+def set_aside(path: Path) -> Path:
+    """Move a checkpoint folder out of the run's way into `set-aside/` beside it (one rename, so a
+    kill leaves it in one place or the other); a name taken there gets a suffix. Returns where."""
+    aside = path.parent / SET_ASIDE
+    aside.mkdir(exist_ok=True)
+    target, n = aside / path.name, 1
+    while target.exists():
+        n += 1
+        target = aside / f"{path.name}.{n}"
+    os.replace(path, target)
+    return target
 
 
 def prune(output_dir: Path, keep_n: int | None) -> list[str]:

@@ -97,7 +97,8 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
 
     cfg = settings.cfg
     max_len = cfg.model.max_seq_length
-    examples, report = tokenize_conversations(splits.train_convs, tokenizer, max_len)
+    images = image_facts_for(cfg, splits)
+    examples, report = tokenize_conversations(splits.train_convs, tokenizer, max_len, images=images)
     log.info("train split tokenized: %s", _summary(report))
     _say_drops(log, report, "train")
     # refuses (ForgeError) when too many examples keep no trained token: a template or length problem
@@ -110,7 +111,7 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
         )
     val_examples: list[dict] = []
     if splits.val_convs:
-        val_examples, val_report = tokenize_conversations(splits.val_convs, tokenizer, max_len)
+        val_examples, val_report = tokenize_conversations(splits.val_convs, tokenizer, max_len, images=images)
         log.info("val split tokenized: %s", _summary(val_report))
         _say_drops(log, val_report, "val")
         if not val_examples:
@@ -126,6 +127,27 @@ def tokenize(settings: RunSettings, tokenizer, splits: Splits, log: logging.Logg
         )
     log.info("one training example, trained spans marked:\n%s", render_masked_example(examples[0], tokenizer))
     return Tokenized(examples, report, val_examples, total)
+
+
+def image_facts_for(cfg, splits: Splits):
+    """The processor's image facts where the data holds images (None for text-only data); a model
+    whose processor forge cannot expand is refused (the resolver says the same before this)."""
+    from forge.chat_images import images_of
+
+    if not any(images_of(m) for m in (*splits.train_convs, *splits.val_convs)):
+        return None
+    from forge.models.facts import model_folder
+    from forge.models.image_facts import from_folder
+
+    facts, why = from_folder(model_folder(cfg.model.name)[0])
+    if facts is None:
+        raise ForgeError(
+            f"the data holds images, and {why}",
+            "use a vision-language model (e.g. builtin:tiny-gemma3-vlm, unsloth/gemma-3-4b-it) or drop the images",
+            exit_code=EXIT_USAGE,
+            kind="data",
+        )
+    return facts
 
 
 def _say_drops(log: logging.Logger, report, split: str) -> None:

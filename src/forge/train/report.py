@@ -65,6 +65,33 @@ def trainer_final_loss(state) -> float | None:
     return None
 
 
+def eval_scope(used: int, total: int) -> str:
+    """Which val examples train's eval_loss covers: train's evals may score a fixed sample of them
+    (training.eval_samples), while `forge evaluate` scores all; two numbers, labelled."""
+    if used < total:
+        return (
+            f"{used} of {total} val examples (a fixed sample, training.eval_samples); `forge evaluate` "
+            f"scores all {total}"
+        )
+    return f"all {total} val examples"
+
+
+def _durations(recipe) -> dict:
+    """duration_seconds over every segment of the run (the seconds the checkpoint resumed from had
+    recorded, plus this process's), this segment's, and the wall clock since started_at."""
+    from forge.clock import parse_time
+
+    segment = time.time() - recipe.t0
+    callback = getattr(recipe, "callback", None)
+    prior = getattr(callback, "prior_seconds", 0.0) or 0.0
+    started = parse_time(recipe.started_at) if recipe.started_at else None
+    return {
+        "duration_seconds": round(prior + segment, 1),
+        "segment_seconds": round(segment, 1),
+        "wall_seconds": round(time.time() - started.timestamp(), 1) if started else None,
+    }
+
+
 def build_stats(recipe) -> TrainingStats:
     """The stats of a finished run, from the recipe's RunSettings: the batch that actually ran
     (after OOM retries and the data-parallel division), not the one configured."""
@@ -89,9 +116,10 @@ def build_stats(recipe) -> TrainingStats:
         train_samples=n_train,
         val_samples=n_val,
         val_samples_used=len(recipe.data.val),
+        eval_loss_scope=eval_scope(len(recipe.data.val), n_val) if losses["eval_loss"] is not None else None,
         trained_tokens_per_epoch=sum(sum(1 for tok in ex if tok != -100) for ex in labels),
         tokens_seen=state.num_input_tokens_seen,
-        duration_seconds=round(time.time() - recipe.t0, 1),
+        **_durations(recipe),
         backend=recipe.backend.name,
         run_id=recipe.run_id,
         started_at=recipe.started_at,

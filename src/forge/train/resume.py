@@ -92,9 +92,7 @@ def start_point(
         return StartPoint()
     if complete:  # --force: kept aside until this run proves itself, never deleted before it validated
         previous.set_aside()
-    for c in list_checkpoints(output_dir):
-        log.warning("deleting incomplete checkpoint %s (fresh run)", c.path)
-    cleanup(output_dir, None)  # incomplete, temporary and half-deleted leftovers of a killed run
+    cleanup(output_dir, None, log.warning)  # incomplete checkpoints set aside; temporary and half-deleted leftovers go
     reset_history(history_file, None)
     return StartPoint()
 

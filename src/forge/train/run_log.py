@@ -17,6 +17,7 @@ def open_log(path: Path, console_handler: logging.Handler | None) -> logging.Log
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")  # flushed per record: tail -f works
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(_no_carriage_returns)
     handler._forge = True  # type: ignore[attr-defined]
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.INFO)
@@ -30,6 +31,16 @@ def open_log(path: Path, console_handler: logging.Handler | None) -> logging.Log
         logging.getLogger(name).addHandler(handler)
     logging.captureWarnings(True)
     return log
+
+
+def _no_carriage_returns(record: logging.LogRecord) -> bool:
+    """A library's progress bar logged through logging (`\r`-redrawn text) keeps only its last state
+    in logs/training.log: the file is read with `tail -f`, where every redraw would be a line."""
+    msg = record.getMessage()
+    if "\r" in msg:
+        record.msg = "\n".join(line.rsplit("\r", 1)[-1] for line in msg.split("\n"))
+        record.args = None
+    return True
 
 
 def close_log(log: logging.Logger) -> None:

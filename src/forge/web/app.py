@@ -32,6 +32,7 @@ from forge.files import resolve_inside
 from forge.plan.hardware import HardwareInfo
 from forge.web import apidocs, schemas
 from forge.web.hosts import HostGuard, HostPolicy
+from forge.web.inspect_route import add_inspect_route
 from forge.web.metrics import gate_note, metrics_view
 from forge.web.readers import (
     NotInProject,
@@ -116,6 +117,8 @@ def create_app(
         if entry is None:
             raise HTTPException(404, f"no project {project_id!r}")
         return entry
+
+    add_inspect_route(app, entry_or_404)
 
     @app.get("/api/info", response_model=schemas.InfoOut, tags=["projects"])
     def info() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forge.data.formats.images import content_from_parts, misplaced, place_images
 from forge.data.formats.normalized import Normalized, one_per_kind, short
 from forge.data.formats.system_and_tools import apply_system_and_tools
 from forge.data.formats.tool_calls import calls_of, tool_call_text
@@ -100,6 +101,7 @@ def read_turns(obj: dict, fmt: str, turns: Any) -> Normalized:
                 )
             )
             continue
+        images: list[str] = []
         calls = calls_of(turn) if fmt == "messages" and role == "assistant" else None
         if calls:
             text = content if isinstance(content, str) else ""
@@ -112,37 +114,37 @@ def read_turns(obj: dict, fmt: str, turns: Any) -> Normalized:
             content = (text.strip() + "\n" + call_text) if text.strip() else call_text
             result.conversions.append("tool_calls -> assistant text")
         elif isinstance(content, list):
-            media = _media_part(content)
-            if media:
-                result.problems.append(
-                    (
-                        "bad_type",
-                        f"{where}: '{content_key}' holds {media} part: training data stays text (forge trains on "
-                        "text conversations; images go to the exported model's processor at inference), so drop "
-                        "the part or describe it in words",
-                    )
-                )
+            text, refs, bad = content_from_parts(content)
+            if bad:
+                result.problems.append(("bad_type", f"{where}: '{content_key}' holds {bad}"))
                 continue
-            parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-            if not parts:
-                result.problems.append(("bad_type", f"{where}: '{content_key}' is a list without text parts"))
-                continue
-            content = "\n".join(parts)
-            result.conversions.append("content parts -> text")
+            content = text
+            result.conversions.append("content parts -> text" + (" and images" if refs else ""))
+            if refs:
+                images = refs
         if not isinstance(content, str):
             result.problems.append(("bad_type", f"{where}: '{content_key}' must be a string, got {short(content)}"))
             continue
-        if not content or content.isspace():
+        if not images and (not content or content.isspace()):
             result.problems.append(("empty_content", f"{where} ({src_role}): empty '{content_key}'"))
             continue
         if src_role in TOOL_CONVERSIONS:
             result.conversions.append(TOOL_CONVERSIONS[src_role])
-        message = {"role": role, "content": content}
+        message: dict = {"role": role, "content": content}
+        if images:
+            message["images"] = images
         if weight == 0 and role == "assistant":  # rendered as context, never trained (forge.models.renderer)
             message["weight"] = 0
             result.conversions.append("weight 0 -> not trained")
         out.append(message)
         src.append((i + 1, src_role))
+    if not result.problems and "images" in obj:  # ShareGPT's <image> placeholders and its images list
+        if any(m.get("images") for m in out):
+            result.problems.append(("bad_type", "give images either as content parts or as 'images' with <image>"))
+        elif bad_images := place_images(out, obj["images"]):
+            result.problems.append(bad_images)
+    if not result.problems and (bad_place := misplaced(out)):
+        result.problems.append(bad_place)
     if not result.problems:
         apply_system_and_tools(obj, out, src, result)
     if not result.problems:
@@ -156,16 +158,3 @@ def read_turns(obj: dict, fmt: str, turns: Any) -> Normalized:
         result.messages = None
         result.problems = one_per_kind(result.problems)
     return result
-
-
-def _media_part(parts: list) -> str | None:
-    """'an image' (or the part's type) when a content list holds anything but text parts."""
-    for p in parts:
-        if not isinstance(p, dict):
-            continue
-        kind = p.get("type")
-        if kind in (None, "text", "input_text", "output_text") and not ({"image", "image_url"} & p.keys()):
-            continue
-        kind = kind if isinstance(kind, str) else "image"
-        return "an image" if "image" in kind else f"a {kind!r}"
-    return None

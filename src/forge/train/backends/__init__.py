@@ -94,7 +94,14 @@ class Backend:
         from datasets import Dataset
 
         keep = ("input_ids", "labels", "attention_mask")
+        if any(ex.get("images") for ex in examples):  # the vision collator opens them batch by batch
+            keep += ("token_type_ids", "images")
+            examples = [{"token_type_ids": [0] * len(ex["input_ids"]), "images": [], **ex} for ex in examples]
         return Dataset.from_list([{k: ex[k] for k in keep if k in ex} for ex in examples])
+
+    @staticmethod
+    def has_images(dataset) -> bool:
+        return dataset is not None and "images" in getattr(dataset, "column_names", ())
 
     def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 from forge.train.backends import Backend, TrainPlan, cuda_available
+from forge.train.backends.vision_inputs import vision_inputs
 from forge.train.distributed import World
 
 # Optimizers that need bitsandbytes (and so CUDA).
@@ -139,7 +140,7 @@ class HFBackend(Backend):
         return self.cuda and importlib.util.find_spec("flash_attn") is not None
 
     # ---------------------------------------------------------------- trainer
-    def sft_config(self, plan: TrainPlan):
+    def sft_config(self, plan: TrainPlan, images: bool = False):
         from trl import SFTConfig
 
         t = self.cfg.training
@@ -179,11 +180,13 @@ class HFBackend(Backend):
             **World.current().trainer_kwargs(),  # data-parallel: DDP or FSDP options (forge.train.distributed)
             # the examples are tokenized and masked by forge: labels are used as they are
             max_length=self.cfg.model.max_seq_length,
-            packing=plan.packing,
-            padding_free=plan.packing,
+            packing=plan.packing and not images,  # TRL packs no image examples (the resolver said so)
+            padding_free=plan.packing and not images,
             completion_only_loss=False,
             assistant_only_loss=False,
             dataset_num_proc=None,
+            # with images TRL keeps only its own vision columns; forge's ids, labels and image paths stay
+            **({"remove_unused_columns": False, "dataset_kwargs": {"skip_prepare_dataset": True}} if images else {}),
         )
 
     def make_trainer(self, model, tokenizer, train_ds, eval_ds, plan: TrainPlan, callbacks: list):
@@ -195,13 +198,16 @@ class HFBackend(Backend):
             model.enable_input_require_grads()  # LoRA on frozen embeddings needs grads flowing into checkpoints
         self._align_special_tokens(model, tokenizer)
         trainer_cls = World.current().trainer_class(guarded(SFTTrainer))  # fsdp: shards, saves one adapter
+        images = self.has_images(train_ds) or self.has_images(eval_ds)
+        vision = vision_inputs(self, model, tokenizer) if images else {}
         return trainer_cls(
             model=model,
-            args=self.sft_config(plan),
+            args=self.sft_config(plan, images),
             train_dataset=train_ds,
             eval_dataset=eval_ds,
-            processing_class=tokenizer,
+            processing_class=vision.pop("processing_class", tokenizer),
             callbacks=callbacks,
+            **vision,
         )
 
     def _align_special_tokens(self, model, tokenizer) -> None:

@@ -13,6 +13,9 @@ What differs from the hf backend:
   target modules (attention: q/k/v/o, mlp: gate/up/down);
 - gradient checkpointing is Unsloth's own ("unsloth": offloaded to host memory), set through
   get_peft_model, so the trainer's own flag stays off;
+- images (Gemma 3 4B+): FastModel (FastVisionModel) loads the model and its processor,
+  FastVisionModel.for_training before the trainer, and forge's VisionCollator with the processor
+  (forge.train.backends.vision_inputs), as on the hf backend; packing is off for such data;
 - packing works without FlashAttention: Unsloth's attention dispatch runs packed rows per segment
   (varlen / per-segment SDPA), so examples never attend to each other and padding-free is exact.
 
@@ -31,6 +34,7 @@ from forge.train.backends.compile_workers import keep_parallel_compile
 from forge.train.backends.hf import HFBackend
 from forge.train.backends.packed_shape import attention_of, fixed_packed_length
 from forge.train.backends.packed_shape import note as shape_note
+from forge.train.backends.vision_inputs import vision_inputs
 
 _COMPILE_NOTE = ""  # what keep_parallel_compile changed, for the run's notes
 
@@ -142,6 +146,8 @@ class UnslothBackend(HFBackend):
             **precision,
         )
         tok = getattr(tokenizer, "tokenizer", tokenizer)  # FastModel returns a processor for VLMs
+        if hasattr(tokenizer, "image_processor"):  # kept for data with images (forge.train.backends.vision_inputs)
+            self.processor = tokenizer
         if tok.pad_token is None:
             vocab = tok.get_vocab()
             pad = next((t for t in ("<|finetune_right_pad_id|>", "<pad>", "<|pad|>") if t in vocab), None)
@@ -236,9 +242,20 @@ class UnslothBackend(HFBackend):
         from forge.train.distributed import World
         from forge.train.guards import guarded
 
-        args = self.sft_config(plan)
+        images = self.has_images(train_ds) or self.has_images(eval_ds)
+        args = self.sft_config(plan, images)
         # from the settings as they are now: an OOM retry with fewer rows rebuilds the trainer
-        args.pad_to_multiple_of = self._fixed_packed_length() if plan.packing else None
+        args.pad_to_multiple_of = self._fixed_packed_length() if plan.packing and not images else None
+        vision = {}
+        if images:
+            # Unsloth's vision path: FastVisionModel.for_training, the processor FastModel loaded, and
+            # forge's collator in place of UnslothVisionDataCollator (that one re-templates and re-masks
+            # the messages: forge's labels, which `forge inspect` shows, must train as they are)
+            from unsloth import FastVisionModel
+
+            FastVisionModel.for_training(model)
+            vision = vision_inputs(self, model, tokenizer)
+            args.dataset_text_field = ""
         # fsdp: Unsloth's native FSDP2 shards in the Trainer; this class gathers the one adapter
         trainer_cls = World.current().trainer_class(guarded(SFTTrainer))
         return trainer_cls(
@@ -246,8 +263,9 @@ class UnslothBackend(HFBackend):
             args=args,
             train_dataset=train_ds,
             eval_dataset=eval_ds,
-            processing_class=tokenizer,
+            processing_class=vision.pop("processing_class", tokenizer),
             callbacks=callbacks,
+            **vision,
         )
 
     def _fixed_packed_length(self) -> int | None:

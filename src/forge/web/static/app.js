@@ -507,6 +507,28 @@ async function refreshLog(id) {
   if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
 
+// ---------------------------------------------------------------- inspect: one example as training sees it
+
+async function refreshInspect(id) {
+  const split = $("inspect-split").value, n = $("inspect-example").value || 1;
+  const base = `/api/projects/${encodeURIComponent(id)}`;
+  const pre = $("inspect-text"), counts = $("inspect-counts"), imgs = $("inspect-images");
+  counts.textContent = "loading the tokenizer…";
+  const r = await fetch(`${base}/inspect?split=${split}&example=${encodeURIComponent(n)}`, { cache: "no-store" });
+  const v = await r.json();
+  if (id !== state.selected) return;
+  pre.replaceChildren();
+  imgs.replaceChildren();
+  if (!r.ok || !v.ok) { counts.textContent = v.error ? `${v.error} (fix: ${v.fix})` : `HTTP ${r.status}`; return; }
+  for (const ref of v.images) {
+    if (!ref.startsWith("data:")) imgs.append(el("img", { src: `${base}/files/${ref}`, alt: ref, title: ref, class: "thumb" }));
+  }
+  if (v.dropped) { counts.textContent = `${v.where}: training drops this example: ${v.dropped}`; return; }
+  for (const seg of v.segments) pre.append(el("span", { class: `seg-${seg.kind}`, text: seg.text, title: `${seg.tokens} tokens` }));
+  if (v.cut_at !== null) pre.append(el("span", { class: "seg-cut", text: `\n✂ truncated at token ${v.cut_at} of ${v.full_tokens}` }));
+  counts.textContent = `${v.where}: ${v.input_ids.length} tokens, ${v.trained} trained, ${v.untrained} untrained, ${v.image_tokens} image tokens`;
+}
+
 // ---------------------------------------------------------------- live updates
 
 function onSnapshot(snap) {
@@ -602,6 +624,7 @@ async function main() {
   select(decodeURIComponent(location.hash.slice(1)) || state.projects[0].id);
   connect();
   $("log-details").addEventListener("toggle", () => $("log-details").open && refreshLog(state.selected));
+  $("inspect-go").addEventListener("click", () => refreshInspect(state.selected));
   window.addEventListener("hashchange", () => select(decodeURIComponent(location.hash.slice(1))));
   window.addEventListener("resize", () => drawCharts());
   // keep "updated N s ago" honest between events
