@@ -70,7 +70,9 @@ def test_a_detached_run_survives_the_shell_that_started_it(survived):
 def test_stop_then_resume_detached_reaches_the_uninterrupted_final_loss(survived, tmp_path):
     ref_root, _, ref_stats = survived
     root = make_project(tmp_path / "proj")
-    res = forge("train", str(root), *sets(), "--detach", "--json")
+    # each step ends a second later, so the run outlasts the commands below on a fast or a busy
+    # machine alike (in a full suite run it once finished before `forge stop` reached it)
+    res = forge("train", str(root), *sets(), "--detach", "--json", env={**INJECT, "FORGE_TEST_STEP_DELAY": "1"})
     assert res.returncode == 0, res.stderr[-3000:]
     started = json.loads(res.stdout)
     assert started["phase"] not in ("validating", "failed")

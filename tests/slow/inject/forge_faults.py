@@ -11,6 +11,8 @@ In-process tests call `install(...)`; subprocess tests put this folder on PYTHON
     FORGE_TEST_NAN_AT_STEP=k   a LoRA weight becomes NaN before optimizer step k, so that step's
                                loss is NaN through the real forward and backward pass
     FORGE_TEST_EVAL_DELAY=s    every eval batch sleeps s seconds (a slow eval, for signal tests)
+    FORGE_TEST_STEP_DELAY=s    every optimizer step ends s seconds later (a run that outlasts the
+                               commands a test sends it, however fast the machine)
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def _int(env, name: str) -> int:
         return 0
 
 
-def make_injector(oom_at: int = 0, oom_times: int = 1, oom_in_eval: int = 0, nan_at: int = 0, eval_delay=0.0):
+def make_injector(
+    oom_at: int = 0, oom_times: int = 1, oom_in_eval: int = 0, nan_at: int = 0, eval_delay=0.0, step_delay=0.0
+):
     import torch
     from transformers import TrainerCallback
 
@@ -44,6 +48,10 @@ def make_injector(oom_at: int = 0, oom_times: int = 1, oom_in_eval: int = 0, nan
                         if p.requires_grad and "lora_B" in name:
                             p.fill_(float("nan"))
                             break
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if step_delay:
+                time.sleep(step_delay)
 
         def on_prediction_step(self, args, state, control, **kwargs):
             if oom_in_eval and fired["eval"] < oom_in_eval:
@@ -70,6 +78,7 @@ def install_from_env(env=None) -> None:
         "oom_in_eval": _int(env, "FORGE_TEST_OOM_IN_EVAL"),
         "nan_at": _int(env, "FORGE_TEST_NAN_AT_STEP"),
         "eval_delay": float(env.get("FORGE_TEST_EVAL_DELAY", "") or 0),
+        "step_delay": float(env.get("FORGE_TEST_STEP_DELAY", "") or 0),
     }
     if any(v for k, v in faults.items() if k != "oom_times"):
         install(**faults)
