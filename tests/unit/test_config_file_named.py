@@ -36,7 +36,7 @@ def test_evaluate_passes_the_name_of_the_config_it_read(project, monkeypatch, ca
     (project.root / "exp1.json").write_text(json.dumps(EXP1))
     seen = {}
 
-    def fake(project, threshold=None, overrides=None, *, cfg=None, config_name=None):
+    def fake(project, threshold=None, overrides=None, *, cfg=None, config_name=None, **kwargs):
         seen["name"] = config_name
         raise ForgeError("stop here", "none: a test stub")
 
