@@ -175,16 +175,27 @@ def convertible(linear) -> bool:
 def convert(model) -> tuple[int, int]:
     """Swap the base_layer of every LoRA linear for its FP8 stand-in; returns (swapped, kept).
     Kept: layers whose shape cuBLASLt's FP8 products cannot take (they stay bf16)."""
-    import torch
 
     cls = _module_class()
+
+    def swap(module, base):
+        module.base_layer = cls(base)
+
+    return swap_bases(model, swap)
+
+
+def swap_bases(model, swap) -> tuple[int, int]:
+    """swap(lora_module, base_linear) for every LoRA layer whose frozen base FP8 can take; returns
+    (swapped, kept in bf16). The one walk both designs (whole layers, FP8 weights) share."""
+    import torch
+
     swapped = kept = 0
     for module in list(model.modules()):
         base = getattr(module, "base_layer", None)
         if base is None or not hasattr(module, "lora_A"):
             continue
         if convertible(base):
-            module.base_layer = cls(base)
+            swap(module, base)
             swapped += 1
         elif isinstance(base, torch.nn.Linear):
             kept += 1

@@ -88,25 +88,17 @@ def fp8_weight_class():
 def swap_weights(model) -> tuple[int, int]:
     """Give every frozen LoRA base linear an FP8Weight in place of its bf16 weight; returns (swapped,
     kept). The weight is an attribute, not a parameter: no optimizer, state dict or adapter sees it."""
-    import torch
 
-    from forge.train.fp8_matmul import convertible, quantised_parts
+    from forge.train.fp8_matmul import quantised_parts, swap_bases
 
     cls = fp8_weight_class()
-    swapped = kept = 0
-    for module in list(model.modules()):
-        base = getattr(module, "base_layer", None)
-        if base is None or not hasattr(module, "lora_A"):
-            continue
-        if convertible(base):
-            parts = quantised_parts(base.weight)
-            del base.weight  # the bf16 parameter goes; its memory with it
-            base.weight = cls(parts)
-            swapped += 1
-        elif isinstance(base, torch.nn.Linear):
-            kept += 1
-    torch.cuda.empty_cache()
-    return swapped, kept
+
+    def swap(module, base):
+        parts = quantised_parts(base.weight)
+        del base.weight  # the bf16 parameter goes; its memory with it
+        base.weight = cls(parts)
+
+    return swap_bases(model, swap)
 
 
 def apply(model) -> str:
