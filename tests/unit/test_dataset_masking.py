@@ -76,3 +76,12 @@ def test_template_that_raises_is_reported():
 def test_empty_dataset_refused():
     with pytest.raises(ForgeError, match="no conversations"):
         DropReport().check(0.5)
+
+
+def test_render_masked_example_collapses_a_run_of_one_token():
+    """An image's 256 placeholders read as one `<tok>×256` in the log, the text around them intact."""
+    tok = CharTokenizer(TEMPLATES["llama-3"].jinja)
+    ids = [ord(c) for c in "ab"] + [ord("@")] * 256 + [ord(c) for c in "cd"] + [ord("z")] * 3
+    labels = [IGNORE] * (len(ids) - 3) + ids[-3:]
+    shown = render_masked_example({"input_ids": ids, "labels": labels}, tok)
+    assert shown == "ab@×256cd«zzz»"

@@ -121,7 +121,6 @@ def build_vlm(
 
     `tokenizer_dir`: take the tokenizer (and tokenizer.model) from a folder this function made
     before, instead of the GGUF package (a machine without the demo extra, e.g. the GPU one)."""
-    import gguf
     import torch
     from transformers import (
         AutoTokenizer,
@@ -138,6 +137,8 @@ def build_vlm(
     text, vision, mm_tokens = shape
     reader = None
     if tokenizer_dir is None:
+        import gguf  # only here: the GPU machine has no demo extra and passes tokenizer_dir
+
         reader = gguf.GGUFReader(str(assemble_gguf(gguf_dir)))
         tokenizer_dir = gguf_dir / "tokenizer"
         tokenizer_from_gguf(reader).save_pretrained(tokenizer_dir)

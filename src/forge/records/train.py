@@ -175,6 +175,10 @@ class TrainingStats(Record):
     gradient_accumulation_steps: int | None = None
     world_size: int | None = None
     oom_retries: int = 0
+    # torch's peak GPU memory over this process's segment (GB of 2**30), allocated and reserved, the
+    # figures the plan's memory.torch_peak_gb estimates; null on the CPU
+    peak_vram_gb: float | None = None
+    peak_vram_reserved_gb: float | None = None
     max_seq_length: int | None = None
     lora_r: int | None = None
     plan: dict[str, Any] = {}

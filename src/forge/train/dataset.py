@@ -320,7 +320,8 @@ def _keep(examples: list, report: DropReport, i: int, ids: list[int], labels: li
 
 
 def render_masked_example(example: dict, tokenizer: Any, mark: tuple[str, str] = ("«", "»")) -> str:
-    """One example as text with the trained spans wrapped in «», for logs/training.log."""
+    """One example as text with the trained spans wrapped in «», for logs/training.log. A run of one
+    token repeated (an image's 256 placeholders) reads `<image_soft_token>×256`, not 256 copies."""
     ids, labels = example["input_ids"], example["labels"]
     out, k = [], 0
     while k < len(ids):
@@ -328,7 +329,27 @@ def render_masked_example(example: dict, tokenizer: Any, mark: tuple[str, str] =
         j = k
         while j < len(ids) and (labels[j] != IGNORE) == trained:
             j += 1
-        text = tokenizer.decode(ids[k:j], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        text = "".join(_decode_runs(ids[k:j], tokenizer))
         out.append(f"{mark[0]}{text}{mark[1]}" if trained else text)
         k = j
     return "".join(out)
+
+
+def _decode_runs(ids: list, tokenizer: Any, least: int = 8):
+    start, k = 0, 0
+    while k < len(ids):
+        j = k
+        while j < len(ids) and ids[j] == ids[k]:
+            j += 1
+        if j - k >= least:
+            if start < k:
+                yield _decode(ids[start:k], tokenizer)
+            yield f"{_decode(ids[k:k + 1], tokenizer)}×{j - k}"
+            start = j
+        k = j
+    if start < len(ids):
+        yield _decode(ids[start:], tokenizer)
+
+
+def _decode(ids: list, tokenizer: Any) -> str:
+    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)

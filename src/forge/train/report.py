@@ -92,6 +92,21 @@ def _durations(recipe) -> dict:
     }
 
 
+def _peaks() -> dict:
+    """torch's peak GPU memory in this process (the plan's torch_peak_gb is its estimate): both nulls
+    without CUDA, where torch was never imported to look."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    gb = 1024**3
+    return {
+        "peak_vram_gb": round(torch.cuda.max_memory_allocated() / gb, 2),
+        "peak_vram_reserved_gb": round(torch.cuda.max_memory_reserved() / gb, 2),
+    }
+
+
 def build_stats(recipe) -> TrainingStats:
     """The stats of a finished run, from the recipe's RunSettings: the batch that actually ran
     (after OOM retries and the data-parallel division), not the one configured."""
@@ -130,6 +145,7 @@ def build_stats(recipe) -> TrainingStats:
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         world_size=settings.world_size,
         oom_retries=settings.oom_retries,
+        **_peaks(),
         max_seq_length=cfg.model.max_seq_length,
         lora_r=cfg.lora.r,
         plan=recipe.plan.to_dict(),

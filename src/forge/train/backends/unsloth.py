@@ -196,7 +196,7 @@ class UnslothBackend(HFBackend):
             m.name,
             "FP8" if (m.load_in_fp8 or m.fp8_matmul) else ("4-bit" if m.load_in_4bit else "16-bit"),
             lora.r,
-            targets if isinstance(targets, str) else ",".join(targets),
+            _wrapped(model),
             trainable,
             total,
             lora.use_gradient_checkpointing,
@@ -300,3 +300,10 @@ def _name_configured_base(model, path: str) -> None:
     """
     for peft_cfg in getattr(model, "peft_config", {}).values():
         peft_cfg.base_model_name_or_path = path
+
+
+def _wrapped(model) -> str:
+    """The layers LoRA wrapped, as their leaf names and a count: the target given to Unsloth can be a
+    regex naming every layer (the vision tower left out), thousands of characters in the log."""
+    names = [n for n, mod in model.named_modules() if hasattr(mod, "lora_A")]
+    return f"{','.join(sorted({n.rsplit('.', 1)[-1] for n in names}))} ({len(names)} layers)"
