@@ -97,7 +97,7 @@ def main() -> int:
             break
     plan_log = a.out / "plan_json.log"
     try:
-        plan = json.loads(plan_log.read_text()[plan_log.read_text().index("{"):])
+        plan = json.loads(plan_log.read_text()[plan_log.read_text().index("{") :])
         res["plan_memory"] = plan.get("memory") or plan.get("plan", {}).get("memory")
     except (OSError, ValueError):
         pass

@@ -344,7 +344,7 @@ def _decode_runs(ids: list, tokenizer: Any, least: int = 8):
         if j - k >= least:
             if start < k:
                 yield _decode(ids[start:k], tokenizer)
-            yield f"{_decode(ids[k:k + 1], tokenizer)}×{j - k}"
+            yield f"{_decode(ids[k : k + 1], tokenizer)}×{j - k}"
             start = j
         k = j
     if start < len(ids):
