@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,17 @@ class Backend:
         """A setting changed or decided for this hardware: logged and kept in the plan."""
         self.notes.append(message)
         self.log.info("%s backend: %s", self.name, message)
+
+    def _freeze_towers(self, model) -> None:
+        """A vision tower with no adapter runs without autograd (forge.train.frozen_tower);
+        FORGE_VISION_NO_GRAD=0 keeps the libraries' behaviour (its graph kept, a backward through it)."""
+        if os.environ.get("FORGE_VISION_NO_GRAD", "1") == "0":
+            return
+        from forge.train.frozen_tower import note, run_frozen_towers_without_grad
+
+        message = note(run_frozen_towers_without_grad(model))
+        if message:
+            self.note(message + "; FORGE_VISION_NO_GRAD=0 keeps them in the graph")
 
     @property
     def cfg(self) -> ForgeConfig:

@@ -79,6 +79,7 @@ class HFBackend(Backend):
             from forge.train.fp8_weight import apply
 
             self.note(apply(model))
+        self._freeze_towers(model)
         trainable, total = model.get_nb_trainable_parameters()
         leaves = chosen.spec if isinstance(chosen.spec, list) else sorted({n.rsplit(".", 1)[-1] for n in chosen.names})
         self.log.info("LoRA r=%d on %s: %s of %s parameters trainable", lora.r, ",".join(leaves), trainable, total)

@@ -187,6 +187,7 @@ class UnslothBackend(HFBackend):
             from forge.train.fp8_weight import apply
 
             self.note(apply(model))
+        self._freeze_towers(model)
         _name_configured_base(model, path)
         self.attention = attention_of(model)  # what Unsloth chose, read back: the packed shape depends on it
         trainable, total = model.get_nb_trainable_parameters()
