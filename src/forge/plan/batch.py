@@ -76,8 +76,8 @@ def size_batch(b, shape, data, hw, budget_gb, seq, epochs, four, r, targets, opt
         micro_tokens = seq if not gpu else 4 * seq
     rows = max(1, micro_tokens // seq)
     if not packing:
-        # unpacked rows are padded to the longest in the batch; size the batch by mean lengths
-        rows = max(1, int(micro_tokens // max(mean_len * 1.3, 1))) if gpu else min(8, max(1, int(2048 // mean_len)))
+        # unpacked rows are padded to the longest in the batch: size it by the longest example's
+        rows = max(1, int(micro_tokens // data.padded_row(seq))) if gpu else min(8, max(1, int(2048 // mean_len)))
     batch = b.set(
         "training.per_device_train_batch_size",
         rows,

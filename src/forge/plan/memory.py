@@ -157,6 +157,7 @@ def estimate_memory(
     backend: str = "unsloth",
     device: str = "cuda",
     vision_bytes: float = 0.0,
+    vision_frozen: bool = False,
 ) -> MemoryEstimate:
     """The peak of one LoRA training step. device="cpu": the hf backend's float32 weights and
     activations in host memory, no CUDA context (what `forge check` compares with the RAM)."""
@@ -177,7 +178,10 @@ def estimate_memory(
     logits = tokens_per_micro_batch * logits_bytes_per_token(shape, backend)
     if fused_loss(shape, backend):
         logits += min(tokens_per_micro_batch, LOGIT_CHUNK) * shape.vocab * 4  # one float32 chunk
-    acts += vision_bytes  # the images' pass through the vision tower (vision_activation_bytes)
+    # the images' pass through the vision tower (vision_activation_bytes). A frozen tower runs
+    # without autograd (forge.train.frozen_tower) before the decoder keeps anything: its working set
+    # is gone by the decoder's peak, so only the larger of the two counts
+    acts = max(acts, vision_bytes) if vision_frozen else acts + vision_bytes
     if cpu:
         acts, logits = acts * 2, logits * 1.6  # float32 activations; logits already count their fp32 copies
     dynamic = acts + logits

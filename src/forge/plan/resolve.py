@@ -283,7 +283,7 @@ def resolve(
     if shape is not None:
         mem = estimate_memory(
             shape,
-            tokens_per_micro_batch=int(batch * (seq if packing else max(mean_len * 1.3, 1))),
+            tokens_per_micro_batch=int(batch * (seq if packing else data.padded_row(seq))),
             load_in_4bit=bool(four) and gpu,
             lora_r=r,
             targets=targets,
@@ -292,6 +292,7 @@ def resolve(
             backend=backend,
             device="cuda" if gpu else "cpu",
             vision_bytes=images_bytes(facts, config, data, batch, gc),
+            vision_frozen=not config.lora.finetune_vision_layers,
         )
         if gpu and mem.total_gb > budget_gb:
             notes.append(
