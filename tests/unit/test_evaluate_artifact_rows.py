@@ -13,7 +13,7 @@ from model_folders import write_adapter
 
 from evaluate_files import scores, stand_in_scoring, write_metrics
 from forge.errors import ForgeError
-from forge.evaluate.artifact_gate import artifact_row, gain_lost
+from forge.evaluate.artifact_gate import MAX_GAIN_LOST, artifact_row, gain_lost
 from forge.evaluate.artifacts import parse_artifact
 from forge.evaluate.parity import compare, first_difference
 from forge.evaluate.toolcalls import score_call, tool_call_scores
@@ -63,6 +63,28 @@ def test_quantization_that_loses_the_gain_names_the_type_the_share_and_what_to_t
     assert row.gain_lost == pytest.approx(0.9)
     assert "GGUF Q4_K_M fails the gate the adapter passes" in row.reasons[0]
     assert "90% of the fine-tuning gain lost" in row.reasons[0] and "try Q8_0 instead of Q4_K_M" in row.reasons[0]
+
+
+def test_artifact_losing_most_of_the_gain_fails_though_it_beats_the_baseline():
+    # Gemma 3 270M's Q4_K_M (docs/demo.md): 40% better than the base model, 56% of the gain lost
+    base, adapter = {**BASE, "val_loss": 3.6108}, {**ADAPTER, "val_loss": 0.3714}
+    common = dict(kind="gguf", path=None, baseline=base, adapter=adapter, threshold=0.05, parity=None)
+    q4 = {**ADAPTER, "val_loss": 2.1718}
+    row = artifact_row(name="gguf:q4_k_m", gguf_type="q4_k_m", scores=q4, adapter_passed=True, **common)
+    assert row.relative_improvement == pytest.approx(0.3985, abs=1e-3)  # the threshold alone passes it
+    assert row.verdict == "fail" and row.suggestion == "gguf:q8_0" and row.gain_lost > MAX_GAIN_LOST
+    assert "GGUF Q4_K_M fails the gate the adapter passes" in row.reasons[0]
+    assert "56% of the fine-tuning gain lost (at most 50% may be" in row.reasons[0]
+    assert "try Q8_0 instead of Q4_K_M" in row.reasons[0]
+    # just under the limit passes, and says how much was lost
+    half = {**ADAPTER, "val_loss": 0.3714 + 0.49 * (3.6108 - 0.3714)}
+    ok = artifact_row(name="gguf:q4_k_m", gguf_type="q4_k_m", scores=half, adapter_passed=True, **common)
+    assert ok.passed and any("49.0% of the fine-tuning gain lost" in c for c in ok.checks)
+    # the adapter's own row never has the limit applied (it is what the gain is measured from)
+    same = artifact_row(
+        name="adapter", gguf_type=None, scores=adapter, adapter_passed=True, **{**common, "kind": "adapter"}
+    )
+    assert same.passed and same.gain_lost == 0.0
 
 
 def test_artifact_keeping_the_gain_passes_and_parity_failure_fails_it():
