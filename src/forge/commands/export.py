@@ -70,7 +70,9 @@ def run(
 
     try:
         with beat:
-            report = export_project(project, cfg, merged, types, progress=progress, notes=chosen.notes)
+            report = export_project(
+                project, cfg, merged, types, progress=progress, notes=chosen.notes, gate_after=evaluate
+            )
     except ExportVerificationError as e:
         if json_out:
             print_json("export", {**e.report.to_dict(), "gate": gate.to_dict()}, False)

@@ -12,8 +12,9 @@ three functions over it:
 - close().
 adapter: the base model with the adapter on it (as `forge evaluate` always scored it); merged: the
 merged folder through transformers (AutoModelForCausalLM, as vLLM loads it); gguf: the file through
-llama.cpp (llama-cpp-python), whose batched evaluation of the whole sequence (logits_all) gives the
-log-probabilities of the loss, one llama.cpp context per pass sized to the longest sequence.
+llama.cpp (llama-cpp-python), whose batched evaluation of the whole sequence gives the
+log-probabilities of the loss (logits at the trained positions only: gguf_nll), one llama.cpp context
+per pass sized to the longest sequence.
 """
 
 from __future__ import annotations
@@ -103,14 +104,13 @@ def _load_gguf(cfg: Any, artifact: Artifact) -> Loaded:
     tokenizer, template, _ = training_tokenizer(cfg)
     threads = max(1, os.cpu_count() or 1)
 
-    def open_llama(n_ctx: int, logits_all: bool):
+    def open_llama(n_ctx: int):
         n_ctx = max(64, -(-n_ctx // 64) * 64)
         return llama_cpp.Llama(
             model_path=str(artifact.path),
             n_ctx=n_ctx,
             n_batch=min(n_ctx, 512),
             n_ubatch=min(n_ctx, 512),
-            logits_all=logits_all,
             n_threads=threads,
             n_threads_batch=threads,
             seed=0,
@@ -120,9 +120,9 @@ def _load_gguf(cfg: Any, artifact: Artifact) -> Loaded:
     def loss(examples: list[dict]) -> dict:
         if not examples:
             return {"val_loss": None, "perplexity": None, "val_tokens_scored": 0}
-        llm = open_llama(max(len(e["input_ids"]) for e in examples), True)
+        llm = open_llama(max(len(e["input_ids"]) for e in examples))
         try:
-            total_nll, total = gguf_nll(llm, examples)
+            total_nll, total = gguf_nll(llama_cpp, llm, examples)
         finally:
             llm.close()
         loss_v = total_nll / total if total else float("nan")
@@ -138,7 +138,7 @@ def _load_gguf(cfg: Any, artifact: Artifact) -> Loaded:
         ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in prompt_texts(tokenizer, prompts, where)]
         if not ids:
             return []
-        llm = open_llama(max(len(i) for i in ids) + max_new_tokens + 8, False)
+        llm = open_llama(max(len(i) for i in ids) + max_new_tokens + 8)
         try:
             return [tokenizer.decode(gguf_greedy(llama_cpp, llm, p, max_new_tokens), skip_special_tokens=True).strip()
                     for p in ids]  # fmt: skip
@@ -158,25 +158,49 @@ def _load_gguf(cfg: Any, artifact: Artifact) -> Loaded:
     )
 
 
-def gguf_nll(llm: Any, examples: list[dict]) -> tuple[float, int]:
+def gguf_nll(llama_cpp: Any, llm: Any, examples: list[dict]) -> tuple[float, int]:
     """(summed negative log-likelihood, tokens) of the trained tokens (label != -100): each example
-    evaluated in one batched llama.cpp pass over its whole sequence, logits kept for every position."""
+    evaluated in one batched llama.cpp pass over its whole sequence (a llama_batch of n_batch tokens
+    at most), with logits requested only at the positions that predict a trained token (the batch's
+    per-token `logits` flags), as the transformers path runs its output layer only there: for a
+    262k-word vocabulary the output layer is most of the work, and `logits_all` computed and copied
+    out all of them at every position, prompts included."""
     import numpy as np
 
+    n_batch, n_vocab = int(llm.n_batch), int(llm.n_vocab())
+    batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+    memory = llama_cpp.llama_get_memory(llm.ctx)
     total_nll, total = 0.0, 0
-    for e in examples:
-        ids, labels = list(e["input_ids"]), e["labels"]
-        pos = [p for p in range(len(ids) - 1) if labels[p + 1] != -100]
-        if not pos:
-            continue
-        llm.reset()
-        llm.eval(ids)
-        rows = np.asarray(llm.scores[pos], dtype=np.float64)
-        targets = np.asarray([labels[p + 1] for p in pos])
-        top = rows.max(axis=1)
-        lse = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
-        total_nll += float((lse - rows[np.arange(len(pos)), targets]).sum())
-        total += len(pos)
+    try:
+        for e in examples:
+            ids, labels = list(e["input_ids"]), e["labels"]
+            wanted = [p < len(ids) - 1 and labels[p + 1] != -100 for p in range(len(ids))]
+            if not any(wanted):
+                continue
+            llama_cpp.llama_memory_clear(memory, True)
+            for start in range(0, len(ids), n_batch):
+                chunk = range(start, min(len(ids), start + n_batch))
+                batch.n_tokens = len(chunk)
+                for i, p in enumerate(chunk):
+                    batch.token[i], batch.pos[i], batch.n_seq_id[i] = ids[p], p, 1
+                    batch.seq_id[i][0] = 0
+                    batch.logits[i] = wanted[p]
+                rc = llama_cpp.llama_decode(llm.ctx, batch)
+                if rc != 0:
+                    raise RuntimeError(f"llama_decode returned {rc}")
+                pos = [p for p in chunk if wanted[p]]
+                if not pos:
+                    continue
+                # the flagged positions' logits, contiguous in batch order (llama_get_logits)
+                out = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(len(pos) * n_vocab,))
+                rows = out.reshape(len(pos), n_vocab).astype(np.float64)
+                targets = np.asarray([labels[p + 1] for p in pos])
+                top = rows.max(axis=1)
+                lse = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+                total_nll += float((lse - rows[np.arange(len(pos)), targets]).sum())
+                total += len(pos)
+    finally:
+        llama_cpp.llama_batch_free(batch)
     return total_nll, total
 
 

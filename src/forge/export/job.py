@@ -27,6 +27,9 @@ class ExportJob:
     say: Callable[[str], None]
     report: ExportReport = field(default_factory=ExportReport)
     previous_report: ExportReport | None = None  # the one on disk before this export
+    # `forge export --evaluate`: the artifact gate scores every file written, so a k-quant's lower
+    # greedy agreement with the merged model is the gate's to judge (steps_gguf.verify_gguf)
+    gate_after: bool = False
 
     # where things go (the plan step)
     lora_dir: Path | None = None

@@ -54,11 +54,14 @@ def export_project(
     *,
     progress: Any = None,
     notes: list[str] | None = None,
+    gate_after: bool = False,
 ) -> ExportReport:
     """Export the project's adapter; write metrics/export-report.json; raise on any failed check.
 
-    `notes`: what the report should say first (which config was read, forge.config.verb_config)."""
+    `notes`: what the report should say first (which config was read, forge.config.verb_config).
+    `gate_after`: the artifact gate runs next (`--evaluate`; steps_gguf.verify_gguf says what changes)."""
     job = ExportJob(project, cfg, merged, parse_types(gguf_types), progress or (lambda msg: None))
+    job.gate_after = gate_after
     job.report.started_at = utcnow()
     job.report.notes.extend(notes or [])
     from forge.check.staleness import adapter_provenance

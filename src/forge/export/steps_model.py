@@ -21,13 +21,23 @@ class ExportVerificationError(ForgeError):
         failed = report.failed_checks
         lines = [f"{c.get('target', '')} {c['name']}: {c['detail']}".strip() for c in failed]
         kept = [p for p in ([report.merged["path"]] if report.merged and report.merged.get("kept") else [])]
+        fix = (
+            "see metrics/export-report.json; re-train if the adapter is damaged, and check that "
+            "dataset.chat_template is the template the adapter was trained with"
+        )
+        if failed and all(c["name"] == "llama.cpp greedy decoding vs merged model" for c in failed):
+            # the files are the merged model's (their tensor checks passed); what differs is quality
+            fix = (
+                "the GGUF's tensors match the merged model but its greedy decoding departs from it: the "
+                "quantization costs quality. Export a finer type (--gguf q8_0), or add --evaluate: the "
+                "artifact gate then keeps a k-quant and scores what it lost against the baseline"
+            )
         super().__init__(
             "export verification failed; "
             + (f"kept only the verified {kept[0]}" if kept else "no new file was kept")
             + ":\n  "
             + "\n  ".join(lines),
-            fix="see metrics/export-report.json; re-train if the adapter is damaged, and check that "
-            "dataset.chat_template is the template the adapter was trained with",
+            fix=fix,
         )
         self.report = report
 

@@ -59,7 +59,8 @@ class ExportReport(Record):
 
     @property
     def failed_checks(self) -> list[dict[str, Any]]:
-        return [c for c in self.checks if not c["ok"]]
+        """The failed checks that fail the export: not one left to the artifact gate (`deferred`)."""
+        return [c for c in self.checks if not c["ok"] and not c.get("deferred")]
 
     def keep_only_existing(self) -> None:
         """Drop what a failed step did not leave on disk, so the report never names a missing file."""
