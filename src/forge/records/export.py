@@ -59,7 +59,7 @@ class ExportReport(Record):
 
     @property
     def failed_checks(self) -> list[dict[str, Any]]:
-        return [c for c in self.checks if not c["ok"]]
+        return [c for c in self.checks if c["ok"] is False]  # None: skipped, with its reason
 
     def keep_only_existing(self) -> None:
         """Drop what a failed step did not leave on disk, so the report never names a missing file."""
