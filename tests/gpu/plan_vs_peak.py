@@ -186,6 +186,7 @@ def speed(proj, folder: Path, warm: int = 10) -> dict:
     """Real tok/s: the mean of forge's own per-log figures after `warm` steps (compilation left out);
     MFU by the 4N count of bench.mfu on the shape read from the model's config.json."""
     from bench.mfu import flops_4n, mfu
+
     from forge.models.shape import from_config
 
     hist = proj.history_file
