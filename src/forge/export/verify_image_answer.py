@@ -90,6 +90,8 @@ def image_answer_check(gguf_path: Path, mmproj_path: Path, gguf_type: str, ref: 
         return check(NAME, False, f"llama.cpp cannot load {mmproj_path.name}: {why or 'mtmd_init_from_file failed'}")
     try:
         return _compare(llm, mtmd, ctx, gguf_type, ref)
+    except RuntimeError as e:  # mtmd could not decode the picture, tokenize or evaluate the prompt
+        return check(NAME, False, str(e))
     finally:
         mtmd.mtmd_free(ctx)
         del llm
@@ -144,7 +146,12 @@ def _compare(llm: Any, mtmd: Any, ctx: Any, gguf_type: str, ref: Any) -> dict[st
     problems = []
     if rate < need:
         problems.append(f"top-1 disagrees at decisive positions ({first_miss})")
-    if not ratio <= bound:
+    if effect <= 1e-6:
+        problems.append(
+            "the merged model's logits do not change with the picture (a projector of zeros?): there is no "
+            "image path to compare llama.cpp's with"
+        )
+    elif not ratio <= bound:
         problems.append(
             "llama.cpp's logits do not follow the merged model's for this picture more closely than for "
             "another: the projector, or the image it decoded, is not the merged model's"
