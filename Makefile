@@ -14,8 +14,11 @@ $(BIN)/forge: pyproject.toml
 
 # forge export's k-quants and llama.cpp checks: llama-cpp-python builds llama.cpp from source
 # (minutes, once). The tests need it; the demo does not (its Q8_0 GGUF is written in pure Python).
+# LLAVA_BUILD=ON (llama-cpp-python's default) adds libmtmd, which a VLM export's image-answer check
+# runs (a few minutes more); without it that check is "not checked". pip reuses a wheel it built
+# before whatever CMAKE_ARGS say: `pip cache remove llama_cpp_python` to rebuild one made with OFF.
 $(VENV)/.export-extra: $(BIN)/forge
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install -q -e '.[export]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=ON" $(BIN)/pip install -q -e '.[export]'
 	touch $@
 
 install: $(BIN)/forge

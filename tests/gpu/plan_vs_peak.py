@@ -178,7 +178,25 @@ def run_case(name: str, root: Path) -> dict:
     }
     if row["plan_torch_peak_gb"] and cuda:
         row["plan_over_peak"] = round(row["plan_torch_peak_gb"] / max(row["peak_reserved_gb"] - base, 1e-9) - 1, 3)
+    row.update(speed(proj, folder))
     return row
+
+
+def speed(proj, folder: Path, warm: int = 10) -> dict:
+    """Real tok/s: the mean of forge's own per-log figures after `warm` steps (compilation left out);
+    MFU by the 4N count of bench.mfu on the shape read from the model's config.json."""
+    from bench.mfu import flops_4n, mfu
+
+    from forge.models.shape import from_config
+
+    hist = proj.history_file
+    rows = [json.loads(x) for x in hist.read_text().splitlines() if x.strip()] if hist.is_file() else []
+    tps = [r["tokens_per_second"] for r in rows if r.get("tokens_per_second") and r.get("step", 0) > warm]
+    if not tps:
+        return {"tokens_per_second": None, "mfu_4n": None}
+    mean = sum(tps) / len(tps)
+    shape = from_config(json.loads((folder / "config.json").read_text()), folder.name)
+    return {"tokens_per_second": round(mean, 1), "mfu_4n": round(mfu(mean, flops_4n(shape)), 4)}
 
 
 OUT = Path(".")

@@ -152,6 +152,13 @@ def converter_class(
                 )
                 return name
 
+        def _create_vocab_sentencepiece(self):
+            tokens, scores, toktypes = super()._create_vocab_sentencepiece()
+            from forge.export.gguf_vocab import mark_added_tokens  # transformers 5's added tokens
+
+            mark_added_tokens(Path(self.dir_model), tokens, scores, toktypes, self.does_token_look_special)
+            return tokens, scores, toktypes
+
         def set_vocab(self) -> None:
             super().set_vocab()
             if eot_token_id is not None and not mmproj:

@@ -58,6 +58,7 @@ class ExportJob:
     ref: list[Any] = field(default_factory=list)
     hf_cont: list[list[int]] = field(default_factory=list)
     hf_full: list[Any] = field(default_factory=list)
+    image_ref: Any = None  # a VLM's answer about a picture (forge.export.image_reference), for llama.cpp's
 
     # files (the merge and GGUF steps)
     merged_dir: Path | None = None  # the verified merged folder the converter reads (temporary or final)

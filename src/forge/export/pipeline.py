@@ -2,6 +2,7 @@
 
     plan -> disk -> load -> reference -> merge -> verify_merged      (forge.export.steps_model)
     convert -> mmproj -> verify_gguf -> keep_gguf -> modelfile       (forge.export.steps_gguf)
+    (a VLM: steps_image.image_answer between verify_gguf and keep_gguf)
 
 A step that fails stops the pipeline. Its temporary outputs go; what earlier steps verified and
 kept stays (the merged model is kept as soon as it is verified, so a GGUF converter error leaves
@@ -18,6 +19,7 @@ import time
 from typing import Any
 
 import forge.export.steps_gguf as steps_gguf
+import forge.export.steps_image as steps_image
 import forge.export.steps_model as steps_model
 from forge.check.artifacts import adapter_fingerprint
 from forge.clock import utcnow
@@ -39,6 +41,7 @@ STEPS = (
     steps_gguf.convert,
     steps_gguf.mmproj,
     steps_gguf.verify_gguf,
+    steps_image.image_answer,
     steps_gguf.keep_gguf,
     steps_gguf.modelfile,
 )

@@ -261,6 +261,8 @@ def verify_merged(job: ExportJob) -> None:
     )
     job.hf_cont = V.greedy(reloaded, job.prompts, job.eos_ids)
     job.hf_full = V.logits(reloaded, [p + c for p, c in zip(job.prompts, job.hf_cont, strict=False)])
+    if job.vision and job.gguf_types:
+        _image_reference(job, reloaded)
     del reloaded
     gc.collect()
     nbytes = size(job.merged_dir)
@@ -275,6 +277,18 @@ def verify_merged(job: ExportJob) -> None:
         "kept": job.want_merged,
         "adapter_sha256": (job.report.adapter_fingerprint or {}).get("sha256"),  # also in its forge-provenance.json
     }
+
+
+def _image_reference(job: ExportJob, reloaded) -> None:
+    """The merged model's answer about a picture, which llama.cpp's (GGUF + mmproj) is held to later."""
+    from forge.export.image_reference import hf_reference
+    from forge.export.verify import check
+    from forge.export.verify_image_answer import NAME
+
+    try:
+        job.image_ref = hf_reference(reloaded, job.merged_dir, job.eos_ids)
+    except Exception as e:  # the processor check names a folder that cannot render an image; this says the rest
+        job.check(check(NAME, False, f"the merged model could not answer about a picture: {type(e).__name__}: {e}"))
 
 
 def _prompts_source(project, cfg) -> list[list[dict]]:

@@ -5,7 +5,8 @@ decoder, a SigLIP tower and a projector. This built-in has the same classes, fil
 tokenizer at a size that trains and exports on a CPU in seconds, so every test of that path runs
 without a GPU or a hub:
 
-- weights: random, from a fixed seed (same bytes for the same seed), text and vision both tiny;
+- weights: random, from a fixed seed (same bytes for the same seed), text and vision both tiny; the
+  projector too (transformers leaves it at zeros, which would make every picture look the same);
 - tokenizer: the real Gemma 3 vocabulary (262,144 pieces plus `<image_soft_token>` at 262144, as
   in gemma-3-4b-it), read from the GGUF of the demo extra's Gemma 3 270M package, both as
   tokenizer.json (what transformers loads) and as the SentencePiece `tokenizer.model` the Google
@@ -16,7 +17,7 @@ without a GPU or a hub:
   identifying google/gemma-3-* checkpoints.
 
 `build_vlm` also builds any other shape (the GPU validation builds the 4B-it layout with it).
-Cached in `$FORGE_CACHE/builtin/tiny-gemma3-vlm-v2`, built in a temporary sibling and moved into
+Cached in `$FORGE_CACHE/builtin/tiny-gemma3-vlm-v3`, built in a temporary sibling and moved into
 place with one os.replace. torch and transformers are imported inside functions only.
 """
 
@@ -32,7 +33,9 @@ from forge.files import publish_built_folder
 from forge.models.builtin_gemma import assemble_gguf, cache_root
 
 NAME = "builtin:tiny-gemma3-vlm"
-VERSION = "v2"  # v2: <unk> is the unknown piece of tokenizer.model (sentencepiece 0.2.2 refused v1)
+# v2: <unk> is the unknown piece of tokenizer.model (sentencepiece 0.2.2 refused v1); v3: a random
+# projector (v2's was transformers' zeros: every picture gave the same, empty, image embeddings)
+VERSION = "v3"
 MARKER = "forge-builtin.json"
 _UNKNOWN, _USER_DEFINED = 2, 4  # GGUF / SentencePiece piece types
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
@@ -167,6 +170,13 @@ def build_vlm(
     dtype = torch.bfloat16 if device is not None and str(device).startswith("cuda") else torch.float32
     with torch.device(device or "cpu"):
         model = Gemma3ForConditionalGeneration(config).to(dtype)
+    # transformers initialises Gemma 3's projector to zeros (a checkpoint always overwrites it): with it,
+    # every picture maps to the same zero embeddings, so nothing downstream (training on the shapes
+    # example, the export's image-answer check) could tell two pictures apart. Unit-variance image
+    # embeddings, the scale of the decoder's scaled text embeddings at init; drawn after every other
+    # weight, so those keep their bytes.
+    with torch.no_grad():
+        model.model.multi_modal_projector.mm_input_projection_weight.normal_(0.0, vision["hidden_size"] ** -0.5)
     model.config._name_or_path = NAME if shape is TINY else "gemma-3-vlm"
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<bos>"],

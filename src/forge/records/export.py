@@ -59,8 +59,9 @@ class ExportReport(Record):
 
     @property
     def failed_checks(self) -> list[dict[str, Any]]:
-        """The failed checks that fail the export: not one left to the artifact gate (`deferred`)."""
-        return [c for c in self.checks if not c["ok"] and not c.get("deferred")]
+        """The failed checks that fail the export: ok None is a check skipped, with its reason; a
+        deferred one is left to the artifact gate (forge.export.steps_gguf._defer_to_gate)."""
+        return [c for c in self.checks if c["ok"] is False and not c.get("deferred")]
 
     def keep_only_existing(self) -> None:
         """Drop what a failed step did not leave on disk, so the report never names a missing file."""
