@@ -10,6 +10,7 @@ from __future__ import annotations
 import forge.export.gguf as G
 from forge.export.job import ExportJob, final_name, partial
 from forge.export.steps_model import fail_on_checks
+from forge.export.verify import GREEDY_CHECK
 
 MMPROJ_TYPE = "f16"  # llama.cpp and Ollama ship projectors at f16: they are small and precision-sensitive
 
@@ -113,9 +114,6 @@ def verify_gguf(job: ExportJob) -> None:
         job.check(V.gguf_tensor_check(job.mmproj_tmp, job.merged_dir, MMPROJ_TYPE, mmproj=True, reader=reader), target)
         del reader
     fail_on_checks(job)
-
-
-GREEDY_CHECK = "llama.cpp greedy decoding vs merged model"
 
 
 def _defer_to_gate(job: ExportJob, gguf_type: str, c: dict) -> dict:

@@ -11,6 +11,7 @@ import gc
 from forge.errors import ForgeError
 from forge.export.gguf import CONVERTER_TYPES, EXTRA_HINT, llama_cpp_available
 from forge.export.job import ExportJob, partial, size, slug
+from forge.export.verify import GREEDY_CHECK
 from forge.models.facts import has_vision
 
 
@@ -25,7 +26,7 @@ class ExportVerificationError(ForgeError):
             "see metrics/export-report.json; re-train if the adapter is damaged, and check that "
             "dataset.chat_template is the template the adapter was trained with"
         )
-        if failed and all(c["name"] == "llama.cpp greedy decoding vs merged model" for c in failed):
+        if failed and all(c["name"] == GREEDY_CHECK for c in failed):
             # the files are the merged model's (their tensor checks passed); what differs is quality
             fix = (
                 "the GGUF's tensors match the merged model but its greedy decoding departs from it: the "

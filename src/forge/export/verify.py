@@ -20,6 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+GREEDY_CHECK = "llama.cpp greedy decoding vs merged model"  # export --evaluate defers it for k-quants
+
 # Merge in float32: only summation order differs from base + adapter.
 MERGE_ATOL = 1e-3
 # Saved 16-bit model vs base + adapter (float32): one rounding of every weight to 16 bits.
@@ -372,7 +374,7 @@ def llama_cpp_check(
         detail = f"top-1 disagrees at decisive positions ({first_fail}); " + detail
     checks.append(
         check(
-            "llama.cpp greedy decoding vs merged model",
+            GREEDY_CHECK,
             ok,
             detail,
             continuations_identical=exact,
