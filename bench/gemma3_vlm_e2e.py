@@ -95,9 +95,9 @@ def main() -> int:
             save()
         if rc != 0:
             break
-    plan_log = a.out / "plan_json.log"
-    try:
-        plan = json.loads(plan_log.read_text()[plan_log.read_text().index("{") :])
+    try:  # the log holds stderr's lines too: the JSON document starts at its first brace
+        text = (a.out / "plan_json.log").read_text()
+        plan = json.loads(text[text.index("{") :])
         res["plan_memory"] = plan.get("memory") or plan.get("plan", {}).get("memory")
     except (OSError, ValueError):
         pass

@@ -62,11 +62,14 @@ def write_jsonl(path: Path, rows) -> Path:
     return path
 
 
-def chat_rows(n: int, prefix: str = "q"):
-    return [
-        {"conversations": [{"from": "human", "value": f"{prefix} {i}?"}, {"from": "gpt", "value": f"answer {i}."}]}
-        for i in range(n)
-    ]
+def chat_rows(n: int, prefix: str = "q", answer: str | None = None):
+    """n ShareGPT rows; with `answer`, every row asks "PREFIX question i?" and gets that one answer
+    (learnable in a few steps even by a random tiny model)."""
+    if answer is not None:
+        turns = [(f"{prefix} question {i}?", answer) for i in range(n)]
+    else:
+        turns = [(f"{prefix} {i}?", f"answer {i}.") for i in range(n)]
+    return [{"conversations": [{"from": "human", "value": q}, {"from": "gpt", "value": a}]} for q, a in turns]
 
 
 def forge_here(*args: str, env: dict | None = None, umask: int | None = None) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import forge_here
+from tests.conftest import chat_rows, forge_here
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("llama_cpp")
@@ -36,15 +36,7 @@ TRAIN = [
 
 
 def _rows(n: int, prefix: str) -> list[dict]:
-    return [
-        {
-            "conversations": [
-                {"from": "human", "value": f"{prefix} question {i}?"},
-                {"from": "gpt", "value": "Forty-two."},
-            ]
-        }
-        for i in range(n)
-    ]
+    return chat_rows(n, prefix, answer="Forty-two.")
 
 
 @pytest.fixture(scope="module")

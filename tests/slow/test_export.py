@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import chat_rows, forge_here
 from tests.conftest import copy_trained as _copy
 from tests.conftest import export_report as _report
-from tests.conftest import forge_here
 
 from forge.cli import main
 from forge.init.scaffold import init_project
@@ -35,15 +35,7 @@ TRAIN = [
 
 
 def _rows(n: int, prefix: str) -> list[dict]:
-    return [
-        {
-            "conversations": [
-                {"from": "human", "value": f"{prefix} question {i}?"},
-                {"from": "gpt", "value": "Forty-two."},
-            ]
-        }
-        for i in range(n)
-    ]
+    return chat_rows(n, prefix, answer="Forty-two.")
 
 
 def _project(root: Path, model: str, template: str) -> Path:
