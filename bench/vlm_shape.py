@@ -51,9 +51,16 @@ def build_gemma3_4b(folder: Path, device: str = "cuda") -> Path:
         **special,
     )
     torch.manual_seed(0)
-    with torch.device(device):
-        model = Gemma3ForConditionalGeneration(cfg).to(torch.bfloat16)
-    model.save_pretrained(str(folder), safe_serialization=True)
+    # built in bf16 from the start: the 27B's text decoder in fp32 (108 GB) outgrows an 80 GB card
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            model = Gemma3ForConditionalGeneration(cfg).to(torch.bfloat16)
+    finally:
+        torch.set_default_dtype(default)
+    # small shards: each is copied to host memory whole before it is written (54 GB for the 27B)
+    model.save_pretrained(str(folder), safe_serialization=True, max_shard_size="4GB")
     del model
     torch.cuda.empty_cache()
     size = {"height": VISION["image_size"], "width": VISION["image_size"]}
