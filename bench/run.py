@@ -160,12 +160,14 @@ def main(argv=None) -> int:
     arm_settings["g"] = plan_settings | fp8mm
     arm_settings["pg"] = parity | fp8mm
     arm_settings["g0"] = arm_settings["g"]  # the first design: whole base layers, unfused (arm_env)
+    arm_settings["g1"] = arm_settings["g"]  # the weight design, x quantised for every product (arm_env)
     budgets = json.loads(a.budget)
     arm_env = {
         "c0": {"FORGE_TORCH_VARLEN": "0"},
         "ce": {"UNSLOTH_BLOCK_COMPILE": "0"},
         "cd": {"TORCHDYNAMO_DISABLE": "1"},
         "g0": {"FORGE_FP8_MATMUL": "module"},
+        "g1": {"FORGE_FP8_REUSE": "0"},
     }
     results = {}
     for arm in a.arms.split(","):
@@ -272,7 +274,7 @@ def _summarise(a, p, results, shape_name, t_build) -> dict:
             r["mfu_nemo"] = mfu(tps, flops_nemo_lora(shape, 16, targets, att))
     ratios = {}
     tok = {k: r.get("real_tokens_per_s") for k, r in results.items()}
-    pairs = "c/a c/b c/c0 c/ce c/cd f/a f/c c2/a c2/c g/c g0/c g/a g/g0"
+    pairs = "c/a c/b c/c0 c/ce c/cd f/a f/c c2/a c2/c g/c g0/c g1/c g/a g/g0 g/g1"
     for top, base in (pair.split("/") for pair in pairs.split()):
         if tok.get(top) and tok.get(base):
             ratios[f"{top}/{base}"] = tok[top] / tok[base]
@@ -344,6 +346,7 @@ def markdown(s: dict) -> str:
         "p8": "(p8) parity, FP8",
         "g": "(g) forge, FP8 base products",
         "g0": "(g0) FP8 base products, unfused",
+        "g1": "(g1) FP8 base products, x quantised per product",
         "pg": "(pg) parity, FP8 base products",
     }
     for k in names:

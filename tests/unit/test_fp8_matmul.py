@@ -151,3 +151,49 @@ def test_the_fp8_weight_answers_the_products_unsloths_kernels_ask_for():
     assert swap_weights(torch.nn.ModuleList([Lora(lin)])) == (1, 0)
     assert not list(lin.parameters()) and not lin.state_dict()  # nothing of it in a checkpoint or adapter
     assert rel(lin(x), x @ ref.t()) < 0.06
+
+
+def test_one_input_is_quantised_once_for_the_products_that_share_it(monkeypatch):
+    """Unsloth's kernels multiply one X by Q, K and V: X is quantised once (the same storage, shape
+    and version), again after an in-place change, and every time with FORGE_FP8_REUSE=0; the
+    products and the input gradient are the same either way."""
+    torch = pytest.importorskip("torch")
+    import forge.train.fp8_matmul as m
+    from forge.train.fp8_weight import fp8_weight_class
+
+    calls = []
+    real = m.quantise
+    monkeypatch.setattr(m, "quantise", lambda t, col=None: calls.append(col is None) or real(t, col))
+    monkeypatch.setattr(m, "_LAST", [None])
+    torch.manual_seed(0)
+    ws = [torch.randn(n, 64, dtype=torch.bfloat16) for n in (96, 32, 32)]
+    fws = [fp8_weight_class()(m.quantised_parts(w)) for w in ws]
+
+    def qkv(x):
+        x2 = x.view(-1, 64)  # a new view object per product, as matmul_lora makes
+        return [torch.matmul(x2.view(-1, 64), fw.t()) for fw in fws]
+
+    x = torch.randn(2, 7, 64, dtype=torch.bfloat16, requires_grad=True)
+    outs = qkv(x)
+    assert calls == [True], calls  # one forward quantisation for three products
+    sum(o.float().square().sum() for o in outs).backward()
+    grad = x.grad.clone()
+    assert calls.count(False) == 3  # each input gradient quantises its own dy
+    with torch.no_grad():
+        x.mul_(2)  # same storage, new version: quantised again, and the products follow
+    calls.clear()
+    again = qkv(x)
+    assert calls == [True] and all(
+        torch.allclose(a.float(), 2 * o.float(), rtol=0.1, atol=0.2) for a, o in zip(again, outs, strict=True)
+    )
+
+    monkeypatch.setenv("FORGE_FP8_REUSE", "0")
+    x.grad = None
+    with torch.no_grad():
+        x.div_(2)
+    calls.clear()
+    outs0 = qkv(x)
+    assert calls == [True, True, True]
+    assert all(torch.equal(a, b) for a, b in zip(outs0, outs, strict=True))
+    sum(o.float().square().sum() for o in outs0).backward()
+    assert torch.equal(x.grad, grad)

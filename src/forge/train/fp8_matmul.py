@@ -54,6 +54,37 @@ def quantise(t, col_scale=None):
     return _QUANTISE(t, col_scale)
 
 
+# The last input quantised for a forward product, with the quantisation: Unsloth's fused kernels
+# multiply one X by Q, K and V (and by gate and up), so two of every three quantisations of x were
+# repeats. The entry holds x itself, so its memory cannot be reused under the same address while
+# cached; the version counter catches an in-place change. FORGE_FP8_REUSE=0 quantises every time.
+_LAST: list = [None]
+
+
+def quantise_input(x):
+    """quantise(x padded to whole rows of 16), reused when the same tensor (storage, shape, strides,
+    version) comes again."""
+    import os
+
+    import torch
+
+    last = _LAST[0]
+    if (
+        last is not None
+        and last[0].data_ptr() == x.data_ptr()
+        and last[0].shape == x.shape
+        and last[0].stride() == x.stride()
+        and last[0].dtype == x.dtype
+        and last[1] == x._version
+    ):
+        return last[2]
+    with torch.no_grad():  # the gradient goes to x through the product's own backward, not this
+        q = quantise(_padded(x)[0])
+    # detached: the same storage and version counter, without keeping x's autograd graph alive
+    _LAST[0] = None if os.environ.get("FORGE_FP8_REUSE") == "0" else (x.detach(), x._version, q)
+    return q
+
+
 def scaled_mm(a_q, b_q, scale_a, scale_b):
     """a_q b_q with row scales of a and column scales of b, out in bf16. On CUDA the FP8 tensor-core
     product; elsewhere (unit tests of the scale arithmetic on the CPU) the same sum in fp32."""
@@ -71,8 +102,8 @@ def _function():
         """x (M x K) -> x W^T (M x N) with W held as FP8; gradient for x only."""
 
         @staticmethod
-        def forward(ctx, x, w_q, w_t_q, w_scale_row, ones_k):
-            x_q, x_s = quantise(x)
+        def forward(ctx, x, x_q, x_s, w_q, w_t_q, w_scale_row, ones_k):
+            # x itself only carries the gradient: its quantisation (x_q, x_s) comes in made
             y = scaled_mm(x_q, w_q.t(), x_s, w_scale_row)
             ctx.save_for_backward(w_t_q, w_scale_row, ones_k)
             return y
@@ -83,7 +114,7 @@ def _function():
             # dx = dy diag(s) W_q: fold W's row scales into dy's columns, then quantise dy per row
             g_q, g_s = quantise(dy, w_scale_row)
             dx = scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
-            return dx, None, None, None, None
+            return dx, None, None, None, None, None, None
 
     return FrozenFP8Product
 
@@ -107,8 +138,10 @@ def forward_product(x2, parts):
     global _FN
     if _FN is None:
         _FN = _function()
-    xp, rows = _padded(x2.to(torch.bfloat16))
-    y = _FN.apply(xp, *parts)
+    x2 = x2.to(torch.bfloat16)
+    x_q, x_s = quantise_input(x2)
+    xp, rows = _padded(x2)
+    y = _FN.apply(xp, x_q, x_s, *parts)
     return y[:rows] if y.shape[0] != rows else y
 
 
