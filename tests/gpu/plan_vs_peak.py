@@ -173,12 +173,20 @@ def run_case(name: str, root: Path) -> dict:
         "peak_reserved_gb": round(torch.cuda.max_memory_reserved() / GB, 2) if cuda else None,
         "peak_allocated_gb": round(torch.cuda.max_memory_allocated() / GB, 2) if cuda else None,
         "allocated_before_gb": round(base, 2),
+        # training-stats.json's split at the first step: the load's peak, and the steps' own (the
+        # figures the plan estimates)
+        "load_peak_allocated_gb": s.get("load_peak_vram_gb"),
+        "steps_peak_allocated_gb": s.get("steps_peak_vram_gb"),
+        "steps_peak_reserved_gb": s.get("steps_peak_vram_reserved_gb"),
         "build_s": round(built, 1),
         "train_s": round(time.time() - t1, 1),
         "final_loss": s.get("final_loss"),
     }
     if row["plan_torch_peak_gb"] and cuda:
         row["plan_over_peak"] = round(row["plan_torch_peak_gb"] / max(row["peak_reserved_gb"] - base, 1e-9) - 1, 3)
+        if row["steps_peak_reserved_gb"]:
+            steps_peak = max(row["steps_peak_reserved_gb"] - base, 1e-9)
+            row["plan_over_steps_peak"] = round(row["plan_torch_peak_gb"] / steps_peak - 1, 3)
     row.update(speed(proj, folder, warm=min(10, steps // 2)))
     return row
 

@@ -179,6 +179,11 @@ class TrainingStats(Record):
     # figures the plan's memory.torch_peak_gb estimates; null on the CPU
     peak_vram_gb: float | None = None
     peak_vram_reserved_gb: float | None = None
+    # the same split at the first step: the load's peak (allocated), and the steps' own peaks, which
+    # are what the plan's torch_peak_gb estimates (a 4-bit load can pass through a 16-bit copy)
+    load_peak_vram_gb: float | None = None
+    steps_peak_vram_gb: float | None = None
+    steps_peak_vram_reserved_gb: float | None = None
     max_seq_length: int | None = None
     lora_r: int | None = None
     plan: dict[str, Any] = {}

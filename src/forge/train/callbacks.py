@@ -38,6 +38,22 @@ def _peak_vram_gb() -> float | None:
     return round(torch.cuda.max_memory_allocated() / 1024**3, 2)
 
 
+def split_load_peak() -> tuple[float, float] | None:
+    """torch's peak GPU memory so far (GB allocated, reserved: the model's load, which can pass
+    through a 16-bit copy of a layer), then a fresh peak for the steps, which the plan estimates.
+    The cache the load grew is handed back first: the steps start from what they hold, and a small
+    card's steps get the room the load's copies took."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    gb = 1024**3
+    peak = round(torch.cuda.max_memory_allocated() / gb, 2), round(torch.cuda.max_memory_reserved() / gb, 2)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    return peak
+
+
 def planned_epochs(args, state, dataloader) -> float:
     """The epochs the run will cover: transformers' num_train_epochs is rounded up to whole epochs
     under max_steps (a 3-step run of a 30-step epoch read "epoch 0.10 / 1"); the fraction instead,
@@ -81,6 +97,8 @@ class ForgeCallback(TrainerCallback):
         # called after each checkpoint is marked complete (the recipe drops a --force'd old run there)
         self.on_checkpoint = on_checkpoint
         self.first_step_watch: FirstStepWatch | None = None
+        # torch's peak GPU memory before the first step (GB allocated, reserved), once per process
+        self.load_peak: tuple[float, float] | None = None
         self.status = status
         self.history_path = history_path
         self.log = log
@@ -166,6 +184,8 @@ class ForgeCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._prior_segments(args, state)
+        if self.load_peak is None:  # not again for a retry after an OOM: its peak is the steps'
+            self.load_peak = split_load_peak()
         self.t0 = time.time()
         self.last_time = self.step_seconds = 0.0
         self.start_step = state.global_step

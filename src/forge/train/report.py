@@ -92,18 +92,24 @@ def _durations(recipe) -> dict:
     }
 
 
-def _peaks() -> dict:
-    """torch's peak GPU memory in this process (the plan's torch_peak_gb is its estimate): both nulls
-    without CUDA, where torch was never imported to look."""
+def _peaks(load: tuple[float, float] | None) -> dict:
+    """torch's peak GPU memory in this process (the plan's torch_peak_gb estimates the steps' peak):
+    the whole segment's, the load's (before the first step) and the steps' own; nothing without
+    CUDA, where torch was never imported to look."""
     import sys
 
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available():
         return {}
     gb = 1024**3
+    steps = round(torch.cuda.max_memory_allocated() / gb, 2), round(torch.cuda.max_memory_reserved() / gb, 2)
+    load = load or (0.0, 0.0)
     return {
-        "peak_vram_gb": round(torch.cuda.max_memory_allocated() / gb, 2),
-        "peak_vram_reserved_gb": round(torch.cuda.max_memory_reserved() / gb, 2),
+        "peak_vram_gb": max(steps[0], load[0]),
+        "peak_vram_reserved_gb": max(steps[1], load[1]),
+        "load_peak_vram_gb": load[0] or None,
+        "steps_peak_vram_gb": steps[0],
+        "steps_peak_vram_reserved_gb": steps[1],
     }
 
 
@@ -145,7 +151,7 @@ def build_stats(recipe) -> TrainingStats:
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         world_size=settings.world_size,
         oom_retries=settings.oom_retries,
-        **_peaks(),
+        **_peaks(getattr(recipe.callback, "load_peak", None)),
         max_seq_length=cfg.model.max_seq_length,
         lora_r=cfg.lora.r,
         plan=recipe.plan.to_dict(),
