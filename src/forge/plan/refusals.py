@@ -20,15 +20,15 @@ from forge.config import ForgeConfig
 from forge.errors import ForgeError
 from forge.models.facts import ModelFacts, weight_modules
 from forge.plan.hardware import HardwareInfo
-from forge.plan.memory import estimate_memory
-from forge.plan.settings import Plan, Refusal, Setting
+from forge.plan.settings import Plan, Setting
+from forge.plan.settings import refuse as _refuse
+from forge.plan.settings import warn as _warn
 from forge.plan.stats import DataStats
 
 MIN_SAMPLES = 100  # the original checklist
 RECOMMENDED_SAMPLES = 1000
 # random weights: a minimum means nothing
 TEST_MODELS = ("builtin:tiny-llama", "builtin:tiny-gemma3", "builtin:tiny-gemma3-vlm")
-RAM_SHARE = 0.9
 
 
 def min_samples(config: ForgeConfig) -> tuple[int, str]:
@@ -54,6 +54,7 @@ def add_refusals(
     from forge.models.names import try_names
     from forge.plan.environment import add_environment_refusals
     from forge.plan.images import image_refusals
+    from forge.plan.memory_refusals import memory_refusals
 
     not_found = facts.source == "unknown" and bool(facts.problem) and _not_a_download(config.model.name)
     if not_found:
@@ -72,7 +73,7 @@ def add_refusals(
     _truncation(p, config, data)
     _lora_targets(p, config, facts)
     image_refusals(p, config, facts, data)
-    _memory(p, config, facts, hw)
+    memory_refusals(p, config, facts, hw)
     _warmup(p)
     from forge.plan.eval_budget import eval_without_val
 
@@ -118,14 +119,6 @@ def _not_a_download(name: str) -> bool:
     """A folder path or a built-in: training cannot fetch it from anywhere if it is not here."""
     name = name.strip()
     return name.startswith(("builtin:", ".", "/", "~")) or "\\" in name or name.count("/") > 1
-
-
-def _refuse(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
-    p.refusals.append(Refusal(kind, key, message, fix))
-
-
-def _warn(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
-    p.warnings.append(Refusal(kind, key, message, fix))
 
 
 def _template(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
@@ -298,99 +291,3 @@ def _lora_targets(p: Plan, config: ForgeConfig, facts: ModelFacts) -> None:
         return
     if chosen.skipped:
         _warn(p, "lora_targets", "lora.target_modules", f"not in this model, skipped: {', '.join(chosen.skipped)}", "")
-
-
-def _memory(p: Plan, config: ForgeConfig, facts: ModelFacts, hw: HardwareInfo) -> None:
-    shape, est = p.shape, p.memory
-    if shape is None or est is None:
-        why = facts.problem or "its config.json could not be read"
-        _warn(p, "memory", "model.name", f"cannot check that {config.model.name} fits: {why}", "run `forge plan`")
-        return
-    r = p.settings["lora.r"].value
-    dims = [min(io) for n, io in shape.linear_shapes().items() if n in config.lora.target_modules]
-    smallest = min(dims) if dims else None
-    if smallest and r > smallest:
-        _warn(
-            p,
-            "sizes",
-            "lora.r",
-            f"lora.r={r} is larger than the smallest adapted layer ({smallest}): more parameters, no more capacity",
-            f"use lora.r of {smallest} or less (8-64 is usual)",
-        )
-    adapter_gb = est.lora_gb + est.optimizer_gb
-    if hw.has_gpu:
-        _gpu_memory(p, config, shape, adapter_gb, hw)
-    elif hw.ram_gb:
-        limit = hw.ram_gb * RAM_SHARE
-        if est.total_gb > limit:
-            key, fix = _biggest_part(est, adapter_gb, r, "builtin:gemma-3-270m (or builtin:tiny-llama), or use a GPU")
-            _refuse(
-                p,
-                "sizes" if key == "lora.r" else "memory",
-                key,
-                f"{config.model.name} needs about {est.total_gb:,.1f} GB to train on the CPU "
-                f"({_parts(est)}); this machine has {hw.ram_gb:.0f} GB of RAM",
-                fix,
-            )
-        elif shape.params > 3e9:
-            _warn(p, "memory", "model.name", f"{config.model.name} fits the RAM but trains very slowly on a CPU", "")
-
-
-def _gpu_memory(p: Plan, config: ForgeConfig, shape, adapter_gb: float, hw: HardwareInfo) -> None:
-    from forge.plan.vram_table import table_row
-
-    t = config.training
-    batch = p.settings["training.per_device_train_batch_size"].value
-    smallest = max(1, batch >> t.oom_retries)  # where the OOM backoff would end
-    per_row = p.tokens_per_micro_batch / max(batch, 1)
-    gc = p.settings["lora.use_gradient_checkpointing"].value
-    least = estimate_memory(
-        shape,
-        tokens_per_micro_batch=int(per_row * smallest),
-        load_in_4bit=bool(p.settings["model.load_in_4bit"].value),
-        lora_r=p.settings["lora.r"].value,
-        targets=config.lora.target_modules,
-        gradient_checkpointing=gc,
-        optim=p.settings["training.optim"].value,
-        backend=p.backend,
-    )
-    card = hw.gpus[0].limit_gb or hw.gpus[0].vram_gb
-    if p.budget_gb and p.budget_gb < card * 0.88:
-        card = p.budget_gb / 0.88 if config.training.vram_budget_gb else card
-    name = config.model.name
-    if least.total_gb > card:
-        row = table_row(card)
-        other = f"use {row.model} (the VRAM table's choice for {card:g} GB)" if row else "use a model under 1B"
-        key, fix = _biggest_part(least, adapter_gb, p.settings["lora.r"].value, other + ", or `forge plan --write`")
-        _refuse(
-            p,
-            "sizes" if key == "lora.r" else "memory",
-            key,
-            f"{name} needs about {least.total_gb:,.1f} GB even at micro-batch {smallest} ({_parts(least)}); "
-            f"the GPU has {card:g} GB",
-            fix,
-        )
-    elif p.memory.total_gb > (p.budget_gb or card):
-        _warn(
-            p,
-            "memory",
-            "training.per_device_train_batch_size",
-            f"estimated {p.memory.total_gb:.1f} GB at micro-batch {batch} exceeds the budget of "
-            f"{p.budget_gb:.1f} GB: the OOM backoff will halve it",
-            "lower training.per_device_train_batch_size, or `forge plan --write`",
-        )
-
-
-def _biggest_part(est, adapter_gb: float, r: int, model_fix: str) -> tuple[str, str]:
-    if adapter_gb > est.weights_gb:
-        return "lora.r", f"lower lora.r (now {r}; 8-64 is usual)"
-    if est.weights_gb > est.activations_gb + est.logits_gb:
-        return "model.name", model_fix
-    return "model.max_seq_length", "lower model.max_seq_length or training.per_device_train_batch_size"
-
-
-def _parts(est) -> str:
-    return (
-        f"weights {est.weights_gb:,.1f}, LoRA + optimizer {est.lora_gb + est.optimizer_gb:,.1f}, "
-        f"activations + logits {est.activations_gb + est.logits_gb:,.1f} GB"
-    )

@@ -297,7 +297,11 @@ def resolve(
         if gpu and mem.total_gb > budget_gb:
             notes.append(
                 f"estimated {mem.total_gb:.1f} GB exceeds the budget of {budget_gb:.1f} GB ({budget_why}): "
-                "expect OOM backoff"
+                + (
+                    "expect OOM backoff"
+                    if batch > 1
+                    else "one row is the backoff's floor; a shorter max_seq_length makes room"
+                )
             )
             if len(hw.gpus) > 1:  # FSDP divides weights, gradients and optimizer state over the cards
                 n = len(hw.gpus)

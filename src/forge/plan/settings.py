@@ -162,3 +162,13 @@ class Builder:
             return kept
         self.settings[key] = Setting(key, value, "plan", reason)
         return value
+
+
+def refuse(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
+    """Add a refusal: training would fail (check reports it, train stops before loading)."""
+    p.refusals.append(Refusal(kind, key, message, fix))
+
+
+def warn(p: Plan, kind: str, key: str, message: str, fix: str) -> None:
+    """Add a warning: said by check, logged by train, never stops it."""
+    p.warnings.append(Refusal(kind, key, message, fix))
