@@ -1,7 +1,8 @@
 """`forge mcp` driven by the mcp SDK's own client over stdio, as an agent framework drives it: the whole
-workflow on builtin:tiny-llama (check, plan, baseline, train, wait, evaluate, export, verify, runs),
-each result checked against the file forge wrote, and the refusals (paths out of the root, stop with
-nothing running, a second train) as tool errors that carry error, fix and exit_code.
+workflow on builtin:tiny-llama (check, plan, baseline, train, wait, evaluate, export, verify, runs,
+chat), each result checked against the file forge wrote, and the refusals (paths out of the root, stop
+with nothing running, a second train, chat before any training) as tool errors that carry error, fix
+and exit_code.
 """
 
 from __future__ import annotations
@@ -93,13 +94,16 @@ def test_the_whole_workflow_through_the_mcp_client(tmp_path):
         tools = {t.name: t for t in (await s.list_tools()).tools}
         assert set(tools) == {
             *("init", "check", "plan", "baseline", "train", "status", "wait", "stop", "runs"),
-            *("evaluate", "export", "verify", "inspect"),
+            *("evaluate", "export", "verify", "inspect", "chat"),
         }
         # the CLI's own options (`forge train --help`), but never --json or --detach
         train_props = tools["train"].input_schema["properties"]
         assert {"directory", "set", "config", "resume", "force", "gpus", "nproc"} <= set(train_props)
         assert not {"json", "json_out", "detach"} & set(train_props)
         assert set(tools["wait"].input_schema["properties"]) == {"directory", "timeout"}
+        # one-shot chat: the prompt is required (`forge chat` would read stdin or open a dialogue)
+        assert tools["chat"].input_schema["required"] == ["prompt"]
+        assert {"artifact", "system", "config", "set"} <= set(tools["chat"].input_schema["properties"])
 
         # paths out of the root: tool errors, nothing read or written there
         for bad in ("../outside", str(outside), "escape", "proj/../../outside"):
@@ -119,6 +123,11 @@ def test_the_whole_workflow_through_the_mcp_client(tmp_path):
         res = await s.call_tool("stop", {"directory": "proj"})
         err = doc(res)
         assert res.is_error and err["exit_code"] == 1 and err["kind"] == "not_running" and err["fix"]
+
+        res = await s.call_tool("chat", {"directory": "proj", "prompt": "hello"})
+        err = doc(res)
+        assert res.is_error and res.meta["exit_code"] == err["exit_code"] == 1 and err["kind"] == "adapter_missing"
+        assert "forge train proj" in err["fix"]
 
         check = doc(await s.call_tool("check", {"directory": "proj"}))
         items = {i["name"]: i for sec in check["sections"].values() for i in sec}
@@ -180,6 +189,13 @@ def test_the_whole_workflow_through_the_mcp_client(tmp_path):
         assert trained["gate_passed"] is ev["passed"] and runs[2]["adapter_run_id"] == trained["run_id"]
         lines = (proj / "metrics" / "runs.jsonl").read_text().splitlines()
         assert len(lines) == 8 and all(json.loads(line)["run_id"] for line in lines)
+
+        # chat (after runs: it leaves no entry there): the trained adapter answers, as `forge chat --json`
+        res = await s.call_tool("chat", {"directory": "proj", "prompt": "q1", "system": "Be brief."})
+        said = doc(res)
+        assert not res.is_error and res.meta["exit_code"] == 0 and said["prompt"] == "q1"
+        assert said["artifact"] == "adapter" and Path(said["path"]) == proj / "models" / "checkpoints" / "lora"
+        assert isinstance(said["answer"], str) and said["answer"].strip()
 
         # resources: the status file's view, a metrics record, the log's last lines
         got = await s.read_resource("forge://status?project=proj")

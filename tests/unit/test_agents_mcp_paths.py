@@ -56,6 +56,10 @@ def test_listing_the_tools_imports_no_torch_and_follows_the_cli(tmp_path):
     assert plan["set"]["anyOf"][0] == {"items": {"type": "string"}, "type": "array"}
     assert schemas["init"]["required"] == ["directory"]
     assert "--root" in schemas["check"]["properties"]["directory"]["description"]
+    # `forge chat`'s options, but one-shot: the prompt the CLI may read from stdin is required here
+    chat = schemas["chat"]
+    assert set(chat["properties"]) == {"directory", "artifact", "prompt", "system", "config", "set"}
+    assert chat["required"] == ["prompt"] and chat["properties"]["prompt"]["type"] == "string"
 
 
 def test_a_refusal_is_a_tool_error_with_the_json_error_document(tmp_path):
@@ -77,3 +81,28 @@ def test_a_refusal_is_a_tool_error_with_the_json_error_document(tmp_path):
     assert res.is_error and json.loads(res.content[0].text)["exit_code"] == 1
     res = anyio.run(call, "runs", {})
     assert not res.is_error and res.structured_content == {"project": str(tmp_path.resolve()), "runs": []}
+
+
+def test_chat_before_any_training_is_a_tool_error_naming_the_fix(tmp_path):
+    """`chat` runs `forge chat --prompt ... --json` in a child: its refusals (no adapter yet, a bad
+    artifact name) come back as tool errors carrying the child's error object and exit code."""
+    import anyio
+
+    from forge.agent.server import build_server
+    from forge.cli import app
+
+    server = build_server(tmp_path, app)
+
+    async def calls():
+        assert not (await server.call_tool("init", {"directory": "proj"})).is_error
+        no_adapter = await server.call_tool("chat", {"directory": "proj", "prompt": "hello"})
+        bad_name = await server.call_tool("chat", {"directory": "proj", "prompt": "hello", "artifact": "bogus"})
+        return no_adapter, bad_name
+
+    no_adapter, bad_name = anyio.run(calls)
+    doc = json.loads(no_adapter.content[0].text)
+    assert no_adapter.is_error and no_adapter.structured_content == doc and no_adapter.meta["exit_code"] == 1
+    assert doc["verb"] == "chat" and doc["exit_code"] == 1 and doc["kind"] == "adapter_missing"
+    assert "adapter_model.safetensors" in doc["error"] and "forge train proj" in doc["fix"]
+    doc = json.loads(bad_name.content[0].text)
+    assert bad_name.is_error and doc["exit_code"] == 2 and "bogus" in doc["error"] and "gguf:" in doc["fix"]

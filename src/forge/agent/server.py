@@ -28,12 +28,13 @@ METRICS = (
     "runs.jsonl",
 )
 INSTRUCTIONS = (
-    "forge fine-tunes chat models with LoRA on a Data Factory project folder. A workflow: init (or a folder the "
-    "format step filled), check, plan, baseline, train (starts in the background and returns), wait (blocks "
-    "until the run ends, with progress), evaluate (exit_code 3: the gate failed), export, verify; runs lists "
-    "every run; stop ends a run with a checkpoint (train again with resume=true continues it). Each result is "
-    "the verb's --json document; `_meta.exit_code` is the command line's exit code; a refusal is a tool error "
-    "with error, fix and exit_code. Paths are relative to the server's root and may not leave it."
+    "forge fine-tunes chat models with LoRA on a Data Factory project folder. A workflow: init (or a folder "
+    "the format step filled), check, plan, baseline, train (starts in the background and returns), wait "
+    "(blocks until the run ends, with progress), evaluate (exit_code 3: the gate failed), export, verify, "
+    "chat (the trained model answers one prompt); runs lists every run; stop ends a run with a checkpoint "
+    "(train again with resume=true continues it). Each result is the verb's --json document; "
+    "`_meta.exit_code` is the command line's exit code; a refusal is a tool error with error, fix and "
+    "exit_code. Paths are relative to the server's root and may not leave it."
 )
 
 

@@ -1,7 +1,7 @@
 """The verbs that load the ML stack, run as `forge VERB ... --json` in a child process (torch-free here).
 
-check, plan, baseline, evaluate, export and verify import torch and transformers, load tokenizers
-or whole models, and take minutes (baseline, evaluate, export). In a child process:
+check, plan, baseline, evaluate, export, verify, inspect and chat import torch and transformers,
+load tokenizers or whole models, and take minutes (baseline, evaluate, export). In a child process:
 - the server stays small and answers other tools meanwhile; a crash, an OOM kill or a leak of a
   model load ends the child, not the server;
 - `forge stop` can stop a baseline, evaluate or export the way it stops one started from a shell:

@@ -4,11 +4,13 @@ In the server's process (they read forge's records or start and signal processes
 init (forge.init.scaffold), status and wait (forge.control.waiting), stop, runs, and train, which is
 always detached (forge.control.detach: the run outlives the call and the server). In a child
 process (forge.agent.subprocess_verb: they load the ML stack): check, plan, baseline, evaluate,
-export, verify, inspect. Every result is the verb's `--json` document (forge.agent.results).
+export, verify, inspect, and chat (one prompt answered: an interactive chat has no place in a tool
+call, so `prompt` is required). Every result is the verb's `--json` document (forge.agent.results).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,10 @@ from forge.agent.schema import Option, cli_commands, signature, verb_options
 from forge.errors import ForgeError
 
 IN_PROCESS = ("init", "status", "wait", "stop", "runs", "train")
-CHILD = ("check", "plan", "baseline", "evaluate", "export", "verify", "inspect")
+CHILD = ("check", "plan", "baseline", "evaluate", "export", "verify", "inspect", "chat")
+# options the CLI may leave out but a tool call may not: `forge chat` without --prompt reads stdin or
+# opens an interactive chat, neither of which a tool call has
+REQUIRED = {"chat": ("prompt",)}
 WAIT_POLL_S = 0.5
 
 DESCRIPTIONS = {
@@ -27,6 +32,11 @@ DESCRIPTIONS = {
     "wait": "Block until the project's run ends (progress notifications: steps done of total); the result is the "
     "final status, `_meta.exit_code` its outcome (0 done, 1 failed, 130/143 interrupted). Timeout: a tool "
     "error with exit_code 124, the run goes on. No run in progress: answers at once with the last outcome.",
+    "chat": "Ask the trained model one question (`forge chat --prompt TEXT --json`): the adapter (default), the "
+    "merged model or a GGUF (`artifact`: adapter, merged or gguf:TYPE), with an optional `system` message "
+    "(`set` evaluation.max_new_tokens=N: the answer's length). The result names the artifact, its path, "
+    "template, stop tokens and precision, and the `answer`. No adapter yet, an export of another adapter, or "
+    "a bad artifact name: a tool error with the fix.",
 }
 
 
@@ -36,7 +46,7 @@ def tool_specs(app) -> list[tuple[str, list[Option], str]]:
     specs = []
     for name in ("init", "check", "plan", "baseline", "train", "status", "wait", "stop", "runs"):
         specs.append(_spec(name, commands))
-    for name in ("evaluate", "export", "verify", "inspect"):
+    for name in ("evaluate", "export", "verify", "inspect", "chat"):
         specs.append(_spec(name, commands))
     return specs
 
@@ -48,6 +58,7 @@ def _spec(name: str, commands) -> tuple[str, list[Option], str]:
         options = [o for o in options if o.name in ("directory", "timeout")]
     elif name == "status":
         options = [o for o in options if o.name != "timeout"]
+    options = [replace(o, required=True) if o.name in REQUIRED.get(name, ()) else o for o in options]
     help_text = (commands[verb].help or "").strip().split("\n\n")[0]
     return name, options, DESCRIPTIONS.get(name, f"`forge {verb}`: {help_text} The result is its --json document.")
 
