@@ -204,8 +204,15 @@ def speed(proj, folder: Path, warm: int = 10) -> dict:
     if not tps:
         return {"tokens_per_second": None, "mfu_4n": None}
     mean = sum(tps) / len(tps)
+    median = sorted(tps)[len(tps) // 2]  # steady speed: one pause (a recompile) does not move it
     shape = from_config(json.loads((folder / "config.json").read_text()), folder.name)
-    return {"tokens_per_second": round(mean, 1), "mfu_4n": round(mfu(mean, flops_4n(shape)), 4)}
+    flops = flops_4n(shape)
+    return {
+        "tokens_per_second": round(mean, 1),
+        "mfu_4n": round(mfu(mean, flops), 4),
+        "tokens_per_second_median": round(median, 1),
+        "mfu_4n_median": round(mfu(median, flops), 4),
+    }
 
 
 OUT = Path(".")
