@@ -33,6 +33,14 @@ def test_artifact_names():
         with pytest.raises(ForgeError) as e:
             parse_artifact(bad)
         assert e.value.exit_code == 2
+    # forge chat talks to one artifact: `all` and several types are refused, and the fix offers
+    # only what it takes (evaluate's offers `all`)
+    assert "or all" in pytest.raises(ForgeError, parse_artifact, "lora").value.fix
+    for bad in ("all", "gguf:q8_0,q4_k_m", "lora"):
+        with pytest.raises(ForgeError) as e:
+            parse_artifact(bad, one=True)
+        assert e.value.exit_code == 2 and "all" not in e.value.fix and "gguf:TYPE" in e.value.fix
+    assert parse_artifact("gguf:Q8_0", one=True) == ["gguf:q8_0"]
 
 
 def test_bad_artifact_name_is_a_usage_error_before_anything_loads(project):

@@ -25,6 +25,14 @@ MEASURED = [
     ("gemma-3-12b", 4 * 3072, True, "unsloth", 13.01 - 0.03),
     # bench.run --model gemma-4b --arms c: 5 packed rows of 3,072, 16-bit, no checkpointing, 10 steps
     ("gemma-3-4b", 5 * 3072, False, False, 63.43),
+    # H100, 2026-12-07 (docs/benchmarks.md, the seed's tiers): the 4B-it at 8 GB (2 x 3,072) and at
+    # 12 GB (4 x 3,072, after the 8 GB case in the same process: its 1.38 GB taken off)
+    ("gemma-3-4b", 2 * 3072, True, "unsloth", 5.18),
+    ("gemma-3-4b", 4 * 3072, True, "unsloth", 7.72 - 1.38),
+    # the 27B-it at 24 GB (1 x 3,072) and 48 GB (4 x 3,072), each in its own process, the steps' peak
+    # (training-stats.json's steps_peak_vram_reserved_gb)
+    ("gemma-3-27b", 3072, True, "unsloth", 18.35 - 0.03),
+    ("gemma-3-27b", 4 * 3072, True, "unsloth", 22.10 - 0.03),
 ]
 
 

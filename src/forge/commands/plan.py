@@ -182,7 +182,9 @@ def _print(project: Project, result, report, file_name: str) -> None:
         console.print(
             f"memory estimate: [bold]{m.total_gb:.1f} GB[/] = weights {m.weights_gb:.1f} + LoRA {m.lora_gb:.2f} "
             f"+ optimizer {m.optimizer_gb:.2f} + activations {m.activations_gb:.1f} + logits {m.logits_gb:.1f} "
-            f"+ overhead {m.overhead_gb:.1f} ({m.tokens_per_micro_batch} tokens per micro-batch)"
+            f"+ overhead {m.overhead_gb:.1f}"
+            + (f" - {m.shared_gb:.1f} logits and recompute never together" if m.shared_gb else "")
+            + f" ({m.tokens_per_micro_batch} tokens per micro-batch)"
         )
     from forge.plan.explain import minutes
 

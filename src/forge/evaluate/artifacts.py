@@ -35,17 +35,24 @@ class Artifact:
     gguf_type: str | None = None
 
 
-def parse_artifact(spec: str | None) -> list[str]:
-    """'gguf:Q8_0' -> ['gguf:q8_0']; 'all' -> ['all']; a bad name: ForgeError (exit 2)."""
+ONE_ARTIFACT_HELP = "adapter (default), merged or gguf:TYPE (e.g. gguf:q8_0)"
+
+
+def parse_artifact(spec: str | None, *, one: bool = False) -> list[str]:
+    """'gguf:Q8_0' -> ['gguf:q8_0']; 'all' -> ['all']; a bad name: ForgeError (exit 2). one: the
+    caller takes a single artifact (forge chat), so `all` and several GGUF types are bad names too."""
     text = (spec or "adapter").strip().lower()
+    names = None
     if text in ("adapter", "merged", "all"):
-        return [text]
-    if text.startswith("gguf:"):
+        names = [text]
+    elif text.startswith("gguf:"):
         types = parse_gguf_types(text.removeprefix("gguf:"), where="--artifact gguf:TYPE")
-        return [f"gguf:{t}" for t in types]
+        names = [f"gguf:{t}" for t in types]
+    if names and not (one and (names == ["all"] or len(names) != 1)):
+        return names
     raise ForgeError(
-        f"--artifact {spec!r} is not an artifact name",
-        fix=f"use one of: {ARTIFACT_HELP}",
+        f"--artifact {spec!r} is not an artifact name" + (" (one artifact is talked to at a time)" if names else ""),
+        fix=f"use one of: {ONE_ARTIFACT_HELP if one else ARTIFACT_HELP}",
         exit_code=EXIT_USAGE,
         kind="usage",
     )

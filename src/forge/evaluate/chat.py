@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from forge.errors import EXIT_USAGE, ForgeError
 from forge.evaluate.artifacts import check_provenance, locate, parse_artifact
 from forge.project import Project
 
@@ -47,14 +46,7 @@ def open_chat(
     from forge.evaluate.adapter import check_adapter
     from forge.evaluate.loaders import load_artifact
 
-    names = parse_artifact(artifact)
-    if names == ["all"] or len(names) != 1:
-        raise ForgeError(
-            f"forge chat talks to one artifact, not {artifact!r}",
-            fix="name one: --artifact adapter, merged or gguf:TYPE",
-            exit_code=EXIT_USAGE,
-            kind="usage",
-        )
+    names = parse_artifact(artifact, one=True)
     out = project.outputs(cfg)
     fingerprint = check_adapter(project, out.lora, cfg.model.name)
     chosen = locate(project, cfg, names)

@@ -8,12 +8,16 @@ The estimate is a sum of named parts so that `forge plan` can show where the mem
 - LoRA: r * (in + out) parameters per adapted linear layer, kept in float32, with their float32
   gradients and the optimizer's two moments (8-bit AdamW: 2 bytes, AdamW: 8 bytes a parameter);
 - activations per token: with gradient checkpointing only each layer's input is kept (Unsloth's
-  "unsloth" mode even moves it to host memory) plus one layer's worth being recomputed; without it,
+  "unsloth" mode even moves it to host memory) plus one layer being recomputed, which with its
+  gradients holds about twice what the layer saves; without checkpointing,
   every saved tensor of every layer: the norms' outputs, q/k/v, the attention output, the MLP's gate,
   up and activation, the LoRA intermediates;
 - logits: micro-batch tokens x vocabulary, in bf16 and float32 for the loss and its gradient
   (Unsloth's fused, chunked cross-entropy never holds them all; transformers does);
-- overhead: the CUDA context, cuBLAS workspaces and the caching allocator's slack.
+- overhead: the CUDA context, cuBLAS workspaces and the caching allocator's slack (8% of what
+  comes and goes in a step, 2% of the weights, which are allocated once);
+- shared: with checkpointing and a fused loss, the logits chunk (the forward's end) and the
+  recomputed layer (the backward) are never live together: the smaller is counted once.
 
 Coefficients were calibrated against measured peaks on an H100 (docs/gpu-validation.md); they are
 deliberately simple so that a reader can check them by hand.
@@ -45,6 +49,9 @@ class MemoryEstimate:
     overhead_gb: float
     tokens_per_micro_batch: int
     context_gb: float = 0.6  # of overhead_gb: the CUDA context, outside torch's allocator (0 on a CPU)
+    # checkpointed runs with a fused loss: the logits chunk (the forward's end) and the recomputed
+    # layer (the backward) are never live together, so the smaller is taken off the sum once
+    shared_gb: float = 0.0
 
     @property
     def total_gb(self) -> float:
@@ -54,7 +61,8 @@ class MemoryEstimate:
             + self.optimizer_gb
             + self.activations_gb
             + self.logits_gb
-            + self.overhead_gb,
+            + self.overhead_gb
+            - self.shared_gb,
             2,
         )
 
@@ -72,7 +80,14 @@ class MemoryEstimate:
 
 
 CUDA_CONTEXT_GB = 0.6  # context + cuBLAS/cuDNN handles, outside torch's allocator
-ALLOCATOR_SLACK = 0.08  # reserved over allocated, from fragmentation
+# reserved over allocated, from fragmentation: the step's tensors come and go in many sizes; the
+# weights are allocated once, in place (the 27B-it: 18.35 GB reserved over 17.99 allocated, of
+# which 16 GB weights; 8% of them was 1.3 GB of slack nobody saw)
+ALLOCATOR_SLACK = 0.08
+WEIGHT_SLACK = 0.02
+# a checkpointed layer's backward holds its recomputed activations and their gradients: about
+# twice what the layer saves (the 27B-it's peak grew 0.41 GB per 1,000 tokens, H100 2026-12-07)
+RECOMPUTE_FACTOR = 2.0
 LOGIT_CHUNK = 1024  # tokens of float32 logits Unsloth's chunked cross-entropy holds at once
 
 
@@ -82,9 +97,14 @@ ACTIVATION_MARGIN = 1.03
 
 
 def activation_bytes_per_token(
-    shape: ModelShape, gradient_checkpointing: bool | str, backend: str = "unsloth", lora_r: int = 16
+    shape: ModelShape,
+    gradient_checkpointing: bool | str,
+    backend: str = "unsloth",
+    lora_r: int = 16,
+    recompute: float = RECOMPUTE_FACTOR,
 ) -> float:
-    """Bytes of saved activations per trained token, summed over the layers (16-bit activations)."""
+    """Bytes of saved activations per trained token, summed over the layers (16-bit activations).
+    Checkpointed: the kept layer inputs plus `recompute` x one layer's saved set (0: the inputs only)."""
     h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
     if backend == "unsloth":
         # Unsloth's kernels: fused RMSNorm saves its input, fused SwiGLU recomputes the product,
@@ -109,7 +129,7 @@ def activation_bytes_per_token(
         kept_inputs = 3 * 2 * h
     else:
         kept_inputs = 2 * shape.layers * h
-    return kept_inputs + full / shape.layers  # one layer recomputed at a time
+    return kept_inputs + recompute * full / shape.layers  # one layer recomputed at a time
 
 
 def vision_activation_bytes(vision: dict, images: float, trained: bool, gradient_checkpointing) -> float:
@@ -184,9 +204,14 @@ def estimate_memory(
     acts = max(acts, vision_bytes) if vision_frozen else acts + vision_bytes
     if cpu:
         acts, logits = acts * 2, logits * 1.6  # float32 activations; logits already count their fp32 copies
-    dynamic = acts + logits
+    shared = 0.0
+    if gradient_checkpointing and fused_loss(shape, backend) and not cpu:
+        # the fused loss frees its chunk before the backward recomputes the first layer
+        kept = tokens_per_micro_batch * activation_bytes_per_token(shape, gradient_checkpointing, backend, lora_r, 0.0)
+        shared = min(logits, acts - kept)
+    dynamic = acts + logits - shared
     context = 0.0 if cpu else CUDA_CONTEXT_GB * GB
-    overhead = context + ALLOCATOR_SLACK * (weights + dynamic) + 0.25 * GB
+    overhead = context + ALLOCATOR_SLACK * dynamic + WEIGHT_SLACK * weights + 0.25 * GB
     return MemoryEstimate(
         weights_gb=weights / GB,
         lora_gb=lora / GB,
@@ -196,6 +221,7 @@ def estimate_memory(
         overhead_gb=overhead / GB,
         tokens_per_micro_batch=tokens_per_micro_batch,
         context_gb=context / GB,
+        shared_gb=shared / GB,
     )
 
 
