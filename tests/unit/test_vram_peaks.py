@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 import types
 
-from forge.train.callbacks import split_load_peak
 from forge.train.report import _peaks
+from forge.train.vram import split_load_peak
 
 GB = 1024**3
 

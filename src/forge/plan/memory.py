@@ -80,6 +80,7 @@ class MemoryEstimate:
 
 
 CUDA_CONTEXT_GB = 0.6  # context + cuBLAS/cuDNN handles, outside torch's allocator
+USABLE_VRAM = 0.88  # of the card's memory the estimate may fill (the rest: other processes, spikes)
 # reserved over allocated, from fragmentation: the step's tensors come and go in many sizes; the
 # weights are allocated once, in place (the 27B-it: 18.35 GB reserved over 17.99 allocated, of
 # which 16 GB weights; 8% of them was 1.3 GB of slack nobody saw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from forge.config import ForgeConfig
 from forge.models.facts import ModelFacts
 from forge.plan.hardware import HardwareInfo
-from forge.plan.memory import estimate_memory
+from forge.plan.memory import USABLE_VRAM, estimate_memory
 from forge.plan.settings import Plan
 from forge.plan.settings import refuse as _refuse
 from forge.plan.settings import warn as _warn
@@ -74,8 +74,8 @@ def _gpu_memory(p: Plan, config: ForgeConfig, shape, adapter_gb: float, hw: Hard
         backend=p.backend,
     )
     card = hw.gpus[0].limit_gb or hw.gpus[0].vram_gb
-    if p.budget_gb and p.budget_gb < card * 0.88:
-        card = p.budget_gb / 0.88 if config.training.vram_budget_gb else card
+    if p.budget_gb and p.budget_gb < card * USABLE_VRAM:
+        card = p.budget_gb / USABLE_VRAM if config.training.vram_budget_gb else card
     name = config.model.name
     if least.total_gb > card:
         row = table_row(card)

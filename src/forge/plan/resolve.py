@@ -38,6 +38,7 @@ from forge.plan.eval_settings import eval_time as _eval_time
 from forge.plan.hardware import HardwareInfo
 from forge.plan.images import image_speed_share, images_bytes
 from forge.plan.memory import (
+    USABLE_VRAM,
     estimate_memory,
     flops_per_token,
     gpu_peak_tflops,
@@ -56,7 +57,6 @@ LADDER = (
     "unsloth/gemma-3-1b-it",
     "unsloth/gemma-3-270m-it",
 )
-USABLE_VRAM = 0.88  # of the card's memory the estimate may fill (the rest: other processes, spikes)
 FREE_MARGIN_GB = 0.5  # kept free of what other processes left, for the CUDA context's growth
 FIT_TOKENS = 4096  # a model "fits" when a micro-batch of this many tokens does (with checkpointing)
 # CPU speed: matmul FLOP/s a core sustains, plus a fixed cost a token (kernel launches, the data

@@ -175,8 +175,8 @@ class TrainingStats(Record):
     gradient_accumulation_steps: int | None = None
     world_size: int | None = None
     oom_retries: int = 0
-    # torch's peak GPU memory over this process's segment (GB of 2**30), allocated and reserved, the
-    # figures the plan's memory.torch_peak_gb estimates; null on the CPU
+    # torch's peak GPU memory over this process's segment (GB of 2**30), allocated and reserved; null
+    # on the CPU
     peak_vram_gb: float | None = None
     peak_vram_reserved_gb: float | None = None
     # the same split at the first step: the load's peak (allocated), and the steps' own peaks, which

@@ -31,27 +31,10 @@ class EvalStopped(Exception):
 
 
 def _peak_vram_gb() -> float | None:
-    import torch
+    from forge.train.vram import peaks_gb
 
-    if not torch.cuda.is_available():
-        return None
-    return round(torch.cuda.max_memory_allocated() / 1024**3, 2)
-
-
-def split_load_peak() -> tuple[float, float] | None:
-    """torch's peak GPU memory so far (GB allocated, reserved: the model's load, which can pass
-    through a 16-bit copy of a layer), then a fresh peak for the steps, which the plan estimates.
-    The cache the load grew is handed back first: the steps start from what they hold, and a small
-    card's steps get the room the load's copies took."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    gb = 1024**3
-    peak = round(torch.cuda.max_memory_allocated() / gb, 2), round(torch.cuda.max_memory_reserved() / gb, 2)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    return peak
+    peaks = peaks_gb()
+    return peaks[0] if peaks else None
 
 
 def planned_epochs(args, state, dataloader) -> float:
@@ -185,6 +168,8 @@ class ForgeCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._prior_segments(args, state)
         if self.load_peak is None:  # not again for a retry after an OOM: its peak is the steps'
+            from forge.train.vram import split_load_peak
+
             self.load_peak = split_load_peak()
         self.t0 = time.time()
         self.last_time = self.step_seconds = 0.0

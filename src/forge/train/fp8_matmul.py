@@ -61,9 +61,9 @@ def quantise(t, col_scale=None):
 _LAST: list = [None]
 
 
-def quantise_input(x):
-    """quantise(x padded to whole rows of 16), reused when the same tensor (storage, shape, strides,
-    version) comes again."""
+def quantise_input(x, padded):
+    """quantise(padded), x padded to whole rows of 16, reused when the same x (storage, shape,
+    strides, version) comes again."""
     import os
 
     import torch
@@ -79,7 +79,7 @@ def quantise_input(x):
     ):
         return last[2]
     with torch.no_grad():  # the gradient goes to x through the product's own backward, not this
-        q = quantise(_padded(x)[0])
+        q = quantise(padded)
     # detached: the same storage and version counter, without keeping x's autograd graph alive
     _LAST[0] = None if os.environ.get("FORGE_FP8_REUSE") == "0" else (x.detach(), x._version, q)
     return q
@@ -139,8 +139,8 @@ def forward_product(x2, parts):
     if _FN is None:
         _FN = _function()
     x2 = x2.to(torch.bfloat16)
-    x_q, x_s = quantise_input(x2)
     xp, rows = _padded(x2)
+    x_q, x_s = quantise_input(x2, xp)
     y = _FN.apply(xp, x_q, x_s, *parts)
     return y[:rows] if y.shape[0] != rows else y
 

@@ -94,15 +94,12 @@ def _durations(recipe) -> dict:
 
 def _peaks(load: tuple[float, float] | None) -> dict:
     """torch's peak GPU memory in this process (the plan's torch_peak_gb estimates the steps' peak):
-    the whole segment's, the load's (before the first step) and the steps' own; nothing without
-    CUDA, where torch was never imported to look."""
-    import sys
+    the whole segment's, the load's (before the first step) and the steps' own; nothing without CUDA."""
+    from forge.train.vram import peaks_gb
 
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available():
+    steps = peaks_gb()
+    if steps is None:
         return {}
-    gb = 1024**3
-    steps = round(torch.cuda.max_memory_allocated() / gb, 2), round(torch.cuda.max_memory_reserved() / gb, 2)
     load = load or (0.0, 0.0)
     return {
         "peak_vram_gb": max(steps[0], load[0]),
