@@ -28,7 +28,8 @@ KEYS = ("model.load_in_4bit", "model.max_seq_length", "lora.r", "lora.use_gradie
         "training.per_device_train_batch_size", "training.gradient_accumulation_steps", "training.packing")  # fmt: skip
 
 
-def plan_row(model: str, card_gb: float, train_file: Path) -> dict:
+def plan_on(model: str, card_gb: float, train_file: Path):
+    """The resolver's Plan for `model` on an H100-class card capped at card_gb, with this data."""
     from forge.config import validate_dict
     from forge.data import load_conversations
     from forge.models.facts import read_facts
@@ -41,7 +42,11 @@ def plan_row(model: str, card_gb: float, train_file: Path) -> dict:
     cfg = validate_dict({"model": {"name": model}, "dataset": {"chat_template": "gemma-3"}})
     facts = read_facts(model)
     stats = stats_for(load_conversations(train_file), cfg, facts)
-    p = resolve(cfg, stats, hw, explicit={"model.name", "dataset.chat_template"}, facts=facts)
+    return resolve(cfg, stats, hw, explicit={"model.name", "dataset.chat_template"}, facts=facts)
+
+
+def plan_row(model: str, card_gb: float, train_file: Path) -> dict:
+    p = plan_on(model, card_gb, train_file)
     mem = p.memory.to_dict() if p.memory else None
     # offline, every hub name is also "not found": that refusal is this machine's, not the tier's
     refusals = [r for r in p.refusals if r.kind != "model"]
