@@ -29,9 +29,12 @@ def _identity_adapter(project, *, perturb: bool = False):
 
     cfg = load_config(project.config_file)
     model, tokenizer = load_model_and_tokenizer(cfg.model)
-    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    # seeded: A comes from the global RNG. The perturbed adapter also moves the MLP's output: a
+    # tiny random model's loss barely notices q/v alone (7.4472 -> 7.4499 in one draw, under 1e-3)
+    torch.manual_seed(0)
+    targets = ["q_proj", "v_proj"] + (["o_proj", "down_proj"] if perturb else [])
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=targets))
     if perturb:
-        torch.manual_seed(0)
         for name, p in peft.named_parameters():
             if "lora_B" in name:
                 p.data.normal_(0, 5.0)
@@ -71,7 +74,7 @@ def test_evaluate_scores_the_adapter_not_the_base(project):
     _identity_adapter(project, perturb=True)
     main(["evaluate", str(project.root), "--threshold", "0"])
     ev = json.loads(project.evaluation_file.read_text())
-    assert ev["fine_tuned"]["val_loss"] != pytest.approx(ev["baseline"]["val_loss"], rel=1e-3)
+    assert ev["fine_tuned"]["val_loss"] != pytest.approx(ev["baseline"]["val_loss"], rel=1e-2)
     assert ev["baseline"]["token_f1"] is None and ev["fine_tuned"]["token_f1"] is None
 
 

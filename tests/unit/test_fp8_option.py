@@ -8,7 +8,7 @@ import pytest
 
 from forge.config import ModelSection, validate_dict
 from forge.errors import ForgeError
-from forge.plan.fp8 import PARITY_SHOWN, fp8_refusal, parity_ok, plan_may_choose_fp8
+from forge.plan.fp8 import MEASURED, Measured, fp8_refusal, parity_ok, plan_may_choose_fp8
 
 
 def test_default_is_off_and_documented():
@@ -73,12 +73,43 @@ def test_parity_rule():
     assert not parity_ok(2.000, float("nan"))
 
 
-def test_plan_chooses_fp8_only_where_parity_was_shown(monkeypatch):
-    assert plan_may_choose_fp8("no-such-shape", "9.0", "unsloth") is None
-    monkeypatch.setitem(PARITY_SHOWN, "llama-3.1-8b", "test")
-    assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "unsloth")
-    assert plan_may_choose_fp8("llama-3.1-8b", "8.0", "unsloth") is None  # not on an A100
-    assert plan_may_choose_fp8("llama-3.1-8b", "9.0", "hf") is None
+def test_plan_chooses_fp8_only_where_measured_faster_with_parity(monkeypatch):
+    # the measurements as they stand: parity holds, FP8 was never faster, so no shape qualifies
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.2-1b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
+    assert why is None and "0.61x bf16" in off
+    why, off = plan_may_choose_fp8("fp8_matmul", "qwen2.5-7b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
+    assert why is None and "never measured" in off
+    faster = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, None, "test")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster])
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth")[0] is None  # no parity
+    parity = Measured("fp8_matmul", "llama-3.1-8b", "H200", 0.99, (2.0, 2.01), "test")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster, parity])
+    why, _ = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
+    assert why and "1.20x" in why
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")[0] is None  # other card
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "8.0", "NVIDIA A100", "unsloth")[0] is None
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", None, "", "hf")[0] is None  # no GPU
+
+
+def test_the_resolver_turns_fp8_on_from_the_table_and_leaves_a_users_choice(monkeypatch):
+    from forge.plan.fp8 import choose_fp8
+    from forge.plan.hardware import GPUInfo, HardwareInfo
+    from forge.plan.settings import Builder
+
+    cfg = validate_dict({})
+    hw = HardwareInfo(gpus=[GPUInfo(name="NVIDIA H100 80GB HBM3", vram_gb=80.0, capability="9.0", bf16=True)])
+    notes: list[str] = []
+    b = Builder(cfg, set())
+    choose_fp8(b, "llama-3.1-8b", hw, "unsloth", notes)
+    assert "model.fp8_matmul" not in b.settings and "1.01x bf16" in notes[0]
+    win = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, (2.0, 2.0), "test")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [win])
+    b = Builder(cfg, set())
+    choose_fp8(b, "llama-3.1-8b", hw, "unsloth", [])
+    assert b.settings["model.fp8_matmul"].value is True
+    b = Builder(cfg, {"model.fp8_matmul"})  # the user said no: the plan does not ask again
+    choose_fp8(b, "llama-3.1-8b", hw, "unsloth", [])
+    assert "model.fp8_matmul" not in b.settings
 
 
 def test_fp8_adapter_names_the_bf16_base_not_unslothes_fp8_copy():

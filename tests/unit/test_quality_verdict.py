@@ -84,3 +84,23 @@ def test_the_verdict_as_json_says_passed_and_state(tmp_path):
     write_metrics(proj, tuned=(2.95, 19.0, 0.1, 0.0))  # worse than the base
     d = gate_verdict(proj, proj.lora_dir).to_dict()
     assert d["passed"] is False and d["state"] == "fail" and d["threshold"] == 0.05 and d["reasons"]
+
+
+def test_a_gone_adapter_is_stale_by_the_same_rule_the_page_applies(tmp_path):
+    """The verdict of an adapter that is no longer on disk is no pass: verify / export and the web
+    page's gate badge read one rule (EvaluationRecord.adapter_gone_or_changed), and say the same."""
+    from forge.web.metrics import evaluation_staleness
+
+    proj = _trained(tmp_path / "p")
+    write_metrics(proj)
+    record = read_record(proj.evaluation_file, EvaluationRecord)
+    record.adapter_fingerprint = adapter_fingerprint(proj.lora_dir)
+    record.adapter = proj.rel(proj.lora_dir)
+    write_record(proj.evaluation_file, record)
+    assert evaluation_staleness(proj, record) == (False, None)
+    (proj.lora_dir / "adapter_model.safetensors").unlink()
+    verdict = gate_verdict(proj, proj.lora_dir)
+    assert verdict.state == "stale" and "is gone" in verdict.detail and "forge train" in verdict.fix
+    stale, why = evaluation_staleness(proj, record)
+    assert stale is True and "is gone" in why and "forge train" in why
+    assert why.split(";")[0] in verdict.detail  # one sentence, both readers

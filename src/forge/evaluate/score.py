@@ -203,6 +203,8 @@ def generate_answers(
     `where`: each prompt's val file:line, for the error when the template fails on one."""
     import torch
 
+    from forge.models.greedy import greedy_args
+
     device = next(model.parameters()).device
     texts = prompt_texts(tokenizer, prompts, where)
     stops = stop_token_ids(model, tokenizer)
@@ -228,16 +230,7 @@ def generate_answers(
                     texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
                 )
                 enc = {k: v.to(device) for k, v in enc.items()}
-                out = model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    temperature=None,
-                    top_p=None,
-                    top_k=None,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=stops,
-                )
+                out = model.generate(**enc, **greedy_args(max_new_tokens, tokenizer.pad_token_id, stops))
                 new = out[:, enc["input_ids"].shape[1] :]
                 answers += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:

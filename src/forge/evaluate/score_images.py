@@ -57,6 +57,7 @@ def generate_one(
     """A greedy answer to one rendered prompt with its images."""
     import torch
 
+    from forge.models.greedy import greedy_args
     from forge.train.backends.vision_collator import open_image
 
     text, _ = images.expand(text, [])
@@ -71,12 +72,6 @@ def generate_one(
             attention_mask=torch.ones_like(ids),
             token_type_ids=(ids == soft).long(),
             pixel_values=pixels.to(device, dtype=dtype),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=stops,
+            **greedy_args(max_new_tokens, tokenizer.pad_token_id, stops),
         )
     return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()

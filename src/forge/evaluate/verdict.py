@@ -65,16 +65,11 @@ def gate_verdict(project: Project, lora_dir: Path) -> GateVerdict:
     record, refused = try_read_record(project.evaluation_file, EvaluationRecord)
     if record is None:
         return GateVerdict(UNREADABLE, f"{rel}: {refused}", evaluate)
-    scored = (record.adapter_fingerprint or {}).get("sha256")
     current = adapter_fingerprint(lora_dir)
-    if scored and current is not None and current["sha256"] != scored:
-        return GateVerdict(
-            STALE,
-            f"{rel} scored adapter {scored[:12]} ({record.created_at or '?'}); the adapter now is "
-            f"{current['sha256'][:12]}: its verdict ({record.verdict}) is of the old adapter",
-            evaluate,
-            evaluated_at=record.created_at,
-        )
+    stale = record.adapter_gone_or_changed(current, project.rel(lora_dir))
+    if stale:
+        fix = evaluate if current is not None else "run `forge train`, then `forge evaluate`"
+        return GateVerdict(STALE, f"{rel} {stale}", fix, evaluated_at=record.created_at)
     common = dict(
         threshold=record.threshold,
         relative_improvement=record.relative_improvement,

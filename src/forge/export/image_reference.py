@@ -57,6 +57,8 @@ def hf_reference(model: Any, merged_dir: Path, eos_ids: list[int]) -> ImageRefer
     from transformers import AutoProcessor
     from transformers import logging as hf_logging
 
+    from forge.models.greedy import greedy_args
+
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the PIL image processor stands in for the torchvision one
     try:
@@ -84,10 +86,7 @@ def hf_reference(model: Any, merged_dir: Path, eos_ids: list[int]) -> ImageRefer
     with torch.no_grad():
         out = model.generate(
             **first,
-            max_new_tokens=ANSWER_TOKENS,
-            do_sample=False,
-            eos_token_id=eos_ids,
-            pad_token_id=eos_ids[0],
+            **greedy_args(ANSWER_TOKENS, eos_ids[0], eos_ids),
         )
         answer = out[0, len(ids) :].tolist()
         logits = [_teacher_forced(model, inputs(png), answer) for png in (picture(), picture(OTHER_PICTURE))]

@@ -102,6 +102,8 @@ def logits(model, prompts: list[list[int]]) -> list[Any]:
 def greedy(model, prompts: list[list[int]], eos_ids: list[int], n_new: int = CONTINUATION_TOKENS) -> list[list[int]]:
     import torch
 
+    from forge.models.greedy import greedy_args
+
     device = next(model.parameters()).device
     outs = []
     with torch.no_grad():
@@ -110,10 +112,7 @@ def greedy(model, prompts: list[list[int]], eos_ids: list[int], n_new: int = CON
             y = model.generate(
                 input_ids=x,
                 attention_mask=torch.ones_like(x),
-                max_new_tokens=n_new,
-                do_sample=False,
-                eos_token_id=eos_ids,
-                pad_token_id=eos_ids[0],
+                **greedy_args(n_new, eos_ids[0], eos_ids),
             )
             outs.append(y[0, len(ids) :].tolist())
     return outs

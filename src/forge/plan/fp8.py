@@ -13,20 +13,40 @@ with the fix named.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from forge.errors import EXIT_USAGE, ForgeError
 
 MIN_CAPABILITY = (9, 0)
 
-# Where `forge plan` may choose FP8 on its own: shapes (forge.plan.memory.SHAPES names) whose
-# final eval loss after 200 steps stayed within 1% of bf16 on the same data and seed, with the
-# measurement it rests on (docs/benchmarks.md, 2026-12-01).
-# Empty on purpose. Parity was shown on the Llama-3.2-1B shape (random init, H200, 2026-12-01:
-# 11.5171 vs 11.5171 after 200 steps), but FP8 was slower than bf16 in forge's recipe (8B shape at
-# the plan's settings 14,208 vs 15,328 tokens/s; 1B at micro-batch 2, 20,306 vs 39,283): Unsloth
-# 2026.10.9 runs only the forward product in FP8 and dequantises each weight to bf16 for the
-# backward. A plan must not choose a slower setting, so it chooses FP8 nowhere yet.
-PARITY_SHOWN: dict[str, str] = {}
 PARITY_TOLERANCE = 0.01
+# A measured ratio under this is noise, not a win: same-call arms of the bench differ by about 2%
+MIN_SPEEDUP = 1.05
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One same-call bench measurement of an FP8 option against bf16 (docs/benchmarks.md)."""
+
+    option: str  # "fp8_matmul" (forge's FP8 products) or "load_in_fp8" (Unsloth's FP8 LoRA)
+    shape: str  # forge.plan.memory.SHAPES name
+    card: str  # matched in the GPU's name as torch reports it ("H100", "H200")
+    speed: float  # real tokens/s with FP8 / with bf16
+    parity: tuple[float, float] | None  # final eval loss after 200 steps: (bf16, FP8), same data and seed
+    source: str
+
+
+# What `forge plan` chooses FP8 from: it turns an option on only for a shape measured faster
+# (MIN_SPEEDUP) on that card with loss parity (PARITY_TOLERANCE). No row qualifies yet: parity
+# holds wherever it was run, but FP8 was never measurably faster in forge's recipe. Unsloth
+# 2026.10.9's FP8 LoRA dequantises each weight to bf16 for the backward; forge's own FP8 products
+# still quantise every input on the fly, which costs what the FP8 tensor cores save.
+MEASURED: list[Measured] = [
+    Measured("load_in_fp8", "llama-3.2-1b", "H200", 20306 / 39283, (11.5171, 11.5171), "2026-12-01, micro-batch 2"),
+    Measured("load_in_fp8", "llama-3.1-8b", "H200", 14208 / 15328, None, "2026-12-01, the plan's settings"),
+    Measured("fp8_matmul", "llama-3.2-1b", "H100", 27407 / 45067, (11.5146, 11.5146), "2026-12-07, micro-batch 2"),
+    Measured("fp8_matmul", "llama-3.1-8b", "H100", 14878 / 14661, None, "2026-12-07, the plan's settings"),
+]
 
 
 def _capability(text: str | None) -> tuple[int, int] | None:
@@ -83,11 +103,27 @@ def parity_ok(bf16_loss: float, fp8_loss: float, tolerance: float = PARITY_TOLER
     return abs(fp8_loss - bf16_loss) / bf16_loss <= tolerance
 
 
-def plan_may_choose_fp8(shape_name: str | None, capability: str | None, backend: str) -> str | None:
-    """The reason `forge plan` may turn FP8 on for this model here, or None (then it stays off)."""
-    if shape_name not in PARITY_SHOWN or fp8_refusal(backend, capability) is not None:
-        return None
-    return f"FP8 base weights: Hopper+ GPU, loss parity shown for {shape_name} ({PARITY_SHOWN[shape_name]})"
+def plan_may_choose_fp8(
+    option: str, shape_name: str | None, capability: str | None, gpu_name: str, backend: str
+) -> tuple[str | None, str]:
+    """(reason, "") when `forge plan` may turn model.<option> on for this shape on this card and
+    backend, else (None, why not): the note the plan shows on a card with FP8 units."""
+    refusal = fp8_refusal(backend, capability) if option == "load_in_fp8" else fp8_matmul_refusal(capability)
+    if refusal is not None:
+        return None, ""
+    rows = [m for m in MEASURED if m.option == option and m.shape == shape_name and m.card in (gpu_name or "")]
+    parity = [m for m in MEASURED if m.option == option and m.shape == shape_name and m.parity]
+    shown = next((m for m in parity if parity_ok(*m.parity)), None)
+    faster = next((m for m in rows if m.speed >= MIN_SPEEDUP), None)
+    if faster and shown:
+        return (
+            f"FP8 base weights: measured {faster.speed:.2f}x bf16 on this card ({faster.source}); loss parity "
+            f"shown ({shown.parity[0]:.4f} vs {shown.parity[1]:.4f}, {shown.source})"
+        ), ""
+    if not rows:
+        return None, f"model.{option} stays off: never measured on {shape_name} on this card"
+    best = max(rows, key=lambda m: m.speed)
+    return None, f"model.{option} stays off: measured {best.speed:.2f}x bf16 on {shape_name} here ({best.source})"
 
 
 def fp8_matmul_refusal(capability: str | None, gpu_name: str = "") -> ForgeError | None:
@@ -131,3 +167,19 @@ def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
         if err is not None:
             out.append(("model.fp8_matmul", err))
     return out
+
+
+def choose_fp8(b, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
+    """The plan's FP8 step, once 16-bit weights were chosen (FP8 takes the 16-bit memory): turn
+    an FP8 option on where MEASURED shows it faster with parity on this card, unless the user set
+    either option; on a card with FP8 units, say why forge's own FP8 products stay off."""
+    if not hw.gpus or {"model.fp8_matmul", "model.load_in_fp8"} & set(b.explicit):
+        return
+    gpu = hw.gpus[0]
+    for option in ("fp8_matmul", "load_in_fp8"):
+        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend)
+        if why:
+            b.set(f"model.{option}", True, why)
+            return
+        if off and option == "fp8_matmul":
+            notes.append(off)

@@ -35,6 +35,7 @@ from forge.models.facts import ModelFacts, read_facts
 from forge.plan.backend_choice import choose
 from forge.plan.eval_settings import eval_settings as _eval_settings
 from forge.plan.eval_settings import eval_time as _eval_time
+from forge.plan.fp8 import choose_fp8
 from forge.plan.hardware import HardwareInfo
 from forge.plan.images import image_speed_share, images_bytes
 from forge.plan.memory import (
@@ -205,6 +206,8 @@ def resolve(
     else:
         four, why4 = True, "4-bit weights (QLoRA) to leave room for activations"
     four = b.set("model.load_in_4bit", four, why4)
+    if gpu and not four:
+        choose_fp8(b, shape.name if shape else None, hw, backend, notes)
 
     # 3. sequence length from the data
     p99 = data.quantile(0.99)

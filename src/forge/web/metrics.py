@@ -115,27 +115,23 @@ def _adapter_dir(project: Project, recorded: str | None) -> Path | None:
 
 
 def evaluation_staleness(project: Project, evaluation: EvaluationRecord | None) -> tuple[bool | None, str | None]:
-    """(stale, why): whether `evaluation` scored another adapter than the one saved now."""
-    scored = (evaluation.adapter_fingerprint or {}).get("sha256") if evaluation is not None else None
-    if not scored:
+    """(stale, why): whether `evaluation` scored another adapter than the one saved now, by the
+    gate's own rule (EvaluationRecord.adapter_gone_or_changed), the fingerprint read through the cache."""
+    if evaluation is None or not (evaluation.adapter_fingerprint or {}).get("sha256"):
         return None, None
     lora = _adapter_dir(project, evaluation.adapter)
     if lora is None:
         return None, None
     current = _current_fingerprint(lora)
-    fix = "run `forge evaluate` to score the adapter saved now (and gate it)"
-    if current is None:
-        return True, (
-            f"scored adapter {scored[:12]} on {evaluation.created_at or '?'}, but there is no complete adapter in "
-            f"{evaluation.adapter or lora} now: its scores and gate verdict are of an adapter that is gone; fix: "
-            "run `forge train`, then `forge evaluate`"
-        )
-    if current["sha256"] != scored:
-        return True, (
-            f"scored adapter {scored[:12]} on {evaluation.created_at or '?'}; the adapter now is "
-            f"{current['sha256'][:12]} (trained since): its scores and gate verdict are of the old adapter; fix: {fix}"
-        )
-    return False, None
+    why = evaluation.adapter_gone_or_changed(current, evaluation.adapter or str(lora))
+    if why is None:
+        return False, None
+    fix = (
+        "run `forge train`, then `forge evaluate`"
+        if current is None
+        else ("run `forge evaluate` to score the adapter saved now (and gate it)")
+    )
+    return True, f"{why}; fix: {fix}"
 
 
 # (val path, stat) -> sha256: the val split is hashed again only when it changed
