@@ -24,6 +24,10 @@ MODELS = {
     "gemma-270m": ("gemma-3-270m", "gemma3", "gemma-3"),
     # the model table's default, unsloth/gemma-3-4b-it: a vision-language model (bench/vlm_shape.py)
     "gemma-4b": ("gemma-3-4b", "gemma3-vlm", "gemma-3"),
+    # the seed's larger tiers: the 12B-it's and 27B-it's decoders behind the same tower (54 GB of
+    # bf16 for the 27B: FORGE_BENCH_MODELS=/dev/shm/... where the disk is smaller)
+    "gemma-12b": ("gemma-3-12b", "gemma3-vlm", "gemma-3"),
+    "gemma-27b": ("gemma-3-27b", "gemma3-vlm", "gemma-3"),
 }
 
 
@@ -77,9 +81,9 @@ def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
         return folder
     shape_name, family, _ = MODELS[key]
     if family == "gemma3-vlm":
-        from bench.vlm_shape import build_gemma3_4b
+        from bench.vlm_shape import build_gemma3_vlm
 
-        return build_gemma3_4b(folder, device)
+        return build_gemma3_vlm(folder, device, shape_name=shape_name)
     s = SHAPES[shape_name]
     folder.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer(folder)

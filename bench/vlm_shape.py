@@ -1,4 +1,5 @@
-"""A random-init Gemma 3 4B-it of the real layout, for the benchmark (torch inside the function).
+"""A random-init Gemma 3 -it of the real layout, for the benchmark (torch inside the functions): the
+4B-it, and the 12B-it's and 27B-it's decoders behind the same tower.
 
 Gemma3ForConditionalGeneration, the class of unsloth/gemma-3-4b-it (forge's default model): text
 decoder hidden 2560, 34 layers, 8 heads / 4 KV heads, head_dim 256, MLP 10240, vocabulary 262,208;
@@ -19,9 +20,33 @@ from forge.models.builtin_vlm import GEMMA3_4B
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
 # the one hand-written copy of unsloth/gemma-3-4b-it's shape (forge.models.builtin_vlm)
 TEXT, VISION, MM_TOKENS = GEMMA3_4B
+# Gemma 3 scales its queries by 1/sqrt(query_pre_attn_scalar): head_dim for the 4B and 12B, hidden
+# / heads for the 27B (168, its published config); not derivable from the rest of the shape
+QUERY_SCALE = {"gemma-3-27b": 168}
 
 
-def build_gemma3_4b(folder: Path, device: str = "cuda") -> Path:
+def text_config(shape_name: str = "gemma-3-4b") -> dict:
+    """The text decoder of a Gemma 3 -it layout: the 4B-it's config (rope, window, vocabulary) with
+    the sizes forge.models.shape holds for `shape_name` (gemma-3-4b, gemma-3-12b, gemma-3-27b), so the
+    12B's and 27B's layouts come from the table the plan sizes them with."""
+    from forge.models.shape import SHAPES
+
+    s = SHAPES[shape_name]
+    sizes = dict(
+        hidden_size=s.hidden,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        num_key_value_heads=s.kv_heads,
+        intermediate_size=s.intermediate,
+        head_dim=s.hd,
+        query_pre_attn_scalar=QUERY_SCALE.get(shape_name, s.hd),
+    )
+    return dict(TEXT, **sizes)
+
+
+def build_gemma3_vlm(folder: Path, device: str = "cuda", shape_name: str = "gemma-3-4b") -> Path:
+    """Gemma3ForConditionalGeneration of the -it layout `shape_name` (the 4B-it's by default; the
+    12B's and 27B's decoders behind the same SigLIP tower and projector), random bf16 weights."""
     import torch
     from transformers import (
         AutoTokenizer,
@@ -41,7 +66,7 @@ def build_gemma3_4b(folder: Path, device: str = "cuda") -> Path:
     ids = {k: tok.convert_tokens_to_ids(v) for k, v in IMAGE_TOKENS.items()}
     special = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     cfg = Gemma3Config(
-        text_config=dict(TEXT, **special),
+        text_config=dict(text_config(shape_name), **special),
         vision_config=SiglipVisionConfig(**VISION, vision_use_head=False).to_dict(),
         mm_tokens_per_image=MM_TOKENS,
         boi_token_index=ids["boi_token"],

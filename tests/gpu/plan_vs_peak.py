@@ -28,11 +28,6 @@ QWEN_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, n
 GEMMA_1B = dict(hidden_size=1152, num_hidden_layers=26, num_attention_heads=4, num_key_value_heads=1,
                 intermediate_size=6912, vocab_size=262144, head_dim=256, query_pre_attn_scalar=256,
                 sliding_window=512)  # fmt: skip
-GEMMA_12B_TEXT = dict(hidden_size=3840, num_hidden_layers=48, num_attention_heads=16, num_key_value_heads=8,
-                      intermediate_size=15360, head_dim=256)  # fmt: skip
-GEMMA_27B_TEXT = dict(hidden_size=5376, num_hidden_layers=62, num_attention_heads=32, num_key_value_heads=16,
-                      intermediate_size=21504, head_dim=128, query_pre_attn_scalar=168)  # fmt: skip
-
 # name -> (builder, emulated card GB or None, steps, template)
 CASES = {
     "gemma3-4b-vlm@16GB": ("vlm4b", 16, 30, "gemma-3"),
@@ -82,13 +77,11 @@ def build(kind: str, folder: Path) -> Path:
     if (folder / "config.json").exists():
         return folder
     if kind in ("vlm4b", "vlm12b", "vlm27b"):
-        import bench.vlm_shape as v
+        from bench.vlm_shape import build_gemma3_vlm
 
-        # the 12B's / 27B's text decoder in the 4B's layout (the same SigLIP tower and projector)
-        from forge.models.builtin_vlm import GEMMA3_4B
-
-        v.TEXT = dict(GEMMA3_4B[0], **{"vlm12b": GEMMA_12B_TEXT, "vlm27b": GEMMA_27B_TEXT}.get(kind, {}))
-        return v.build_gemma3_4b(folder)
+        # the 12B's / 27B's text decoder behind the 4B-it's SigLIP tower and projector
+        shape = {"vlm4b": "gemma-3-4b", "vlm12b": "gemma-3-12b", "vlm27b": "gemma-3-27b"}[kind]
+        return build_gemma3_vlm(folder, shape_name=shape)
     folder.mkdir(parents=True, exist_ok=True)
     tok = bpe_tokenizer(folder) if kind == "qwen" else build_tokenizer(folder)
     ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
