@@ -1,4 +1,5 @@
-"""`model.load_in_fp8`: who may use it, and where its loss parity was shown (pure: no torch).
+"""FP8 for the frozen base: who may use `model.load_in_fp8` and `model.fp8_matmul`, and where the
+plan turns one on by itself, from same-call measurements (MEASURED) (pure: no torch).
 
 FP8 here is Unsloth's FP8 LoRA: the frozen base weights are quantised once to float8 e4m3 with one
 scale per output row (torchao's Float8Tensor), the forward matrix products run on the FP8 tensor
@@ -104,11 +105,20 @@ def parity_ok(bf16_loss: float, fp8_loss: float, tolerance: float = PARITY_TOLER
 
 
 def plan_may_choose_fp8(
-    option: str, shape_name: str | None, capability: str | None, gpu_name: str, backend: str
+    option: str,
+    shape_name: str | None,
+    capability: str | None,
+    gpu_name: str,
+    backend: str,
+    stored_dtype: str | None = None,
 ) -> tuple[str | None, str]:
     """(reason, "") when `forge plan` may turn model.<option> on for this shape on this card and
-    backend, else (None, why not): the note the plan shows on a card with FP8 units."""
-    refusal = fp8_refusal(backend, capability) if option == "load_in_fp8" else fp8_matmul_refusal(capability)
+    backend, else (None, why not): the note the plan shows on a card with FP8 units. Whatever
+    check would refuse (forge.plan.fp8.fp8_refusals), the plan never chooses."""
+    if option == "load_in_fp8":
+        refusal = fp8_refusal(backend, capability, gpu_name, stored_dtype)
+    else:
+        refusal = fp8_matmul_refusal(capability, gpu_name)
     if refusal is not None:
         return None, ""
     rows = [m for m in MEASURED if m.option == option and m.shape == shape_name and m.card in (gpu_name or "")]
@@ -169,15 +179,18 @@ def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
     return out
 
 
-def choose_fp8(b, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
+def choose_fp8(b, model: str, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
     """The plan's FP8 step, once 16-bit weights were chosen (FP8 takes the 16-bit memory): turn
     an FP8 option on where MEASURED shows it faster with parity on this card, unless the user set
     either option; on a card with FP8 units, say why forge's own FP8 products stay off."""
     if not hw.gpus or {"model.fp8_matmul", "model.load_in_fp8"} & set(b.explicit):
         return
+    from forge.models.facts import stored_dtype
+
     gpu = hw.gpus[0]
     for option in ("fp8_matmul", "load_in_fp8"):
-        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend)
+        dtype = stored_dtype(model) if option == "load_in_fp8" else None
+        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype)
         if why:
             b.set(f"model.{option}", True, why)
             return
