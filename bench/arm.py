@@ -20,6 +20,26 @@ from pathlib import Path
 T0 = time.perf_counter()
 
 
+def mark(out: str, what: str) -> None:
+    """One line in the arm's progress file, seconds since the arm started: an arm stopped by
+    bench.run's limit writes no result, and this says how far it got (loaded, first step...)."""
+    with open(Path(out).with_suffix(".progress"), "a") as f:
+        f.write(f"{time.perf_counter() - T0:.1f} {what}\n")
+
+
+def how_far(out: Path) -> str:
+    """'; last: step 3 at 170.2 s' from an arm's progress file (mark), or '': for bench.run's
+    line about an arm it stopped."""
+    try:
+        lines = [x for x in Path(out).with_suffix(".progress").read_text().split("\n") if x.strip()]
+    except OSError:
+        return ""
+    if not lines:
+        return ""
+    at, what = lines[-1].split(" ", 1)
+    return f"; last: {what} at {at} s" + ("" if what.startswith("step") else " (no step finished)")
+
+
 def _cfg(arm: str, model_dir: str, template: str, settings: dict):
     from forge.config import validate_dict
 
@@ -113,9 +133,11 @@ def _run(a, result: dict) -> None:
         from forge.train.backends.unsloth import UnslothBackend
 
         backend = UnslothBackend(cfg, log, out_dir)
+    mark(a.out, "imported")
     model, tok = backend.load()
     torch.cuda.synchronize()
     t_load = time.perf_counter()
+    mark(a.out, "loaded")
     convs = load_conversations(Path(a.data))
     examples, report = tokenize_conversations(convs, tok, cfg.model.max_seq_length)
     held = examples[-a.holdout :] if a.holdout else []
@@ -133,6 +155,7 @@ def _run(a, result: dict) -> None:
     }
     attended = sum(n * n / 2 for n in lengths) / sum(lengths)
     meter = Meter(a.seconds, a.warmup_steps, max_steps=a.max_steps, budget=a.budget)
+    meter.progress_out = a.out
     if a.torch_profile:
         meter.profile(a.warmup_steps, a.torch_profile, Path(a.out).with_suffix(".profile.txt"))
     trainer = backend.make_trainer(model, tok, ds, backend.prepare_dataset(parity), plan, [meter.callback()])
@@ -147,6 +170,7 @@ def _run(a, result: dict) -> None:
     result["eval_peak_allocated_gb"] = torch.cuda.max_memory_allocated() / 1024**3
     torch.cuda.reset_peak_memory_stats()
     t_eval = time.perf_counter()
+    mark(a.out, "training")
     meter.t_train = time.perf_counter()
     trainer.train()
     torch.cuda.synchronize()
@@ -241,6 +265,10 @@ class Meter:
         self.losses: list[float] = []
         self.prof = None
 
+    def on_step(self, step: int) -> None:
+        if getattr(self, "progress_out", None):
+            mark(self.progress_out, f"step {step}")
+
     def profile(self, start: int, steps: int, path: Path):
         """Profile `steps` optimizer steps after `start`; measurement begins after them."""
         self.prof_window, self.prof_path = (start, start + steps), path
@@ -303,6 +331,7 @@ class Meter:
                 if meter.first_step_s is None:
                     meter.first_step_s = now - meter.t_train
                 meter._profile_hook(state.global_step, now)
+                meter.on_step(state.global_step)
                 meter.marks.append((now, state.global_step, meter.counts.tolist()))
                 if meter.max_steps:
                     if state.global_step >= meter.max_steps:

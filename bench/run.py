@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.arm import how_far
 from bench.common import MODELS, make_alpaca, make_chat, write_jsonl
 from bench.mfu import flops_4n, flops_full, flops_nemo_lora, mfu
 
@@ -223,6 +224,7 @@ def main(argv=None) -> int:
             cmd.append("--export-check")
         print(f"== arm {arm}", flush=True)
         started, limit = time.time(), json.loads(a.timeouts).get(arm, a.timeout)
+        rfile.with_suffix(".progress").unlink(missing_ok=True)  # an earlier run's marks are not this run's
         try:
             env = os.environ | arm_env.get(arm, {})
             # straight into the log file, so an arm that hangs or is stopped still leaves its output
@@ -233,7 +235,7 @@ def main(argv=None) -> int:
             # (2026-12-02, Gemma 3 4B-it arm (a): result written, killed a second later); keep it
             done = _result_since(rfile, started)
             if done is None:
-                results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {limit:.0f} s"}
+                results[arm] = {"arm": arm, "ok": False, "error": f"timed out after {limit:.0f} s{how_far(rfile)}"}
                 continue
             results[arm] = done | {"killed_after_result": True}
         else:

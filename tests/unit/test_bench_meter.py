@@ -51,3 +51,17 @@ def test_an_arm_result_is_taken_only_from_this_run_of_the_arm(tmp_path):
     assert _result_since(rfile, time.time() - 200) == {"arm": "a", "ok": True}
     rfile.write_text("{torn")
     assert _result_since(rfile, time.time() - 200) is None
+
+
+def test_an_arm_stopped_by_its_limit_says_how_far_it_got(tmp_path):
+    """bench.run stops an arm at --timeout / --timeouts without a result; its progress marks say
+    whether it had loaded, or how many steps it finished (Gemma 3's arm (a), tenth session)."""
+    from bench.arm import how_far, mark
+
+    out = tmp_path / "arm-gemma-4b-chat-a.json"
+    assert how_far(out) == ""
+    mark(str(out), "imported")
+    mark(str(out), "loaded")
+    assert how_far(out).startswith("; last: loaded at ") and how_far(out).endswith("(no step finished)")
+    mark(str(out), "step 3")
+    assert how_far(out).startswith("; last: step 3 at ") and "no step" not in how_far(out)
