@@ -36,7 +36,7 @@ def how_far(out: Path) -> str:
         return ""
     if not lines:
         return ""
-    at, what = lines[-1].split(" ", 1)
+    at, _, what = lines[-1].partition(" ")  # a line cut short by the kill reads as what it holds
     return f"; last: {what} at {at} s" + ("" if what.startswith("step") else " (no step finished)")
 
 

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.environ.get("OUT", "bench-results"))
     ap.add_argument("--timeout", type=float, default=420, help="seconds per arm before it is stopped")
     # the original recipe (a) on Gemma 3 compiles each new row length before its first step: more than (c)'s limit
-    ap.add_argument("--timeouts", default="{}", help='JSON arm -> seconds, over --timeout ({"a": 420})')
+    ap.add_argument("--timeouts", type=json.loads, default={}, help='JSON arm -> seconds, over --timeout ({"a": 420})')
     ap.add_argument("--c2", default=None, help="JSON overrides of (c)'s settings for a variant arm c2")
     ap.add_argument("--b-gc", action="store_true", help="arm b with gradient checkpointing (when (c)'s settings OOM)")
     ap.add_argument("--b", default=None, help="JSON overrides of (b)'s settings (e.g. a smaller micro-batch)")
@@ -84,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--card-gb", type=float, default=None, help="emulate a card of this size (plan and every arm)")
     ap.add_argument("--budget", default="{}", help='JSON arm -> seconds of training before it stops ({"a": 120})')
     a = ap.parse_args(argv)
+    if not isinstance(a.timeouts, dict):  # before the model build, which takes minutes for the 27B
+        ap.error('--timeouts takes a JSON object of arm -> seconds, e.g. {"a": 420}')
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     shape_name, _, template = MODELS[a.model]
@@ -223,7 +225,7 @@ def main(argv=None) -> int:
         if arm in ("p8", "pg"):
             cmd.append("--export-check")
         print(f"== arm {arm}", flush=True)
-        started, limit = time.time(), json.loads(a.timeouts).get(arm, a.timeout)
+        started, limit = time.time(), a.timeouts.get(arm, a.timeout)
         rfile.with_suffix(".progress").unlink(missing_ok=True)  # an earlier run's marks are not this run's
         try:
             env = os.environ | arm_env.get(arm, {})

@@ -100,15 +100,15 @@ def test_the_resolver_turns_fp8_on_from_the_table_and_leaves_a_users_choice(monk
     hw = HardwareInfo(gpus=[GPUInfo(name="NVIDIA H100 80GB HBM3", vram_gb=80.0, capability="9.0", bf16=True)])
     notes: list[str] = []
     b = Builder(cfg, set())
-    choose_fp8(b, "unsloth/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b", hw, "unsloth", notes)
+    choose_fp8(b, "bfloat16", "llama-3.1-8b", hw, "unsloth", notes)
     assert "model.fp8_matmul" not in b.settings and "1.01x bf16" in notes[0]
     win = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, (2.0, 2.0), "test")
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [win])
     b = Builder(cfg, set())
-    choose_fp8(b, "unsloth/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b", hw, "unsloth", [])
+    choose_fp8(b, "bfloat16", "llama-3.1-8b", hw, "unsloth", [])
     assert b.settings["model.fp8_matmul"].value is True
     b = Builder(cfg, {"model.fp8_matmul"})  # the user said no: the plan does not ask again
-    choose_fp8(b, "unsloth/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b", hw, "unsloth", [])
+    choose_fp8(b, "bfloat16", "llama-3.1-8b", hw, "unsloth", [])
     assert "model.fp8_matmul" not in b.settings
 
 
@@ -177,28 +177,36 @@ def test_check_refuses_fp8_on_a_float32_model(tmp_path, monkeypatch, capsys):
     assert any("stores its weights in float32" in i["detail"] for i in failed), failed
 
 
-def test_the_plan_never_chooses_what_check_would_refuse(tmp_path, monkeypatch):
-    """Unsloth's FP8 LoRA refuses weights stored in fp16 (row-wise FP8 is made from bf16): a plan
-    that turned it on for such a model would be refused by its own check."""
-    import json
-
+def test_the_plan_never_chooses_what_check_would_refuse(monkeypatch):
+    """Unsloth's FP8 LoRA refuses weights stored in fp16 (row-wise FP8 is made from bf16), and the
+    config refuses FP8 beside a float16 compute dtype: a plan that turned FP8 on there would be
+    refused by its own check."""
     from forge.plan.fp8 import choose_fp8
     from forge.plan.hardware import GPUInfo, HardwareInfo
     from forge.plan.settings import Builder
 
-    model = tmp_path / "m"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps({"model_type": "llama", "torch_dtype": "float16"}))
     win = Measured("load_in_fp8", "llama-3.1-8b", "H100", 1.2, (2.0, 2.0), "test")
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [win])
     hw = HardwareInfo(gpus=[GPUInfo(name="NVIDIA H100 80GB HBM3", vram_gb=80.0, capability="9.0", bf16=True)])
-    b = Builder(validate_dict({}), set())
-    choose_fp8(b, str(model), "llama-3.1-8b", hw, "unsloth", [])
-    assert "model.load_in_fp8" not in b.settings
-    (model / "config.json").write_text(json.dumps({"model_type": "llama", "torch_dtype": "bfloat16"}))
-    b = Builder(validate_dict({}), set())
-    choose_fp8(b, str(model), "llama-3.1-8b", hw, "unsloth", [])
-    assert b.settings["model.load_in_fp8"].value is True
-    b = Builder(validate_dict({}), set())
-    choose_fp8(b, str(model), "llama-3.1-8b", hw, "hf", [])  # the hf backend has no FP8 LoRA
-    assert "model.load_in_fp8" not in b.settings
+
+    def chosen(stored, backend="unsloth", config=None):
+        b = Builder(validate_dict(config or {}), set())
+        choose_fp8(b, stored, "llama-3.1-8b", hw, backend, [])
+        return b.settings.get("model.load_in_fp8")
+
+    assert chosen("float16") is None
+    assert chosen("bfloat16").value is True
+    assert chosen("bfloat16", backend="hf") is None  # the hf backend has no FP8 LoRA
+    assert chosen("bfloat16", config={"model": {"dtype": "float16"}}) is None
+
+
+def test_one_failed_parity_row_keeps_fp8_off_and_cards_match_by_name(monkeypatch):
+    faster = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, (2.0, 2.0), "test")
+    failed = Measured("fp8_matmul", "llama-3.1-8b", "H200", 1.0, (2.0, 2.2), "test")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [faster, failed])
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")[0] is None
+    monkeypatch.setattr(
+        "forge.plan.fp8.MEASURED", [Measured("fp8_matmul", "llama-3.1-8b", "H20", 1.2, (2.0, 2.0), "t")]
+    )
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")[0] is None
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H20", "unsloth")[0]

@@ -65,11 +65,9 @@ def gate_verdict(project: Project, lora_dir: Path) -> GateVerdict:
     record, refused = try_read_record(project.evaluation_file, EvaluationRecord)
     if record is None:
         return GateVerdict(UNREADABLE, f"{rel}: {refused}", evaluate)
-    current = adapter_fingerprint(lora_dir)
-    stale = record.adapter_gone_or_changed(current, project.rel(lora_dir))
+    stale = record.adapter_gone_or_changed(adapter_fingerprint(lora_dir), project.rel(lora_dir))
     if stale:
-        fix = evaluate if current is not None else "run `forge train`, then `forge evaluate`"
-        return GateVerdict(STALE, f"{rel} {stale}", fix, evaluated_at=record.created_at)
+        return GateVerdict(STALE, f"{rel} {stale[0]}", stale[1], evaluated_at=record.created_at)
     common = dict(
         threshold=record.threshold,
         relative_improvement=record.relative_improvement,

@@ -121,9 +121,13 @@ def plan_may_choose_fp8(
         refusal = fp8_matmul_refusal(capability, gpu_name)
     if refusal is not None:
         return None, ""
-    rows = [m for m in MEASURED if m.option == option and m.shape == shape_name and m.card in (gpu_name or "")]
-    parity = [m for m in MEASURED if m.option == option and m.shape == shape_name and m.parity]
-    shown = next((m for m in parity if parity_ok(*m.parity)), None)
+    card = set((gpu_name or "").split())  # "H100" in "NVIDIA H100 80GB HBM3", never "H20" in "H200"
+    ours = [m for m in MEASURED if m.option == option and m.shape == shape_name]
+    rows = [m for m in ours if m.card in card]
+    # loss parity is the arithmetic's, not the card's: a row from any card counts, and one failed
+    # row for the shape is enough to keep the option off
+    parity = [m for m in ours if m.parity]
+    shown = parity[0] if parity and all(parity_ok(*m.parity) for m in parity) else None
     faster = next((m for m in rows if m.speed >= MIN_SPEEDUP), None)
     if faster and shown:
         return (
@@ -179,20 +183,22 @@ def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
     return out
 
 
-def choose_fp8(b, model: str, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
+def choose_fp8(b, stored: str | None, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
     """The plan's FP8 step, once 16-bit weights were chosen (FP8 takes the 16-bit memory): turn
     an FP8 option on where MEASURED shows it faster with parity on this card, unless the user set
-    either option; on a card with FP8 units, say why forge's own FP8 products stay off."""
-    if not hw.gpus or {"model.fp8_matmul", "model.load_in_fp8"} & set(b.explicit):
+    either option or a compute dtype FP8 cannot keep (the config would refuse the pair). `stored`:
+    the weights' dtype in config.json (ModelFacts.dtype). For a shape in the table, a card with FP8
+    units is told why forge's own FP8 products stay off."""
+    if not hw.gpus or not shape_name or {"model.fp8_matmul", "model.load_in_fp8"} & set(b.explicit):
         return
-    from forge.models.facts import stored_dtype
-
+    if b.current("model.dtype") not in (None, "bfloat16"):
+        return
     gpu = hw.gpus[0]
     for option in ("fp8_matmul", "load_in_fp8"):
-        dtype = stored_dtype(model) if option == "load_in_fp8" else None
+        dtype = stored if option == "load_in_fp8" else None
         why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype)
         if why:
             b.set(f"model.{option}", True, why)
             return
-        if off and option == "fp8_matmul":
+        if off and option == "fp8_matmul" and any(m.shape == shape_name for m in MEASURED):
             notes.append(off)

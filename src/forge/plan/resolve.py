@@ -207,7 +207,7 @@ def resolve(
         four, why4 = True, "4-bit weights (QLoRA) to leave room for activations"
     four = b.set("model.load_in_4bit", four, why4)
     if gpu and not four:
-        choose_fp8(b, model_name, shape.name if shape else None, hw, backend, notes)
+        choose_fp8(b, facts.dtype, shape.name if shape else None, hw, backend, notes)
 
     # 3. sequence length from the data
     p99 = data.quantile(0.99)

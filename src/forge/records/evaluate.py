@@ -246,11 +246,11 @@ class EvaluationRecord(_ScoreRecord):
         # 0: no schema_version (read when it has what a comparison needs); 1: no artifact rows
         return data if version in (0, 1, cls.SCHEMA_VERSION) else None
 
-    def adapter_gone_or_changed(self, current: dict | None, where: str) -> str | None:
-        """Why this record's scores and verdict are not of the adapter saved now, or None: the one
-        rule the gate's verdict (verify, export) and the web page's badge apply. `current`: the
-        adapter's fingerprint now (None: no complete adapter in `where`). None too where the record
-        holds no fingerprint (an older forge's file): then nobody can say."""
+    def adapter_gone_or_changed(self, current: dict | None, where: str) -> tuple[str, str] | None:
+        """(why, fix) where this record's scores and verdict are not of the adapter saved now, else
+        None: the one rule the gate's verdict (verify, export) and the web page's badge apply.
+        `current`: the adapter's fingerprint now (None: no complete adapter in `where`). None too
+        where the record holds no fingerprint (an older forge's file): then nobody can say."""
         scored = (self.adapter_fingerprint or {}).get("sha256")
         if not scored:
             return None
@@ -258,12 +258,14 @@ class EvaluationRecord(_ScoreRecord):
         if current is None:
             return (
                 f"scored adapter {scored[:12]} on {when}, but there is no complete adapter in {where} now: "
-                f"its scores and gate verdict ({self.verdict}) are of an adapter that is gone"
+                f"its scores and gate verdict ({self.verdict}) are of an adapter that is gone",
+                "run `forge train`, then `forge evaluate`",
             )
         if current.get("sha256") != scored:
             return (
                 f"scored adapter {scored[:12]} on {when}; the adapter now is {current.get('sha256', '?')[:12]} "
-                f"(trained since): its scores and gate verdict ({self.verdict}) are of the old adapter"
+                f"(trained since): its scores and gate verdict ({self.verdict}) are of the old adapter",
+                "run `forge evaluate` to score the adapter saved now (and gate it)",
             )
         return None
 

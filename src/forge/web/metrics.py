@@ -122,16 +122,10 @@ def evaluation_staleness(project: Project, evaluation: EvaluationRecord | None) 
     lora = _adapter_dir(project, evaluation.adapter)
     if lora is None:
         return None, None
-    current = _current_fingerprint(lora)
-    why = evaluation.adapter_gone_or_changed(current, evaluation.adapter or str(lora))
-    if why is None:
+    stale = evaluation.adapter_gone_or_changed(_current_fingerprint(lora), project.rel(lora))
+    if stale is None:
         return False, None
-    fix = (
-        "run `forge train`, then `forge evaluate`"
-        if current is None
-        else ("run `forge evaluate` to score the adapter saved now (and gate it)")
-    )
-    return True, f"{why}; fix: {fix}"
+    return True, f"{stale[0]}; fix: {stale[1]}"
 
 
 # (val path, stat) -> sha256: the val split is hashed again only when it changed
