@@ -65,3 +65,18 @@ def test_an_arm_stopped_by_its_limit_says_how_far_it_got(tmp_path):
     assert how_far(out).startswith("; last: loaded at ") and how_far(out).endswith("(no step finished)")
     mark(str(out), "step 3")
     assert how_far(out).startswith("; last: step 3 at ") and "no step" not in how_far(out)
+
+
+def test_the_summary_table_renders_a_calls_saved_result():
+    """bench.summary.markdown, fed a call's saved summary, writes the table that call wrote (the
+    tenth session's 4B-it at 8 GB: (a) stopped by its limit, (c) measured)."""
+    import json
+    from pathlib import Path
+
+    from bench.summary import markdown
+
+    raw = Path(__file__).resolve().parents[2] / "bench" / "results"
+    s = json.loads((raw / "2026-12-07-h100-s10-gemma-4b-8GB-arms.json").read_text())
+    md = markdown(s)
+    assert md.strip() == (raw / "2026-12-07-h100-s10-gemma-4b-8GB-arms.md").read_text().strip()
+    assert "| (a) original | failed: timed out after 180 s |" in md and "| 15,996 |" in md
