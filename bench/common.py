@@ -88,13 +88,8 @@ def build_model(key: str, folder: Path, device: str = "cuda") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer(folder)
     common = dict(
-        hidden_size=s.hidden,
-        num_hidden_layers=s.layers,
-        num_attention_heads=s.heads,
-        num_key_value_heads=s.kv_heads,
-        intermediate_size=s.intermediate,
+        **s.config_sizes(),
         vocab_size=s.vocab,
-        head_dim=s.hd,
         tie_word_embeddings=s.tied,
         max_position_embeddings=s.max_positions,
         pad_token_id=tok.pad_token_id,

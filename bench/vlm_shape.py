@@ -32,16 +32,7 @@ def text_config(shape_name: str = "gemma-3-4b") -> dict:
     from forge.models.shape import SHAPES
 
     s = SHAPES[shape_name]
-    sizes = dict(
-        hidden_size=s.hidden,
-        num_hidden_layers=s.layers,
-        num_attention_heads=s.heads,
-        num_key_value_heads=s.kv_heads,
-        intermediate_size=s.intermediate,
-        head_dim=s.hd,
-        query_pre_attn_scalar=QUERY_SCALE.get(shape_name, s.hd),
-    )
-    return dict(TEXT, **sizes)
+    return dict(TEXT, **s.config_sizes(), query_pre_attn_scalar=QUERY_SCALE.get(shape_name, s.hd))
 
 
 def build_gemma3_vlm(folder: Path, device: str = "cuda", shape_name: str = "gemma-3-4b") -> Path:

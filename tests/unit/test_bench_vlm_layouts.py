@@ -34,3 +34,12 @@ def test_each_layout_has_the_parameters_the_plan_counts(key):
     s = SHAPES[shape_name]
     tower = SIGLIP_GEMMA3 + 1152 * s.hidden  # the tower and the projector, as the table counts them
     assert abs(text + tower - s.params) / s.params < 0.01
+
+
+@pytest.mark.parametrize("name", ["llama-3.2-1b", "llama-3.1-8b", "gemma-3-27b", "qwen2.5-7b"])
+def test_config_sizes_read_back_as_the_same_shape(name):
+    from forge.models.shape import from_config
+
+    s = SHAPES[name]
+    back = from_config({**s.config_sizes(), "vocab_size": s.vocab})
+    assert back.config_sizes() == s.config_sizes()

@@ -90,6 +90,18 @@ class ModelShape:
         per_layer = sum(r * (a + b) for name, (a, b) in shapes.items() if name in targets)
         return self.layers * per_layer
 
+    def config_sizes(self) -> dict[str, int]:
+        """The decoder's sizes under transformers' config.json keys (what from_config reads back):
+        the bench builds its random-init models of a layout from them."""
+        return {
+            "hidden_size": self.hidden,
+            "num_hidden_layers": self.layers,
+            "num_attention_heads": self.heads,
+            "num_key_value_heads": self.kv_heads,
+            "intermediate_size": self.intermediate,
+            "head_dim": self.hd,
+        }
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["params"] = self.params
