@@ -166,6 +166,8 @@ def main(argv=None) -> int:
     arm_settings["pg"] = parity | fp8mm
     arm_settings["g0"] = arm_settings["g"]  # the first design: whole base layers, unfused (arm_env)
     arm_settings["g1"] = arm_settings["g"]  # the weight design, x quantised for every product (arm_env)
+    arm_settings["g2"] = arm_settings["g"]  # torchao's accumulation: fast forward, per-tensor dx (arm_env)
+    arm_settings["g3"] = arm_settings["g"]  # fast accumulation in both products (arm_env)
     budgets = json.loads(a.budget)
     arm_env = {
         "c0": {"FORGE_TORCH_VARLEN": "0"},
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
         "cd": {"TORCHDYNAMO_DISABLE": "1"},
         "g0": {"FORGE_FP8_MATMUL": "module"},
         "g1": {"FORGE_FP8_REUSE": "0"},
+        "g2": {"FORGE_FP8_ACCUM": "fast-forward"},
+        "g3": {"FORGE_FP8_ACCUM": "fast"},
     }
     results = {}
     for arm in a.arms.split(","):

@@ -21,7 +21,7 @@ def summarise(a, p, results, shape_name, t_build) -> dict:
             r["mfu_nemo"] = mfu(tps, flops_nemo_lora(shape, 16, targets, att))
     ratios = {}
     tok = {k: r.get("real_tokens_per_s") for k, r in results.items()}
-    pairs = "c/a c/b c/c0 c/ce c/cd f/a f/c c2/a c2/c g/c g0/c g1/c g/a g/g0 g/g1 p8/p16 pg/p16"
+    pairs = "c/a c/b c/c0 c/ce c/cd f/a f/c c2/a c2/c g/c g0/c g1/c g/a g/g0 g/g1 g2/c g3/c g/g2 p8/p16 pg/p16"
     for top, base in (pair.split("/") for pair in pairs.split()):
         if tok.get(top) and tok.get(base):
             ratios[f"{top}/{base}"] = tok[top] / tok[base]
@@ -94,6 +94,8 @@ def markdown(s: dict) -> str:
         "g": "(g) forge, FP8 base products",
         "g0": "(g0) FP8 base products, unfused",
         "g1": "(g1) FP8 base products, x quantised per product",
+        "g2": "(g2) FP8 base products, torchao's fast forward / per-tensor dx",
+        "g3": "(g3) FP8 base products, fast accumulation in both",
         "pg": "(pg) parity, FP8 base products",
     }
     for k in names:

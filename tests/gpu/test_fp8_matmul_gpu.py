@@ -27,9 +27,12 @@ def _rel(a, b) -> float:
     return float((a.float() - b.float()).norm() / b.float().norm())
 
 
-def test_fp8_products_match_bf16_and_leave_the_weight_frozen():
+@pytest.mark.parametrize("accum", ["exact", "fast-forward", "fast"])
+def test_fp8_products_match_bf16_and_leave_the_weight_frozen(accum, monkeypatch):
+    """Each way of accumulating (FORGE_FP8_ACCUM) gives the same products within FP8's rounding."""
     from forge.train.fp8_matmul import _module_class
 
+    monkeypatch.setenv("FORGE_FP8_ACCUM", accum)
     torch.manual_seed(0)
     lin = torch.nn.Linear(2048, 8192, bias=False, device="cuda", dtype=torch.bfloat16).requires_grad_(False)
     fp8 = _module_class()(lin)
@@ -40,7 +43,7 @@ def test_fp8_products_match_bf16_and_leave_the_weight_frozen():
     y.backward(g)
     y8.backward(g)
     fwd, bwd = _rel(y8, y), _rel(x8.grad, x.grad)
-    _record("fp8_matmul_products", forward_rel_err=fwd, input_grad_rel_err=bwd)
+    _record("fp8_matmul_products", accum=accum, forward_rel_err=fwd, input_grad_rel_err=bwd)
     assert y8.shape == y.shape and y8.dtype == torch.bfloat16
     assert fwd < 0.06 and bwd < 0.06, (fwd, bwd)
     assert not any(p.requires_grad for p in fp8.parameters())

@@ -46,7 +46,7 @@ def test_too_large_for_free_memory_keeps_the_compiled_builder(restore_builder, m
     seen = []
     masking.create_block_mask = lambda *a, **k: seen.append(a[3]) or "compiled"
     flex_masks.build_flex_masks_eagerly()
-    monkeypatch.setattr(flex_masks, "_free_bytes", lambda device: 1024)  # 1 KB free
+    monkeypatch.setattr(flex_masks.hardware, "free_bytes", lambda device: 1024)  # 1 KB free
     assert masking.create_block_mask(lambda b, h, q, kv: q >= kv, 1, None, 256, 256, device="cpu") == "compiled"
     assert seen == [256]
 
@@ -60,3 +60,25 @@ def test_switch_off_and_the_fit_rule(restore_builder, monkeypatch):
     assert flex_masks.eager_fits(1, 9216, 9216, 139 * 1024**3)
     assert not flex_masks.eager_fits(1, 9216, 9216, 2 * 1024**3)
     assert not flex_masks.eager_fits(8, 16384, 16384, None)  # host: over 2 GB
+
+
+def test_free_memory_is_what_this_process_may_take_under_its_cap(monkeypatch):
+    """An emulated 16 GB card on a 139 GB one (set_per_process_memory_fraction): the driver reports
+    100 GB free, but the process may take only its cap less what it holds. The eager build was
+    sized by the driver's figure, so on the emulated 16 GB card (H200, 2026-12-07) it built a
+    29,952-token mask densely (about 9 GB) where a real 16 GB card would not have."""
+    from forge.plan.hardware import free_bytes
+
+    G = 1024**3
+    cuda = torch.cuda
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(cuda, "mem_get_info", lambda i: (100 * G, 139 * G))
+    monkeypatch.setattr(cuda, "memory_allocated", lambda i: 4 * G)
+    monkeypatch.setattr(cuda, "memory_reserved", lambda i: 5 * G)
+    monkeypatch.setattr(cuda, "get_per_process_memory_fraction", lambda i: 16 / 139)
+    assert free_bytes("cuda:0") == 12 * G  # 16 GB cap less the 4 held
+    assert not flex_masks.eager_fits(1, 29952, 29952, free_bytes("cuda"))
+    monkeypatch.setattr(cuda, "get_per_process_memory_fraction", lambda i: 1.0)
+    assert free_bytes(None) == 101 * G  # no cap: the driver's free plus torch's unused cache
+    assert free_bytes("cpu") is None

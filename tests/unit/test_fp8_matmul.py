@@ -197,3 +197,18 @@ def test_one_input_is_quantised_once_for_the_products_that_share_it(monkeypatch)
     assert all(torch.equal(a, b) for a, b in zip(outs0, outs, strict=True))
     sum(o.float().square().sum() for o in outs0).backward()
     assert torch.equal(x.grad, grad)
+
+
+def test_the_accumulation_mode_is_one_of_three_and_says_which(monkeypatch):
+    """FORGE_FP8_ACCUM picks how the products accumulate (the bench's arms g / g2 / g3); a typo is
+    named with the values it takes, not taken silently as the default."""
+    from forge.train.fp8_matmul import ACCUM_MODES, accum_mode
+
+    monkeypatch.delenv("FORGE_FP8_ACCUM", raising=False)
+    assert accum_mode() == "exact"
+    for mode in ACCUM_MODES:
+        monkeypatch.setenv("FORGE_FP8_ACCUM", mode)
+        assert accum_mode() == mode
+    monkeypatch.setenv("FORGE_FP8_ACCUM", "fastest")
+    with pytest.raises(ValueError, match="exact, fast-forward, fast"):
+        accum_mode()

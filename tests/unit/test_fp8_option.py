@@ -79,6 +79,9 @@ def test_plan_chooses_fp8_only_where_measured_faster_with_parity(monkeypatch):
     assert why is None and "0.61x bf16" in off
     why, off = plan_may_choose_fp8("fp8_matmul", "qwen2.5-7b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
     assert why is None and "never measured" in off
+    # faster on the H200 (1.12x, 8B shape), but no parity run of that shape: off, and the note says so
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")
+    assert why is None and "1.12x" in off and "parity" in off and "--arms p16,pg" in off
     faster = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, None, "test")
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster])
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth")[0] is None  # no parity
@@ -86,7 +89,7 @@ def test_plan_chooses_fp8_only_where_measured_faster_with_parity(monkeypatch):
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster, parity])
     why, _ = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
     assert why and "1.20x" in why
-    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")[0] is None  # other card
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA GH200", "unsloth")[0] is None  # other card
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "8.0", "NVIDIA A100", "unsloth")[0] is None
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", None, "", "hf")[0] is None  # no GPU
 

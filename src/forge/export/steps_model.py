@@ -123,10 +123,11 @@ def load(job: ExportJob) -> None:
     from forge.export import verify as V
     from forge.export.template_choice import keep_template, with_training_roles
     from forge.models.templates import template_for
+    from forge.plan.hardware import free_bytes
 
     transformers.utils.logging.disable_progress_bar()
     # float32 throughout, so that the merge adds no rounding of its own and the checks can be tight
-    if torch.cuda.is_available() and job.params * 4 * 1.3 < torch.cuda.mem_get_info()[0]:
+    if torch.cuda.is_available() and job.params * 4 * 1.3 < (free_bytes() or 0):
         job.device = "cuda"
     job.dtype_name = M.save_dtype_name(job.base_path, job.cfg.model.dtype)
     job.say(f"loading {job.base_name} + adapter ({job.device}, float32)")

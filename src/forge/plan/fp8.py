@@ -39,14 +39,17 @@ class Measured:
 
 # What `forge plan` chooses FP8 from: it turns an option on only for a shape measured faster
 # (MIN_SPEEDUP) on that card with loss parity (PARITY_TOLERANCE). No row qualifies yet: parity
-# holds wherever it was run, but FP8 was never measurably faster in forge's recipe. Unsloth
-# 2026.10.9's FP8 LoRA dequantises each weight to bf16 for the backward; forge's own FP8 products
-# still quantise every input on the fly, which costs what the FP8 tensor cores save.
+# was shown on the 1B shape, where FP8 is slower (its products are too small to pay for quantising
+# each input on the fly); on the 8B shape forge's FP8 products were 1.12x bf16 on the H200, but
+# no 200-step parity run of that shape exists yet. Unsloth 2026.10.9's FP8 LoRA dequantises each
+# weight to bf16 for the backward, and was slower everywhere.
 MEASURED: list[Measured] = [
     Measured("load_in_fp8", "llama-3.2-1b", "H200", 20306 / 39283, (11.5171, 11.5171), "2026-12-01, micro-batch 2"),
     Measured("load_in_fp8", "llama-3.1-8b", "H200", 14208 / 15328, None, "2026-12-01, the plan's settings"),
     Measured("fp8_matmul", "llama-3.2-1b", "H100", 27407 / 45067, (11.5146, 11.5146), "2026-12-07, micro-batch 2"),
     Measured("fp8_matmul", "llama-3.1-8b", "H100", 14878 / 14661, None, "2026-12-07, the plan's settings"),
+    # the H200's memory lets the plan take 8 packed rows a micro-batch (the H100's 4): larger products
+    Measured("fp8_matmul", "llama-3.1-8b", "H200", 17377 / 15543, None, "2026-12-07, the plan's settings, 8 x 2"),
 ]
 
 
@@ -136,6 +139,12 @@ def plan_may_choose_fp8(
         ), ""
     if not rows:
         return None, f"model.{option} stays off: never measured on {shape_name} on this card"
+    if faster:
+        return None, (
+            f"model.{option} stays off: measured {faster.speed:.2f}x bf16 on {shape_name} here ({faster.source}), "
+            f"but its loss parity on {shape_name} is not shown yet (bench.run --arms p16,pg: 200 steps within "
+            f"{PARITY_TOLERANCE:.0%} of bf16's eval loss)"
+        )
     best = max(rows, key=lambda m: m.speed)
     return None, f"model.{option} stays off: measured {best.speed:.2f}x bf16 on {shape_name} here ({best.source})"
 

@@ -127,6 +127,29 @@ def _free_gb(torch, index: int) -> float | None:
     return round(free / 1024**3, 1)
 
 
+def free_bytes(device=None) -> int | None:
+    """What this process can still allocate on a CUDA device: the driver's free memory plus torch's
+    unused cache, and never past a cap set with torch.cuda.set_per_process_memory_fraction (how
+    forge's benchmarks emulate a smaller card, where the driver still reports the whole card free).
+    None without CUDA. torch is imported only by a caller that has it loaded already."""
+    import torch
+
+    dev = torch.device(device) if device is not None else None
+    if (dev is not None and dev.type != "cuda") or not torch.cuda.is_available():
+        return None
+    index = dev.index if dev is not None and dev.index is not None else torch.cuda.current_device()
+    free, total = torch.cuda.mem_get_info(index)
+    allocated = torch.cuda.memory_allocated(index)
+    room = free + torch.cuda.memory_reserved(index) - allocated
+    try:
+        fraction = torch.cuda.get_per_process_memory_fraction(index)
+    except Exception:  # a torch without the getter: no cap can be read
+        fraction = 1.0
+    if fraction < 1.0:
+        room = min(room, int(fraction * total) - allocated)
+    return max(int(room), 0)
+
+
 def _limit_gb(torch, index: int, total: int) -> float | None:
     """The cap torch.cuda.set_per_process_memory_fraction set (how forge emulates a smaller card)."""
     try:

@@ -85,14 +85,60 @@ def quantise_input(x, padded):
     return q
 
 
+# How the FP8 products accumulate (FORGE_FP8_ACCUM; the bench's arms g / g2 / g3 compare them):
+# - "exact" (default): both products on torch's row-scaled kernel with fp32 accumulation;
+# - "fast-forward": torchao's float8 recipe: the forward with fast accumulation, the input
+#   gradient on cuBLAS's per-tensor kernel with dy's row scales applied to its output after (torch's
+#   row-scaled kernel was much slower without fast accumulation: pytorch/pytorch#147971);
+# - "fast": both with fast accumulation.
+# Same call, 8B shape, H200, 2026-12-07 (docs/benchmarks.md, eleventh session): "exact" 17,377
+# real tok/s, "fast-forward" 16,423, bf16 15,543: on torch 2.11 the row-scaled kernel is the faster
+# one, and the per-tensor detour's extra pass over dx costs more than it saves.
+ACCUM_MODES = ("exact", "fast-forward", "fast")
+
+
+def accum_mode() -> str:
+    import os
+
+    mode = os.environ.get("FORGE_FP8_ACCUM") or ACCUM_MODES[0]
+    if mode not in ACCUM_MODES:
+        raise ValueError(f"FORGE_FP8_ACCUM={mode!r}: use one of {', '.join(ACCUM_MODES)}")
+    return mode
+
+
 def scaled_mm(a_q, b_q, scale_a, scale_b):
-    """a_q b_q with row scales of a and column scales of b, out in bf16. On CUDA the FP8 tensor-core
-    product; elsewhere (unit tests of the scale arithmetic on the CPU) the same sum in fp32."""
+    """The forward product a_q b_q with row scales of a and column scales of b, out in bf16. On CUDA
+    the FP8 tensor-core product; elsewhere (unit tests of the scale arithmetic on the CPU) the same
+    sum in fp32."""
     import torch
 
     if a_q.is_cuda:
-        return torch._scaled_mm(a_q, b_q, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16)
+        fast = accum_mode() != "exact"
+        return torch._scaled_mm(
+            a_q, b_q, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16, use_fast_accum=fast
+        )
     return ((a_q.float() * scale_a) @ (b_q.float() * scale_b)).to(torch.bfloat16)
+
+
+_ONE: dict = {}
+
+
+def scaled_mm_rows(a_q, b_q, scale_a, ones_b):
+    """The input-gradient product a_q b_q, where only a has (row) scales: b's are ones_b (1 x K)."""
+    import torch
+
+    if not a_q.is_cuda:
+        return scaled_mm(a_q, b_q, scale_a, ones_b)
+    mode = accum_mode()
+    if mode != "fast-forward":
+        fast = mode == "fast"
+        return torch._scaled_mm(
+            a_q, b_q, scale_a=scale_a, scale_b=ones_b, out_dtype=torch.bfloat16, use_fast_accum=fast
+        )
+    one = _ONE.get(a_q.device)
+    if one is None:
+        one = _ONE[a_q.device] = torch.ones((), device=a_q.device)
+    return torch._scaled_mm(a_q, b_q, scale_a=one, scale_b=one, out_dtype=torch.bfloat16).mul_(scale_a)
 
 
 def _function():
@@ -113,7 +159,7 @@ def _function():
             w_t_q, w_scale_row, ones_k = ctx.saved_tensors
             # dx = dy diag(s) W_q: fold W's row scales into dy's columns, then quantise dy per row
             g_q, g_s = quantise(dy, w_scale_row)
-            dx = scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
+            dx = scaled_mm_rows(g_q, w_t_q.t(), g_s, ones_k)
             return dx, None, None, None, None, None, None
 
     return FrozenFP8Product
@@ -150,7 +196,7 @@ def input_grad_product(dy2, parts):
     w_q, w_t_q, w_scale_row, ones_k = parts
     gp, rows = _padded(dy2)
     g_q, g_s = quantise(gp, w_scale_row)
-    dx = scaled_mm(g_q, w_t_q.t(), g_s, ones_k)
+    dx = scaled_mm_rows(g_q, w_t_q.t(), g_s, ones_k)
     return dx[:rows] if dx.shape[0] != rows else dx
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 
+from forge.plan import hardware
+
 # bytes of the eager build per (batch, q, kv) element: the boolean mask plus the index and sort
 # intermediates of torch's dense-to-block conversion (0.85 GB measured for 9,216^2 on the H200)
 EAGER_BYTES_PER_ELEMENT = 10
@@ -33,16 +35,6 @@ def eager_fits(batch: int | None, q_len: int, kv_len: int, free_bytes: int | Non
     if free_bytes is None:  # CPU tensors: host memory, the dense pass is small next to the model
         return need <= 2 * 1024**3
     return need <= FREE_MEMORY_SHARE * free_bytes
-
-
-def _free_bytes(device) -> int | None:
-    import torch
-
-    dev = torch.device(device) if device is not None else None
-    if dev is None or dev.type != "cuda" or not torch.cuda.is_available():
-        return None
-    free, _total = torch.cuda.mem_get_info(dev)
-    return int(free)
 
 
 def build_flex_masks_eagerly() -> str:
@@ -63,7 +55,7 @@ def build_flex_masks_eagerly() -> str:
 
     @torch.compiler.disable  # built outside any graph being traced, so nothing of it is compiled
     def create_block_mask(mask_mod, B, H, Q_LEN, KV_LEN, device=None, **kwargs):
-        if eager_fits(B, Q_LEN, KV_LEN, _free_bytes(device)):
+        if eager_fits(B, Q_LEN, KV_LEN, hardware.free_bytes(device)):
             kwargs["_compile"] = False
             return torch_create_block_mask(mask_mod, B, H, Q_LEN, KV_LEN, device=device, **kwargs)
         return compiled_builder(mask_mod, B, H, Q_LEN, KV_LEN, device=device, **kwargs)
