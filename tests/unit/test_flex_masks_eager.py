@@ -56,10 +56,14 @@ def test_switch_off_and_the_fit_rule(restore_builder, monkeypatch):
     before = masking.create_block_mask
     assert flex_masks.build_flex_masks_eagerly() == ""
     assert masking.create_block_mask is before
-    # 9,216 packed tokens: about 0.85 GB; fits in 139 GB free, not in 2 GB free
-    assert flex_masks.eager_fits(1, 9216, 9216, 139 * 1024**3)
-    assert not flex_masks.eager_fits(1, 9216, 9216, 2 * 1024**3)
-    assert not flex_masks.eager_fits(8, 16384, 16384, None)  # host: over 2 GB
+    G = 1024**3
+    # 9,216 packed tokens: about 0.85 GB, one pass with 139 GB free; in 2 GB free, slabs of half a GB
+    assert flex_masks.slab_rows(1, None, 9216, 9216, 139 * G, 128) == 9216
+    assert flex_masks.slab_rows(1, None, 9216, 9216, 2 * G, 128) == 5760
+    # 29,952 (9 x 3,328, the 4B-it at 16 GB): 9 GB in one pass; slabs of 1 GB, whole blocks of 128
+    assert flex_masks.slab_rows(1, None, 29952, 29952, 12 * G, 128) == 3584
+    assert flex_masks.slab_rows(8, None, 16384, 16384, None, 128) == 768  # host: 1 GB slabs
+    assert flex_masks.slab_rows(1, None, 29952, 29952, 1024, 128) == 0  # not one block row: compiled
 
 
 def test_free_memory_is_what_this_process_may_take_under_its_cap(monkeypatch):
@@ -78,7 +82,51 @@ def test_free_memory_is_what_this_process_may_take_under_its_cap(monkeypatch):
     monkeypatch.setattr(cuda, "memory_reserved", lambda i: 5 * G)
     monkeypatch.setattr(cuda, "get_per_process_memory_fraction", lambda i: 16 / 139)
     assert free_bytes("cuda:0") == 12 * G  # 16 GB cap less the 4 held
-    assert not flex_masks.eager_fits(1, 29952, 29952, free_bytes("cuda"))
+    assert flex_masks.slab_rows(1, None, 29952, 29952, free_bytes("cuda"), 128) == 3584
     monkeypatch.setattr(cuda, "get_per_process_memory_fraction", lambda i: 1.0)
     assert free_bytes(None) == 101 * G  # no cap: the driver's free plus torch's unused cache
     assert free_bytes("cpu") is None
+
+
+def _window_mask_fn(lengths, window):
+    """Packed documents with a sliding window (Gemma 3's local layers)."""
+    doc = torch.cat([torch.full((n,), i) for i, n in enumerate(lengths)])
+
+    def mask_mod(b, h, q, kv):
+        return (doc[q] == doc[kv]) & (kv <= q) & (q - kv < window)
+
+    return mask_mod, int(doc.numel())
+
+
+@pytest.mark.parametrize("rows", [128, 256, 384])
+def test_a_mask_built_in_slabs_is_the_same_block_mask(rows):
+    """Slabs of query rows, joined: the same partial and full blocks, in the same order, as torch's
+    one dense pass (a length that is no multiple of the block, documents across slab edges)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    mask_mod, n = _window_mask_fn([300, 77, 512, 130], window=200)
+    want = create_block_mask(mask_mod, 1, None, n, n, device="cpu", _compile=False)
+    got = flex_masks.block_mask_in_slabs(mask_mod, 1, None, n, n, "cpu", rows)
+    assert torch.equal(got.to_dense(), want.to_dense())
+    for name in ("kv_num_blocks", "kv_indices", "full_kv_num_blocks", "full_kv_indices"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+    assert got.seq_lengths == want.seq_lengths
+
+
+def test_the_builder_takes_slabs_where_one_pass_would_not_fit(restore_builder, monkeypatch):
+    """Through transformers' own mask function, as a packed batch reaches it: over the slab budget
+    the mask comes in slabs, never from the compiled builder, and is the same."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    calls = []
+    masking.create_block_mask = lambda *a, **k: calls.append(k) or "compiled"
+    flex_masks.build_flex_masks_eagerly()
+    monkeypatch.setattr(flex_masks, "SLAB_BYTES", 1000 * 1000 * flex_masks.EAGER_BYTES_PER_ELEMENT // 3)
+    slabs = []
+    real = flex_masks.block_mask_in_slabs
+    monkeypatch.setattr(flex_masks, "block_mask_in_slabs", lambda *a: slabs.append(a[6]) or real(*a))
+    mask_mod, n = _packed_mask_fn([400, 350, 250])
+    got = masking.flex_attention_mask(batch_size=1, q_length=n, kv_length=n, mask_function=mask_mod, device="cpu")
+    want = create_block_mask(mask_mod, 1, None, n, n, device="cpu", _compile=False)
+    assert calls == [] and slabs == [256]
+    assert torch.equal(got.to_dense(), want.to_dense())
