@@ -103,7 +103,9 @@ def build_flex_masks_eagerly() -> str:
             full = kwargs.get("separate_full_blocks", True)
             try:
                 return block_mask_in_slabs(mask_mod, B, H, Q_LEN, KV_LEN, device, rows, size, full)
-            except (AttributeError, TypeError):  # torch's private block-mask helpers moved: compile instead
+            except (AttributeError, TypeError, RuntimeError):
+                # torch's private block-mask helpers moved, or a mask function the slabs cannot
+                # take: transformers' compiled build still makes the same mask, only slower
                 pass
         return compiled_builder(mask_mod, B, H, Q_LEN, KV_LEN, device=device, **kwargs)
 
