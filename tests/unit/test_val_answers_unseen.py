@@ -72,3 +72,24 @@ def test_evaluate_prints_the_right_sample_first(project, capsys):
     print_evaluation(project, record)
     out = " ".join(capsys.readouterr().out.split())
     assert "sample (right: exact match (1 of 2 sampled answers exact)) q1" in out and "q0" not in out
+
+
+def test_duplicates_and_leakage_name_their_first_lines(project, capsys):
+    """A warning that a split repeats itself or leaks into val names where: the file and line of
+    the copy and of the first one (alpaca rows here; the count stays exact past the lines shown)."""
+    alpaca = [{"instruction": f"q{i}?", "input": "", "output": f"answer {i}."} for i in range(120)]
+    train = [*alpaca[:40], alpaca[3], *alpaca[40:], alpaca[3], alpaca[10]]
+    _write(project.train_file, train)
+    _write(project.val_file, [{"instruction": "new?", "input": "", "output": "fresh."}, alpaca[50]])
+    rc = main(["check", str(project.root), "--json", "--set", "model.name=builtin:tiny-llama"])
+    out = json.loads(capsys.readouterr().out)
+    items = {i["name"]: i for i in out["sections"]["Data Ready"]}
+    dup, leak = items["no duplicates"], items["no train/val leakage"]
+    assert rc == 0 and dup["status"] == leak["status"] == "warn"
+    assert dup["detail"] == (
+        "3 duplicate(s) in train (first: data/splits/train.jsonl:41 repeats data/splits/train.jsonl:4, "
+        "data/splits/train.jsonl:122 repeats data/splits/train.jsonl:4, "
+        "data/splits/train.jsonl:123 repeats data/splits/train.jsonl:11)"
+    )
+    assert "data/splits/train.jsonl" in dup["fix"]
+    assert leak["detail"] == "1 val row(s) also in train (first: data/splits/val.jsonl:2 = data/splits/train.jsonl:52)"

@@ -133,7 +133,8 @@ def _check_data(project: Project, cl: Checklist) -> None:
             "tolerated; remove blank lines and save as UTF-8 without BOM to silence them",
         )
     if train.duplicates:
-        cl.add(sec, "no duplicates", "warn", f"{train.duplicates} duplicate(s) in train", "deduplicate the train split")
+        detail = f"{train.duplicates} duplicate(s) in train{_first(train.duplicate_lines, rel, rel, 'repeats')}"
+        cl.add(sec, "no duplicates", "warn", detail, f"delete the repeated lines from {rel}")
     if val is None:
         cl.add(
             sec,
@@ -153,7 +154,7 @@ def _check_data(project: Project, cl: Checklist) -> None:
                 sec,
                 "no train/val leakage",
                 "warn",
-                f"{val.leaked} val row(s) also in train",
+                f"{val.leaked} val row(s) also in train{_first(val.leaked_lines, vrel, rel, '=')}",
                 "remove them from val, or eval loss will look better than it is",
             )
         if val.answers_in_train:
@@ -164,6 +165,12 @@ ANSWERS_FIX = (
     "the val scores then reward recalling train answers: make val of conversations whose answers train does not "
     "hold (forge split --from FILE does so from one file, docs/data-formats.md), unless they repeat on purpose"
 )
+
+
+def _first(pairs, left: str, right: str, verb: str) -> str:
+    """' (first: a:12 repeats a:3, ...)' from [line, line] pairs, '' when none were listed."""
+    shown = ", ".join(f"{left}:{a} {verb} {right}:{b}" for a, b in pairs[:3])
+    return f" (first: {shown})" if shown else ""
 
 
 def _answers_line(val, vrel: str, rel: str) -> str:
