@@ -210,5 +210,34 @@ def test_the_accumulation_mode_is_one_of_three_and_says_which(monkeypatch):
         monkeypatch.setenv("FORGE_FP8_ACCUM", mode)
         assert accum_mode() == mode
     monkeypatch.setenv("FORGE_FP8_ACCUM", "fastest")
-    with pytest.raises(ValueError, match="exact, fast-forward, fast"):
+    from forge.errors import ForgeError
+
+    with pytest.raises(ForgeError, match="'fastest'") as err:
         accum_mode()
+    assert "exact, fast-forward, fast" in err.value.fix
+
+
+def test_apply_names_the_accumulation_and_refuses_a_mistyped_one_before_swapping(monkeypatch):
+    """The run's note says how the products accumulate; a FORGE_FP8_ACCUM typo stops the run at the
+    swap, with the fix, and leaves the bf16 weights as they were."""
+    torch = pytest.importorskip("torch")
+    from forge.errors import ForgeError
+    from forge.train.fp8_weight import apply
+
+    class Lora(torch.nn.Module):
+        def __init__(self, base):
+            super().__init__()
+            self.base_layer, self.lora_A = base, torch.nn.ModuleDict()
+
+    def model():
+        lin = torch.nn.Linear(64, 96, bias=False).to(torch.bfloat16).requires_grad_(False)
+        return torch.nn.ModuleList([Lora(lin)]), lin
+
+    monkeypatch.delenv("FORGE_FP8_ACCUM", raising=False)
+    m, _ = model()
+    assert "1 frozen linears" in apply(m) and "exact accumulation, FORGE_FP8_ACCUM" in apply(model()[0])
+    monkeypatch.setenv("FORGE_FP8_ACCUM", "quick")
+    m, lin = model()
+    with pytest.raises(ForgeError, match="'quick'"):
+        apply(m)
+    assert isinstance(lin.weight, torch.nn.Parameter)  # nothing swapped

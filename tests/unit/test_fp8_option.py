@@ -81,7 +81,7 @@ def test_plan_chooses_fp8_only_where_measured_faster_with_parity(monkeypatch):
     assert why is None and "never measured" in off
     # faster on the H200 (1.12x, 8B shape), but no parity run of that shape: off, and the note says so
     why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")
-    assert why is None and "1.12x" in off and "parity" in off and "--arms p16,pg" in off
+    assert why is None and "1.12x" in off and "not shown yet" in off and "--arms p16,pg" in off
     faster = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, None, "test")
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster])
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth")[0] is None  # no parity
@@ -213,3 +213,16 @@ def test_one_failed_parity_row_keeps_fp8_off_and_cards_match_by_name(monkeypatch
     )
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")[0] is None
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H20", "unsloth")[0]
+
+
+def test_the_note_tells_a_failed_parity_from_a_missing_one_and_names_the_options_arm(monkeypatch):
+    """Faster but off: because parity failed (the losses shown), or was never run (the bench arm
+    that would run it: pg for forge's FP8 products, p8 for Unsloth's FP8 LoRA)."""
+    failed = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.3, (2.0, 2.5), "bad run")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, failed])
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
+    assert why is None and "parity failed (2.0000 bf16 vs 2.5000, bad run)" in off and "not shown" not in off
+    lora = Measured("load_in_fp8", "llama-3.1-8b", "H100", 1.3, None, "test")
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, lora])
+    why, off = plan_may_choose_fp8("load_in_fp8", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth", "bfloat16")
+    assert why is None and "--arms p16,p8" in off

@@ -140,10 +140,18 @@ def plan_may_choose_fp8(
     if not rows:
         return None, f"model.{option} stays off: never measured on {shape_name} on this card"
     if faster:
-        return None, (
-            f"model.{option} stays off: measured {faster.speed:.2f}x bf16 on {shape_name} here ({faster.source}), "
-            f"but its loss parity on {shape_name} is not shown yet (bench.run --arms p16,pg: 200 steps within "
-            f"{PARITY_TOLERANCE:.0%} of bf16's eval loss)"
+        failed = next((m for m in parity if not parity_ok(*m.parity)), None)
+        if failed:
+            why = f"its loss parity failed ({failed.parity[0]:.4f} bf16 vs {failed.parity[1]:.4f}, {failed.source})"
+        else:
+            arm = "p8" if option == "load_in_fp8" else "pg"  # bench/run.py's parity arm for the option
+            why = (
+                f"its loss parity on {shape_name} is not shown yet (bench.run --arms p16,{arm}: 200 steps "
+                f"within {PARITY_TOLERANCE:.0%} of bf16's eval loss)"
+            )
+        return (
+            None,
+            f"model.{option} stays off: measured {faster.speed:.2f}x bf16 on {shape_name} here ({faster.source}), but {why}",
         )
     best = max(rows, key=lambda m: m.speed)
     return None, f"model.{option} stays off: measured {best.speed:.2f}x bf16 on {shape_name} here ({best.source})"

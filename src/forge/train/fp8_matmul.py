@@ -100,9 +100,16 @@ ACCUM_MODES = ("exact", "fast-forward", "fast")
 def accum_mode() -> str:
     import os
 
+    from forge.errors import EXIT_USAGE, ForgeError
+
     mode = os.environ.get("FORGE_FP8_ACCUM") or ACCUM_MODES[0]
     if mode not in ACCUM_MODES:
-        raise ValueError(f"FORGE_FP8_ACCUM={mode!r}: use one of {', '.join(ACCUM_MODES)}")
+        raise ForgeError(
+            f"FORGE_FP8_ACCUM={mode!r} is not a way the FP8 products accumulate",
+            f"set FORGE_FP8_ACCUM to one of {', '.join(ACCUM_MODES)}, or unset it ({ACCUM_MODES[0]})",
+            exit_code=EXIT_USAGE,
+            kind="config",
+        )
     return mode
 
 
@@ -137,7 +144,7 @@ def scaled_mm_rows(a_q, b_q, scale_a, ones_b):
         )
     one = _ONE.get(a_q.device)
     if one is None:
-        one = _ONE[a_q.device] = torch.ones((), device=a_q.device)
+        one = _ONE[a_q.device] = torch.ones((), device=a_q.device, dtype=torch.float32)
     return torch._scaled_mm(a_q, b_q, scale_a=one, scale_b=one, out_dtype=torch.bfloat16).mul_(scale_a)
 
 

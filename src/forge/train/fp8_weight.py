@@ -110,6 +110,9 @@ def apply(model) -> str:
     on the 1B shape, H100), kept for the benchmark's comparison."""
     import os
 
+    from forge.train.fp8_matmul import accum_mode
+
+    accum = accum_mode()  # a mistyped FORGE_FP8_ACCUM stops here, before any step
     if os.environ.get("FORGE_FP8_MATMUL", "weight") == "module":
         from forge.train.fp8_matmul import convert, unfuse_unsloth
 
@@ -120,7 +123,8 @@ def apply(model) -> str:
         swapped, kept = swap_weights(model)
         how = "FP8 weights under Unsloth's fused LoRA kernels where it patched them"
     note = (
-        f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8 ({how})"
+        f"FP8 base products (model.fp8_matmul): {swapped} frozen linears run forward and input gradient in FP8 ({how}; "
+        f"{accum} accumulation, FORGE_FP8_ACCUM)"
     )
     if kept:
         note += f"; {kept} kept in bf16 (a dimension not a multiple of 16)"
