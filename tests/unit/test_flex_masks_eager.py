@@ -130,3 +130,20 @@ def test_the_builder_takes_slabs_where_one_pass_would_not_fit(restore_builder, m
     want = create_block_mask(mask_mod, 1, None, n, n, device="cpu", _compile=False)
     assert calls == [] and slabs == [256]
     assert torch.equal(got.to_dense(), want.to_dense())
+
+
+def test_a_failed_slab_build_compiles_instead_and_says_so_once(restore_builder, monkeypatch):
+    calls = []
+    masking.create_block_mask = lambda *a, **k: calls.append(a[3]) or "compiled"
+    flex_masks.build_flex_masks_eagerly()
+    monkeypatch.setattr(flex_masks, "SLAB_BYTES", 1000 * 128 * flex_masks.EAGER_BYTES_PER_ELEMENT)
+    monkeypatch.setattr(flex_masks, "_FELL_BACK", [])
+
+    def broken(*a):
+        raise TypeError("an unexpected keyword argument 'Q_BLOCK_SIZE'")  # torch's internals moved
+
+    monkeypatch.setattr(flex_masks, "block_mask_in_slabs", broken)
+    with pytest.warns(UserWarning, match="slab build failed .*compiling instead"):
+        assert masking.create_block_mask(lambda b, h, q, kv: q >= kv, 1, None, 1000, 1000, device="cpu") == "compiled"
+    assert masking.create_block_mask(lambda b, h, q, kv: q >= kv, 1, None, 1000, 1000, device="cpu") == "compiled"
+    assert calls == [1000, 1000] and len(flex_masks._FELL_BACK) == 1

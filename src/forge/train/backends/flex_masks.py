@@ -24,6 +24,7 @@ only how it is computed changes. `FORGE_FLEX_MASK=compiled` keeps transformers' 
 from __future__ import annotations
 
 import os
+import warnings
 
 from forge.plan import hardware
 
@@ -36,6 +37,7 @@ FREE_MEMORY_SHARE = 0.25
 # next to the activations (it is built before any layer runs, when they are not yet there)
 SLAB_BYTES = 1024**3
 _FLAG = "_forge_eager_flex_mask"
+_FELL_BACK: list = []  # the first slab failure, warned about once
 
 
 def slab_rows(batch: int | None, heads: int | None, q_len: int, kv_len: int, free: int | None, q_block: int) -> int:
@@ -103,10 +105,14 @@ def build_flex_masks_eagerly() -> str:
             full = kwargs.get("separate_full_blocks", True)
             try:
                 return block_mask_in_slabs(mask_mod, B, H, Q_LEN, KV_LEN, device, rows, size, full)
-            except (AttributeError, TypeError, RuntimeError):
+            except (AttributeError, TypeError, RuntimeError) as e:
                 # torch's private block-mask helpers moved, or a mask function the slabs cannot
                 # take: transformers' compiled build still makes the same mask, only slower
-                pass
+                if not _FELL_BACK:
+                    _FELL_BACK.append(e)
+                    warnings.warn(
+                        f"flex masks: slab build failed ({type(e).__name__}: {e}); compiling instead", stacklevel=2
+                    )
         return compiled_builder(mask_mod, B, H, Q_LEN, KV_LEN, device=device, **kwargs)
 
     setattr(create_block_mask, _FLAG, True)
