@@ -134,7 +134,8 @@ def _check_data(project: Project, cl: Checklist) -> None:
         )
     if train.duplicates:
         detail = f"{train.duplicates} duplicate(s) in train{_first(train.duplicate_lines, rel, rel, 'repeats')}"
-        cl.add(sec, "no duplicates", "warn", detail, f"delete the repeated lines from {rel}")
+        fix = f"delete the repeated lines from {rel}, or remake the splits from one file (forge split --from FILE)"
+        cl.add(sec, "no duplicates", "warn", detail, fix)
     if val is None:
         cl.add(
             sec,
