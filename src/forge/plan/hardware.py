@@ -141,10 +141,7 @@ def free_bytes(device=None) -> int | None:
     free, total = torch.cuda.mem_get_info(index)
     allocated = torch.cuda.memory_allocated(index)
     room = free + torch.cuda.memory_reserved(index) - allocated
-    try:
-        fraction = torch.cuda.get_per_process_memory_fraction(index)
-    except Exception:  # a torch without the getter: no cap can be read
-        fraction = 1.0
+    fraction = _fraction(torch, index)
     if fraction < 1.0:
         room = min(room, int(fraction * total) - allocated)
     return max(int(room), 0)
@@ -152,8 +149,13 @@ def free_bytes(device=None) -> int | None:
 
 def _limit_gb(torch, index: int, total: int) -> float | None:
     """The cap torch.cuda.set_per_process_memory_fraction set (how forge emulates a smaller card)."""
-    try:
-        fraction = torch.cuda.get_per_process_memory_fraction(index)
-    except Exception:
-        return None
+    fraction = _fraction(torch, index)
     return round(fraction * total / 1024**3, 1) if fraction < 1.0 else None
+
+
+def _fraction(torch, index: int) -> float:
+    """The process's share of the card (set_per_process_memory_fraction); 1.0 where none can be read."""
+    try:
+        return float(torch.cuda.get_per_process_memory_fraction(index))
+    except Exception:  # a torch without the getter
+        return 1.0

@@ -120,11 +120,14 @@ def scaled_mm(a_q, b_q, scale_a, scale_b):
     import torch
 
     if a_q.is_cuda:
-        fast = accum_mode() != "exact"
-        return torch._scaled_mm(
-            a_q, b_q, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16, use_fast_accum=fast
-        )
+        return _mm(a_q, b_q, scale_a, scale_b, fast=accum_mode() != "exact")
     return ((a_q.float() * scale_a) @ (b_q.float() * scale_b)).to(torch.bfloat16)
+
+
+def _mm(a_q, b_q, scale_a, scale_b, fast: bool):
+    import torch
+
+    return torch._scaled_mm(a_q, b_q, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16, use_fast_accum=fast)
 
 
 _ONE: dict = {}
@@ -138,14 +141,11 @@ def scaled_mm_rows(a_q, b_q, scale_a, ones_b):
         return scaled_mm(a_q, b_q, scale_a, ones_b)
     mode = accum_mode()
     if mode != "fast-forward":
-        fast = mode == "fast"
-        return torch._scaled_mm(
-            a_q, b_q, scale_a=scale_a, scale_b=ones_b, out_dtype=torch.bfloat16, use_fast_accum=fast
-        )
+        return _mm(a_q, b_q, scale_a, ones_b, fast=mode == "fast")
     one = _ONE.get(a_q.device)
     if one is None:
         one = _ONE[a_q.device] = torch.ones((), device=a_q.device, dtype=torch.float32)
-    return torch._scaled_mm(a_q, b_q, scale_a=one, scale_b=one, out_dtype=torch.bfloat16).mul_(scale_a)
+    return _mm(a_q, b_q, one, one, fast=False).mul_(scale_a)
 
 
 def _function():
