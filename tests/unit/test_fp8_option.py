@@ -74,19 +74,31 @@ def test_parity_rule():
 
 
 def test_plan_chooses_fp8_only_where_measured_faster_with_parity(monkeypatch):
-    # the measurements as they stand: parity holds, FP8 was never faster, so no shape qualifies
+    # the measurements as they stand: parity holds for the 1B and 8B shapes; FP8 is faster only for
+    # the 8B shape on the H200 (1.12x at 8 rows a micro-batch), so that is the one place the plan takes it
     why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.2-1b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
     assert why is None and "0.61x bf16" in off
     why, off = plan_may_choose_fp8("fp8_matmul", "qwen2.5-7b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
     assert why is None and "never measured" in off
-    # faster on the H200 (1.12x, 8B shape), but no parity run of that shape: off, and the note says so
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")
+    assert why and "1.12x" in why and "11.2809 vs 11.2808" in why and "H100" in why and not off
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
+    assert why is None and "1.01x" in off
+    # the H200's win was measured at 26,624 tokens a micro-batch: a plan with far fewer (a capped
+    # budget) gets no FP8, and is told why; one near it does
+    why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth", None, 13312)
+    assert why is None and "26,624 tokens a micro-batch" in off and "holds 13,312" in off
+    assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth", None, 19968)[0]
+    # faster, but no parity run of that shape: off, and the note names the parity arm
+    no_parity = [m for m in MEASURED if not (m.shape == "llama-3.1-8b" and m.parity)]
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", no_parity)
     why, off = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H200", "unsloth")
     assert why is None and "1.12x" in off and "not shown yet" in off and "--arms p16,pg" in off
     faster = Measured("fp8_matmul", "llama-3.1-8b", "H100", 1.2, None, "test")
-    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster])
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*no_parity, faster])
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth")[0] is None  # no parity
     parity = Measured("fp8_matmul", "llama-3.1-8b", "H200", 0.99, (2.0, 2.01), "test")
-    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, faster, parity])
+    monkeypatch.setattr("forge.plan.fp8.MEASURED", [*no_parity, faster, parity])
     why, _ = plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA H100 80GB HBM3", "unsloth")
     assert why and "1.20x" in why
     assert plan_may_choose_fp8("fp8_matmul", "llama-3.1-8b", "9.0", "NVIDIA GH200", "unsloth")[0] is None  # other card
@@ -226,3 +238,35 @@ def test_the_note_tells_a_failed_parity_from_a_missing_one_and_names_the_options
     monkeypatch.setattr("forge.plan.fp8.MEASURED", [*MEASURED, lora])
     why, off = plan_may_choose_fp8("load_in_fp8", "llama-3.1-8b", "9.0", "NVIDIA H100", "unsloth", "bfloat16")
     assert why is None and "--arms p16,p8" in off
+
+
+def test_the_plan_takes_fp8_products_for_the_8b_on_an_h200_at_a_micro_batch_like_the_measured_one(tmp_path):
+    """Through the resolver, as `forge plan` runs it: the 8B shape on an H200 gets FP8 products (the
+    one measured win with parity); a smaller dataset plans a smaller micro-batch (the plan aims at
+    about 150 steps), where the win was not measured, and the plan says why FP8 stays off."""
+    import json
+
+    from bench.common import make_chat
+
+    from forge.data import load_conversations
+    from forge.models.facts import read_facts
+    from forge.plan.hardware import GPUInfo, HardwareInfo
+    from forge.plan.measure import stats_for
+    from forge.plan.resolve import resolve
+
+    model = "unsloth/Meta-Llama-3.1-8B-Instruct"
+    hw = HardwareInfo(gpus=[GPUInfo("NVIDIA H200", 139.8, "9.0", True)], unsloth=True, ram_gb=128)
+
+    def plan(rows):
+        train = tmp_path / f"train-{rows}.jsonl"
+        train.write_text("".join(json.dumps(r) + "\n" for r in make_chat(rows)))
+        cfg = validate_dict({"model": {"name": model}})
+        facts = read_facts(model)
+        return resolve(cfg, stats_for(load_conversations(train), cfg, facts), hw, explicit={"model.name"}, facts=facts)
+
+    p = plan(600)  # 4 packed rows of 4,864 tokens
+    assert p.settings["model.fp8_matmul"].value is True
+    assert "1.12x" in p.settings["model.fp8_matmul"].reason and "parity" in p.settings["model.fp8_matmul"].reason
+    small = plan(250)  # 3 rows: 14,592 tokens
+    assert small.settings["model.load_in_4bit"].value is False and "model.fp8_matmul" not in small.settings
+    assert any("holds 14,592: smaller products gain less" in n for n in small.notes), small.notes

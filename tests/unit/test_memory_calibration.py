@@ -33,6 +33,10 @@ MEASURED = [
     # (training-stats.json's steps_peak_vram_reserved_gb)
     ("gemma-3-27b", 3072, True, "unsloth", 18.35 - 0.03),
     ("gemma-3-27b", 4 * 3072, True, "unsloth", 22.10 - 0.03),
+    # H100, 2026-12-07, twelfth session: bench.run --model gemma-4b --card-gb 12 | 16 --arms c, the
+    # flex masks built in slabs (the eleventh session's peaks at these sizes were the one-pass mask's)
+    ("gemma-3-4b", 7 * 3328, True, "unsloth", 8.41),
+    ("gemma-3-4b", 9 * 3328, True, "unsloth", 9.76),
 ]
 
 

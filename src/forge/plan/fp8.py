@@ -23,6 +23,10 @@ MIN_CAPABILITY = (9, 0)
 PARITY_TOLERANCE = 0.01
 # A measured ratio under this is noise, not a win: same-call arms of the bench differ by about 2%
 MIN_SPEEDUP = 1.05
+# FP8's gain grows with the products, i.e. with the tokens of a micro-batch (8B shape: 1.01x at
+# 13,312 tokens on the H100, 1.12x at 26,624 on the H200; the line between them crosses 1.05 near
+# 18,000): a win counts for a plan whose micro-batch holds at least this share of the measured one's
+MIN_MICRO_SHARE = 0.7
 
 
 @dataclass(frozen=True)
@@ -35,21 +39,36 @@ class Measured:
     speed: float  # real tokens/s with FP8 / with bf16
     parity: tuple[float, float] | None  # final eval loss after 200 steps: (bf16, FP8), same data and seed
     source: str
+    micro_tokens: int | None = None  # tokens of the measured micro-batch (None: not recorded)
 
 
 # What `forge plan` chooses FP8 from: it turns an option on only for a shape measured faster
-# (MIN_SPEEDUP) on that card with loss parity (PARITY_TOLERANCE). No row qualifies yet: parity
-# was shown on the 1B shape, where FP8 is slower (its products are too small to pay for quantising
-# each input on the fly); on the 8B shape forge's FP8 products were 1.12x bf16 on the H200, but
-# no 200-step parity run of that shape exists yet. Unsloth 2026.10.9's FP8 LoRA dequantises each
-# weight to bf16 for the backward, and was slower everywhere.
+# (MIN_SPEEDUP) on that card with loss parity (PARITY_TOLERANCE). One row qualifies: forge's FP8
+# products on the 8B shape on the H200 (1.12x bf16 at the plan's 8 x 2 rows; parity from the 200-step
+# arms, run on an H100: the same cuBLASLt FP8 kernels, and parity is the arithmetic's). On the H100
+# the plan's 4 rows a micro-batch leave the products too small to pay for quantising each input on
+# the fly (1.01x), and on the 1B shape FP8 is slower still. Unsloth 2026.10.9's FP8 LoRA dequantises
+# each weight to bf16 for the backward, and was slower everywhere.
 MEASURED: list[Measured] = [
     Measured("load_in_fp8", "llama-3.2-1b", "H200", 20306 / 39283, (11.5171, 11.5171), "2026-12-01, micro-batch 2"),
     Measured("load_in_fp8", "llama-3.1-8b", "H200", 14208 / 15328, None, "2026-12-01, the plan's settings"),
-    Measured("fp8_matmul", "llama-3.2-1b", "H100", 27407 / 45067, (11.5146, 11.5146), "2026-12-07, micro-batch 2"),
-    Measured("fp8_matmul", "llama-3.1-8b", "H100", 14878 / 14661, None, "2026-12-07, the plan's settings"),
+    Measured(
+        "fp8_matmul", "llama-3.2-1b", "H100", 27407 / 45067, (11.5146, 11.5146), "2026-12-07, micro-batch 2", 6656
+    ),
+    Measured("fp8_matmul", "llama-3.1-8b", "H100", 14878 / 14661, None, "2026-12-07, the plan's settings", 13312),
     # the H200's memory lets the plan take 8 packed rows a micro-batch (the H100's 4): larger products
-    Measured("fp8_matmul", "llama-3.1-8b", "H200", 17377 / 15543, None, "2026-12-07, the plan's settings, 8 x 2"),
+    Measured(
+        "fp8_matmul", "llama-3.1-8b", "H200", 17377 / 15543, None, "2026-12-07, the plan's settings, 8 x 2", 26624
+    ),
+    Measured(
+        "fp8_matmul",
+        "llama-3.1-8b",
+        "H100",
+        12823 / 13735,
+        (11.2809, 11.2808),
+        "2026-12-07, 200 steps, micro-batch 2",
+        6656,
+    ),
 ]
 
 
@@ -114,10 +133,11 @@ def plan_may_choose_fp8(
     gpu_name: str,
     backend: str,
     stored_dtype: str | None = None,
+    micro_tokens: int | None = None,
 ) -> tuple[str | None, str]:
     """(reason, "") when `forge plan` may turn model.<option> on for this shape on this card and
-    backend, else (None, why not): the note the plan shows on a card with FP8 units. Whatever
-    check would refuse (forge.plan.fp8.fp8_refusals), the plan never chooses."""
+    backend, at this many tokens a micro-batch (None: any), else (None, why not): the note the plan
+    shows on a card with FP8 units. Whatever check would refuse (fp8_refusals), the plan never chooses."""
     if option == "load_in_fp8":
         refusal = fp8_refusal(backend, capability, gpu_name, stored_dtype)
     else:
@@ -131,11 +151,19 @@ def plan_may_choose_fp8(
     # row for the shape is enough to keep the option off
     parity = [m for m in ours if m.parity]
     shown = parity[0] if parity and all(parity_ok(*m.parity) for m in parity) else None
-    faster = next((m for m in rows if m.speed >= MIN_SPEEDUP), None)
+    wins = [m for m in rows if m.speed >= MIN_SPEEDUP]
+    faster = next((m for m in wins if _as_large(micro_tokens, m)), None)
+    if wins and not faster:
+        m = max(wins, key=lambda w: w.speed)
+        return None, (
+            f"model.{option} stays off: measured {m.speed:.2f}x bf16 on {shape_name} here at {m.micro_tokens:,} "
+            f"tokens a micro-batch ({m.source}), but this plan's micro-batch holds {micro_tokens:,}: "
+            "smaller products gain less"
+        )
     if faster and shown:
         return (
             f"FP8 base weights: measured {faster.speed:.2f}x bf16 on this card ({faster.source}); loss parity "
-            f"shown ({shown.parity[0]:.4f} vs {shown.parity[1]:.4f}, {shown.source})"
+            f"shown ({shown.parity[0]:.4f} vs {shown.parity[1]:.4f} eval loss, {shown.card}, {shown.source})"
         ), ""
     if not rows:
         return None, f"model.{option} stays off: never measured on {shape_name} on this card"
@@ -155,6 +183,11 @@ def plan_may_choose_fp8(
         )
     best = max(rows, key=lambda m: m.speed)
     return None, f"model.{option} stays off: measured {best.speed:.2f}x bf16 on {shape_name} here ({best.source})"
+
+
+def _as_large(micro_tokens: int | None, m: Measured) -> bool:
+    """Whether a plan's micro-batch is large enough for measurement m's speed to carry over."""
+    return micro_tokens is None or m.micro_tokens is None or micro_tokens >= MIN_MICRO_SHARE * m.micro_tokens
 
 
 def fp8_matmul_refusal(capability: str | None, gpu_name: str = "") -> ForgeError | None:
@@ -200,7 +233,9 @@ def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
     return out
 
 
-def choose_fp8(b, stored: str | None, shape_name: str | None, hw, backend: str, notes: list[str]) -> None:
+def choose_fp8(
+    b, stored: str | None, shape_name: str | None, hw, backend: str, notes: list[str], micro_tokens: int | None = None
+) -> None:
     """The plan's FP8 step, once 16-bit weights were chosen (FP8 takes the 16-bit memory): turn
     an FP8 option on where MEASURED shows it faster with parity on this card, unless the user set
     either option or a compute dtype FP8 cannot keep (the config would refuse the pair). `stored`:
@@ -213,7 +248,7 @@ def choose_fp8(b, stored: str | None, shape_name: str | None, hw, backend: str, 
     gpu = hw.gpus[0]
     for option in ("fp8_matmul", "load_in_fp8"):
         dtype = stored if option == "load_in_fp8" else None
-        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype)
+        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype, micro_tokens)
         if why:
             b.set(f"model.{option}", True, why)
             return

@@ -206,8 +206,6 @@ def resolve(
     else:
         four, why4 = True, "4-bit weights (QLoRA) to leave room for activations"
     four = b.set("model.load_in_4bit", four, why4)
-    if gpu and not four:
-        choose_fp8(b, facts.dtype, shape.name if shape else None, hw, backend, notes)
 
     # 3. sequence length from the data
     p99 = data.quantile(0.99)
@@ -238,6 +236,8 @@ def resolve(
     batch, accum, packing, gc = sized.batch, sized.accum, sized.packing, sized.gc
     tokens_per_row = seq if packing else mean_len
     micro_tokens = int(batch * tokens_per_row)
+    if gpu and not four:  # FP8 takes the 16-bit memory; its gain depends on the micro-batch's size
+        choose_fp8(b, facts.dtype, shape.name if shape else None, hw, backend, notes, micro_tokens)
     b.set("training.per_device_eval_batch_size", batch, "the train micro-batch (eval keeps no gradients)")
 
     # 6. steps, cadence, time
