@@ -168,3 +168,28 @@ def test_a_config_named_with_config_has_a_record_of_its_own(tmp_path, capsys, mo
     out = _plan(proj, capsys, config=other)
     assert out["settings"]["model.name"]["source"] == "plan" and out["settings"]["lora.r"]["source"] == "explicit"
     assert _plan(proj, capsys)["settings"]["model.name"]["source"] == "explicit"
+
+
+def test_fp8_an_earlier_plan_chose_is_turned_off_where_it_does_not_hold(tmp_path, capsys, monkeypatch):
+    """A plan on an H200 writes model.fp8_matmul: true for the 8B shape (forge.plan.fp8.MEASURED); the
+    same project planned on a CPU or an H100 turns it off again, with the reason, instead of refusing
+    the plan's own earlier value. A value the user set stays, and is refused where it cannot run."""
+    from bench.common import make_chat
+
+    monkeypatch.setattr("forge.plan.measure.offline_tokenizer", lambda folder: None)
+    proj = _project(tmp_path, model="unsloth/Meta-Llama-3.1-8B-Instruct")
+    write_jsonl(proj.train_file, make_chat(600))
+    h200 = HardwareInfo(torch_version="2.x", unsloth=True, gpus=[GPUInfo("NVIDIA H200", 139.8, "9.0", True)])
+    _plan(proj, capsys, hardware=h200, write=True)
+    assert _cfg(proj)["model"]["fp8_matmul"] is True and _cfg(proj)["model"]["load_in_4bit"] is False
+    for hw, why in ((CPU, "no GPU"), (_h100(), "1.01x bf16")):
+        out = _plan(proj, capsys, hardware=hw)
+        s = out["settings"]["model.fp8_matmul"]
+        assert s["value"] is False and s["source"] == "plan" and why in s["reason"], s
+        assert not [r for r in out["refusals"] if r["key"] == "model.fp8_matmul"]
+    _plan(proj, capsys, write=True)  # on the CPU
+    assert _cfg(proj)["model"]["fp8_matmul"] is False
+    # the user's own true is kept, and the CPU plan says it cannot run here
+    out = _plan(proj, capsys, overrides=["model.fp8_matmul=true", "model.load_in_4bit=false"])
+    assert out["yours"]["model.fp8_matmul"] == "--set"
+    assert [r for r in out["refusals"] if r["key"] == "model.fp8_matmul"]

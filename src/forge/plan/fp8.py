@@ -198,7 +198,8 @@ def fp8_matmul_refusal(capability: str | None, gpu_name: str = "") -> ForgeError
         return ForgeError(
             "model.fp8_matmul is true but there is no CUDA GPU here: FP8 matrix products run on the "
             "tensor cores of an NVIDIA Hopper GPU (H100, H200) or newer",
-            "set model.fp8_matmul to false on this machine (the CPU trains in float32)",
+            "set model.fp8_matmul to false on this machine (the CPU trains in float32); where an earlier "
+            "`forge plan --write` chose it, `forge plan --write` here turns it off",
             exit_code=EXIT_USAGE,
             kind="config",
         )
@@ -207,7 +208,8 @@ def fp8_matmul_refusal(capability: str | None, gpu_name: str = "") -> ForgeError
         return ForgeError(
             f"model.fp8_matmul is true but this GPU, {card}, has no row-scaled FP8 products "
             f"(needs {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]}+: H100, H200 or newer)",
-            "set model.fp8_matmul to false (bf16, or model.load_in_4bit for less memory)",
+            "set model.fp8_matmul to false (bf16, or model.load_in_4bit for less memory); where an earlier "
+            "`forge plan --write` chose it, `forge plan --write` here turns it off",
             exit_code=EXIT_USAGE,
             kind="config",
         )
@@ -233,24 +235,48 @@ def fp8_refusals(config, backend: str, hw) -> list[tuple[str, ForgeError]]:
     return out
 
 
+FP8_KEYS = ("model.fp8_matmul", "model.load_in_fp8")
+
+
 def choose_fp8(
-    b, stored: str | None, shape_name: str | None, hw, backend: str, notes: list[str], micro_tokens: int | None = None
+    b,
+    stored: str | None,
+    shape_name: str | None,
+    hw,
+    backend: str,
+    notes: list[str],
+    micro_tokens: int | None = None,
+    sixteen_bit: bool = True,
 ) -> None:
-    """The plan's FP8 step, once 16-bit weights were chosen (FP8 takes the 16-bit memory): turn
-    an FP8 option on where MEASURED shows it faster with parity on this card, unless the user set
-    either option or a compute dtype FP8 cannot keep (the config would refuse the pair). `stored`:
-    the weights' dtype in config.json (ModelFacts.dtype). For a shape in the table, a card with FP8
-    units is told why forge's own FP8 products stay off."""
-    if not hw.gpus or not shape_name or {"model.fp8_matmul", "model.load_in_fp8"} & set(b.explicit):
+    """The plan's FP8 step, once the weights' precision and the micro-batch are chosen (FP8 takes
+    the 16-bit memory; its gain depends on the products' size): turn an FP8 option on where MEASURED
+    shows it faster with parity on this card, unless the user set either option or a compute dtype
+    FP8 cannot keep (the config would refuse the pair). `stored`: the weights' dtype in config.json
+    (ModelFacts.dtype). An option an earlier plan turned on (the file says true, the user did not)
+    is turned off where it does not hold: another card, no GPU, 4-bit. For a shape in the table, a
+    card with FP8 units is told why forge's own FP8 products stay off."""
+    if set(FP8_KEYS) & set(b.explicit):
         return
-    if b.current("model.dtype") not in (None, "bfloat16"):
-        return
-    gpu = hw.gpus[0]
-    for option in ("fp8_matmul", "load_in_fp8"):
-        dtype = stored if option == "load_in_fp8" else None
-        why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype, micro_tokens)
-        if why:
-            b.set(f"model.{option}", True, why)
-            return
-        if off and option == "fp8_matmul" and any(m.shape == shape_name for m in MEASURED):
-            notes.append(off)
+    gpu = hw.gpus[0] if hw.gpus else None
+    why_off = "FP8 base weights are chosen only where measured faster on this card (forge.plan.fp8.MEASURED)"
+    if gpu is None:
+        why_off = "no GPU: FP8 products need an NVIDIA Hopper GPU or newer"
+    elif (_capability(gpu.capability) or (0, 0)) < MIN_CAPABILITY:
+        why_off = f"{gpu.name} has no FP8 matrix units (compute capability {gpu.capability}; H100, H200 or newer have)"
+    elif not sixteen_bit:
+        why_off = "4-bit weights chosen: FP8 replaces 16-bit weights, not 4-bit"
+    elif not shape_name or b.current("model.dtype") not in (None, "bfloat16"):
+        pass
+    else:
+        for option in ("fp8_matmul", "load_in_fp8"):
+            dtype = stored if option == "load_in_fp8" else None
+            why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype, micro_tokens)
+            if why:
+                b.set(f"model.{option}", True, why)
+                return
+            if off and option == "fp8_matmul" and any(m.shape == shape_name for m in MEASURED):
+                notes.append(off)
+                why_off = off
+    for key in FP8_KEYS:
+        if b.current(key):  # an earlier plan's choice, for another card or data
+            b.set(key, False, why_off)

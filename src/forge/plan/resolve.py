@@ -35,7 +35,7 @@ from forge.models.facts import ModelFacts, read_facts
 from forge.plan.backend_choice import choose
 from forge.plan.eval_settings import eval_settings as _eval_settings
 from forge.plan.eval_settings import eval_time as _eval_time
-from forge.plan.fp8 import choose_fp8
+from forge.plan.fp8 import FP8_KEYS, choose_fp8
 from forge.plan.hardware import HardwareInfo
 from forge.plan.images import image_speed_share, images_bytes
 from forge.plan.memory import (
@@ -199,7 +199,7 @@ def resolve(
     # weights: 16-bit where they take under 40% of the budget (faster: no dequantisation), else 4-bit
     if not gpu:
         four, why4 = False, "no GPU: bitsandbytes 4-bit needs CUDA"
-    elif config.model.fp8_matmul or config.model.load_in_fp8:
+    elif any(k in explicit and b.current(k) for k in FP8_KEYS):
         four, why4 = False, "FP8 base weights asked for (model.fp8_matmul / load_in_fp8): they replace 4-bit"
     elif shape is not None and shape.params * 2 / 1024**3 < 0.4 * card_gb:
         four, why4 = False, f"16-bit weights ({shape.params * 2 / 1024**3:.1f} GB) fit easily; no dequantisation cost"
@@ -236,8 +236,8 @@ def resolve(
     batch, accum, packing, gc = sized.batch, sized.accum, sized.packing, sized.gc
     tokens_per_row = seq if packing else mean_len
     micro_tokens = int(batch * tokens_per_row)
-    if gpu and not four:  # FP8 takes the 16-bit memory; its gain depends on the micro-batch's size
-        choose_fp8(b, facts.dtype, shape.name if shape else None, hw, backend, notes, micro_tokens)
+    # FP8 takes the 16-bit memory; its gain depends on the micro-batch's size
+    choose_fp8(b, facts.dtype, shape.name if shape else None, hw, backend, notes, micro_tokens, gpu and not four)
     b.set("training.per_device_eval_batch_size", batch, "the train micro-batch (eval keeps no gradients)")
 
     # 6. steps, cadence, time
