@@ -6,6 +6,7 @@ interrupted ... fix: run it again" of a verb stopped before it finished (QA, iss
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 from pathlib import Path
 
@@ -48,14 +49,20 @@ def run(directories: list[Path], host: str = "127.0.0.1", port: int = 7860) -> i
         for e in app.state.registry.entries:
             console.print(f"  {e.id}: {escape(str(e.project.root))}", highlight=False)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+        server = _make_server(config)
         try:
-            _make_server(config).run(sockets=[sock])
+            server.run(sockets=[sock])
         except KeyboardInterrupt as stop:  # uvicorn re-raises the Ctrl-C it shut down on: asked for, quietly
             from forge.interrupts import signal_name
 
             return EXIT_SIGTERM if signal_name(stop) == "SIGTERM" else EXIT_SIGINT
     finally:
         sock.close()
+    # a signal uvicorn shut down on but could not re-raise: where SIGINT is ignored (a command
+    # started with `&` by a script), the re-raise is ignored too; the exit code still says why
+    stopped = getattr(server, "stopped_by", None)
+    if stopped is not None:
+        return EXIT_SIGTERM if stopped == signal.SIGTERM else EXIT_SIGINT
     return EXIT_OK
 
 
@@ -107,7 +114,10 @@ def _make_server(config):
     class Server(uvicorn.Server):
         """uvicorn, telling the app's event streams to end as soon as Ctrl-C arrives."""
 
+        stopped_by = None
+
         def handle_exit(self, sig, frame) -> None:
+            self.stopped_by = self.stopped_by or sig
             self.config.app.state.stopping.set()
             super().handle_exit(sig, frame)
 
