@@ -265,9 +265,7 @@ def choose_fp8(
         why_off = f"{gpu.name} has no FP8 matrix units (compute capability {gpu.capability}; H100, H200 or newer have)"
     elif not sixteen_bit:
         why_off = "4-bit weights chosen: FP8 replaces 16-bit weights, not 4-bit"
-    elif not shape_name or b.current("model.dtype") not in (None, "bfloat16"):
-        pass
-    else:
+    elif shape_name and b.current("model.dtype") in (None, "bfloat16"):
         for option in ("fp8_matmul", "load_in_fp8"):
             dtype = stored if option == "load_in_fp8" else None
             why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype, micro_tokens)

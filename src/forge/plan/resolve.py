@@ -21,6 +21,7 @@ What it decides, in this order, each with its reason:
 4. dataset-size rules: epochs, learning rate, LoRA rank (alpha = 2r), warm-up;
 5. packing on GPU backends; the micro-batch from a token budget that fills the card, gradient
    checkpointing off when the budget fits without it, accumulation to reach the effective batch;
+   then FP8 base products where measured faster at such a micro-batch on this card (forge.plan.fp8);
 6. eval cadence and size (forge.plan.eval_budget: about a tenth of training time), save cadence,
    and the estimate of steps, time and memory; then the refusals.
 """
