@@ -236,6 +236,13 @@ def test_apply_names_the_accumulation_and_refuses_a_mistyped_one_before_swapping
     monkeypatch.delenv("FORGE_FP8_ACCUM", raising=False)
     m, _ = model()
     assert "1 frozen linears" in apply(m) and "exact accumulation, FORGE_FP8_ACCUM" in apply(model()[0])
+    assert "FSDP" not in apply(model()[0])
+    from forge.train.distributed.world import World
+
+    monkeypatch.setattr(
+        World, "current", staticmethod(lambda: World.from_env({"WORLD_SIZE": "2", "FORGE_DIST_STRATEGY": "fsdp"}))
+    )
+    assert "FSDP does not shard them" in apply(model()[0])  # said in the run's notes, not found out
     monkeypatch.setenv("FORGE_FP8_ACCUM", "quick")
     m, lin = model()
     with pytest.raises(ForgeError, match="'quick'"):

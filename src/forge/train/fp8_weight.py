@@ -128,4 +128,8 @@ def apply(model) -> str:
     )
     if kept:
         note += f"; {kept} kept in bf16 (a dimension not a multiple of 16)"
+    from forge.train.distributed.world import World
+
+    if World.current().strategy == "fsdp":  # they are attributes, not parameters: FSDP shards parameters
+        note += "; FSDP does not shard them: every rank holds all the FP8 base weights"
     return note
