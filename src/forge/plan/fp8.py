@@ -261,12 +261,12 @@ def choose_fp8(
     why_off = "FP8 base weights are chosen only where measured faster on this card (forge.plan.fp8.MEASURED)"
     if gpu is None:
         why_off = "no GPU: FP8 products need an NVIDIA Hopper GPU or newer"
-    elif (_capability(gpu.capability) or (0, 0)) < MIN_CAPABILITY:
+    elif fp8_matmul_refusal(gpu.capability, gpu.name) is not None:  # the one rule for FP8 units
         why_off = f"{gpu.name} has no FP8 matrix units (compute capability {gpu.capability}; H100, H200 or newer have)"
     elif not sixteen_bit:
         why_off = "4-bit weights chosen: FP8 replaces 16-bit weights, not 4-bit"
     elif shape_name and b.current("model.dtype") in (None, "bfloat16"):
-        for option in ("fp8_matmul", "load_in_fp8"):
+        for option in (key.removeprefix("model.") for key in FP8_KEYS):
             dtype = stored if option == "load_in_fp8" else None
             why, off = plan_may_choose_fp8(option, shape_name, gpu.capability, gpu.name, backend, dtype, micro_tokens)
             if why:
